@@ -1,0 +1,106 @@
+/**
+ * genome-verify <genome.json> [--trust <trust.json>]...: exits 0 only when the genome verifies
+ * against the trusted keys. Without --trust it checks the genome against its own declared
+ * signers, as upstream Mathison does, and says that this is not a trust decision.
+ */
+import { refuse } from '../core/codes.ts';
+import { parseGenome, signaturesOf, type Genome } from '../core/genome.ts';
+import { declaredKeys, parseTrustFile, type TrustedKey } from '../core/trust.ts';
+import { verify, MAX_GENOME_FILE_BYTES, type Verdict } from '../core/verify.ts';
+import { CliRefusal, formatRefusal, readTextFile, runCli, usage } from './cli-io.ts';
+
+const USAGE = 'genome-verify.ts <genome.json> [--trust <trust.json>]...';
+const MAX_TRUST_FILE_BYTES = 1024 * 1024;
+
+function parseArgs(args: string[]): { genomePath: string; trustPaths: string[] } {
+  const trustPaths: string[] = [];
+  let genomePath: string | undefined;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === '--trust') {
+      const path = args[i + 1];
+      if (path === undefined) usage(USAGE);
+      trustPaths.push(path);
+      i += 1;
+    } else if (arg.startsWith('--trust=')) trustPaths.push(arg.slice('--trust='.length));
+    else if (arg.startsWith('-') || genomePath !== undefined) usage(USAGE);
+    else genomePath = arg;
+  }
+  if (genomePath === undefined) usage(USAGE);
+  return { genomePath, trustPaths };
+}
+
+function loadTrust(paths: string[]): TrustedKey[] {
+  const keys: TrustedKey[] = [];
+  for (const path of paths) {
+    const set = parseTrustFile(readTextFile(path, 'trust file', MAX_TRUST_FILE_BYTES), path);
+    if (!('keys' in set)) throw new CliRefusal(set);
+    const first = set.problems[0];
+    if (first !== undefined) throw new CliRefusal(first);
+    keys.push(...set.keys);
+  }
+  return keys;
+}
+
+function describeSigners(genome: Genome, verdict: Verdict, trusted: readonly TrustedKey[]): string[] {
+  const signed = new Set(signaturesOf(genome).map((s) => s.signer_key_id));
+  const counted = new Set(verdict.ok ? verdict.signers : []);
+  return genome.authority.signers.map((s) => {
+    const state = [
+      signed.has(s.key_id) ? 'signed' : 'did not sign',
+      trusted.some((k) => k.keyId === s.key_id) ? 'trusted' : 'not trusted',
+      counted.has(s.key_id) ? 'VERIFIED' : 'not counted',
+    ];
+    return `  ${s.key_id.padEnd(24)} ${state.join(', ')}`;
+  });
+}
+
+function summary(genome: Genome, verdict: Verdict, trusted: readonly TrustedKey[]): string[] {
+  const bySeverity = Object.entries(
+    Object.groupBy(genome.invariants, (i) => i.severity),
+  ).map(([severity, list]) => `${severity} ${list?.length ?? 0}`);
+  return [
+    `genome:       ${genome.name} ${genome.version}`,
+    `genome id:    ${verdict.ok ? verdict.genomeId : (verdict.genomeId ?? '(unknown)')}`,
+    `signers:      threshold ${genome.authority.threshold} of ${genome.authority.signers.length}`,
+    ...describeSigners(genome, verdict, trusted),
+    `invariants:   ${genome.invariants.length} (${bySeverity.join(', ') || 'none'})`,
+    ...genome.invariants.map((i) => `  ${i.id.padEnd(10)} ${i.severity.padEnd(8)} ${i.testable_claim}`),
+    `capabilities: ${genome.capabilities.length}`,
+    ...genome.capabilities.map(
+      (c) =>
+        `  ${c.cap_id.padEnd(18)} risk ${c.risk_class}  allow [${c.allow_actions.join(', ')}]  deny [${c.deny_actions.join(', ')}]`,
+    ),
+  ];
+}
+
+runCli(() => {
+  const { genomePath, trustPaths } = parseArgs(process.argv.slice(2));
+  const parsed = parseGenome(readTextFile(genomePath, 'genome', MAX_GENOME_FILE_BYTES));
+  if (!parsed.ok) throw new CliRefusal(parsed.refusal);
+  const selfCheck = trustPaths.length === 0;
+  let trusted: TrustedKey[];
+  if (selfCheck) {
+    const declared = declaredKeys(parsed.genome.authority.signers);
+    const first = declared.problems[0];
+    if (first !== undefined) throw new CliRefusal(refuse('GENOME_INVALID_SCHEMA', first.message, first.source));
+    trusted = declared.keys;
+  } else {
+    trusted = loadTrust(trustPaths);
+  }
+  const verdict = verify(parsed.genome, trusted);
+  console.log(summary(parsed.genome, verdict, trusted).join('\n'));
+  if (selfCheck) {
+    console.log(
+      '\nNOTE: no --trust given, so the genome was checked against the signers it declares for itself, as upstream Mathison does.\n      This is NOT a trust decision: anyone can make a self-consistent genome. Pass --trust <trust.json>.',
+    );
+  }
+  for (const warning of verdict.ok ? verdict.warnings : []) console.log(`WARNING: ${warning}`);
+  if (!verdict.ok) {
+    console.log(`\n${formatRefusal(verdict)}`);
+    return 1;
+  }
+  const against = selfCheck ? 'its own declared signers (not trusted keys)' : `${trusted.length} trusted key(s)`;
+  console.log(`\nVERIFIED against ${against}: ${verdict.signers.join(', ')}`);
+  return 0;
+});
