@@ -10,10 +10,12 @@ export const REFUSAL_CODES = {
   GENOME_UNREADABLE: {
     meaning:
       'the genome is not JSON that every parser reads the same way (syntax error, duplicate key, lone surrogate, unsafe number, or too deeply nested)',
-    action: 'fix the JSON text; tools that re-serialize JSON hide these problems, so fix the source',
+    action:
+      'fix the JSON text; tools that re-serialize JSON hide these problems, so fix the source',
   },
   GENOME_INVALID_SCHEMA: {
-    meaning: 'the document is not a valid genome.v0.1 (a field is missing, has the wrong type, or is not part of the format)',
+    meaning:
+      'the document is not a valid genome.v0.1 (a field is missing, has the wrong type, or is not part of the format)',
     action: 'fix the field named in the message, then sign the genome again',
   },
   GENOME_UNSIGNED: {
@@ -21,12 +23,15 @@ export const REFUSAL_CODES = {
     action: 'sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
   },
   GENOME_INVALID_SIGNATURE: {
-    meaning: 'a signature does not verify over the canonical bytes: the content was changed after signing, or the signature is malformed',
-    action: 'sign the genome again with genome-sign; if you did not change it, treat it as tampered',
+    meaning:
+      'a signature does not verify over the canonical bytes: the content was changed after signing, or the signature is malformed',
+    action:
+      'sign the genome again with genome-sign; if you did not change it, treat it as tampered',
   },
   GENOME_UNTRUSTED_SIGNER: {
     meaning: 'no signer of the genome matches a trusted key (key id and public key bytes)',
-    action: 'sign with a trusted key, or add the signer public key to a trust Secret (label genome.mathison.io/trusted-keys=true)',
+    action:
+      'sign with a trusted key, or add the signer public key to a trust Secret (label genome.mathison.io/trusted-keys=true)',
   },
   GENOME_THRESHOLD_NOT_MET: {
     meaning: 'fewer distinct trusted signers than the threshold have signed',
@@ -38,15 +43,18 @@ export const REFUSAL_CODES = {
   },
   GENOME_DOWNGRADE: {
     meaning: 'the update lowers spec.genome.version',
-    action: 'apply a higher version, or set the annotation genome.mathison.io/allow-downgrade: "true" to roll back deliberately',
+    action:
+      'apply a higher version, or set the annotation genome.mathison.io/allow-downgrade: "true" to roll back deliberately',
   },
   TRUST_KEYS_MISSING: {
     meaning: 'there are no usable trusted keys',
-    action: 'create a Secret labelled genome.mathison.io/trusted-keys=true holding public keys, or pass --trust',
+    action:
+      'create a Secret labelled genome.mathison.io/trusted-keys=true holding public keys, or pass --trust',
   },
   TRUST_KEY_INVALID: {
     meaning: 'a trusted key entry is not a usable Ed25519 public key',
-    action: 'replace the entry with the base64 SPKI DER or PEM PUBLIC KEY that genome-keygen prints',
+    action:
+      'replace the entry with the base64 SPKI DER or PEM PUBLIC KEY that genome-keygen prints',
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 

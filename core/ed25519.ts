@@ -32,7 +32,8 @@ export function importEd25519PublicKey(raw: Uint8Array): Ed25519PublicKey | stri
   } catch {
     return 'the key is not a canonically encoded point on the Ed25519 curve';
   }
-  if (point.isSmallOrder()) return 'the key is a point of small order, which any signature can match';
+  if (point.isSmallOrder())
+    return 'the key is a point of small order, which any signature can match';
   if (!point.isTorsionFree()) return 'the key has a small-order (torsion) component';
   const der = new Uint8Array(ED25519_SPKI_PREFIX.length + 32);
   der.set(ED25519_SPKI_PREFIX);

@@ -103,7 +103,8 @@ export const GENOME_SCHEMA: ObjectNode = {
     }),
     parents: {
       type: 'array',
-      description: 'Genome ids (lowercase hex SHA-256 of canonical bytes) this genome derives from.',
+      description:
+        'Genome ids (lowercase hex SHA-256 of canonical bytes) this genome derives from.',
       items: str('A parent genome id.', { pattern: GENOME_ID_PATTERN }),
     },
     created_at: str('Creation time, ISO-8601 (for example 2025-12-31T00:00:00Z).', {

@@ -1,7 +1,8 @@
 import { refuse, type Refusal } from './codes.ts';
 
 /** A JSON value as the strict parser returns it. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** The result of a strict parse: the value, or a GENOME_UNREADABLE refusal with a position. */
 export type ParseResult = { ok: true; value: JsonValue } | { ok: false; refusal: Refusal };
@@ -10,6 +11,7 @@ export type ParseResult = { ok: true; value: JsonValue } | { ok: false; refusal:
 export const MAX_JSON_DEPTH = 64;
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
 const CONTROL_CHAR = /[\u0000-\u001f]/;
 
 class StrictJsonError extends Error {
@@ -124,7 +126,8 @@ class Parser {
     NUMBER.lastIndex = this.pos;
     const match = NUMBER.exec(this.text);
     if (match === null) {
-      const what = this.pos >= this.text.length ? 'unexpected end of input' : 'unexpected character';
+      const what =
+        this.pos >= this.text.length ? 'unexpected end of input' : 'unexpected character';
       throw new StrictJsonError(what, this.pos);
     }
     const value = Number(match[0]);
@@ -132,7 +135,10 @@ class Parser {
       throw new StrictJsonError(`number ${match[0]} is not finite as a double`, this.pos);
     }
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-      throw new StrictJsonError(`number ${match[0]} is beyond the exact integer range (2^53)`, this.pos);
+      throw new StrictJsonError(
+        `number ${match[0]} is beyond the exact integer range (2^53)`,
+        this.pos,
+      );
     }
     this.pos += match[0].length;
     return value;
@@ -142,19 +148,17 @@ class Parser {
     const text = this.text;
     const start = this.pos;
     let end = start + 1;
-    let escaped = false;
     for (;;) {
       end = text.indexOf('"', end);
       if (end === -1) throw new StrictJsonError('unterminated string', start);
       let backslashes = 0;
       while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes += 1;
-      if (backslashes > 0) escaped = true;
       if (backslashes % 2 === 0) break;
       end += 1;
     }
     const raw = text.slice(start, end + 1);
     let value: string;
-    if (escaped) {
+    if (raw.includes('\\')) {
       try {
         value = JSON.parse(raw) as string;
       } catch {

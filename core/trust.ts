@@ -70,7 +70,8 @@ export function decodePublicKey(text: string): Ed25519PublicKey | KeyDecodeError
   } else {
     der = decodeBase64Strict(trimmed);
   }
-  if (der === undefined) return problem('the key is not canonical base64 (standard alphabet, padded)');
+  if (der === undefined)
+    return problem('the key is not canonical base64 (standard alphabet, padded)');
   return decodeSpki(der);
 }
 
@@ -167,22 +168,31 @@ function trustFileEntry(item: unknown, where: string): TrustEntry | string {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     return `${where}: expected an object {key_id, alg, public_key}`;
   }
-  const { key_id: keyId, alg, public_key: value, test } = item as Record<string, unknown>;
+  const {
+    key_id: keyId,
+    alg,
+    public_key: value,
+    test,
+    private_key: privateKey,
+  } = item as Record<string, unknown>;
+  if (privateKey !== undefined)
+    return `${where}: holds a private_key; a trust file holds public keys only`;
   if (typeof keyId !== 'string' || typeof value !== 'string') {
-    if (typeof (item as Record<string, unknown>).private_key === 'string') {
-      return `${where}: holds a private_key; a trust file holds public keys only`;
-    }
     return `${where}: key_id and public_key must be strings`;
   }
-  if (alg !== undefined && alg !== 'ed25519') return `${where}: alg must be ed25519`;
-  if (test !== undefined && typeof test !== 'boolean') return `${where}: test must be a boolean`;
+  const problem = optionalFieldsProblem(alg, test);
+  if (problem !== undefined) return `${where}: ${problem}`;
   return { keyId, value, source: where, test: test === true };
 }
 
+function optionalFieldsProblem(alg: unknown, test: unknown): string | undefined {
+  if (alg !== undefined && alg !== 'ed25519') return 'alg must be ed25519';
+  if (test !== undefined && typeof test !== 'boolean') return 'test must be a boolean';
+  return undefined;
+}
+
 /** The keys a genome declares for itself, for the upstream-style self-check (not a trust decision). */
-export function declaredKeys(
-  signers: readonly { key_id: string; public_key: string }[],
-): TrustSet {
+export function declaredKeys(signers: readonly { key_id: string; public_key: string }[]): TrustSet {
   return parseTrustedKeys(
     signers.map((s, i) => ({
       keyId: s.key_id,

@@ -51,6 +51,8 @@ interface Subject {
   genomeId: string;
   signatures: GenomeSignature[];
   trusted: ReadonlyMap<string, TrustedKey>;
+  /** Distinct key ids that signed and whose declared key matches a trusted key. */
+  counted: string[];
   policy: VerifyPolicy;
 }
 
@@ -75,17 +77,24 @@ export function verify(
   }
 }
 
-function decide(document: unknown, trustedKeys: readonly TrustedKey[], policy: VerifyPolicy): Verdict {
+function decide(
+  document: unknown,
+  trustedKeys: readonly TrustedKey[],
+  policy: VerifyPolicy,
+): Verdict {
   const valid = validateGenome(document);
   if (!valid.ok) return { ok: false, ...valid.refusal };
   const genome = valid.genome;
-  const bytes = canonicalBytes(genome);
+  const bytes = canonicalBytes(genome, valid.nestedKeysSorted);
+  const signatures = signaturesOf(genome);
+  const trusted = new Map(trustedKeys.map((k) => [k.keyId, k]));
   const subject: Subject = {
     genome,
     bytes,
     genomeId: sha256Hex(bytes),
-    signatures: signaturesOf(genome),
-    trusted: new Map(trustedKeys.map((k) => [k.keyId, k])),
+    signatures,
+    trusted,
+    counted: countedSigners(genome, signatures, trusted),
     policy,
   };
   for (const check of CHECKS) {
@@ -96,7 +105,7 @@ function decide(document: unknown, trustedKeys: readonly TrustedKey[], policy: V
     ok: true,
     genome,
     genomeId: subject.genomeId,
-    signers: countedSigners(subject),
+    signers: subject.counted,
     warnings: warningsFor(subject),
   };
 }
@@ -156,10 +165,11 @@ const signaturesVerify: Check = (subject) => {
 };
 
 const thresholdMet: Check = (subject) => {
-  const counted = countedSigners(subject);
+  const counted = subject.counted;
   const required = Math.max(subject.genome.authority.threshold, subject.policy.minSigners ?? 1);
   if (counted.length >= required) return undefined;
-  const code: RefusalCode = counted.length === 0 ? 'GENOME_UNTRUSTED_SIGNER' : 'GENOME_THRESHOLD_NOT_MET';
+  const code: RefusalCode =
+    counted.length === 0 ? 'GENOME_UNTRUSTED_SIGNER' : 'GENOME_THRESHOLD_NOT_MET';
   const signedBy = [...new Set(subject.signatures.map((s) => s.signer_key_id))].join(', ');
   const message =
     counted.length === 0
@@ -179,14 +189,26 @@ const CHECKS: readonly Check[] = [
   thresholdMet,
 ];
 
-function checkSignature(subject: Subject, signature: GenomeSignature, field: string): Refusal | undefined {
+function checkSignature(
+  subject: Subject,
+  signature: GenomeSignature,
+  field: string,
+): Refusal | undefined {
   const bytes = decodeBase64Strict(signature.sig_base64);
   if (bytes === undefined || bytes.length !== 64) {
-    return refuse('GENOME_INVALID_SIGNATURE', 'sig_base64 is not base64 of 64 bytes', `${field}.sig_base64`);
+    return refuse(
+      'GENOME_INVALID_SIGNATURE',
+      'sig_base64 is not base64 of 64 bytes',
+      `${field}.sig_base64`,
+    );
   }
   const key = signerKey(subject, signature.signer_key_id);
   if (typeof key === 'string') {
-    return refuse('GENOME_INVALID_SIGNATURE', `the key of ${signature.signer_key_id} is unusable: ${key}`, field);
+    return refuse(
+      'GENOME_INVALID_SIGNATURE',
+      `the key of ${signature.signer_key_id} is unusable: ${key}`,
+      field,
+    );
   }
   if (verifyEd25519(key, subject.bytes, bytes)) return undefined;
   const legacy = verifyEd25519(key, legacyCanonicalBytes(subject.genome), bytes)
@@ -228,13 +250,20 @@ function sameKey(trusted: TrustedKey, declaredPublicKey: string): boolean {
   return trusted.key.spkiBase64 === declaredPublicKey;
 }
 
-/** Distinct key ids whose signature verified and whose declared key matches a trusted key. */
-function countedSigners(subject: Subject): string[] {
+/**
+ * Distinct key ids that signed and whose declared key matches a trusted key. They count only
+ * once every signature has verified (signaturesVerify runs before thresholdMet).
+ */
+function countedSigners(
+  genome: Genome,
+  signatures: readonly GenomeSignature[],
+  trusted: ReadonlyMap<string, TrustedKey>,
+): string[] {
   const counted = new Set<string>();
-  for (const signature of subject.signatures) {
-    const trusted = subject.trusted.get(signature.signer_key_id);
-    const declared = subject.genome.authority.signers.find((s) => s.key_id === signature.signer_key_id);
-    if (trusted !== undefined && declared !== undefined && sameKey(trusted, declared.public_key)) {
+  for (const signature of signatures) {
+    const key = trusted.get(signature.signer_key_id);
+    const declared = genome.authority.signers.find((s) => s.key_id === signature.signer_key_id);
+    if (key !== undefined && declared !== undefined && sameKey(key, declared.public_key)) {
       counted.add(signature.signer_key_id);
     }
   }
@@ -243,14 +272,16 @@ function countedSigners(subject: Subject): string[] {
 
 function warningsFor(subject: Subject): string[] {
   const warnings: string[] = [];
-  for (const keyId of countedSigners(subject)) {
+  for (const keyId of subject.counted) {
     if (subject.trusted.get(keyId)?.test) {
       warnings.push(`signed by ${keyId}, a key marked as a TEST key: replace it before production`);
     }
   }
   const untrusted = subject.signatures.filter((s) => !subject.trusted.has(s.signer_key_id));
   for (const s of untrusted) {
-    warnings.push(`the signature by ${s.signer_key_id} verified, but that key is not trusted and does not count`);
+    warnings.push(
+      `the signature by ${s.signer_key_id} verified, but that key is not trusted and does not count`,
+    );
   }
   return warnings;
 }

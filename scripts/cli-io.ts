@@ -17,11 +17,16 @@ export function readTextFile(path: string, what: string, maxBytes: number): stri
   let size: number;
   try {
     const stat = statSync(path);
-    if (stat.isDirectory()) throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is a directory, not a file`));
+    if (stat.isDirectory())
+      throw new CliRefusal(
+        refuse('GENOME_UNREADABLE', `${what} ${path} is a directory, not a file`),
+      );
     size = stat.size;
   } catch (err) {
     if (err instanceof CliRefusal) throw err;
-    throw new CliRefusal(refuse('GENOME_MISSING', `${what} ${path} does not exist or cannot be read`));
+    throw new CliRefusal(
+      refuse('GENOME_MISSING', `${what} ${path} does not exist or cannot be read`),
+    );
   }
   if (size > maxBytes) {
     throw new CliRefusal(
@@ -29,7 +34,8 @@ export function readTextFile(path: string, what: string, maxBytes: number): stri
     );
   }
   const bytes = readFileSync(path);
-  if (bytes.length === 0) throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is empty`));
+  if (bytes.length === 0)
+    throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is empty`));
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

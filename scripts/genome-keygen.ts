@@ -10,8 +10,11 @@ import { runCli, usage } from './cli-io.ts';
 runCli(() => {
   const args = process.argv.slice(2);
   if (args.length > 1 || args[0]?.startsWith('-')) usage('genome-keygen.ts [key-id]');
-  const keyId = args[0] ?? `genome-key-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
-  if (!new RegExp(KEY_ID_PATTERN).test(keyId)) throw new Error(`key id must match ${KEY_ID_PATTERN}`);
+  const keyId =
+    args[0] ??
+    `genome-key-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
+  if (!new RegExp(KEY_ID_PATTERN).test(keyId))
+    throw new Error(`key id must match ${KEY_ID_PATTERN}`);
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const publicDer = publicKey.export({ format: 'der', type: 'spki' });
   const privateDer = privateKey.export({ format: 'der', type: 'pkcs8' });

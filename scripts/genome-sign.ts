@@ -17,7 +17,10 @@ import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
 
 function loadPrivateKey(): KeyObject {
   const text = process.env.GENOME_SIGNING_PRIVATE_KEY?.trim();
-  if (!text) throw new Error('set GENOME_SIGNING_PRIVATE_KEY to the base64 PKCS#8 private key (genome-keygen prints it on stderr)');
+  if (!text)
+    throw new Error(
+      'set GENOME_SIGNING_PRIVATE_KEY to the base64 PKCS#8 private key (genome-keygen prints it on stderr)',
+    );
   let key: KeyObject;
   try {
     key = text.startsWith('-----BEGIN')
@@ -27,7 +30,9 @@ function loadPrivateKey(): KeyObject {
     throw new Error('GENOME_SIGNING_PRIVATE_KEY is not a PKCS#8 private key (base64 DER or PEM)');
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new Error(`GENOME_SIGNING_PRIVATE_KEY is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`);
+    throw new Error(
+      `GENOME_SIGNING_PRIVATE_KEY is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`,
+    );
   }
   return key;
 }
@@ -36,12 +41,20 @@ function signerKeyId(genome: Genome, publicKey: string, requested: string | unde
   const signer = genome.authority.signers.find((s) =>
     requested === undefined ? s.public_key === publicKey : s.key_id === requested,
   );
-  const entry = JSON.stringify({ key_id: requested ?? '<key-id>', alg: 'ed25519', public_key: publicKey });
+  const entry = JSON.stringify({
+    key_id: requested ?? '<key-id>',
+    alg: 'ed25519',
+    public_key: publicKey,
+  });
   if (signer === undefined) {
-    throw new Error(`authority.signers has no entry for this key; add ${entry} to authority.signers first`);
+    throw new Error(
+      `authority.signers has no entry for this key; add ${entry} to authority.signers first`,
+    );
   }
   if (signer.public_key !== publicKey) {
-    throw new Error(`authority.signers declares ${signer.key_id} with another public key than this private key's (${publicKey})`);
+    throw new Error(
+      `authority.signers declares ${signer.key_id} with another public key than this private key's (${publicKey})`,
+    );
   }
   return signer.key_id;
 }
@@ -54,10 +67,16 @@ runCli(() => {
   const parsed = parseGenome(readTextFile(input, 'genome', MAX_GENOME_FILE_BYTES));
   if (!parsed.ok) throw new CliRefusal(parsed.refusal);
   const privateKey = loadPrivateKey();
-  const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64');
+  const publicKey = createPublicKey(privateKey)
+    .export({ format: 'der', type: 'spki' })
+    .toString('base64');
   const keyId = signerKeyId(parsed.genome, publicKey, requested);
   const sigBase64 = sign(null, canonicalBytes(parsed.genome), privateKey).toString('base64');
-  const signed = withSignature(parsed.genome, { alg: 'ed25519', signer_key_id: keyId, sig_base64: sigBase64 });
+  const signed = withSignature(parsed.genome, {
+    alg: 'ed25519',
+    signer_key_id: keyId,
+    sig_base64: sigBase64,
+  });
   // Check our own work against the genome's declared keys before writing anything.
   const check = verify(signed, declaredKeys(signed.authority.signers).keys);
   if (!check.ok && check.code !== 'GENOME_THRESHOLD_NOT_MET') {

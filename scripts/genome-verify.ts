@@ -42,7 +42,11 @@ function loadTrust(paths: string[]): TrustedKey[] {
   return keys;
 }
 
-function describeSigners(genome: Genome, verdict: Verdict, trusted: readonly TrustedKey[]): string[] {
+function describeSigners(
+  genome: Genome,
+  verdict: Verdict,
+  trusted: readonly TrustedKey[],
+): string[] {
   const signed = new Set(signaturesOf(genome).map((s) => s.signer_key_id));
   const counted = new Set(verdict.ok ? verdict.signers : []);
   return genome.authority.signers.map((s) => {
@@ -56,16 +60,18 @@ function describeSigners(genome: Genome, verdict: Verdict, trusted: readonly Tru
 }
 
 function summary(genome: Genome, verdict: Verdict, trusted: readonly TrustedKey[]): string[] {
-  const bySeverity = Object.entries(
-    Object.groupBy(genome.invariants, (i) => i.severity),
-  ).map(([severity, list]) => `${severity} ${list?.length ?? 0}`);
+  const bySeverity = Object.entries(Object.groupBy(genome.invariants, (i) => i.severity)).map(
+    ([severity, list]) => `${severity} ${list?.length ?? 0}`,
+  );
   return [
     `genome:       ${genome.name} ${genome.version}`,
     `genome id:    ${verdict.ok ? verdict.genomeId : (verdict.genomeId ?? '(unknown)')}`,
     `signers:      threshold ${genome.authority.threshold} of ${genome.authority.signers.length}`,
     ...describeSigners(genome, verdict, trusted),
     `invariants:   ${genome.invariants.length} (${bySeverity.join(', ') || 'none'})`,
-    ...genome.invariants.map((i) => `  ${i.id.padEnd(10)} ${i.severity.padEnd(8)} ${i.testable_claim}`),
+    ...genome.invariants.map(
+      (i) => `  ${i.id.padEnd(10)} ${i.severity.padEnd(8)} ${i.testable_claim}`,
+    ),
     `capabilities: ${genome.capabilities.length}`,
     ...genome.capabilities.map(
       (c) =>
@@ -83,7 +89,8 @@ runCli(() => {
   if (selfCheck) {
     const declared = declaredKeys(parsed.genome.authority.signers);
     const first = declared.problems[0];
-    if (first !== undefined) throw new CliRefusal(refuse('GENOME_INVALID_SCHEMA', first.message, first.source));
+    if (first !== undefined)
+      throw new CliRefusal(refuse('GENOME_INVALID_SCHEMA', first.message, first.source));
     trusted = declared.keys;
   } else {
     trusted = loadTrust(trustPaths);
@@ -100,7 +107,9 @@ runCli(() => {
     console.log(`\n${formatRefusal(verdict)}`);
     return 1;
   }
-  const against = selfCheck ? 'its own declared signers (not trusted keys)' : `${trusted.length} trusted key(s)`;
+  const against = selfCheck
+    ? 'its own declared signers (not trusted keys)'
+    : `${trusted.length} trusted key(s)`;
   console.log(`\nVERIFIED against ${against}: ${verdict.signers.join(', ')}`);
   return 0;
 });

@@ -1,0 +1,133 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { decodePublicKey, parseTrustFile, parseTrustedKeys } from './trust.ts';
+
+const ed = generateKeyPairSync('ed25519');
+const spki = ed.publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+const pem = ed.publicKey.export({ format: 'pem', type: 'spki' }) as string;
+const pkcs8 = ed.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+const pkcs8Pem = ed.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+const der = (k: { export(o: { format: 'der'; type: 'spki' }): Buffer }) =>
+  k.export({ format: 'der', type: 'spki' }).toString('base64');
+const smallOrder = Buffer.concat([
+  Buffer.from('302a300506032b6570032100', 'hex'),
+  Buffer.from('01'.padEnd(64, '0'), 'hex'),
+]).toString('base64');
+const nonCanonicalPoint = Buffer.concat([
+  Buffer.from('302a300506032b6570032100', 'hex'),
+  Buffer.from('ed' + 'ff'.repeat(30) + '7f', 'hex'),
+]).toString('base64');
+
+describe('decodePublicKey', () => {
+  it.each([
+    ['base64 SPKI DER', spki],
+    ['a PEM PUBLIC KEY block', pem],
+    ['base64 with surrounding whitespace', `  ${spki}\n`],
+  ])('accepts %s', (_name, text) => {
+    const key = decodePublicKey(text);
+    expect('reason' in key).toBe(false);
+    if (!('reason' in key)) expect(key.spkiBase64).toBe(spki);
+  });
+
+  it.each([
+    ['a base64 PKCS#8 private key', pkcs8, /PRIVATE key/, true],
+    ['a PEM PRIVATE KEY block', pkcs8Pem, /PRIVATE key/, true],
+    ['an Ed448 key', der(generateKeyPairSync('ed448').publicKey), /Ed448, not Ed25519/, false],
+    ['an X25519 key', der(generateKeyPairSync('x25519').publicKey), /X25519, not Ed25519/, false],
+    [
+      'a P-256 key',
+      der(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey),
+      /EC \(ECDSA\/ECDH\), not Ed25519/,
+      false,
+    ],
+    [
+      'an RSA key',
+      der(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+      /RSA, not Ed25519/,
+      false,
+    ],
+    ['a raw 32-byte key', Buffer.alloc(32, 7).toString('base64'), /raw 32-byte key/, false],
+    ['a truncated SPKI', spki.slice(0, 40), /44 bytes|canonical base64/, false],
+    [
+      'non-canonical base64 (non-zero padding bits)',
+      spki.slice(0, -2) + '1=',
+      /canonical base64/,
+      false,
+    ],
+    ['base64 without padding', spki.replace(/=+$/, ''), /canonical base64/, false],
+    ['a key of small order (the identity)', smallOrder, /small order/, false],
+    ['a non-canonical point encoding', nonCanonicalPoint, /canonically encoded/, false],
+    [
+      'a PEM block of another kind',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+      /not a PUBLIC KEY/,
+      false,
+    ],
+    ['garbage', 'hello world', /canonical base64/, false],
+  ])('refuses %s with its own reason', (_name, text, reason, privateKey) => {
+    const key = decodePublicKey(text);
+    expect('reason' in key).toBe(true);
+    if (!('reason' in key)) return;
+    expect(key.reason).toMatch(reason);
+    expect(key.privateKey).toBe(privateKey);
+  });
+});
+
+describe('parseTrustedKeys', () => {
+  it('keeps usable keys and reports the rest, flagging private key material', () => {
+    const set = parseTrustedKeys([
+      { keyId: 'good', value: spki, source: 'secret a' },
+      { keyId: 'leaked', value: pkcs8, source: 'secret a' },
+      { keyId: 'bad/id', value: spki, source: 'secret b' },
+    ]);
+    expect(set.keys.map((k) => k.keyId)).toEqual(['good']);
+    expect(set.problems.map((p) => [p.keyId, p.code, p.privateKey])).toEqual([
+      ['leaked', 'TRUST_KEY_INVALID', true],
+      ['bad/id', 'TRUST_KEY_INVALID', false],
+    ]);
+    expect(set.problems[0]?.message).not.toContain(pkcs8);
+  });
+});
+
+describe('parseTrustFile', () => {
+  it('reads one object or an array, with an optional test flag', () => {
+    const one = parseTrustFile(
+      JSON.stringify({ key_id: 'a', alg: 'ed25519', public_key: spki }),
+      'f',
+    );
+    const many = parseTrustFile(
+      JSON.stringify([
+        { key_id: 'a', public_key: spki },
+        { key_id: 'b', alg: 'ed25519', public_key: pem, test: true },
+      ]),
+      'f',
+    );
+    expect('keys' in one && one.keys.map((k) => k.keyId)).toEqual(['a']);
+    expect('keys' in many && many.keys.map((k) => [k.keyId, k.test])).toEqual([
+      ['a', false],
+      ['b', true],
+    ]);
+  });
+
+  it.each([
+    ['a file holding a private key', pkcs8, /PRIVATE key/],
+    [
+      'an entry with private_key',
+      JSON.stringify({ key_id: 'a', private_key: pkcs8 }),
+      /holds a private_key/,
+    ],
+    ['text that is not JSON', 'not json', /GENOME|unexpected|line 1/],
+    [
+      'an entry of another algorithm',
+      JSON.stringify({ key_id: 'a', alg: 'rsa', public_key: spki }),
+      /alg must be ed25519/,
+    ],
+  ])('refuses %s', (_name, text, reason) => {
+    const result = parseTrustFile(text, 'f');
+    expect('keys' in result).toBe(false);
+    if (!('keys' in result)) {
+      expect(result.code).toBe('TRUST_KEY_INVALID');
+      expect(result.message).toMatch(reason);
+    }
+  });
+});

@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Genome } from './genome.ts';
+import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
+import { parseTrustFile, type TrustedKey } from './trust.ts';
+import { verify } from './verify.ts';
+
+const alice = makeSigner('alice');
+const bob = makeSigner('bob');
+const mallory = makeSigner('mallory');
+const aliceImpostor = { ...makeSigner('alice'), keyId: 'alice' };
+
+interface Case {
+  name: string;
+  genome: () => unknown;
+  trusted: TrustedKey[];
+  code?: string;
+  signers?: string[];
+  message?: RegExp;
+}
+
+const tamper = (g: Genome): Genome => ({
+  ...g,
+  capabilities: [{ ...g.capabilities[0]!, allow_actions: ['everything'] }],
+});
+
+const cases: Case[] = [
+  {
+    name: 'a genome signed by a trusted key verifies',
+    genome: () => signWith(makeGenome([alice]), alice),
+    trusted: trust(alice),
+    signers: ['alice'],
+  },
+  {
+    name: 'two distinct trusted signers meet a threshold of 2',
+    genome: () =>
+      signWith(
+        makeGenome([alice, bob], {
+          authority: { signers: makeGenome([alice, bob]).authority.signers, threshold: 2 },
+        }),
+        alice,
+        bob,
+      ),
+    trusted: trust(alice, bob),
+    signers: ['alice', 'bob'],
+  },
+  {
+    name: 'a tampered nested field breaks the signature',
+    genome: () => tamper(signWith(makeGenome([alice]), alice)),
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SIGNATURE',
+    message: /does not match/,
+  },
+  {
+    name: 'an unsigned genome is refused',
+    genome: () => makeGenome([alice]),
+    trusted: trust(alice),
+    code: 'GENOME_UNSIGNED',
+  },
+  {
+    name: 'a genome with only `signatures` is refused, since Mathison verifies `signature` at boot',
+    genome: () => {
+      const { signature, ...rest } = signWith(makeGenome([alice]), alice);
+      return { ...rest, signatures: [signature] };
+    },
+    trusted: trust(alice),
+    code: 'GENOME_UNSIGNED',
+    message: /Mathison verifies at boot/,
+  },
+  {
+    name: 'a self-signed genome by an untrusted key is refused',
+    genome: () => signWith(makeGenome([mallory]), mallory),
+    trusted: trust(alice),
+    code: 'GENOME_UNTRUSTED_SIGNER',
+  },
+  {
+    name: 'a trusted key id with a different public key is an impersonation, not a match',
+    genome: () => signWith(makeGenome([aliceImpostor]), aliceImpostor),
+    trusted: trust(alice),
+    code: 'GENOME_UNTRUSTED_SIGNER',
+    message: /different public key/,
+  },
+  {
+    name: 'one signer twice does not meet a threshold of 2',
+    genome: () => {
+      const g = signWith(
+        makeGenome([alice, bob], {
+          authority: { signers: makeGenome([alice, bob]).authority.signers, threshold: 2 },
+        }),
+        alice,
+      );
+      return { ...g, signatures: [g.signature!] };
+    },
+    trusted: trust(alice, bob),
+    code: 'GENOME_THRESHOLD_NOT_MET',
+    message: /1 distinct trusted signer/,
+  },
+  {
+    name: 'an untrusted co-signer does not count toward the threshold',
+    genome: () =>
+      signWith(
+        makeGenome([alice, mallory], {
+          authority: { signers: makeGenome([alice, mallory]).authority.signers, threshold: 2 },
+        }),
+        alice,
+        mallory,
+      ),
+    trusted: trust(alice),
+    code: 'GENOME_THRESHOLD_NOT_MET',
+  },
+  {
+    name: 'a signature by a key the genome does not declare is refused',
+    genome: () => ({
+      ...signWith(makeGenome([alice]), alice),
+      signatures: [{ alg: 'ed25519', signer_key_id: 'bob', sig_base64: 'AAAA' }],
+    }),
+    trusted: trust(alice, bob),
+    code: 'GENOME_INVALID_SIGNATURE',
+    message: /does not declare/,
+  },
+  {
+    name: 'an invalid co-signature fails the genome even when the threshold is met',
+    genome: () => {
+      const g = signWith(makeGenome([alice, bob]), alice, bob);
+      return { ...g, signatures: [{ ...g.signatures![0]!, sig_base64: g.signature!.sig_base64 }] };
+    },
+    trusted: trust(alice, bob),
+    code: 'GENOME_INVALID_SIGNATURE',
+  },
+  {
+    name: 'a signature that is not 64 bytes is refused',
+    genome: () => ({
+      ...signWith(makeGenome([alice]), alice),
+      signature: { alg: 'ed25519', signer_key_id: 'alice', sig_base64: 'AAAA' },
+    }),
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SIGNATURE',
+    message: /64 bytes/,
+  },
+  {
+    name: 'no trusted keys at all is its own refusal',
+    genome: () => signWith(makeGenome([alice]), alice),
+    trusted: [],
+    code: 'TRUST_KEYS_MISSING',
+  },
+  {
+    name: 'a document that is not a genome is a schema refusal',
+    genome: () => ({ hello: 'world' }),
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SCHEMA',
+  },
+  {
+    name: 'a genome over the size limit is refused before any signature is checked',
+    genome: () => signWith(makeGenome([alice], { name: 'x'.repeat(1_000_001) }), alice),
+    trusted: trust(alice),
+    code: 'GENOME_TOO_LARGE',
+  },
+];
+
+describe('verify', () => {
+  it.each(cases)('$name', (c) => {
+    const verdict = verify(c.genome(), c.trusted);
+    if (c.code === undefined) {
+      expect(verdict).toMatchObject({ ok: true, signers: c.signers });
+      return;
+    }
+    expect(verdict).toMatchObject({ ok: false, code: c.code });
+    if (c.message && !verdict.ok) expect(verdict.message).toMatch(c.message);
+  });
+
+  it('warns when a test key signed, and still verifies', () => {
+    const verdict = verify(signWith(makeGenome([alice]), alice), trust({ ...alice, test: true }));
+    expect(verdict.ok && verdict.warnings.join()).toMatch(/TEST key/);
+  });
+
+  it('honours a policy that asks for more signers than the genome does', () => {
+    const verdict = verify(signWith(makeGenome([alice, bob]), alice), trust(alice, bob), {
+      maxBytes: 1e6,
+      minSigners: 2,
+    });
+    expect(verdict).toMatchObject({ ok: false, code: 'GENOME_THRESHOLD_NOT_MET' });
+  });
+
+  it.each([
+    undefined,
+    null,
+    42,
+    'text',
+    [],
+    { schema_version: 'genome.v0.1', authority: { signers: 'x' } },
+  ])('never throws on hostile input (%s)', (input) => {
+    expect(() => verify(input, trust(alice))).not.toThrow();
+    expect(verify(input, trust(alice)).ok).toBe(false);
+  });
+});
+
+describe('verify on upstream interop genomes', () => {
+  const interop = join(import.meta.dirname, '..', '..', 'shared', 'interop');
+  const load = (name: string) => {
+    const genome = JSON.parse(readFileSync(join(interop, `${name}.json`), 'utf8'));
+    const keys = parseTrustFile(readFileSync(join(interop, `${name}.trust.json`), 'utf8'), name);
+    if (!('keys' in keys)) throw new Error(keys.message);
+    return { genome, keys: keys.keys };
+  };
+
+  it("verifies the genome signed by upstream's tool, with the published id", () => {
+    const { genome, keys } = load('upstream-test-genome');
+    expect(verify(genome, keys)).toMatchObject({
+      ok: true,
+      genomeId: 'dbd37fd8a0710ccb89167927ce2d10e920d63927a223d3fdc3c163a158ecbb91',
+      signers: ['dev-key-001'],
+    });
+  });
+
+  it('refuses the legacy TOTK genome even with its key trusted, and says why', () => {
+    const { genome, keys } = load('upstream-totk-root-legacy');
+    const verdict = verify(genome, keys);
+    expect(verdict).toMatchObject({
+      ok: false,
+      code: 'GENOME_INVALID_SIGNATURE',
+      field: 'signature',
+    });
+    expect(!verdict.ok && verdict.message).toMatch(/legacy form/);
+  });
+});
