@@ -7,42 +7,22 @@ import { hash } from 'node:crypto';
  * JSON.stringify'd. Rebuilding matters: a JavaScript object enumerates array-index keys
  * ("0", "42") first, in numeric order, so for such keys this is not RFC 8785's order.
  *
- * Fast path: when every object of the document already enumerates its keys in sorted order
- * (as the API server sends them, since Go writes map keys sorted), rebuilding would change
- * nothing, and the document is stringified as it is.
+ * Fast path: a nested value whose objects already enumerate their keys in sorted order (as
+ * the API server sends them, since Go writes map keys sorted) is used as it is, since
+ * rebuilding it would change nothing. `nestedKeysSorted` is validateGenome's answer to that
+ * question for the whole document; without it each value is checked here.
  */
 export function canonicalJson(genome: object, nestedKeysSorted = false): string {
   const document = genome as Record<string, unknown>;
-  let out = '{';
-  // The top level is written here, so that the signature fields are skipped without copying.
-  for (const key of enumerationOrder(Object.keys(document))) {
+  const unsigned: Record<string, unknown> = {};
+  // Plain assignment, as Mathison does: even a "__proto__" key (which the schema refuses)
+  // behaves exactly as it does there.
+  for (const key of Object.keys(document).sort()) {
     if (key === 'signature' || key === 'signatures') continue;
     const value = document[key];
-    if (!serializable(value)) continue;
-    if (out.length > 1) out += ',';
-    const sorted = nestedKeysSorted || isSortedDeep(value);
-    out += `${JSON.stringify(key)}:${JSON.stringify(sorted ? value : sortedDeep(value))}`;
+    unsigned[key] = nestedKeysSorted || isSortedDeep(value) ? value : sortedDeep(value);
   }
-  return `${out}}`;
-}
-
-/** JSON.stringify omits properties whose value is undefined, a function or a symbol. */
-function serializable(value: unknown): boolean {
-  return value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
-}
-
-const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
-
-function isArrayIndex(key: string): boolean {
-  return ARRAY_INDEX.test(key) && Number(key) < 2 ** 32 - 1;
-}
-
-/** The order in which an object built with these keys inserted in sorted order enumerates them. */
-function enumerationOrder(keys: string[]): string[] {
-  keys.sort();
-  if (!keys.some(isArrayIndex)) return keys;
-  const indices = keys.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
-  return [...indices, ...keys.filter((k) => !isArrayIndex(k))];
+  return JSON.stringify(unsigned);
 }
 
 /**
@@ -67,10 +47,9 @@ function sortedDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedDeep);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  // Plain assignment, as Mathison does: even a "__proto__" key (which the schema refuses)
-  // then behaves exactly as it does there.
-  for (const key of Object.keys(value).sort())
+  for (const key of Object.keys(value).sort()) {
     out[key] = sortedDeep((value as Record<string, unknown>)[key]);
+  }
   return out;
 }
 

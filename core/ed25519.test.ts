@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   importEd25519PublicKey,
+  isCanonicalScalar,
   verifyEd25519,
   verifyEd25519Noble,
   type Ed25519PublicKey,
@@ -120,5 +121,23 @@ describe('importEd25519PublicKey', () => {
     ['a short key', '00', /32 bytes/],
   ])('refuses %s', (_name, keyHex, reason) => {
     expect(importEd25519PublicKey(hex(keyHex))).toMatch(reason);
+  });
+});
+
+describe('isCanonicalScalar', () => {
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const withS = (s: bigint) => {
+    const sig = new Uint8Array(64);
+    for (let i = 0; i < 32; i += 1) sig[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn);
+    return sig;
+  };
+  it.each([
+    { name: '0', s: 0n, expected: true },
+    { name: 'L - 1', s: L - 1n, expected: true },
+    { name: 'L', s: L, expected: false },
+    { name: 'L + 1', s: L + 1n, expected: false },
+    { name: '2^256 - 1', s: 2n ** 256n - 1n, expected: false },
+  ])('S = $name is canonical: $expected', ({ s, expected }) => {
+    expect(isCanonicalScalar(withS(s))).toBe(expected);
   });
 });

@@ -9,8 +9,13 @@ export const ED25519_SPKI_PREFIX = Uint8Array.from([
   0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ]);
 
-/** The order L of the Ed25519 prime-order subgroup; a signature's S must be below it. */
-const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+/**
+ * The order L = 2^252 + 27742317777372353535851937790883648493 of the Ed25519 prime-order
+ * subgroup, little-endian, as S is encoded; a signature's S must be below it.
+ */
+const GROUP_ORDER_LE = Uint8Array.from(
+  Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex'),
+);
 
 /** A validated Ed25519 public key: its raw bytes and a ready-to-use Node key object. */
 export interface Ed25519PublicKey {
@@ -44,9 +49,13 @@ export function importEd25519PublicKey(raw: Uint8Array): Ed25519PublicKey | stri
 
 /** Returns true when S, the second half of a 64-byte signature, is below the group order. */
 export function isCanonicalScalar(signature: Uint8Array): boolean {
-  let s = 0n;
-  for (let i = 63; i >= 32; i -= 1) s = (s << 8n) | BigInt(signature[i] as number);
-  return s < GROUP_ORDER;
+  // Compare little-endian numbers from the most significant byte down; no allocation.
+  for (let i = 31; i >= 0; i -= 1) {
+    const s = signature[32 + i] as number;
+    const l = GROUP_ORDER_LE[i] as number;
+    if (s !== l) return s < l;
+  }
+  return false; // S == L
 }
 
 /**

@@ -67,41 +67,46 @@ export function parseGenome(text: string): GenomeResult {
  */
 export function validateGenome(value: unknown): GenomeResult {
   walk.unsorted = false;
-  const problem = validateDocument(value, undefined, undefined) ?? checkAuthority(value as Genome);
-  if (problem !== undefined) return { ok: false, refusal: problem };
+  const problem = validateDocument(value) ?? checkAuthority(value as Genome);
+  if (problem !== undefined) return { ok: false, refusal: toRefusal(problem) };
   return { ok: true, genome: value as Genome, nestedKeysSorted: !walk.unsorted };
 }
 
 /** State of the current (synchronous) validation walk. */
 const walk = { unsorted: false };
 
-/** A field path, built as a linked list and turned into text only when there is a problem. */
-type Path = { parent: Path; key: string | number } | undefined;
-
-function pathText(path: Path): string {
-  if (path === undefined) return '';
-  const parent = pathText(path.parent);
-  if (typeof path.key === 'number') return `${parent}[${path.key}]`;
-  return parent === '' ? path.key : `${parent}.${path.key}`;
-}
-
 /**
- * A validator compiled from a schema node. It gets its parent's path and its own key
- * separately, so that leaves allocate nothing unless they fail.
+ * A schema problem: the message, and the path from the value that was checked down to the
+ * field. Parents prepend their key as the problem travels up, so a valid document allocates
+ * no path at all.
  */
-type Validator = (
-  value: unknown,
-  parent: Path,
-  key: string | number | undefined,
-) => Refusal | undefined;
-
-function at(parent: Path, key: string | number | undefined): Path {
-  return key === undefined ? parent : { parent, key };
+interface Problem {
+  segments: (string | number)[];
+  message: string;
 }
 
-function invalid(path: Path, message: string): Refusal {
-  const field = pathText(path);
-  return refuse('GENOME_INVALID_SCHEMA', `${field || 'genome'}: ${message}`, field || undefined);
+/** A validator compiled from a schema node. */
+type Validator = (value: unknown) => Problem | undefined;
+
+const fail = (message: string, ...segments: (string | number)[]): Problem => ({
+  segments,
+  message,
+});
+
+function within(key: string | number, problem: Problem): Problem {
+  problem.segments.unshift(key);
+  return problem;
+}
+
+function toRefusal(problem: Problem): Refusal {
+  const field = problem.segments
+    .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`))
+    .join('');
+  return refuse(
+    'GENOME_INVALID_SCHEMA',
+    `${field || 'genome'}: ${problem.message}`,
+    field || undefined,
+  );
 }
 
 function typeOf(value: unknown): string {
@@ -110,89 +115,106 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+const plainString: Validator = (value) =>
+  typeof value === 'string' ? undefined : fail(`must be a string, not ${typeOf(value)}`);
+
 /** Compiles a schema node once into a closure, so validation walks no schema at run time. */
-function compile(node: SchemaNode): Validator {
+function compile(node: SchemaNode, nested = true): Validator {
   switch (node.type) {
     case 'string':
-      return compileString(node);
+      return isPlainString(node) ? plainString : compileString(node);
     case 'integer':
-      return (value, parent, key) => {
+      return (value) => {
         if (!Number.isSafeInteger(value)) {
-          const what = `${typeOf(value)} ${JSON.stringify(value)}`;
-          return invalid(at(parent, key), `must be an integer, not ${what}`);
+          return fail(`must be an integer, not ${typeOf(value)} ${JSON.stringify(value)}`);
         }
         return node.minimum !== undefined && (value as number) < node.minimum
-          ? invalid(at(parent, key), `must be at least ${node.minimum}, not ${value as number}`)
+          ? fail(`must be at least ${node.minimum}, not ${value as number}`)
           : undefined;
       };
     case 'array':
       return compileArray(node);
     case 'object':
-      return compileObject(node);
+      return compileObject(node, nested);
   }
 }
 
 function compileString(node: Extract<SchemaNode, { type: 'string' }>): Validator {
-  const re = node.pattern === undefined ? undefined : new RegExp(node.pattern);
-  const problem = (value: unknown): string | undefined => {
-    if (typeof value !== 'string') return `must be a string, not ${typeOf(value)}`;
-    if (node.enum !== undefined && !node.enum.includes(value)) {
-      return `must be one of ${node.enum.join(', ')}, not ${JSON.stringify(value)}`;
-    }
-    if (node.minLength !== undefined && value.length < node.minLength) return 'must not be empty';
-    if (re !== undefined && !re.test(value)) {
-      return `${JSON.stringify(value)} does not match ${node.pattern}`;
+  // Specialised at compile time: most strings need only the type check.
+  const checks: ((value: string) => string | undefined)[] = [];
+  if (node.enum !== undefined) {
+    const allowed = new Set(node.enum);
+    const list = node.enum.join(', ');
+    checks.push((v) =>
+      allowed.has(v) ? undefined : `must be one of ${list}, not ${JSON.stringify(v)}`,
+    );
+  }
+  const minLength = node.minLength;
+  if (minLength !== undefined)
+    checks.push((v) => (v.length < minLength ? 'must not be empty' : undefined));
+  if (node.pattern !== undefined) {
+    const re = new RegExp(node.pattern);
+    checks.push((v) =>
+      re.test(v) ? undefined : `${JSON.stringify(v)} does not match ${node.pattern}`,
+    );
+  }
+  return (value) => {
+    if (typeof value !== 'string') return fail(`must be a string, not ${typeOf(value)}`);
+    for (const check of checks) {
+      const message = check(value);
+      if (message !== undefined) return fail(message);
     }
     return undefined;
   };
-  return (value, parent, key) => {
-    const message = problem(value);
-    return message === undefined ? undefined : invalid(at(parent, key), message);
-  };
+}
+
+/** True for a schema that accepts any string: its items need only a typeof check. */
+function isPlainString(node: SchemaNode): boolean {
+  return (
+    node.type === 'string' &&
+    node.enum === undefined &&
+    node.pattern === undefined &&
+    node.minLength === undefined
+  );
 }
 
 function compileArray(node: Extract<SchemaNode, { type: 'array' }>): Validator {
-  const item = compile(node.items);
-  return (value, parent, key) => {
-    const path = at(parent, key);
-    if (!Array.isArray(value)) return invalid(path, `must be an array, not ${typeOf(value)}`);
+  const item = isPlainString(node.items) ? plainString : compile(node.items);
+  return (value) => {
+    if (!Array.isArray(value)) return fail(`must be an array, not ${typeOf(value)}`);
     if (node.minItems !== undefined && value.length < node.minItems) {
-      return invalid(path, `must have at least ${node.minItems} item(s)`);
+      return fail(`must have at least ${node.minItems} item(s)`);
     }
     if (node.maxItems !== undefined && value.length > node.maxItems) {
-      return invalid(path, `must have at most ${node.maxItems} items`);
+      return fail(`must have at most ${node.maxItems} items`);
     }
     for (let i = 0; i < value.length; i += 1) {
-      const problem = item(value[i], path, i);
-      if (problem !== undefined) return problem;
+      const problem = item(value[i]);
+      if (problem !== undefined) return within(i, problem);
     }
     return undefined;
   };
 }
 
-function compileObject(node: Extract<SchemaNode, { type: 'object' }>): Validator {
+function compileObject(node: Extract<SchemaNode, { type: 'object' }>, nested: boolean): Validator {
   const names = Object.keys(node.properties);
   const checks = names.map((name) => compile(node.properties[name] as SchemaNode));
   const required = names.map((name) => node.required.includes(name));
-  return (value, parent, key) => {
-    const path = at(parent, key);
-    if (typeOf(value) !== 'object') return invalid(path, `must be an object, not ${typeOf(value)}`);
+  return (value) => {
+    if (typeOf(value) !== 'object') return fail(`must be an object, not ${typeOf(value)}`);
     const object = value as Record<string, unknown>;
     let present = 0;
     for (let i = 0; i < names.length; i += 1) {
       const name = names[i] as string;
       if (!Object.hasOwn(object, name)) {
-        if (required[i])
-          return unknownField(node, object, path) ?? invalid(at(path, name), 'is required');
+        if (required[i]) return unknownField(node, object) ?? fail('is required', name);
         continue;
       }
       present += 1;
-      const problem = (checks[i] as Validator)(object[name], path, name);
-      if (problem !== undefined) return unknownField(node, object, path) ?? problem;
+      const problem = (checks[i] as Validator)(object[name]);
+      if (problem !== undefined) return unknownField(node, object) ?? within(name, problem);
     }
-    return present === countKeys(object, path !== undefined)
-      ? undefined
-      : unknownField(node, object, path);
+    return present === countKeys(object, nested) ? undefined : unknownField(node, object);
   };
 }
 
@@ -212,32 +234,23 @@ function countKeys(object: Record<string, unknown>, nested: boolean): number {
 function unknownField(
   node: Extract<SchemaNode, { type: 'object' }>,
   object: Record<string, unknown>,
-  path: Path,
-): Refusal | undefined {
+): Problem | undefined {
   const extra = Object.keys(object).find((name) => !Object.hasOwn(node.properties, name));
-  return extra === undefined
-    ? undefined
-    : invalid(at(path, extra), 'is not a field of genome.v0.1');
+  return extra === undefined ? undefined : fail('is not a field of genome.v0.1', extra);
 }
 
-const validateDocument = compile(GENOME_SCHEMA);
+const validateDocument = compile(GENOME_SCHEMA, false);
 
-function checkAuthority(genome: Genome): Refusal | undefined {
+function checkAuthority(genome: Genome): Problem | undefined {
   const { signers, threshold } = genome.authority;
   if (threshold > signers.length) {
-    return invalid(
-      { parent: { parent: undefined, key: 'authority' }, key: 'threshold' },
-      `${threshold} is more than the ${signers.length} declared signer(s)`,
-    );
+    const message = `${threshold} is more than the ${signers.length} declared signer(s)`;
+    return fail(message, 'authority', 'threshold');
   }
   const seen = new Set<string>();
   for (const [i, signer] of signers.entries()) {
     if (seen.has(signer.key_id)) {
-      const at: Path = {
-        parent: { parent: { parent: undefined, key: 'authority' }, key: 'signers' },
-        key: i,
-      };
-      return invalid({ parent: at, key: 'key_id' }, `${signer.key_id} is declared twice`);
+      return fail(`${signer.key_id} is declared twice`, 'authority', 'signers', i, 'key_id');
     }
     seen.add(signer.key_id);
   }

@@ -157,8 +157,7 @@ const noImpersonation: Check = ({ genome, trusted }) => {
 
 const signaturesVerify: Check = (subject) => {
   for (const [i, signature] of subject.signatures.entries()) {
-    const field = signatureField(subjectIndex(subject.genome, i));
-    const refusal = checkSignature(subject, signature, field);
+    const refusal = checkSignature(subject, signature, i);
     if (refusal !== undefined) return refusal;
   }
   return undefined;
@@ -192,23 +191,19 @@ const CHECKS: readonly Check[] = [
 function checkSignature(
   subject: Subject,
   signature: GenomeSignature,
-  field: string,
+  index: number,
 ): Refusal | undefined {
+  // The field path is built only for a refusal: this runs on every admission.
+  const field = (): string => signatureField(subjectIndex(subject.genome, index));
   const bytes = decodeBase64Strict(signature.sig_base64);
   if (bytes === undefined || bytes.length !== 64) {
-    return refuse(
-      'GENOME_INVALID_SIGNATURE',
-      'sig_base64 is not base64 of 64 bytes',
-      `${field}.sig_base64`,
-    );
+    const message = 'sig_base64 is not base64 of 64 bytes';
+    return refuse('GENOME_INVALID_SIGNATURE', message, `${field()}.sig_base64`);
   }
   const key = signerKey(subject, signature.signer_key_id);
   if (typeof key === 'string') {
-    return refuse(
-      'GENOME_INVALID_SIGNATURE',
-      `the key of ${signature.signer_key_id} is unusable: ${key}`,
-      field,
-    );
+    const message = `the key of ${signature.signer_key_id} is unusable: ${key}`;
+    return refuse('GENOME_INVALID_SIGNATURE', message, field());
   }
   if (verifyEd25519(key, subject.bytes, bytes)) return undefined;
   const legacy = verifyEd25519(key, legacyCanonicalBytes(subject.genome), bytes)
@@ -217,7 +212,7 @@ function checkSignature(
   return refuse(
     'GENOME_INVALID_SIGNATURE',
     `the signature by ${signature.signer_key_id} does not match the genome's canonical bytes.${legacy}`,
-    field,
+    field(),
   );
 }
 

@@ -22,9 +22,11 @@ have_all() {
 }
 
 if have_all; then
-  [[ "${1:-}" == "--print-dir" ]] && echo "$DEST/bin"
+  [[ "${1:-}" == "--print-dir" || "${1:-}" == "--check" ]] && echo "$DEST/bin"
   exit 0
 fi
+# --check: print the bin dir if the binaries are built, else fail at once (never build).
+[[ "${1:-}" == "--check" ]] && { log "not built in $DEST/bin: run make control-plane"; exit 1; }
 
 command -v go >/dev/null || { log "go is required to build the control plane"; exit 1; }
 start=$(date +%s)

@@ -1,0 +1,109 @@
+// A local control plane that outlives the command: `make cluster-up`, `make cluster-down`.
+// Usage: tsx scripts/cluster.ts up|down|status
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startControlPlane } from '../test/harness/control-plane.ts';
+import {
+  isRunning,
+  stopProcesses,
+  waitUntilReaped,
+  type ManagedProcess,
+} from '../test/harness/processes.ts';
+import { isClusterReady } from '../test/harness/readiness.ts';
+
+/** What `up` leaves behind for `status` and `down`. */
+interface ClusterState {
+  serverUrl: string;
+  kubeconfigPath: string;
+  processes: ManagedProcess[];
+  startedAt: string;
+}
+
+const STATE_DIR = fileURLToPath(new URL('../.cluster', import.meta.url));
+const STATE_FILE = join(STATE_DIR, 'state.json');
+const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
+
+function readState(): ClusterState | undefined {
+  if (!existsSync(STATE_FILE)) return undefined;
+  return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
+}
+
+async function isHealthy(state: ClusterState | undefined): Promise<boolean> {
+  return (
+    !!state && state.processes.every(isRunning) && (await isClusterReady(state.kubeconfigPath))
+  );
+}
+
+function printUsage(): void {
+  console.log(
+    `use it with:\n  export KUBECONFIG=${KUBECONFIG}; kubectl get ns\nstop it with: make cluster-down`,
+  );
+}
+
+async function up(): Promise<void> {
+  const previous = readState();
+  if (await isHealthy(previous)) {
+    console.log(`local control plane already running at ${previous?.serverUrl}`);
+    printUsage();
+    return;
+  }
+  // Anything half-alive from an earlier run goes first: a fresh start is simpler than a repair.
+  if (previous) await stopProcesses(previous.processes);
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  const cp = await startControlPlane({ dir: STATE_DIR, detached: true });
+  const state: ClusterState = {
+    serverUrl: cp.serverUrl,
+    kubeconfigPath: cp.kubeconfigPath,
+    processes: cp.processes,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
+  console.log(`local control plane running at ${cp.serverUrl}; logs in ${STATE_DIR}/*.log`);
+  printUsage();
+}
+
+async function down(): Promise<void> {
+  const state = readState();
+  if (!state) {
+    console.log(`no local control plane (no ${STATE_FILE})`);
+    return;
+  }
+  await stopProcesses(state.processes);
+  // They are no longer our children, so PID 1 reaps them; wait so that none shows in `ps` after us.
+  const zombies = await waitUntilReaped(state.processes);
+  if (zombies.length > 0)
+    console.warn(`exited but not yet reaped by PID 1: ${zombies.map((p) => p.pid).join(', ')}`);
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  console.log(`stopped ${state.processes.map((p) => p.name).join(', ')}; removed ${STATE_DIR}`);
+}
+
+async function status(): Promise<void> {
+  const state = readState();
+  if (!state) {
+    console.log('not running');
+    process.exitCode = 1;
+    return;
+  }
+  for (const p of state.processes)
+    console.log(`${p.name.padEnd(24)} pid ${p.pid} ${isRunning(p) ? 'running' : 'gone'}`);
+  const ready = await isClusterReady(state.kubeconfigPath);
+  console.log(`${state.serverUrl} /readyz: ${ready ? 'ok' : 'not ready'}`);
+  if (ready) printUsage();
+  process.exitCode = ready ? 0 : 1;
+}
+
+const commands: Record<string, () => Promise<void>> = { up, down, status };
+const command = commands[process.argv[2] ?? ''];
+if (!command) {
+  console.error('usage: tsx scripts/cluster.ts up|down|status');
+  process.exit(2);
+}
+try {
+  await command();
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+}
+// Idle keep-alive sockets from the readiness probes would otherwise hold the process open.
+process.exit();

@@ -1,0 +1,299 @@
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findBinDir } from './binaries.ts';
+import { writeCredentials, writeKubeconfig, type CredentialFiles } from './credentials.ts';
+import { pickFreePorts } from './ports.ts';
+import {
+  signalAll,
+  spawnLogged,
+  startReaper,
+  stopProcesses,
+  tailLog,
+  type ManagedProcess,
+  type SpawnedProcess,
+} from './processes.ts';
+import { hasDefaultServiceAccount, isClusterReady, loadKubeConfig } from './readiness.ts';
+
+/** How to start a control plane. */
+export interface ControlPlaneOptions {
+  /** State directory (certificates, etcd data, logs); a fresh temp dir, removed by stop(), when omitted. */
+  dir?: string;
+  /** Where the binaries are; found with findBinDir() when omitted. */
+  binDir?: string;
+  /** Leave the processes running after this Node process exits (make cluster-up); stop() still works. */
+  detached?: boolean;
+  /** How long to wait for /readyz and the controllers (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Where progress lines go (default stderr). */
+  log?: (line: string) => void;
+}
+
+/** A running control plane: an etcd, a kube-apiserver and a kube-controller-manager on loopback. */
+export interface ControlPlane {
+  kubeconfigPath: string;
+  serverUrl: string;
+  dir: string;
+  processes: ManagedProcess[];
+  /** Stops every process (SIGTERM, then SIGKILL), waits for them to exit and removes a temp dir. */
+  stop(): Promise<void>;
+}
+
+interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+}
+
+interface Layout {
+  binDir: string;
+  dir: string;
+  files: CredentialFiles;
+  kubeconfigPath: string;
+}
+
+interface Tracker {
+  add(procs: SpawnedProcess[]): void;
+  live(): ManagedProcess[];
+  detach(): void;
+  stop(): Promise<void>;
+  killNow(): void;
+}
+
+/** The issuer of service-account tokens, as in a kubeadm cluster. */
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+const PORT_ATTEMPTS = 3;
+const attached = new Set<Tracker>();
+let hooksInstalled = false;
+
+/** Starts etcd, kube-apiserver and kube-controller-manager on free loopback ports; resolves once ready. */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const began = performance.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
+  const binDir = options.binDir ?? findBinDir();
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'genome-cp-'));
+  mkdirSync(dir, { recursive: true });
+  const tracker = track(dir, ownsDir);
+  try {
+    const files = await writeCredentials(dir);
+    const layout: Layout = { binDir, dir, files, kubeconfigPath: join(dir, 'kubeconfig') };
+    const serverUrl = await launchWithRetries(layout, tracker, options.readyTimeoutMs ?? 60_000);
+    if (options.detached) tracker.detach();
+    log(
+      `ready in ${((performance.now() - began) / 1000).toFixed(1)}s at ${serverUrl} (state in ${dir})`,
+    );
+    return {
+      kubeconfigPath: layout.kubeconfigPath,
+      serverUrl,
+      dir,
+      processes: tracker.live(),
+      stop: tracker.stop,
+    };
+  } catch (err) {
+    await tracker.stop();
+    throw err;
+  }
+}
+
+/** Registers started processes for clean-up on stop(), on exit and on SIGINT/SIGTERM. */
+function track(dir: string, ownsDir: boolean): Tracker {
+  installExitHooks();
+  const pidsFile = join(dir, 'pids');
+  writeFileSync(pidsFile, '');
+  const processes: SpawnedProcess[] = [];
+  // Only a SIGKILL of this process escapes the exit hooks; the reaper covers that case.
+  const reaper: ChildProcess = startReaper(process.pid, pidsFile, ownsDir ? dir : undefined);
+  const removeDir = () => ownsDir && rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  let stopping: Promise<void> | undefined;
+  const tracker: Tracker = {
+    add: (procs) => {
+      for (const p of procs) appendFileSync(pidsFile, `${p.pid}\n`);
+      processes.push(...procs);
+    },
+    live: () =>
+      processes.filter((p) => !p.exit).map(({ name, pid, logPath }) => ({ name, pid, logPath })),
+    detach: () => {
+      attached.delete(tracker);
+      reaper.kill('SIGKILL');
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        attached.delete(tracker);
+        try {
+          await stopProcesses(processes);
+        } finally {
+          reaper.kill('SIGKILL');
+          removeDir();
+        }
+      })();
+      return stopping;
+    },
+    killNow: () => {
+      signalAll(processes, 'SIGKILL');
+      removeDir();
+    },
+  };
+  attached.add(tracker);
+  return tracker;
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  // 'exit' handlers must be synchronous: no grace period, just SIGKILL.
+  process.on('exit', () => attached.forEach((r) => r.killNow()));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  await Promise.allSettled([...attached].map((r) => r.stop()));
+  // Keep the default behaviour (die by the signal) unless someone else also handles it.
+  if (process.listenerCount(signal) === 1) {
+    process.removeListener(signal, onSignal);
+    process.kill(process.pid, signal);
+  }
+}
+
+/** Launches the processes, picking new ports when one was taken between picking and binding. */
+async function launchWithRetries(
+  layout: Layout,
+  tracker: Tracker,
+  timeoutMs: number,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0] =
+      await pickFreePorts(4);
+    const ports: Ports = { etcdClient, etcdPeer, apiserver, controllerManager };
+    const serverUrl = `https://127.0.0.1:${ports.apiserver}`;
+    writeKubeconfig(layout.kubeconfigPath, serverUrl, layout.files);
+    rmSync(join(layout.dir, 'etcd'), { recursive: true, force: true });
+    const launched = launch(layout, ports);
+    tracker.add(launched);
+    try {
+      await waitUntilReady(layout.kubeconfigPath, launched, timeoutMs);
+      return serverUrl;
+    } catch (err) {
+      await stopProcesses(launched);
+      if (!(err instanceof StartError && err.portCollision && attempt < PORT_ATTEMPTS)) throw err;
+    }
+  }
+}
+
+function launch(layout: Layout, ports: Ports): SpawnedProcess[] {
+  const start = (name: string, args: string[]) =>
+    spawnLogged(name, join(layout.binDir, name), args, join(layout.dir, `${name}.log`));
+  // All three start at once: the API server retries etcd, the controller manager waits for the API server.
+  return [
+    start('etcd', etcdArgs(layout, ports)),
+    start('kube-apiserver', apiserverArgs(layout, ports)),
+    start('kube-controller-manager', controllerManagerArgs(layout, ports)),
+  ];
+}
+
+function etcdArgs(layout: Layout, ports: Ports): string[] {
+  const client = `http://127.0.0.1:${ports.etcdClient}`;
+  const peer = `http://127.0.0.1:${ports.etcdPeer}`;
+  return [
+    '--name=genome',
+    `--data-dir=${join(layout.dir, 'etcd')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=genome=${peer}`,
+    // Throw-away data: durability buys nothing here and fsync dominates start-up and write latency.
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+function apiserverArgs(layout: Layout, ports: Ports): string[] {
+  const { files } = layout;
+  return [
+    `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.apiserver}`,
+    '--advertise-address=127.0.0.1',
+    // The endpoint reconciler refuses loopback addresses; nothing in-cluster dials the API server here.
+    '--endpoint-reconciler-type=none',
+    `--tls-cert-file=${files.servingCert}`,
+    `--tls-private-key-file=${files.servingKey}`,
+    `--client-ca-file=${files.caCert}`,
+    '--authorization-mode=Node,RBAC',
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    `--service-account-key-file=${files.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${files.serviceAccountKey}`,
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    '--allow-privileged=true',
+  ];
+}
+
+function controllerManagerArgs(layout: Layout, ports: Ports): string[] {
+  const { files, kubeconfigPath } = layout;
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    '--leader-elect=false',
+    '--use-service-account-credentials=true',
+    `--service-account-private-key-file=${files.serviceAccountKey}`,
+    `--root-ca-file=${files.caCert}`,
+    `--cluster-signing-cert-file=${files.caCert}`,
+    `--cluster-signing-key-file=${files.caKey}`,
+    '--controllers=*',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.controllerManager}`,
+    // The default client rate limit (20 qps) throttles creating each controller's service account
+    // and token, which alone held the controllers back ~5 s after the API server was ready.
+    '--kube-api-qps=500',
+    '--kube-api-burst=1000',
+  ];
+}
+
+/** A process died or never became ready; the message carries the end of its log. */
+class StartError extends Error {
+  readonly portCollision: boolean;
+
+  constructor(proc: SpawnedProcess, what: string) {
+    const tail = tailLog(proc.logPath);
+    super(`${proc.name} ${what}; last lines of ${proc.logPath}:\n${tail}`);
+    this.name = 'StartError';
+    this.portCollision = /address already in use/i.test(tail);
+  }
+}
+
+/** Waits until the API server is ready and the controllers run (the `default` ServiceAccount exists). */
+async function waitUntilReady(
+  kubeconfigPath: string,
+  procs: SpawnedProcess[],
+  timeoutMs: number,
+): Promise<void> {
+  const kc = loadKubeConfig(kubeconfigPath);
+  const [, apiserver, controllerManager] = procs as [
+    SpawnedProcess,
+    SpawnedProcess,
+    SpawnedProcess,
+  ];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = procs.find((p) => p.exit);
+    if (dead)
+      throw new StartError(
+        dead,
+        `exited (${dead.exit?.signal ?? `code ${dead.exit?.code}`}) while starting`,
+      );
+    const apiserverReady = await isClusterReady(kc, 1_000);
+    if (apiserverReady && (await hasDefaultServiceAccount(kc))) return;
+    if (Date.now() > deadline) {
+      throw new StartError(
+        apiserverReady ? controllerManager : apiserver,
+        `not ready after ${timeoutMs / 1000}s`,
+      );
+    }
+    await sleep(100);
+  }
+}
