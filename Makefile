@@ -58,10 +58,11 @@ dev: deps ## Run the product: on the KUBECONFIG cluster, or on a local control p
 
 KIND_CLUSTER ?= genome-operator
 .PHONY: kind-up
-kind-up: ## (needs Docker) Create a kind cluster for the product
-	kind create cluster --name $(KIND_CLUSTER) --wait 120s
-	@echo "export KUBECONFIG=\"$$(kind get kubeconfig-path --name $(KIND_CLUSTER) 2>/dev/null || echo $$HOME/.kube/config)\"; make dev"
+kind-up: ## (needs Docker) Create a kind cluster; writes .cluster/kind-kubeconfig
+	@mkdir -p .cluster
+	kind create cluster --name $(KIND_CLUSTER) --kubeconfig .cluster/kind-kubeconfig --wait 120s
+	@echo "now: KUBECONFIG=$(CURDIR)/.cluster/kind-kubeconfig make dev"
 
 .PHONY: kind-down
 kind-down: ## (needs Docker) Delete the kind cluster
-	kind delete cluster --name $(KIND_CLUSTER)
+	kind delete cluster --name $(KIND_CLUSTER) --kubeconfig .cluster/kind-kubeconfig
