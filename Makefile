@@ -14,7 +14,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-fund --no-audit
+	npm ci --no-fund --no-audit --loglevel=error
 	@node --version | grep -q '^v24\.' || { echo "expected Node 24 from node_modules/.bin, got $$(node --version)"; exit 1; }
 	@touch $@
 
@@ -38,6 +38,14 @@ lint: deps ## ESLint, Prettier and the TypeScript compiler
 	npx tsc --noEmit -p .
 	npx eslint .
 	npx prettier --check .
+
+.PHONY: crds
+crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts
+	$(TSX) scripts/generate-crd.ts
+
+.PHONY: verify
+verify: deps ## Fail when generated files (the CRD) drift from their source in core/
+	$(TSX) scripts/generate-crd.ts --check
 
 .PHONY: bench
 bench: deps ## Benchmarks: verdicts per second beside raw Ed25519 verifications per second

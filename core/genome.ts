@@ -102,11 +102,9 @@ function toRefusal(problem: Problem): Refusal {
   const field = problem.segments
     .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`))
     .join('');
-  return refuse(
-    'GENOME_INVALID_SCHEMA',
-    `${field || 'genome'}: ${problem.message}`,
-    field || undefined,
-  );
+  // The field travels separately; each front end (CLI, webhook, status) shows it its own way.
+  if (field === '') return refuse('GENOME_INVALID_SCHEMA', `the document ${problem.message}`);
+  return refuse('GENOME_INVALID_SCHEMA', problem.message, field);
 }
 
 function typeOf(value: unknown): string {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodePublicKey, parseTrustFile, parseTrustedKeys } from './trust.ts';
+import { decodePublicKey, parseTrustFile, parseTrustedKeys, trustFromSecrets } from './trust.ts';
 
 const ed = generateKeyPairSync('ed25519');
 const spki = ed.publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
@@ -129,5 +129,58 @@ describe('parseTrustFile', () => {
       expect(result.code).toBe('TRUST_KEY_INVALID');
       expect(result.message).toMatch(reason);
     }
+  });
+});
+
+describe('trustFromSecrets', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const other = generateKeyPairSync('ed25519')
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .toString('base64');
+  const secret = (name: string, data: Record<string, string>, testKeys?: string) => ({
+    metadata: {
+      namespace: 'ops',
+      name,
+      ...(testKeys && { annotations: { 'genome.mathison.io/test-keys': testKeys } }),
+    },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  });
+
+  it('reads one key per data entry, the entry name being the key id, PEM or base64', () => {
+    const set = trustFromSecrets([secret('a', { k1: spki }), secret('b', { k2: pem })]);
+    expect(set.keys.map((k) => [k.keyId, k.source])).toEqual([
+      ['k1', 'Secret ops/a'],
+      ['k2', 'Secret ops/b'],
+    ]);
+    expect(set.problems).toEqual([]);
+  });
+
+  it('marks the key ids listed in the test-keys annotation', () => {
+    const set = trustFromSecrets([secret('a', { k1: spki, k2: other }, 'k2')]);
+    expect(set.keys.map((k) => [k.keyId, k.test])).toEqual([
+      ['k1', false],
+      ['k2', true],
+    ]);
+  });
+
+  it('refuses a private key entry and reports it as private key material', () => {
+    const set = trustFromSecrets([secret('a', { good: spki, leaked: pkcs8 })]);
+    expect(set.keys.map((k) => k.keyId)).toEqual(['good']);
+    expect(set.problems).toMatchObject([
+      { keyId: 'leaked', privateKey: true, code: 'TRUST_KEY_INVALID' },
+    ]);
+  });
+
+  it('trusts neither key when two Secrets give one key id different keys', () => {
+    const set = trustFromSecrets([secret('a', { k: spki }), secret('b', { k: other })]);
+    expect(set.keys).toEqual([]);
+    expect(set.problems[0]?.message).toMatch(
+      /different public keys in Secret ops\/a, Secret ops\/b/,
+    );
+  });
+
+  it('accepts the same key id with the same key in two Secrets once', () => {
+    const set = trustFromSecrets([secret('a', { k: spki }), secret('b', { k: pem })]);
+    expect(set.keys.map((k) => k.keyId)).toEqual(['k']);
   });
 });

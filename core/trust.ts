@@ -201,3 +201,63 @@ export function declaredKeys(signers: readonly { key_id: string; public_key: str
     })),
   );
 }
+
+/** Label that marks a Secret of trusted public keys. */
+export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
+
+/** Annotation on a trust Secret listing (comma-separated) which of its key ids are test keys. */
+export const TEST_KEYS_ANNOTATION = 'genome.mathison.io/test-keys';
+
+/** The parts of a Secret that trust is read from. */
+export interface TrustSecret {
+  metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+/**
+ * Reads trusted keys from Secrets: each data entry is one key (entry name = key id, value =
+ * base64 SPKI DER or PEM, base64-encoded again by the Secret). An id defined by two Secrets
+ * with different keys is refused in both: which one is meant cannot be told.
+ */
+export function trustFromSecrets(secrets: readonly TrustSecret[]): TrustSet {
+  return withoutConflicts(parseTrustedKeys(secrets.flatMap(secretEntries)));
+}
+
+function secretEntries(secret: TrustSecret): TrustEntry[] {
+  const metadata = secret.metadata ?? {};
+  const source = `Secret ${metadata.namespace ?? ''}/${metadata.name ?? ''}`;
+  const testKeys = (metadata.annotations ?? {})[TEST_KEYS_ANNOTATION] ?? '';
+  const tests = new Set(testKeys.split(',').map((s) => s.trim()));
+  return Object.entries(secret.data ?? {}).map(([keyId, encoded]) => ({
+    keyId,
+    value: Buffer.from(encoded, 'base64').toString('utf8'),
+    source,
+    test: tests.has(keyId),
+  }));
+}
+
+function withoutConflicts(set: TrustSet): TrustSet {
+  const byId = new Map<string, TrustedKey[]>();
+  for (const key of set.keys) byId.set(key.keyId, [...(byId.get(key.keyId) ?? []), key]);
+  const keys: TrustedKey[] = [];
+  const problems = [...set.problems];
+  for (const [keyId, list] of byId) {
+    const distinct = new Set(list.map((k) => k.key.spkiBase64));
+    const first = list[0] as TrustedKey;
+    if (distinct.size === 1) {
+      keys.push({ ...first, test: list.some((k) => k.test) });
+      continue;
+    }
+    const sources = list.map((k) => k.source).join(', ');
+    problems.push({
+      ...refuse(
+        'TRUST_KEY_INVALID',
+        `key id ${keyId} has different public keys in ${sources}; neither is trusted until one is removed`,
+      ),
+      keyId,
+      source: sources,
+      privateKey: false,
+    });
+  }
+  return { keys, problems };
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { genomeCrd } from './crd.ts';
+
+type Schema = Record<string, any>;
+const genomeSchema = (): Schema =>
+  (genomeCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.genome;
+
+function walk(schema: Schema, path: string, visit: (s: Schema, path: string) => void): void {
+  visit(schema, path);
+  for (const [k, v] of Object.entries(schema.properties ?? {}))
+    walk(v as Schema, `${path}.${k}`, visit);
+  if (schema.items) walk(schema.items, `${path}[]`, visit);
+}
+
+describe('genomeCrd', () => {
+  it('matches the committed crds/genomes.mathison.io.yaml (run make crds after changing core/)', () => {
+    const committed = parse(
+      readFileSync(join(import.meta.dirname, '..', 'crds', 'genomes.mathison.io.yaml'), 'utf8'),
+    );
+    expect(stringify(committed)).toBe(stringify(genomeCrd()));
+  });
+
+  it('is structural under spec.genome: every node has a type and a description, no additionalProperties', () => {
+    walk(genomeSchema(), 'spec.genome', (s, path) => {
+      expect(s.type, path).toBeDefined();
+      expect(s.description, path).toBeTruthy();
+      expect(s.additionalProperties, path).toBeUndefined();
+    });
+  });
+
+  it('keeps unknown fields on every object of spec.genome, so signed content is never pruned', () => {
+    walk(genomeSchema(), 'spec.genome', (s, path) => {
+      if (s.type === 'object') expect(s['x-kubernetes-preserve-unknown-fields'], path).toBe(true);
+    });
+  });
+
+  it('sets no default anywhere under spec.genome, so nothing is added to signed content', () => {
+    walk(genomeSchema(), 'spec.genome', (s, path) => expect(s.default, path).toBeUndefined());
+  });
+
+  it('has the short name gn, a status subresource and the printer columns', () => {
+    const crd = genomeCrd() as any;
+    expect(crd.spec.names.shortNames).toEqual(['gn']);
+    expect(crd.spec.versions[0].subresources).toEqual({ status: {} });
+    expect(crd.spec.versions[0].additionalPrinterColumns.map((c: Schema) => c.name)).toEqual([
+      'Genome',
+      'Version',
+      'Verified',
+      'ID',
+      'Age',
+    ]);
+  });
+});

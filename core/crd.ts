@@ -1,0 +1,193 @@
+import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
+
+/** API group, version and names of the Genome resource. */
+export const GENOME_GROUP = 'mathison.io';
+export const GENOME_VERSION = 'v1alpha1';
+export const GENOME_PLURAL = 'genomes';
+export const GENOME_KIND = 'Genome';
+export const GENOME_API_VERSION = `${GENOME_GROUP}/${GENOME_VERSION}`;
+
+/** An OpenAPI v3 schema as the API server takes it in a CRD. */
+export type OpenApiSchema = Record<string, unknown>;
+
+/**
+ * Converts a genome schema node to a structural OpenAPI schema. Every object keeps unknown
+ * fields (x-kubernetes-preserve-unknown-fields) so that the API server never prunes a field of
+ * signed content: the webhook refuses a field outside the format with GENOME_INVALID_SCHEMA
+ * and its path, instead of the API server silently dropping it and breaking the signature.
+ */
+export function toOpenApi(node: SchemaNode): OpenApiSchema {
+  const { description } = node;
+  switch (node.type) {
+    case 'string':
+      return {
+        type: 'string',
+        description,
+        ...(node.enum && { enum: [...node.enum] }),
+        ...(node.pattern !== undefined && { pattern: node.pattern }),
+        ...(node.minLength !== undefined && { minLength: node.minLength }),
+      };
+    case 'integer':
+      return { type: 'integer', format: 'int64', description, minimum: node.minimum };
+    case 'array':
+      return {
+        type: 'array',
+        description,
+        items: toOpenApi(node.items),
+        ...(node.minItems !== undefined && { minItems: node.minItems }),
+        ...(node.maxItems !== undefined && { maxItems: node.maxItems }),
+      };
+    case 'object':
+      return {
+        type: 'object',
+        description,
+        required: [...node.required],
+        properties: Object.fromEntries(
+          Object.entries(node.properties).map(([k, v]) => [k, toOpenApi(v)]),
+        ),
+        'x-kubernetes-preserve-unknown-fields': true,
+      };
+  }
+}
+
+const condition: OpenApiSchema = {
+  type: 'object',
+  description: 'A standard Kubernetes condition.',
+  required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+  properties: {
+    type: { type: 'string', description: 'Verified, or Ready (the summary).' },
+    status: {
+      type: 'string',
+      enum: ['True', 'False', 'Unknown'],
+      description: 'True, False or Unknown.',
+    },
+    reason: {
+      type: 'string',
+      description: 'CamelCase reason, or a refusal code such as GENOME_INVALID_SIGNATURE.',
+    },
+    message: { type: 'string', description: 'What happened, and what to do.' },
+    lastTransitionTime: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When status last changed.',
+    },
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The generation this condition is about.',
+    },
+  },
+};
+
+const statusSchema: OpenApiSchema = {
+  type: 'object',
+  description: 'What the operator observed, written by the operator only.',
+  properties: {
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The generation last verified.',
+    },
+    genomeId: { type: 'string', description: 'Lowercase hex SHA-256 of the canonical bytes.' },
+    shortId: {
+      type: 'string',
+      description: 'The first 12 characters of genomeId, for kubectl get.',
+    },
+    verifiedSigners: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Key ids of the trusted signers whose signatures verified.',
+    },
+    configMapName: {
+      type: 'string',
+      description: 'The immutable ConfigMap that publishes the verified genome.',
+    },
+    conditions: {
+      type: 'array',
+      description: 'Verified and Ready conditions.',
+      items: condition,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    },
+  },
+};
+
+/** Returns the CustomResourceDefinition of Genome, generated from the genome schema. */
+export function genomeCrd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${GENOME_PLURAL}.${GENOME_GROUP}`,
+      annotations: {
+        'genome.mathison.io/generated-by': 'scripts/generate-crd.ts; edit core/genome-schema.ts',
+      },
+    },
+    spec: {
+      group: GENOME_GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: GENOME_KIND,
+        listKind: `${GENOME_KIND}List`,
+        plural: GENOME_PLURAL,
+        singular: 'genome',
+        shortNames: ['gn'],
+        categories: ['mathison'],
+      },
+      versions: [
+        {
+          name: GENOME_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            {
+              name: 'Genome',
+              type: 'string',
+              jsonPath: '.spec.genome.name',
+              description: 'Name inside the genome.',
+            },
+            {
+              name: 'Version',
+              type: 'string',
+              jsonPath: '.spec.genome.version',
+              description: 'Version of the genome.',
+            },
+            {
+              name: 'Verified',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Verified")].status',
+              description: 'Verified against trusted keys.',
+            },
+            {
+              name: 'ID',
+              type: 'string',
+              jsonPath: '.status.shortId',
+              description: 'Short genome id.',
+            },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'A signed Mathison genome, verified against keys the cluster trusts.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: {
+                  type: 'object',
+                  description: 'The signed genome.',
+                  required: ['genome'],
+                  properties: { genome: toOpenApi(GENOME_SCHEMA) },
+                },
+                status: statusSchema,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from './crd.ts';
+
+/** Where the API server reaches the webhook: a Service in the cluster, or a URL (local runs). */
+export type WebhookEndpoint =
+  { service: { namespace: string; name: string; port: number } } | { url: string };
+
+/** Name of the Genome validating webhook inside its configuration. */
+export const GENOME_WEBHOOK_NAME = 'genomes.mathison.io';
+
+/**
+ * Returns the ValidatingWebhookConfiguration for Genomes: CREATE and UPDATE of genomes only
+ * (status updates never reach it), fail closed, no side effects, 5 s timeout, and never for
+ * kube-system or the webhook's own namespace, so a broken webhook cannot lock the cluster or
+ * itself out.
+ */
+export function genomeWebhookConfiguration(
+  name: string,
+  ownNamespace: string,
+  endpoint: WebhookEndpoint,
+  caBundle?: string,
+): Record<string, unknown> {
+  const clientConfig =
+    'url' in endpoint
+      ? { url: endpoint.url }
+      : { service: { ...endpoint.service, path: '/validate-genome' } };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name, labels: { 'app.kubernetes.io/name': 'genome-operator' } },
+    webhooks: [
+      {
+        name: GENOME_WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        timeoutSeconds: 5,
+        clientConfig: { ...clientConfig, ...(caBundle === undefined ? {} : { caBundle }) },
+        rules: [
+          {
+            apiGroups: [GENOME_GROUP],
+            apiVersions: [GENOME_VERSION],
+            resources: [GENOME_PLURAL],
+            operations: ['CREATE', 'UPDATE'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: {
+          matchExpressions: [
+            {
+              key: 'kubernetes.io/metadata.name',
+              operator: 'NotIn',
+              values: ['kube-system', ownNamespace],
+            },
+          ],
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * genome-manifest <genome.json> --name <name> [--namespace <ns>] [-o yaml|json]: prints a
+ * Genome manifest for `kubectl apply -f -`, carrying the genome exactly as signed. YAML is
+ * written with YAML 1.1 quoting, the dialect kubectl reads, so a string such as "yes" or
+ * "0x1F" stays a string.
+ */
+import { stringify } from 'yaml';
+import { refuse } from '../core/codes.ts';
+import { parseGenome } from '../core/genome.ts';
+import { genomeManifest, objectNameProblem } from '../core/manifest.ts';
+import { MAX_GENOME_FILE_BYTES } from '../core/verify.ts';
+import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
+
+const USAGE = 'genome-manifest.ts <genome.json> --name <name> [--namespace <ns>] [-o yaml|json]';
+
+function parseArgs(args: string[]): Map<string, string> {
+  const options = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    const flag = {
+      '--name': 'name',
+      '--namespace': 'namespace',
+      '-n': 'namespace',
+      '-o': 'output',
+      '--output': 'output',
+    }[arg];
+    if (flag !== undefined) {
+      const value = args[i + 1];
+      if (value === undefined) usage(USAGE);
+      options.set(flag, value);
+      i += 1;
+    } else if (arg.startsWith('-') || options.has('file')) usage(USAGE);
+    else options.set('file', arg);
+  }
+  return options;
+}
+
+runCli(() => {
+  const options = parseArgs(process.argv.slice(2));
+  const file = options.get('file');
+  const name = options.get('name');
+  const output = options.get('output') ?? 'yaml';
+  if (file === undefined || name === undefined || !['yaml', 'json'].includes(output)) usage(USAGE);
+  const problem = objectNameProblem(name);
+  if (problem !== undefined) throw new Error(`--name ${name}: ${problem}`);
+  const parsed = parseGenome(readTextFile(file, 'genome', MAX_GENOME_FILE_BYTES));
+  if (!parsed.ok) throw new CliRefusal(parsed.refusal);
+  if (parsed.genome.signature === undefined) {
+    throw new CliRefusal(
+      refuse('GENOME_UNSIGNED', `${file} is not signed; the cluster would refuse it`, 'signature'),
+    );
+  }
+  const manifest = genomeManifest(parsed.genome, name, options.get('namespace'));
+  process.stdout.write(
+    output === 'json'
+      ? `${JSON.stringify(manifest, null, 2)}\n`
+      : stringify(manifest, { version: '1.1', lineWidth: 0 }),
+  );
+  return 0;
+});

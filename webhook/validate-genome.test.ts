@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { Genome } from '../core/genome.ts';
+import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { DEFAULT_POLICY } from '../core/verify.ts';
+import type { AdmissionRequest } from './admission.ts';
+import { ALLOW_DOWNGRADE_ANNOTATION, decideGenomeAdmission } from './validate-genome.ts';
+
+const alice = makeSigner('alice');
+const keys = trust(alice);
+const signed = (version = '1.2.3') => signWith(makeGenome([alice], { version }), alice);
+const object = (genome: unknown, annotations?: Record<string, string>) => ({
+  apiVersion: 'mathison.io/v1alpha1',
+  kind: 'Genome',
+  metadata: { name: 'g', namespace: 'ns', ...(annotations && { annotations }) },
+  spec: { genome },
+});
+
+function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
+  return {
+    uid: 'uid-1',
+    kind: { group: 'mathison.io', version: 'v1alpha1', kind: 'Genome' },
+    operation: 'CREATE',
+    namespace: 'ns',
+    name: 'g',
+    object: object(signed()),
+    ...overrides,
+  };
+}
+
+const decide = (r: AdmissionRequest) => decideGenomeAdmission(r, keys, DEFAULT_POLICY).response;
+
+describe('decideGenomeAdmission', () => {
+  it('admits a genome signed by a trusted key, echoing the uid', () => {
+    expect(decide(request({}))).toEqual({ uid: 'uid-1', allowed: true });
+  });
+
+  it('denies a tampered genome with the code, the field under spec.genome and what to do', () => {
+    const genome: Genome = { ...signed(), name: 'TAMPERED' };
+    const response = decide(request({ object: object(genome) }));
+    expect(response.allowed).toBe(false);
+    expect(response.status?.code).toBe(403);
+    expect(response.status?.message).toMatch(
+      /^GENOME_INVALID_SIGNATURE: spec\.genome\.signature: .+What to do: /,
+    );
+  });
+
+  it('names the field of a schema problem under spec.genome', () => {
+    const genome = { ...signed(), authority: { ...signed().authority, threshold: 0 } };
+    const response = decide(request({ object: object(genome) }));
+    expect(response.status?.message).toMatch(
+      /^GENOME_INVALID_SCHEMA: spec\.genome\.authority\.threshold: must be at least 1/,
+    );
+  });
+
+  it('denies a Genome without spec.genome as GENOME_MISSING', () => {
+    const response = decide(request({ object: { metadata: { name: 'g' }, spec: {} } }));
+    expect(response.status?.message).toMatch(/^GENOME_MISSING/);
+  });
+
+  it('denies an update that lowers the version', () => {
+    const response = decide(
+      request({
+        operation: 'UPDATE',
+        oldObject: object(signed('2.0.0')),
+        object: object(signed('1.9.9')),
+      }),
+    );
+    expect(response.status?.message).toMatch(
+      /^GENOME_DOWNGRADE: spec\.genome\.version: version 1\.9\.9 is lower than the stored 2\.0\.0/,
+    );
+  });
+
+  it('admits a downgrade that carries the allow annotation, with a warning', () => {
+    const newer = object(signed('1.9.9'), { [ALLOW_DOWNGRADE_ANNOTATION]: 'true' });
+    const response = decide(
+      request({ operation: 'UPDATE', oldObject: object(signed('2.0.0')), object: newer }),
+    );
+    expect(response.allowed).toBe(true);
+    expect(response.warnings?.join()).toMatch(/version lowered from 2\.0\.0 to 1\.9\.9/);
+  });
+
+  it('admits an upgrade', () => {
+    const response = decide(
+      request({
+        operation: 'UPDATE',
+        oldObject: object(signed('1.2.3')),
+        object: object(signed('1.3.0')),
+      }),
+    );
+    expect(response.allowed).toBe(true);
+  });
+
+  it('admits an update that leaves spec.genome unchanged without verifying again', () => {
+    const genome = signed();
+    const result = decideGenomeAdmission(
+      request({
+        operation: 'UPDATE',
+        oldObject: object(genome),
+        object: object(genome, { note: 'x' }),
+      }),
+      [], // no trusted keys at all: a re-verification would refuse
+      DEFAULT_POLICY,
+    );
+    expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
+  });
+
+  it('refuses every genome when no keys are trusted', () => {
+    const response = decideGenomeAdmission(request({}), [], DEFAULT_POLICY).response;
+    expect(response.status?.message).toMatch(/^TRUST_KEYS_MISSING/);
+  });
+
+  it('passes warnings through, for a genome signed by a test key', () => {
+    const response = decideGenomeAdmission(
+      request({}),
+      trust({ ...alice, test: true }),
+      DEFAULT_POLICY,
+    ).response;
+    expect(response).toMatchObject({
+      allowed: true,
+      warnings: [expect.stringMatching(/TEST key/)],
+    });
+  });
+
+  it('denies objects of another kind rather than admitting them unseen', () => {
+    const response = decide(request({ kind: { group: '', version: 'v1', kind: 'ConfigMap' } }));
+    expect(response.allowed).toBe(false);
+  });
+});
