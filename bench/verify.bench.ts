@@ -3,53 +3,17 @@
  * a 4 KB genome with one signature and a ~1 MB genome. Also compares Node's built-in
  * Ed25519 with @noble/ed25519 (strict mode), the measurement behind docs/adr/0001.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519, verifyEd25519Noble } from '../core/ed25519.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { makeSigner, trust } from '../core/test-fixtures.ts';
+import { genomeOfSize, sortedKeys } from './genomes.ts';
 import { verify } from '../core/verify.ts';
 import { compare, fmt } from './measure.ts';
 
-const TOTK = join(import.meta.dirname, '..', 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json');
 const signer = makeSigner('bench-key');
 const trusted = trust(signer);
 const key = trusted[0]!.key;
-
-/**
- * A signed genome whose canonical form is about `bytes` long, made of the real TOTK_ROOT
- * genome's invariants and capabilities repeated (so the mix of strings and objects is that
- * of a real genome), signed by the benchmark key.
- */
-function genomeOfSize(bytes: number): Genome {
-  const totk = JSON.parse(readFileSync(TOTK, 'utf8')) as Genome;
-  const base = {
-    ...totk,
-    authority: makeGenome([signer]).authority,
-    invariants: [],
-    capabilities: [],
-  };
-  const invariants: Genome['invariants'] = [];
-  const capabilities: Genome['capabilities'] = [];
-  const size = () => canonicalBytes({ ...base, invariants, capabilities }).length;
-  // Add an invariant, then a capability, while the genome stays within the size.
-  for (let i = 0; ; i += 1) {
-    const inv = totk.invariants[i % totk.invariants.length]!;
-    invariants.push({ ...inv, id: `${inv.id}-${i}` });
-    if (size() > bytes) {
-      invariants.pop();
-      break;
-    }
-    const cap = totk.capabilities[i % totk.capabilities.length]!;
-    capabilities.push({ ...cap, cap_id: `${cap.cap_id}-${i}` });
-    if (size() > bytes) {
-      capabilities.pop();
-      break;
-    }
-  }
-  return signWith({ ...base, invariants, capabilities }, signer);
-}
 
 /**
  * The genome as the webhook and the operator receive it: parsed from the API server's JSON,
@@ -59,21 +23,7 @@ function genomeOfSize(bytes: number): Genome {
  */
 function asApiServerSends(genome: Genome): Genome {
   if (process.env.BENCH_AUTHOR_ORDER === '1') return genome;
-  return JSON.parse(canonicalJsonWithSignatures(genome)) as Genome;
-}
-
-function canonicalJsonWithSignatures(genome: Genome): string {
-  const sortKeys = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sortKeys)
-      : v !== null && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return JSON.stringify(sortKeys(genome));
+  return sortedKeys(genome);
 }
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -88,7 +38,7 @@ for (const [label, size] of [
   ['4 KB', 4096],
   ['1 MB', 990_000],
 ] as const) {
-  const genome = asApiServerSends(genomeOfSize(size));
+  const genome = asApiServerSends(genomeOfSize(size, signer));
   const message = canonicalBytes(genome);
   const signature = Buffer.from(genome.signature!.sig_base64, 'base64');
   const check = verify(genome, trusted);

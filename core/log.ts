@@ -28,5 +28,19 @@ function errorReplacer(_key: string, value: unknown): unknown {
   return value instanceof Error ? value.message : value;
 }
 
+/** A logger that adds `fields` to every line of `logger`. */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  return {
+    info: (message, more) => logger.info(message, { ...fields, ...more }),
+    warn: (message, more) => logger.warn(message, { ...fields, ...more }),
+    error: (message, more) => logger.error(message, { ...fields, ...more }),
+  };
+}
+
+/** The message of a thrown value, for a log field. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** A logger that drops everything, for tests that do not look at logs. */
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

@@ -1,0 +1,57 @@
+/** Benchmark genomes: TOTK-shaped genomes of a given canonical size, signed by a bench key. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalBytes } from '../core/canonical.ts';
+import type { Genome } from '../core/genome.ts';
+import { makeGenome, signWith, type TestSigner } from '../core/test-fixtures.ts';
+
+const TOTK = join(import.meta.dirname, '..', 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json');
+
+/**
+ * A signed genome whose canonical form is at most `bytes` long, made of the real TOTK_ROOT
+ * genome's invariants and capabilities repeated (so the mix of strings and objects is that of
+ * a real genome).
+ */
+export function genomeOfSize(bytes: number, signer: TestSigner): Genome {
+  const totk = JSON.parse(readFileSync(TOTK, 'utf8')) as Genome;
+  const base = {
+    ...totk,
+    authority: makeGenome([signer]).authority,
+    invariants: [],
+    capabilities: [],
+  };
+  const invariants: Genome['invariants'] = [];
+  const capabilities: Genome['capabilities'] = [];
+  const size = () => canonicalBytes({ ...base, invariants, capabilities }).length;
+  // Add an invariant, then a capability, while the genome stays within the size.
+  for (let i = 0; ; i += 1) {
+    const inv = totk.invariants[i % totk.invariants.length]!;
+    invariants.push({ ...inv, id: `${inv.id}-${i}` });
+    if (size() > bytes) {
+      invariants.pop();
+      break;
+    }
+    const cap = totk.capabilities[i % totk.capabilities.length]!;
+    capabilities.push({ ...cap, cap_id: `${cap.cap_id}-${i}` });
+    if (size() > bytes) {
+      capabilities.pop();
+      break;
+    }
+  }
+  return signWith({ ...base, invariants, capabilities }, signer);
+}
+
+/** The genome as the API server sends it: every object's keys sorted (Go writes maps sorted). */
+export function sortedKeys<T>(value: T): T {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return sort(value) as T;
+}

@@ -1,0 +1,316 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { genomeId } from '../core/canonical.ts';
+import { genomeManifest } from '../core/manifest.ts';
+import type { Genome } from '../core/genome.ts';
+import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-fixtures.ts';
+import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
+import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import { pickFreePorts } from './harness/ports.ts';
+import { startWebhook, type RunningWebhook } from './support/webhook.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const readJson = (...path: string[]) => JSON.parse(readFileSync(join(...path), 'utf8'));
+const totk = (): Genome => readJson(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome.json');
+const totkTrust = readJson(
+  ROOT,
+  'genomes',
+  'TOTK_ROOT_v1.0.0',
+  'TEST-ONLY-totk-key-001.trust.json',
+)[0];
+const interop = (name: string) => readJson(ROOT, '..', 'shared', 'interop', `${name}.json`);
+const interopKey = (name: string) =>
+  readJson(ROOT, '..', 'shared', 'interop', `${name}.trust.json`)[0];
+
+let ownNamespace: string;
+let namespace: string;
+let configName: string;
+let webhook: RunningWebhook;
+const alice = makeSigner('alice-key');
+const bob = makeSigner('bob-key');
+
+/** A trust Secret with the given keys, labelled so the webhook watches it. */
+function trustSecret(name: string, keys: Record<string, string>, testKeys: string[] = []) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace: ownNamespace,
+      labels: { 'genome.mathison.io/trusted-keys': 'true' },
+      annotations: { 'genome.mathison.io/test-keys': testKeys.join(',') },
+    },
+    stringData: keys,
+  };
+}
+
+async function apply(object: unknown, ...flags: string[]) {
+  return kubectl(['apply', '-f', '-', ...flags], {
+    input: JSON.stringify(object),
+    allowFailure: true,
+  });
+}
+
+async function applyGenome(name: string, genome: unknown, ...flags: string[]) {
+  return apply(genomeManifest(genome as Genome, name, namespace), ...flags);
+}
+
+async function storedGenome(name: string): Promise<Genome | undefined> {
+  const api = kubeClient().makeApiClient(CustomObjectsApi);
+  try {
+    const object = (await api.getNamespacedCustomObject({
+      group: 'mathison.io',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'genomes',
+      name,
+    })) as { spec: { genome: Genome } };
+    return object.spec.genome;
+  } catch {
+    return undefined;
+  }
+}
+
+const twoOf = (signers: TestSigner[]) =>
+  makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
+
+beforeAll(async () => {
+  ownNamespace = await uniqueNamespace('genome-system');
+  namespace = await uniqueNamespace('genomes');
+  configName = `genome-webhook-${namespace}`;
+  const [port] = await pickFreePorts(1);
+  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/genomes.mathison.io',
+    '--timeout=30s',
+  ]);
+  await apply(
+    trustSecret(
+      'trusted-keys',
+      {
+        [totkTrust.key_id]: totkTrust.public_key,
+        [alice.keyId]: alice.publicKey,
+        'dev-key-001': interopKey('upstream-test-genome').public_key,
+        'totk-dev-key-001': interopKey('upstream-totk-root-legacy').public_key,
+      },
+      [totkTrust.key_id],
+    ),
+  );
+  // Registered first, as a Helm install does: until the webhook serves and has filled in the
+  // caBundle, Genome writes fail closed.
+  const url = `https://127.0.0.1:${port}/validate-genome`;
+  await apply(genomeWebhookConfiguration(configName, ownNamespace, { url }));
+  webhook = await startWebhook({ namespace: ownNamespace, configName, port });
+  // The webhook fills in the caBundle; until the API server has it, calls fail closed.
+  await eventually(
+    'the API server to call the webhook over TLS',
+    async () => {
+      const out = await applyGenome('probe', totk(), '--dry-run=server');
+      return out.code === 0 ? true : undefined;
+    },
+    30_000,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await kubectl(['delete', 'validatingwebhookconfiguration', configName, '--ignore-not-found'], {
+    allowFailure: true,
+  });
+  await webhook?.stop();
+});
+
+describe('the Genome CRD', () => {
+  it('stores exactly what was signed: the genome id read back equals the CLI id', async () => {
+    const nonAscii = signWith(
+      makeGenome([alice], {
+        name: 'ГЕНОМ_ñandú_😀',
+        invariants: [
+          {
+            id: 'INV-ü',
+            severity: 'HIGH',
+            testable_claim: 'zwölf Boxkämpfer jagen Viktor — « 中文 » \u2028',
+            enforcement_hook: 'hook.é',
+          },
+        ],
+      }),
+      alice,
+    );
+    const cases: [string, Genome][] = [
+      ['totk', totk()],
+      ['upstream', interop('upstream-test-genome')],
+      ['non-ascii', nonAscii],
+    ];
+    for (const [name, genome] of cases) {
+      const out = await applyGenome(name, genome);
+      expect(out.code, out.stderr).toBe(0);
+      const stored = await storedGenome(name);
+      expect(stored && genomeId(stored), name).toBe(genomeId(genome));
+    }
+  });
+
+  it('is explained by kubectl explain and listed by kubectl get gn', async () => {
+    const explain = await kubectl(['explain', 'gn.spec.genome.authority']);
+    expect(explain.stdout).toContain('Who may sign this genome');
+    const get = await kubectl(['get', 'gn', '-n', namespace, 'totk']);
+    expect(get.stdout).toMatch(/NAME\s+GENOME\s+VERSION\s+VERIFIED\s+ID\s+AGE/);
+    expect(get.stdout).toMatch(/totk\s+TOTK_ROOT\s+1\.0\.0/);
+  });
+});
+
+describe('the validating webhook', () => {
+  it('admits the TOTK genome with a warning that a TEST key signed it', async () => {
+    const out = await applyGenome('totk-warned', totk());
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/Warning: .*TEST key/);
+  });
+
+  const refusals: [string, () => unknown, RegExp][] = [
+    [
+      'a tampered nested field',
+      () => {
+        const g = totk();
+        g.capabilities[0]!.allow_actions.push('genome_write');
+        return g;
+      },
+      /GENOME_INVALID_SIGNATURE/,
+    ],
+    [
+      'an unsigned genome',
+      () =>
+        JSON.parse(
+          readFileSync(join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json'), 'utf8'),
+        ),
+      /GENOME_UNSIGNED/,
+    ],
+    [
+      'an untrusted self-signed genome',
+      () => {
+        const m = makeSigner('mallory');
+        return signWith(makeGenome([m]), m);
+      },
+      /GENOME_UNTRUSTED_SIGNER/,
+    ],
+    [
+      'a trusted key id with a different public key',
+      () => {
+        const fake = { ...makeSigner('x'), keyId: alice.keyId };
+        return signWith(makeGenome([fake]), fake);
+      },
+      /GENOME_UNTRUSTED_SIGNER: .*different public key/,
+    ],
+    [
+      'a threshold met only by one signer twice',
+      () => {
+        const g = signWith(twoOf([alice, bob]), alice);
+        return { ...g, signatures: [g.signature] };
+      },
+      /GENOME_THRESHOLD_NOT_MET/,
+    ],
+    [
+      'the legacy upstream TOTK genome, its key trusted',
+      () => interop('upstream-totk-root-legacy'),
+      /GENOME_INVALID_SIGNATURE: .*legacy form/,
+    ],
+    [
+      'a field outside the format',
+      () => ({ ...totk(), extra: 'smuggled' }),
+      /GENOME_INVALID_SCHEMA: spec\.genome\.extra/,
+    ],
+  ];
+  it.each(refusals)("refuses %s, and the code is in kubectl's error", async (_name, make, code) => {
+    const name = `refused-${Math.random().toString(36).slice(2, 8)}`;
+    const out = await applyGenome(name, make());
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/admission webhook "genomes.mathison.io" denied the request/);
+    expect(out.stderr).toMatch(code);
+    expect(await storedGenome(name)).toBeUndefined();
+  });
+
+  it('refuses an oversized genome with GENOME_TOO_LARGE', async () => {
+    const big = signWith(
+      makeGenome([alice], {
+        build_manifest: {
+          files: Array.from({ length: 12_000 }, (_, i) => ({
+            path: `file-${i}.ts`,
+            sha256: 'a'.repeat(64),
+          })),
+        },
+      }),
+      alice,
+    );
+    const out = await kubectl(['create', '-f', '-'], {
+      input: JSON.stringify(genomeManifest(big, 'oversized', namespace)),
+      allowFailure: true,
+    });
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/GENOME_TOO_LARGE/);
+    expect(await storedGenome('oversized')).toBeUndefined();
+  });
+
+  it('refuses a downgrade, and allows it with the annotation', async () => {
+    const v = (version: string) => signWith(makeGenome([alice], { version }), alice);
+    expect((await applyGenome('versions', v('2.0.0'))).code).toBe(0);
+    const down = await applyGenome('versions', v('1.9.0'));
+    expect(down.stderr).toMatch(/GENOME_DOWNGRADE: spec\.genome\.version/);
+    expect((await storedGenome('versions'))?.version).toBe('2.0.0');
+    const manifest = genomeManifest(v('1.9.0'), 'versions', namespace) as any;
+    manifest.metadata.annotations = { 'genome.mathison.io/allow-downgrade': 'true' };
+    const allowedDown = await apply(manifest);
+    expect(allowedDown.code, allowedDown.stderr).toBe(0);
+    expect((await storedGenome('versions'))?.version).toBe('1.9.0');
+  });
+
+  it('a server-side dry run is checked and stores nothing', async () => {
+    const ok = await applyGenome('dry', totk(), '--dry-run=server');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await storedGenome('dry')).toBeUndefined();
+    const refused = await applyGenome('dry', { ...totk(), name: 'TAMPERED' }, '--dry-run=server');
+    expect(refused.stderr).toMatch(/GENOME_INVALID_SIGNATURE/);
+  });
+
+  it('accepts a genome signed by a key added to a trust Secret, without a restart', async () => {
+    const carol = makeSigner('carol-key');
+    const genome = signWith(makeGenome([carol]), carol);
+    expect((await applyGenome('carol', genome)).stderr).toMatch(/GENOME_UNTRUSTED_SIGNER/);
+    await apply(trustSecret('more-keys', { [carol.keyId]: carol.publicKey }));
+    const out = await eventually('the new key to be trusted', async () => {
+      const result = await applyGenome('carol', genome);
+      return result.code === 0 ? result : undefined;
+    });
+    expect(await storedGenome('carol')).toBeDefined();
+    expect(out.code).toBe(0);
+  });
+
+  it('ignores a private key put in a trust Secret, and says so in a Warning Event', async () => {
+    const leaked = alice.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    await apply(trustSecret('leaky', { 'leaked-key': leaked }));
+    const event = await eventually('a PrivateKeyInTrustStore event', async () => {
+      const out = await kubectl([
+        'get',
+        'events',
+        '-n',
+        ownNamespace,
+        '--field-selector',
+        'reason=PrivateKeyInTrustStore',
+        '-o',
+        'json',
+      ]);
+      return JSON.parse(out.stdout).items[0];
+    });
+    expect(event.involvedObject.name).toBe('leaky');
+    expect(event.message).not.toContain(leaked);
+    expect(webhook.output()).not.toContain(leaked);
+  });
+
+  it('fails closed: with the webhook stopped, no Genome is stored', async () => {
+    await webhook.stop();
+    const out = await applyGenome('while-down', totk());
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/failed calling webhook/);
+    expect(await storedGenome('while-down')).toBeUndefined();
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The validating webhook process: wiring only. Reads its configuration from the environment
+ * (see docs/webhook.md), watches the trusted keys of its namespace, serves HTTPS with a
+ * self-managed or mounted certificate, and stops cleanly on SIGTERM/SIGINT.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { jsonLogger } from '../core/log.ts';
+import { DEFAULT_POLICY } from '../core/verify.ts';
+import { watchTrustedKeys } from '../kube/trust-source.ts';
+import { createApp } from './app.ts';
+import { serveHttps, type CertificateSource } from './tls.ts';
+import { fileCertificateSource } from './tls-files.ts';
+import { selfManagedCertificateSource } from './tls-self-managed.ts';
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The webhook's settings, from the environment. */
+interface Settings {
+  namespace: string;
+  host: string;
+  port: number;
+  tlsMode: 'self-managed' | 'files';
+  tlsDir: string;
+  tlsSecret: string;
+  configurations: string[];
+  dnsNames: string[];
+  ipAddresses: string[];
+  maxBodyBytes: number;
+}
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+function ownNamespace(env: NodeJS.ProcessEnv): string {
+  if (env.GENOME_NAMESPACE) return env.GENOME_NAMESPACE;
+  if (existsSync(SERVICE_ACCOUNT_NAMESPACE))
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+  return 'genome-system';
+}
+
+function tlsMode(env: NodeJS.ProcessEnv): Settings['tlsMode'] {
+  const mode = env.WEBHOOK_TLS_MODE ?? 'self-managed';
+  if (mode !== 'self-managed' && mode !== 'files') {
+    throw new Error(`WEBHOOK_TLS_MODE must be self-managed or files, not ${mode}`);
+  }
+  return mode;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const namespace = ownNamespace(env);
+  const [host = '0.0.0.0', port = '8443'] = (env.WEBHOOK_LISTEN ?? '0.0.0.0:8443').split(
+    /:(?=\d+$)/,
+  );
+  const service = env.WEBHOOK_SERVICE ?? 'genome-webhook';
+  const serviceNames = [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+  return {
+    namespace,
+    host,
+    port: Number(port),
+    tlsMode: tlsMode(env),
+    tlsDir: env.WEBHOOK_TLS_DIR ?? '/etc/genome-webhook/tls',
+    tlsSecret: env.WEBHOOK_TLS_SECRET ?? 'genome-webhook-tls',
+    configurations: list(env.WEBHOOK_CONFIGURATIONS ?? 'genome-operator'),
+    dnsNames: env.WEBHOOK_DNS_NAMES === undefined ? serviceNames : list(env.WEBHOOK_DNS_NAMES),
+    ipAddresses: list(env.WEBHOOK_IP_ADDRESSES),
+    // An UPDATE carries the object twice; the API server's own request limit is 3 MiB.
+    maxBodyBytes: 16 * 1024 * 1024,
+  };
+}
+
+function certificates(
+  settings: Settings,
+  kubeConfig: KubeConfig,
+  logger: ReturnType<typeof jsonLogger>,
+): CertificateSource {
+  if (settings.tlsMode === 'files') return fileCertificateSource({ dir: settings.tlsDir, logger });
+  return selfManagedCertificateSource({
+    kubeConfig,
+    namespace: settings.namespace,
+    secretName: settings.tlsSecret,
+    validatingWebhooks: settings.configurations,
+    dnsNames: settings.dnsNames,
+    ipAddresses: settings.ipAddresses,
+    logger,
+  });
+}
+
+async function main(): Promise<void> {
+  const log = jsonLogger((line) => process.stdout.write(line), { component: 'genome-webhook' });
+  const settings = readSettings(process.env);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  log.info('starting', {
+    namespace: settings.namespace,
+    listen: `${settings.host}:${settings.port}`,
+    tls: settings.tlsMode,
+  });
+  const trust = await watchTrustedKeys(kubeConfig, settings.namespace, log);
+  const source = certificates(settings, kubeConfig, log);
+  await source.start();
+  const app = createApp({
+    trust,
+    certificateValid: () => source.isValid(),
+    policy: DEFAULT_POLICY,
+    log,
+    maxBodyBytes: settings.maxBodyBytes,
+  });
+  const serving = await serveHttps(app, source, { host: settings.host, port: settings.port });
+  // A request that stalls must not hold a socket forever; the API server gives up after 5 s.
+  serving.server.requestTimeout = 10_000;
+  serving.server.headersTimeout = 10_000;
+  log.info('serving', { port: serving.port });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    source.stop();
+    await Promise.allSettled([serving.close(), trust.stop()]);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: 'webhook failed to start', err: err instanceof Error ? err.message : String(err) })}\n`,
+  );
+  process.exit(1);
+});

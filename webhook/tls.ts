@@ -1,0 +1,98 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { once } from 'node:events';
+import type { RequestListener } from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+/** A certificate the webhook serves, with its key (both PEM) and validity. */
+export interface ServingCertificate {
+  certPem: string;
+  keyPem: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** Where the webhook's serving certificate comes from, and how it tells the server it changed. */
+export interface CertificateSource {
+  /** Resolves once a usable certificate exists. */
+  start(): Promise<void>;
+  /** The certificate to serve now, if any. */
+  current(): ServingCertificate | undefined;
+  /** Calls `listener` with every new certificate; returns a function that stops the calls. */
+  onChange(listener: (cert: ServingCertificate) => void): () => void;
+  /** True when a certificate is present and `now` is within its validity (for /readyz). */
+  isValid(now?: Date): boolean;
+  /** Stops watching or rotating; the last certificate stays current. */
+  stop(): void;
+}
+
+/** Parses a certificate and key, refusing a key that does not belong to the certificate. */
+export function servingCertificate(certPem: string, keyPem: string): ServingCertificate {
+  const cert = new X509Certificate(certPem);
+  if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
+    throw new Error('the private key does not match the certificate');
+  }
+  return { certPem, keyPem, notBefore: cert.validFromDate, notAfter: cert.validToDate };
+}
+
+/** True when `cert` is present and `now` lies within its validity. */
+export function isWithinValidity(cert: ServingCertificate | undefined, now: Date): boolean {
+  return cert !== undefined && cert.notBefore <= now && now < cert.notAfter;
+}
+
+/** Keeps listeners and tells them about each new certificate; the shared half of every source. */
+export class CertificateListeners {
+  private readonly listeners = new Set<(cert: ServingCertificate) => void>();
+
+  /** Adds a listener; returns the function that removes it. */
+  add(listener: (cert: ServingCertificate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Calls every listener with `cert`. */
+  emit(cert: ServingCertificate): void {
+    for (const listener of this.listeners) listener(cert);
+  }
+}
+
+/** Where serveHttps listens. */
+export interface ListenOptions {
+  host?: string;
+  port?: number;
+}
+
+/** A listening HTTPS server and how to stop it. */
+export interface HttpsServing {
+  server: https.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `app` over HTTPS with the source's certificate, swapping in each new one without a restart. */
+export async function serveHttps(
+  app: RequestListener,
+  source: CertificateSource,
+  { host = '127.0.0.1', port = 0 }: ListenOptions = {},
+): Promise<HttpsServing> {
+  const cert = source.current();
+  if (!cert) throw new Error('no serving certificate yet: await source.start() first');
+  const server = https.createServer(
+    { cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' },
+    app,
+  );
+  // New handshakes get the new certificate; open connections keep theirs, so nothing is dropped.
+  const unsubscribe = source.onChange((next) =>
+    server.setSecureContext({ cert: next.certPem, key: next.keyPem, minVersion: 'TLSv1.2' }),
+  );
+  server.listen(port, host);
+  await once(server, 'listening');
+  const close = async () => {
+    unsubscribe();
+    const closed = once(server, 'close');
+    server.close();
+    server.closeIdleConnections();
+    await closed;
+  };
+  return { server, port: (server.address() as AddressInfo).port, close };
+}
