@@ -5,6 +5,7 @@
  * measured in the same run.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,8 +58,14 @@ async function post(pool: Pool, body: string): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 async function load(
-  origin: { port: number; ca: string },
+  origin: { port: number; ca: string; pid: number },
   body: string,
   concurrency: number,
   total: number,
@@ -80,14 +87,22 @@ async function load(
   };
   await Promise.all(Array.from({ length: concurrency }, () => post(pool, body))); // warm connections
   const started = process.hrtime.bigint();
+  const [clientCpu, serverCpu] = [process.cpuUsage(), cpuSeconds(origin.pid)];
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const client = process.cpuUsage(clientCpu);
+  const cpu = {
+    client: (client.user + client.system) / 1e6 / seconds,
+    server: (cpuSeconds(origin.pid) - serverCpu) / seconds,
+  };
   await pool.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { p50: at(0.5), p99: at(0.99), throughput: latencies.length / seconds };
+  return { p50: at(0.5), p99: at(0.99), throughput: latencies.length / seconds, cpu };
 }
+
+const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
 
 const server = spawn(
   process.execPath,
@@ -109,10 +124,12 @@ console.log(
 );
 
 try {
+  const only = process.env.BENCH_ONLY; // "4 KB" or "1 MB", to profile one size
   for (const [label, size, totals] of [
     ['4 KB', 4096, [2000, 6000, 6000]],
     ['1 MB', 1_000_000, [40, 120, 256]],
   ] as const) {
+    if (only !== undefined && only !== label) continue;
     const genome = sortedKeys(genomeOfSize(size, signer));
     const body = review(genome, 1);
     const message = canonicalBytes(genome);
@@ -122,11 +139,11 @@ try {
       `${label} genome (${message.length} canonical bytes; request body ${body.length} bytes)`,
     );
     console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(raw)}`);
-    console.log('  concurrency        p50 ms     p99 ms   requests/s   vs raw');
+    console.log('  concurrency        p50 ms     p99 ms   requests/s   vs raw   CPU server/client');
     for (const [i, concurrency] of [1, 16, 128].entries()) {
-      const r = await load({ port, ca }, body, concurrency, totals[i]!);
+      const r = await load({ port, ca, pid: server.pid! }, body, concurrency, totals[i]!);
       console.log(
-        `  ${String(concurrency).padStart(11)} ${r.p50.toFixed(2).padStart(10)} ${r.p99.toFixed(2).padStart(10)} ${fmt(r.throughput).padStart(12)}   ${(r.throughput / raw).toFixed(2)}`,
+        `  ${String(concurrency).padStart(11)} ${r.p50.toFixed(2).padStart(10)} ${r.p99.toFixed(2).padStart(10)} ${fmt(r.throughput).padStart(12)}   ${(r.throughput / raw).toFixed(2)}     ${pct(r.cpu.server)} / ${pct(r.cpu.client)}`,
       );
     }
     console.log('');

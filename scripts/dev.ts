@@ -5,31 +5,17 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubectlBinary } from '../test/harness/binaries.ts';
 import { startControlPlane } from '../test/harness/control-plane.ts';
 import { isClusterReady } from '../test/harness/readiness.ts';
+import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
 
-/** What every dev step gets: the cluster it works on. */
-interface DevContext {
-  kubeconfigPath: string;
-  kubectl: string;
-}
-
-/** One thing `make dev` does once the cluster is ready; it may return how to undo it on exit. */
-interface DevStep {
-  name: string;
-  run(ctx: DevContext): Promise<void | (() => Promise<void>)>;
-}
-
-// ---- The steps, in order. Later: install the CRD, run the webhook, run the operator, apply a sample.
-const devSteps: DevStep[] = [
-  {
-    name: 'show how to reach the cluster',
-    run: async ({ kubeconfigPath, kubectl }) => {
-      const path = kubectl.includes('/') ? `export PATH=${dirname(kubectl)}:$PATH; ` : '';
-      console.log(
-        `use the cluster with:\n  ${path}export KUBECONFIG=${kubeconfigPath}; kubectl get ns`,
-      );
-    },
+const howToUse: DevStep = {
+  name: 'show how to reach the cluster',
+  run: async ({ kubeconfigPath, kubectl }) => {
+    const path = kubectl.includes('/') ? `export PATH=${dirname(kubectl)}:$PATH; ` : '';
+    console.log(
+      `use the cluster with:\n  ${path}export KUBECONFIG=${kubeconfigPath}; kubectl get gn -A`,
+    );
   },
-];
+};
 
 interface Cluster {
   kubeconfigPath: string;
@@ -72,7 +58,7 @@ async function main(): Promise<void> {
   try {
     cluster = await useOrStartCluster();
     const ctx: DevContext = { kubeconfigPath: cluster.kubeconfigPath, kubectl: kubectlBinary() };
-    for (const step of devSteps) {
+    for (const step of [...devSteps, howToUse]) {
       console.log(`[dev] ${step.name}`);
       const cleanup = await step.run(ctx);
       if (cleanup) undo.push(cleanup);

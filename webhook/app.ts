@@ -1,13 +1,9 @@
-import express, {
-  type ErrorRequestHandler,
-  type Express,
-  type Request,
-  type Response,
-} from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express from 'express';
 import type { Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
-import { parseAdmissionReview, reply } from './admission.ts';
+import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 
 /** Where the webhook gets trusted keys: an in-memory view kept current by a watch. */
@@ -31,19 +27,18 @@ export interface WebhookDeps {
 export const VALIDATE_GENOME_PATH = '/validate-genome';
 
 /**
- * Builds the webhook's HTTP app: POST /validate-genome answers AdmissionReviews, /healthz says
- * the process is alive, /readyz says whether trusted keys are loaded and the certificate is
- * valid. A body that is not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, an
- * oversized one 413; the API server then fails closed.
+ * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body
+ * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, an oversized
+ * one 413 (the API server then fails closed). /healthz says the process is alive; /readyz
+ * whether trusted keys are loaded and the certificate is valid.
+ *
+ * The admission path is handled before express: it is the hot path, and express's router and
+ * body parser cost more than the verification itself (docs/adr/0002-admission-hot-path.md).
  */
-export function createApp(deps: WebhookDeps): Express {
+export function createApp(deps: WebhookDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
-  app.post(
-    VALIDATE_GENOME_PATH,
-    express.json({ limit: deps.maxBodyBytes, strict: true, type: () => true }),
-    (req: Request, res: Response) => validateGenome(deps, req, res),
-  );
+  app.disable('etag');
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
   });
@@ -56,8 +51,12 @@ export function createApp(deps: WebhookDeps): Express {
         : problems.join('; '),
     );
   });
-  app.use(errorHandler(deps.log));
-  return app;
+  return (req, res) => {
+    // The API server adds ?timeout=5s to the path.
+    const path = req.url?.split('?', 1)[0];
+    if (path === VALIDATE_GENOME_PATH && req.method === 'POST') void admit(deps, req, res);
+    else app(req, res);
+  };
 }
 
 function readinessProblems(deps: WebhookDeps): string[] {
@@ -67,12 +66,49 @@ function readinessProblems(deps: WebhookDeps): string[] {
   return problems;
 }
 
-function validateGenome(deps: WebhookDeps, req: Request, res: Response): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads the body up to the limit; answers 413 and resolves undefined beyond it. */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const tooLarge = () => {
+      sendJson(res, 413, {
+        error: `request body is larger than the webhook accepts (${limit} bytes)`,
+      });
+      req.resume();
+      resolve(undefined);
+    };
+    if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => (size > limit ? tooLarge() : resolve(Buffer.concat(chunks, size))));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+async function admit(deps: WebhookDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
-  const request = parseAdmissionReview(req.body);
+  const body = await readBody(req, res, deps.maxBodyBytes);
+  if (body === undefined) return;
+  const request = parseReview(body);
   if (typeof request === 'string') {
     deps.log.warn('bad admission request', { error: request });
-    res.status(400).json({ error: request });
+    sendJson(res, 400, { error: request });
     return;
   }
   const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy);
@@ -89,20 +125,20 @@ function validateGenome(deps: WebhookDeps, req: Request, res: Response): void {
     skipped: decision.skipped,
     ms: Number(process.hrtime.bigint() - started) / 1e6,
   });
-  res.json(reply(response));
+  sendJson(res, 200, reply(response));
 }
 
-function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err: { status?: number; type?: string; message?: string }, _req, res, _next) => {
-    const status = err.status ?? 500;
-    const message =
-      err.type === 'entity.too.large'
-        ? 'request body is larger than the webhook accepts'
-        : status === 400
-          ? `request body is not JSON: ${err.message ?? ''}`
-          : 'internal error';
-    if (status >= 500) log.error('webhook request failed', { err: err.message });
-    else log.warn('bad admission request', { status, error: message });
-    res.status(status).json({ error: message });
-  };
+/**
+ * Parses the body. JSON.parse is safe here: the API server writes AdmissionReviews with Go's
+ * encoder, which never emits duplicate keys or lone surrogates, and verify refuses numbers
+ * outside the exact integer range whatever parser read them.
+ */
+function parseReview(body: Buffer): AdmissionRequest | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return `request body is not JSON: ${(err as Error).message}`;
+  }
+  return parseAdmissionReview(value);
 }

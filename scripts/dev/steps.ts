@@ -1,0 +1,175 @@
+/**
+ * The steps of `make dev` after the cluster is ready: install the CRD, trust the TEST key,
+ * register and run the webhook, apply the sample genome. Each step may return its undo.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { genomeManifest } from '../../core/manifest.ts';
+import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
+import { genomeWebhookConfiguration } from '../../core/webhook-config.ts';
+import { environmentWithoutProxies } from '../../test/harness/processes.ts';
+
+/** What every dev step gets: the cluster it works on. */
+export interface DevContext {
+  kubeconfigPath: string;
+  kubectl: string;
+}
+
+/** One thing `make dev` does once the cluster is ready; it may return how to undo it on exit. */
+export interface DevStep {
+  name: string;
+  run(ctx: DevContext): Promise<void | (() => Promise<void>)>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
+const CONFIG_NAME = 'genome-operator';
+const LISTEN = process.env.WEBHOOK_LISTEN ?? '127.0.0.1:9443';
+const WEBHOOK_URL = process.env.WEBHOOK_URL ?? `https://${LISTEN}/validate-genome`;
+const TOTK = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0');
+
+function kubectl(ctx: DevContext, args: string[], input?: string): string {
+  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
+    input,
+    encoding: 'utf8',
+    env: environmentWithoutProxies(),
+  });
+  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
+  return out.stdout;
+}
+
+const applyJson = (ctx: DevContext, object: unknown) =>
+  kubectl(ctx, ['apply', '-f', '-'], JSON.stringify(object));
+
+function readyz(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // A local probe, as a kubelet makes it: the serving certificate is not checked here.
+    const req = request(
+      { host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, timeout: 1000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+async function until(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  seconds = 60,
+): Promise<void> {
+  for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline;) {
+    if (await probe()) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function startWebhookProcess(ctx: DevContext): () => Promise<void> {
+  const child = spawn(
+    join(ROOT, 'node_modules', '.bin', 'tsx'),
+    [join(ROOT, 'webhook', 'main.ts')],
+    {
+      env: {
+        ...environmentWithoutProxies(),
+        KUBECONFIG: ctx.kubeconfigPath,
+        GENOME_NAMESPACE: NAMESPACE,
+        WEBHOOK_LISTEN: LISTEN,
+        WEBHOOK_CONFIGURATIONS: CONFIG_NAME,
+        WEBHOOK_IP_ADDRESSES: '127.0.0.1',
+        WEBHOOK_DNS_NAMES: 'localhost',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+}
+
+/** The steps, in order. */
+export const devSteps: DevStep[] = [
+  {
+    name: 'install the Genome CRD',
+    run: async (ctx) => {
+      kubectl(ctx, ['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
+      kubectl(ctx, [
+        'wait',
+        '--for=condition=Established',
+        'crd/genomes.mathison.io',
+        '--timeout=60s',
+      ]);
+    },
+  },
+  {
+    name: `trust the repository's TEST key in ${NAMESPACE} (replace it for anything real)`,
+    run: async (ctx) => {
+      applyJson(ctx, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
+      const [key] = JSON.parse(
+        readFileSync(join(TOTK, 'TEST-ONLY-totk-key-001.trust.json'), 'utf8'),
+      ) as { key_id: string; public_key: string }[];
+      applyJson(ctx, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: 'genome-trusted-keys',
+          namespace: NAMESPACE,
+          labels: { [TRUSTED_KEYS_LABEL]: 'true' },
+          annotations: { [TEST_KEYS_ANNOTATION]: key!.key_id },
+        },
+        stringData: { [key!.key_id]: key!.public_key },
+      });
+    },
+  },
+  {
+    name: `register and run the validating webhook at ${WEBHOOK_URL}`,
+    run: async (ctx) => {
+      // Registered before the webhook serves, as a Helm install does; it fills in the caBundle.
+      applyJson(ctx, genomeWebhookConfiguration(CONFIG_NAME, NAMESPACE, { url: WEBHOOK_URL }));
+      const stop = startWebhookProcess(ctx);
+      await until('the webhook to be ready', () => readyz(Number(LISTEN.split(':').pop())));
+      return async () => {
+        // Leave no fail-closed webhook behind on a cluster that outlives make dev.
+        spawnSync(ctx.kubectl, [
+          '--kubeconfig',
+          ctx.kubeconfigPath,
+          'delete',
+          'validatingwebhookconfiguration',
+          CONFIG_NAME,
+          '--ignore-not-found',
+        ]);
+        await stop();
+      };
+    },
+  },
+  {
+    name: 'apply the sample genome (TOTK_ROOT, signed with the TEST key)',
+    run: async (ctx) => {
+      const genome = JSON.parse(readFileSync(join(TOTK, 'genome.json'), 'utf8'));
+      const manifest = JSON.stringify(genomeManifest(genome, 'totk-root', 'default'));
+      let last = '';
+      const admitted = () => {
+        try {
+          kubectl(ctx, ['apply', '-f', '-'], manifest);
+          return true;
+        } catch (err) {
+          last = (err as Error).message;
+          return false;
+        }
+      };
+      await until('the API server to admit the sample through the webhook', admitted).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}: ${last}`, { cause: err });
+        },
+      );
+      console.log(kubectl(ctx, ['get', 'gn', '-n', 'default']));
+    },
+  },
+];

@@ -1,0 +1,101 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../core/log.ts';
+import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { DEFAULT_POLICY } from '../core/verify.ts';
+import { createApp } from './app.ts';
+
+const alice = makeSigner('alice');
+const state = { synced: true, certificateValid: true };
+let server: Server;
+let base: string;
+
+const review = (genome: unknown, apiVersion = 'admission.k8s.io/v1') => ({
+  apiVersion,
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'u-1',
+    kind: { group: 'mathison.io', version: 'v1alpha1', kind: 'Genome' },
+    operation: 'CREATE',
+    object: { metadata: { name: 'g' }, spec: { genome } },
+  },
+});
+const post = (body: string) =>
+  fetch(`${base}/validate-genome?timeout=5s`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
+
+beforeAll(async () => {
+  const keys = trust(alice);
+  const app = createApp({
+    trust: { keys: () => keys, synced: () => state.synced },
+    certificateValid: () => state.certificateValid,
+    policy: DEFAULT_POLICY,
+    log: silentLogger,
+    maxBodyBytes: 64 * 1024,
+  });
+  server = createServer(app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+describe('the webhook app', () => {
+  it('answers an AdmissionReview with an AdmissionReview carrying the same uid', async () => {
+    const res = await post(JSON.stringify(review(signWith(makeGenome([alice]), alice))));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u-1', allowed: true },
+    });
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"apiVersion":', 400, /not JSON/],
+    [
+      'an AdmissionReview of another API version',
+      JSON.stringify(review({}, 'admission.k8s.io/v1beta1')),
+      400,
+      /only admission.k8s.io\/v1/,
+    ],
+    [
+      'a review without a request',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+      400,
+      /request is missing/,
+    ],
+    [
+      'a body over the limit',
+      JSON.stringify(review('x'.repeat(100 * 1024))),
+      413,
+      /larger than the webhook accepts/,
+    ],
+  ])('refuses %s with a clear status, and keeps serving', async (_name, body, status, message) => {
+    const res = await post(body);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: string }).error).toMatch(message);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('is ready only when the trusted keys are loaded and the certificate is valid', async () => {
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    state.synced = false;
+    const notSynced = await fetch(`${base}/readyz`);
+    expect([notSynced.status, await notSynced.text()]).toEqual([
+      503,
+      'trusted keys not loaded yet',
+    ]);
+    state.synced = true;
+    state.certificateValid = false;
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    state.certificateValid = true;
+  });
+
+  it('answers 404 for other paths', async () => {
+    expect((await fetch(`${base}/validate-pod`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+});
