@@ -48,8 +48,9 @@ verify: deps ## Fail when generated files (the CRD) drift from their source in c
 	$(TSX) scripts/generate-crd.ts --check
 
 .PHONY: bench
-bench: deps ## Benchmarks: verdicts per second beside raw Ed25519 verifications per second
+bench: deps ## Benchmarks: verdicts/s and admissions/s beside raw Ed25519 verifications/s
 	$(TSX) bench/verify.bench.ts
+	$(TSX) bench/webhook.bench.ts
 
 .PHONY: cluster-up
 cluster-up: deps control-plane ## Start a local control plane; writes .cluster/kubeconfig (idempotent)
