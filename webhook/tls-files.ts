@@ -1,13 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../core/log.ts';
-import {
-  CertificateListeners,
-  isWithinValidity,
-  servingCertificate,
-  type CertificateSource,
-  type ServingCertificate,
-} from './tls.ts';
+import { PeriodicCertificateSource, servingCertificate, type CertificateSource } from './tls.ts';
 
 /** Where the files source reads its certificate (a mounted kubernetes.io/tls Secret) and how often. */
 export interface FileSourceOptions {
@@ -32,57 +26,25 @@ interface Pair {
 
 // Polling the contents rather than fs.watch: a Secret volume is updated by swapping a symlink,
 // which inotify-based watching misses or reports against the old target.
-class FileSource implements CertificateSource {
-  private serving: ServingCertificate | undefined;
-  private readonly listeners = new CertificateListeners();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+class FileSource extends PeriodicCertificateSource {
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
 
   constructor(private readonly options: FileSourceOptions) {
+    super();
     this.logger = options.logger ?? silentLogger;
     this.pollIntervalMs = options.pollIntervalMs ?? 10_000;
   }
 
-  async start(): Promise<void> {
-    this.stopped = false;
-    while (!this.serving) {
-      await this.check();
-      if (this.stopped) throw new Error('stopped before a certificate was available');
-      if (!this.serving) await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
-    }
-    this.schedule();
+  protected intervalMs(): number {
+    return this.pollIntervalMs;
   }
 
-  current(): ServingCertificate | undefined {
-    return this.serving;
+  protected now(): Date {
+    return this.options.now?.() ?? new Date();
   }
 
-  onChange(listener: (cert: ServingCertificate) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  isValid(now: Date = this.options.now?.() ?? new Date()): boolean {
-    return isWithinValidity(this.serving, now);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(
-      () => void this.check().then(() => this.schedule()),
-      this.pollIntervalMs,
-    );
-    this.timer.unref();
-  }
-
-  /** Loads the files when they changed; keeps the current certificate on any problem. */
-  private async check(): Promise<void> {
+  protected async check(): Promise<void> {
     const dir = this.options.dir;
     try {
       const pair = await this.read();

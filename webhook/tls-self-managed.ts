@@ -9,13 +9,7 @@ import {
   type WebhookTlsStore,
 } from '../kube/webhook-ca-bundle.ts';
 import { errorMessage, silentLogger, withFields, type Logger } from '../core/log.ts';
-import {
-  CertificateListeners,
-  isWithinValidity,
-  servingCertificate,
-  type CertificateSource,
-  type ServingCertificate,
-} from './tls.ts';
+import { PeriodicCertificateSource, servingCertificate, type CertificateSource } from './tls.ts';
 import {
   describeRotationState,
   fingerprintOf,
@@ -124,54 +118,22 @@ function refOf(kind: WebhookConfigRef['kind'], name: string): WebhookConfigRef {
 }
 
 /** Gather (Secret, configurations) → plan (pure) → act (write, publish, reload), on a timer. */
-class SelfManagedSource implements CertificateSource {
-  private serving: ServingCertificate | undefined;
-  private readonly listeners = new CertificateListeners();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+class SelfManagedSource extends PeriodicCertificateSource {
   private readonly missing = new Set<string>();
 
-  constructor(private readonly s: Settings) {}
-
-  async start(): Promise<void> {
-    this.stopped = false;
-    while (!this.serving) {
-      await this.check();
-      if (this.stopped) throw new Error('stopped before a certificate was available');
-      if (!this.serving) await sleep(this.s.policy.checkIntervalMs);
-    }
-    this.schedule();
+  constructor(private readonly s: Settings) {
+    super();
   }
 
-  current(): ServingCertificate | undefined {
-    return this.serving;
+  protected intervalMs(): number {
+    return this.s.policy.checkIntervalMs;
   }
 
-  onChange(listener: (cert: ServingCertificate) => void): () => void {
-    return this.listeners.add(listener);
+  protected now(): Date {
+    return this.s.now();
   }
 
-  isValid(now: Date = this.s.now()): boolean {
-    return isWithinValidity(this.serving, now);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(
-      () => void this.check().then(() => this.schedule()),
-      this.s.policy.checkIntervalMs,
-    );
-    // The HTTPS server keeps the process alive; the rotation timer alone should not.
-    this.timer.unref();
-  }
-
-  /** One check; never throws, so a failing API server only delays rotation to the next check. */
-  private async check(): Promise<void> {
+  protected async check(): Promise<void> {
     try {
       for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
         if (await this.pass()) return;
@@ -316,8 +278,4 @@ function lifetime(now: Date, validityMs: number): { notBefore: Date; notAfter: D
     notBefore: new Date(now.getTime() - backdate),
     notAfter: new Date(now.getTime() + validityMs),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

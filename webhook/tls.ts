@@ -56,6 +56,58 @@ export class CertificateListeners {
   }
 }
 
+/**
+ * The shared half of both sources: the current certificate, its listeners, and a check that
+ * runs on a timer. A subclass says how to check, how often, and what time it is.
+ */
+export abstract class PeriodicCertificateSource implements CertificateSource {
+  protected serving: ServingCertificate | undefined;
+  protected readonly listeners = new CertificateListeners();
+  protected stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Looks once, and makes `serving` current (emitting to listeners) if it changed. */
+  protected abstract check(): Promise<void>;
+  /** How long between checks, in ms. */
+  protected abstract intervalMs(): number;
+  /** The time now (injectable for tests). */
+  protected abstract now(): Date;
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    while (!this.serving) {
+      await this.check();
+      if (this.stopped) throw new Error('stopped before a certificate was available');
+      if (!this.serving) await new Promise((resolve) => setTimeout(resolve, this.intervalMs()));
+    }
+    this.schedule();
+  }
+
+  current(): ServingCertificate | undefined {
+    return this.serving;
+  }
+
+  onChange(listener: (cert: ServingCertificate) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  isValid(now: Date = this.now()): boolean {
+    return isWithinValidity(this.serving, now);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.check().then(() => this.schedule()), this.intervalMs());
+    // The HTTPS server keeps the process alive; the check timer alone should not.
+    this.timer.unref();
+  }
+}
+
 /** Where serveHttps listens. */
 export interface ListenOptions {
   host?: string;
