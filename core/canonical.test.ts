@@ -5,6 +5,7 @@ import { canonicalize } from 'json-canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalJson, genomeId } from './canonical.ts';
 import { parseGenome, validateGenome } from './genome.ts';
+import { PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-schema.ts';
 
 const SHARED = join(import.meta.dirname, '..', '..', 'shared');
 
@@ -52,12 +53,12 @@ const json = fc.letrec((tie) => ({
 const signer = fc.record({
   key_id: fc.stringMatching(/^[-._a-zA-Z0-9]{1,20}$/),
   alg: fc.constant('ed25519'),
-  public_key: text.filter((s) => s.length > 0),
+  public_key: fc.stringMatching(new RegExp(PUBLIC_KEY_PATTERN)),
 });
 const signature = fc.record({
   alg: fc.constant('ed25519'),
   signer_key_id: fc.stringMatching(/^[a-z0-9-]{1,12}$/),
-  sig_base64: text.filter((s) => s.length > 0),
+  sig_base64: fc.stringMatching(new RegExp(SIGNATURE_PATTERN)),
 });
 /** Arbitrary genomes that the strict parser must accept. */
 const validGenome = fc

@@ -46,6 +46,16 @@ export const REFUSAL_CODES = {
     action:
       'apply a higher version, or set the annotation genome.mathison.io/allow-downgrade: "true" to roll back deliberately',
   },
+  GENOME_VERIFY_ERROR: {
+    meaning: 'verification failed with an internal error, so the genome was refused (fail closed)',
+    action:
+      'report this as a bug with the genome and the log line; the genome is not necessarily bad',
+  },
+  WEBHOOK_MISCONFIGURED: {
+    meaning: 'the webhook received a request it is not configured for',
+    action:
+      'check the ValidatingWebhookConfiguration rules: they should match only mathison.io genomes',
+  },
   TRUST_KEYS_MISSING: {
     meaning: 'there are no usable trusted keys',
     action:

@@ -54,6 +54,16 @@ export const DATE_TIME_PATTERN =
 /** A genome id: lowercase hex SHA-256. */
 export const GENOME_ID_PATTERN = '^[0-9a-f]{64}$';
 
+/**
+ * A public key exactly as DESIGN.md encodes it and as Mathison decodes it: canonical base64 of
+ * the 44-byte Ed25519 SPKI DER (the last character carries two zero padding bits). Anything
+ * else (PEM, whitespace, other lengths) could be read differently by Mathison at boot.
+ */
+export const PUBLIC_KEY_PATTERN = '^MCowBQYDK2VwAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$';
+
+/** A signature: canonical base64 of 64 bytes (88 characters, four zero padding bits). */
+export const SIGNATURE_PATTERN = '^[A-Za-z0-9+/]{85}[AQgw]==$';
+
 /** At most this many declared signers and signatures: keeps the stored object bounded. */
 export const MAX_SIGNERS = 32;
 
@@ -75,7 +85,9 @@ const signatureNode: ObjectNode = {
     signer_key_id: str('key_id of the signer, as listed in authority.signers.', {
       pattern: KEY_ID_PATTERN,
     }),
-    sig_base64: str('Base64 of the 64 raw Ed25519 signature bytes.', { minLength: 1 }),
+    sig_base64: str('Base64 of the 64 raw Ed25519 signature bytes (88 characters).', {
+      pattern: SIGNATURE_PATTERN,
+    }),
   },
 };
 
@@ -130,9 +142,10 @@ export const GENOME_SCHEMA: ObjectNode = {
                 pattern: KEY_ID_PATTERN,
               }),
               alg: str('Key algorithm; only ed25519.', { enum: ['ed25519'] }),
-              public_key: str('Base64 DER SubjectPublicKeyInfo (starts MCowBQYDK2VwAyEA).', {
-                minLength: 1,
-              }),
+              public_key: str(
+                'Base64 of the Ed25519 DER SubjectPublicKeyInfo: 60 characters starting MCowBQYDK2VwAyEA.',
+                { pattern: PUBLIC_KEY_PATTERN },
+              ),
             },
           },
         },

@@ -245,12 +245,19 @@ function checkAuthority(genome: Genome): Problem | undefined {
     const message = `${threshold} is more than the ${signers.length} declared signer(s)`;
     return fail(message, 'authority', 'threshold');
   }
-  const seen = new Set<string>();
+  const ids = new Set<string>();
+  const keys = new Set<string>();
   for (const [i, signer] of signers.entries()) {
-    if (seen.has(signer.key_id)) {
+    if (ids.has(signer.key_id)) {
       return fail(`${signer.key_id} is declared twice`, 'authority', 'signers', i, 'key_id');
     }
-    seen.add(signer.key_id);
+    // One key under two ids would let one key holder count twice toward the threshold.
+    if (keys.has(signer.public_key)) {
+      const message = 'this public key is already declared under another key_id';
+      return fail(message, 'authority', 'signers', i, 'public_key');
+    }
+    ids.add(signer.key_id);
+    keys.add(signer.public_key);
   }
   return undefined;
 }

@@ -22,6 +22,11 @@ describe('compareSemver', () => {
     expect(compareSemver(higher!, lower!)).toBe(1);
   });
 
+  it('compares components beyond 2^53 exactly', () => {
+    expect(compareSemver('9007199254740992.0.0', '9007199254740993.0.0')).toBe(-1);
+    expect(compareSemver('1.0.0-9007199254740993', '1.0.0-9007199254740992')).toBe(1);
+  });
+
   it('ignores build metadata', () => {
     expect(compareSemver('1.0.0+build.1', '1.0.0+build.2')).toBe(0);
   });

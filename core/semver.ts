@@ -11,8 +11,8 @@ export function compareSemver(a: string, b: string): -1 | 0 | 1 | undefined {
   const y = SEMVER.exec(b);
   if (x === null || y === null) return undefined;
   for (let i = 1; i <= 3; i += 1) {
-    const d = Number(x[i]) - Number(y[i]);
-    if (d !== 0) return d < 0 ? -1 : 1;
+    const order = compareDigits(x[i] as string, y[i] as string);
+    if (order !== 0) return order;
   }
   return comparePrerelease(x[4], y[4]);
 }
@@ -36,7 +36,14 @@ function compareIdentifier(a: string | undefined, b: string | undefined): -1 | 0
   if (b === undefined) return 1;
   const an = /^\d+$/.test(a);
   const bn = /^\d+$/.test(b);
-  if (an && bn) return Math.sign(Number(a) - Number(b)) as -1 | 0 | 1;
+  if (an && bn) return compareDigits(a, b);
   if (an !== bn) return an ? -1 : 1; // numeric identifiers are lower than alphanumeric ones
+  return a < b ? -1 : 1;
+}
+
+/** Compares decimal numbers of any size (semver has no leading zeros): by length, then text. */
+function compareDigits(a: string, b: string): -1 | 0 | 1 {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  if (a === b) return 0;
   return a < b ? -1 : 1;
 }

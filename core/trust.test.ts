@@ -1,6 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodePublicKey, parseTrustFile, parseTrustedKeys, trustFromSecrets } from './trust.ts';
+import {
+  decodePublicKey,
+  mergeTrustSets,
+  parseTrustFile,
+  parseTrustedKeys,
+  trustFromSecrets,
+} from './trust.ts';
 
 const ed = generateKeyPairSync('ed25519');
 const spki = ed.publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
@@ -182,5 +188,25 @@ describe('trustFromSecrets', () => {
   it('accepts the same key id with the same key in two Secrets once', () => {
     const set = trustFromSecrets([secret('a', { k: spki }), secret('b', { k: pem })]);
     expect(set.keys.map((k) => k.keyId)).toEqual(['k']);
+  });
+});
+
+describe('mergeTrustSets', () => {
+  const other = generateKeyPairSync('ed25519')
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .toString('base64');
+  it('refuses a key id that two trust files give different keys, instead of letting one win', () => {
+    const a = parseTrustedKeys([{ keyId: 'k', value: spki, source: 'a.json' }]);
+    const b = parseTrustedKeys([{ keyId: 'k', value: other, source: 'b.json' }]);
+    const merged = mergeTrustSets([a, b]);
+    expect(merged.keys).toEqual([]);
+    expect(merged.problems[0]?.message).toMatch(/different public keys in a.json, b.json/);
+  });
+});
+
+describe('private key material in other layouts', () => {
+  it('flags a 64-byte NaCl secret key as a private key', () => {
+    const key = decodePublicKey(Buffer.alloc(64, 1).toString('base64'));
+    expect('reason' in key && key.privateKey).toBe(true);
   });
 });

@@ -90,6 +90,8 @@ function decodeSpki(der: Uint8Array): Ed25519PublicKey | KeyDecodeError {
   }
   if (der.length !== ED25519_SPKI_PREFIX.length + 32) {
     if (der.length === 32) return problem('this is a raw 32-byte key; give it as base64 SPKI DER');
+    // 64 bytes is the NaCl/libsodium secret key layout (seed followed by public key).
+    if (der.length === 64) return privateKeyProblem();
     return problem(`an Ed25519 SPKI is 44 bytes, this one is ${der.length}`);
   }
   if (!ED25519_SPKI_PREFIX.every((b, i) => der[i] === b)) {
@@ -234,6 +236,14 @@ function secretEntries(secret: TrustSecret): TrustEntry[] {
     source,
     test: tests.has(keyId),
   }));
+}
+
+/** Joins trust sets (several trust files), refusing a key id that they give different keys. */
+export function mergeTrustSets(sets: readonly TrustSet[]): TrustSet {
+  return withoutConflicts({
+    keys: sets.flatMap((s) => s.keys),
+    problems: sets.flatMap((s) => s.problems),
+  });
 }
 
 function withoutConflicts(set: TrustSet): TrustSet {

@@ -113,7 +113,7 @@ const cases: Case[] = [
     name: 'a signature by a key the genome does not declare is refused',
     genome: () => ({
       ...signWith(makeGenome([alice]), alice),
-      signatures: [{ alg: 'ed25519', signer_key_id: 'bob', sig_base64: 'AAAA' }],
+      signatures: [{ alg: 'ed25519', signer_key_id: 'bob', sig_base64: `${'A'.repeat(86)}==` }],
     }),
     trusted: trust(alice, bob),
     code: 'GENOME_INVALID_SIGNATURE',
@@ -129,14 +129,67 @@ const cases: Case[] = [
     code: 'GENOME_INVALID_SIGNATURE',
   },
   {
-    name: 'a signature that is not 64 bytes is refused',
+    name: 'a signature that is not 64 bytes of canonical base64 is a schema refusal',
     genome: () => ({
       ...signWith(makeGenome([alice]), alice),
       signature: { alg: 'ed25519', signer_key_id: 'alice', sig_base64: 'AAAA' },
     }),
     trusted: trust(alice),
-    code: 'GENOME_INVALID_SIGNATURE',
-    message: /64 bytes/,
+    code: 'GENOME_INVALID_SCHEMA',
+    message: /does not match/,
+  },
+  {
+    name: 'a declared key in another encoding (PEM) is refused, signer or not',
+    genome: () => {
+      const g = signWith(makeGenome([alice, bob]), alice);
+      const pem = `-----BEGIN PUBLIC KEY-----\n${bob.publicKey}\n-----END PUBLIC KEY-----`;
+      return {
+        ...g,
+        authority: {
+          ...g.authority,
+          signers: [g.authority.signers[0]!, { ...g.authority.signers[1]!, public_key: pem }],
+        },
+      };
+    },
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SCHEMA',
+  },
+  {
+    name: 'a declared key of small order is refused even when it did not sign',
+    genome: () => {
+      const identity = Buffer.concat([
+        Buffer.from('302a300506032b6570032100', 'hex'),
+        Buffer.from('01'.padEnd(64, '0'), 'hex'),
+      ]).toString('base64');
+      const g = makeGenome([alice, bob]);
+      const weak = {
+        ...g,
+        authority: {
+          ...g.authority,
+          signers: [
+            g.authority.signers[0]!,
+            { key_id: 'evil', alg: 'ed25519' as const, public_key: identity },
+          ],
+        },
+      };
+      return signWith(weak, alice);
+    },
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SCHEMA',
+    message: /small order/,
+  },
+  {
+    name: 'one key declared under two ids cannot count twice toward a threshold of 2',
+    genome: () => {
+      const alias = { ...alice, keyId: 'alice-2025' };
+      const g = makeGenome([alice, alias], {
+        authority: { ...makeGenome([alice, alias]).authority, threshold: 2 },
+      });
+      return signWith(g, alice, alias);
+    },
+    trusted: trust(alice, { ...alice, keyId: 'alice-2025' }),
+    code: 'GENOME_INVALID_SCHEMA',
+    message: /already declared under another key_id/,
   },
   {
     name: 'no trusted keys at all is its own refusal',

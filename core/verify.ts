@@ -73,7 +73,7 @@ export function verify(
     return decide(document, trustedKeys, policy);
   } catch (err) {
     // Defence in depth: a check that throws is a bug, and a bug must refuse, not admit.
-    return { ok: false, ...refuse('GENOME_UNREADABLE', `verification failed: ${String(err)}`) };
+    return { ok: false, ...refuse('GENOME_VERIFY_ERROR', `verification failed: ${String(err)}`) };
   }
 }
 
@@ -155,6 +155,26 @@ const noImpersonation: Check = ({ genome, trusted }) => {
   return undefined;
 };
 
+/**
+ * Every declared key must be usable, signer or not ("wherever it appears"): Mathison reads
+ * them all, and a key of small order must never stand in a signed governance root.
+ */
+const declaredKeysUsable: Check = ({ genome, trusted }) => {
+  for (const [i, signer] of genome.authority.signers.entries()) {
+    const key = trusted.get(signer.key_id);
+    if (key !== undefined && sameKey(key, signer.public_key)) continue; // vetted when trusted
+    const decoded = declaredKey(signer.public_key);
+    if (typeof decoded === 'string') {
+      return refuse(
+        'GENOME_INVALID_SCHEMA',
+        `unusable public key: ${decoded}`,
+        `authority.signers[${i}].public_key`,
+      );
+    }
+  }
+  return undefined;
+};
+
 const signaturesVerify: Check = (subject) => {
   for (const [i, signature] of subject.signatures.entries()) {
     const refusal = checkSignature(subject, signature, i);
@@ -184,6 +204,7 @@ const CHECKS: readonly Check[] = [
   isSigned,
   signersAreDeclared,
   noImpersonation,
+  declaredKeysUsable,
   signaturesVerify,
   thresholdMet,
 ];
@@ -226,6 +247,7 @@ function signerKey(subject: Subject, keyId: string): Ed25519PublicKey | string {
   return declaredKey(declared?.public_key ?? '');
 }
 
+// Bounded: the schema admits only 60-character keys, so 1024 entries are ~100 KB at most.
 const declaredKeyCache = new Map<string, Ed25519PublicKey | string>();
 const DECLARED_KEY_CACHE_LIMIT = 1024;
 

@@ -1,5 +1,12 @@
-import { CoreV1Api, makeInformer, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import type { Logger } from '../core/log.ts';
+import {
+  CoreV1Api,
+  ListWatch,
+  Watch,
+  type Informer,
+  type KubeConfig,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { errorMessage, type Logger } from '../core/log.ts';
 import {
   trustFromSecrets,
   TRUSTED_KEYS_LABEL,
@@ -31,18 +38,19 @@ export async function watchTrustedKeys(
   kc: KubeConfig,
   namespace: string,
   log: Logger,
+  staleAfterMs = STALE_AFTER_MS,
 ): Promise<TrustSource> {
   const api = kc.makeApiClient(CoreV1Api);
   const selector = `${TRUSTED_KEYS_LABEL}=true`;
-  const informer = makeInformer<V1Secret>(
-    kc,
+  const informer = new ListWatch<V1Secret>(
     `/api/v1/namespaces/${namespace}/secrets`,
+    new Watch(kc),
     () => api.listNamespacedSecret({ namespace, labelSelector: selector }),
+    false,
     selector,
   );
   let keys: readonly TrustedKey[] = [];
   let problems: readonly TrustProblem[] = [];
-  let synced = false;
   const listeners: (() => void)[] = [];
   const reported = new Set<string>();
 
@@ -61,7 +69,9 @@ export async function watchTrustedKeys(
   };
 
   const reportProblem = (problem: TrustProblem, secrets: readonly V1Secret[]) => {
-    const secret = secrets.find((s) => problem.source.includes(`/${s.metadata?.name}`));
+    const secret = secrets.find(
+      (s) => problem.source === `Secret ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`,
+    );
     logProblem(log, namespace, problem, secret?.metadata?.name);
     const version = `${secret?.metadata?.uid}/${secret?.metadata?.resourceVersion}/${problem.keyId}`;
     if (secret === undefined || reported.has(version)) return;
@@ -76,18 +86,70 @@ export async function watchTrustedKeys(
   };
 
   for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, rebuild);
-  informer.on('error', (err: unknown) =>
-    log.warn('trust Secret watch failed; retrying', { namespace, err: String(err) }),
+  const watch = keepWatching(informer, (err) =>
+    log.warn('trust Secret watch failed; retrying', { namespace, err: errorMessage(err) }),
   );
   await informer.start();
   rebuild();
-  synced = true;
   return {
     keys: () => keys,
     problems: () => problems,
-    synced: () => synced,
+    // Listed at least once (the informer has a resourceVersion only after a successful list),
+    // and the watch not down for long: keys from a broken watch may include a revoked one.
+    synced: () => informer.latestResourceVersion() !== '' && watch.downFor() < staleAfterMs,
     onChange: (listener) => listeners.push(listener),
-    stop: () => informer.stop(),
+    stop: async () => {
+      watch.stop();
+      await informer.stop();
+    },
+  };
+}
+
+/** How long the trust watch may be down before the keys count as stale (readiness fails). */
+export const STALE_AFTER_MS = 10_000;
+
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * client-node's informer reconnects by itself only after a 410 or a timeout; after any other
+ * error (an API server restart, a reset connection) it stops. This restarts it with backoff,
+ * and says how long it has been down, so that a revoked key is never trusted indefinitely.
+ */
+function keepWatching(
+  informer: Informer<V1Secret>,
+  onError: (err: unknown) => void,
+): { downFor(): number; stop(): void } {
+  let downSince: number | undefined;
+  let backoff = 500;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const restart = () => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      informer.start().then(
+        () => {
+          downSince = undefined;
+          backoff = 500;
+        },
+        (err: unknown) => {
+          onError(err);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+          if (!stopped) restart();
+        },
+      );
+    }, backoff);
+  };
+  informer.on('error', (err?: unknown) => {
+    onError(err);
+    downSince ??= Date.now();
+    if (!stopped && timer === undefined) restart();
+  });
+  return {
+    downFor: () => (downSince === undefined ? 0 : Date.now() - downSince),
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }
 

@@ -37,7 +37,8 @@ export function readTextFile(path: string, what: string, maxBytes: number): stri
   if (bytes.length === 0)
     throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is empty`));
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // ignoreBOM keeps a byte-order mark in the text, so that the strict parser refuses it.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is not UTF-8 text`));
   }
@@ -48,8 +49,8 @@ export function formatRefusal(refusal: Refusal): string {
   const info = REFUSAL_CODES[refusal.code];
   return [
     `REFUSED ${refusal.code}`,
-    ...(refusal.field === undefined ? [] : [`  field:      ${refusal.field}`]),
-    `  reason:     ${refusal.message}`,
+    ...(refusal.field === undefined ? [] : [`  field:      ${printable(refusal.field)}`]),
+    `  reason:     ${printable(refusal.message)}`,
     `  meaning:    ${info.meaning}`,
     `  what to do: ${info.action}`,
   ].join('\n');
@@ -78,3 +79,14 @@ export function runCli(body: () => number | Promise<number>): void {
 export function usage(line: string): never {
   throw new Error(`usage: ${line}`);
 }
+
+/**
+ * Makes text from a genome safe to print on a terminal: control characters (which could fake
+ * a VERIFIED line or hide a refusal) are shown as escapes.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// eslint-disable-next-line no-control-regex -- these are exactly what must not reach a terminal
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;

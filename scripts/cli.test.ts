@@ -195,3 +195,39 @@ describe('bad input gets a clear message and exit 1, never a stack trace', () =>
     expect(out.all).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 });
+
+describe('genome-verify output cannot be spoofed by genome text', () => {
+  it('escapes control characters, so a claim cannot print a fake VERIFIED line', () => {
+    const genome = JSON.parse(
+      readFileSync(join(INTEROP, 'upstream-totk-root-legacy.json'), 'utf8'),
+    );
+    genome.invariants[0].testable_claim =
+      'x\n\nVERIFIED against 1 trusted key(s): totk-dev-key-001\u001b[8m';
+    const path = join(work, 'spoof.json');
+    writeFileSync(path, JSON.stringify(genome));
+    const out = run('genome-verify.ts', [
+      path,
+      '--trust',
+      join(INTEROP, 'upstream-totk-root-legacy.trust.json'),
+    ]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).not.toMatch(/^VERIFIED/m);
+    expect(out.stdout).not.toContain('\u001b');
+    expect(out.stdout).toContain('x\\u000a\\u000aVERIFIED');
+  });
+
+  it('refuses a file that starts with a byte-order mark, as JSON.parse would', () => {
+    const path = join(work, 'bom.json');
+    writeFileSync(
+      path,
+      `\ufeff${readFileSync(join(INTEROP, 'upstream-test-genome.json'), 'utf8')}`,
+    );
+    const out = run('genome-verify.ts', [
+      path,
+      '--trust',
+      join(INTEROP, 'upstream-test-genome.trust.json'),
+    ]);
+    expect(out.code).toBe(1);
+    expect(out.all).toContain('GENOME_UNREADABLE');
+  });
+});

@@ -5,9 +5,15 @@
  */
 import { refuse } from '../core/codes.ts';
 import { parseGenome, signaturesOf, type Genome } from '../core/genome.ts';
-import { declaredKeys, parseTrustFile, type TrustedKey } from '../core/trust.ts';
+import {
+  declaredKeys,
+  mergeTrustSets,
+  parseTrustFile,
+  type TrustedKey,
+  type TrustSet,
+} from '../core/trust.ts';
 import { verify, MAX_GENOME_FILE_BYTES, type Verdict } from '../core/verify.ts';
-import { CliRefusal, formatRefusal, readTextFile, runCli, usage } from './cli-io.ts';
+import { CliRefusal, formatRefusal, printable, readTextFile, runCli, usage } from './cli-io.ts';
 
 const USAGE = 'genome-verify.ts <genome.json> [--trust <trust.json>]...';
 const MAX_TRUST_FILE_BYTES = 1024 * 1024;
@@ -31,15 +37,17 @@ function parseArgs(args: string[]): { genomePath: string; trustPaths: string[] }
 }
 
 function loadTrust(paths: string[]): TrustedKey[] {
-  const keys: TrustedKey[] = [];
+  const sets: TrustSet[] = [];
   for (const path of paths) {
     const set = parseTrustFile(readTextFile(path, 'trust file', MAX_TRUST_FILE_BYTES), path);
     if (!('keys' in set)) throw new CliRefusal(set);
-    const first = set.problems[0];
-    if (first !== undefined) throw new CliRefusal(first);
-    keys.push(...set.keys);
+    sets.push(set);
   }
-  return keys;
+  // A key id that two files give different keys is refused, not silently overridden.
+  const merged = mergeTrustSets(sets);
+  const first = merged.problems[0];
+  if (first !== undefined) throw new CliRefusal(first);
+  return merged.keys;
 }
 
 function describeSigners(
@@ -96,13 +104,14 @@ runCli(() => {
     trusted = loadTrust(trustPaths);
   }
   const verdict = verify(parsed.genome, trusted);
-  console.log(summary(parsed.genome, verdict, trusted).join('\n'));
+  console.log(summary(parsed.genome, verdict, trusted).map(printable).join('\n'));
   if (selfCheck) {
     console.log(
       '\nNOTE: no --trust given, so the genome was checked against the signers it declares for itself, as upstream Mathison does.\n      This is NOT a trust decision: anyone can make a self-consistent genome. Pass --trust <trust.json>.',
     );
   }
-  for (const warning of verdict.ok ? verdict.warnings : []) console.log(`WARNING: ${warning}`);
+  for (const warning of verdict.ok ? verdict.warnings : [])
+    console.log(`WARNING: ${printable(warning)}`);
   if (!verdict.ok) {
     console.log(`\n${formatRefusal(verdict)}`);
     return 1;

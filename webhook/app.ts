@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express from 'express';
-import type { Logger } from '../core/log.ts';
+import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
@@ -54,8 +54,9 @@ export function createApp(deps: WebhookDeps): RequestListener {
   return (req, res) => {
     // The API server adds ?timeout=5s to the path.
     const path = req.url?.split('?', 1)[0];
-    if (path === VALIDATE_GENOME_PATH && req.method === 'POST') void admit(deps, req, res);
-    else app(req, res);
+    if (path === VALIDATE_GENOME_PATH && req.method === 'POST') {
+      admit(deps, req, res).catch((err: unknown) => failed(deps.log, res, err));
+    } else app(req, res);
   };
 }
 
@@ -73,6 +74,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/** A bug must never take the process down: answer 500 (the API server fails closed) and log. */
+function failed(log: Logger, res: ServerResponse, err: unknown): void {
+  log.error('admission failed', { err: errorMessage(err) });
+  if (res.headersSent) res.destroy();
+  else sendJson(res, 500, { error: 'internal error; the request was not admitted' });
 }
 
 /** Reads the body up to the limit; answers 413 and resolves undefined beyond it. */

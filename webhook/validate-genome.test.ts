@@ -126,3 +126,15 @@ describe('decideGenomeAdmission', () => {
     expect(response.allowed).toBe(false);
   });
 });
+
+describe('decideGenomeAdmission on hostile updates', () => {
+  it('refuses an update whose genome is nested 10,000 levels deep, without throwing', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10_000; i += 1) deep = { x: deep };
+    const hostile = { ...signed(), x: deep };
+    const r = request({ operation: 'UPDATE', oldObject: object(hostile), object: object(hostile) });
+    const result = decideGenomeAdmission(r, keys, DEFAULT_POLICY);
+    expect(result.response.allowed).toBe(false);
+    expect(result.response.status?.message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\.x/);
+  });
+});

@@ -1,5 +1,6 @@
 import { refuse, type Refusal } from '../core/codes.ts';
 import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
+import { validateGenome } from '../core/genome.ts';
 import { compareSemver } from '../core/semver.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify, type Verdict, type VerifyPolicy } from '../core/verify.ts';
@@ -42,7 +43,7 @@ const onlyGenomes: Step = (s) => {
   const { group, kind } = s.request.kind;
   if (group === GENOME_GROUP && kind === GENOME_KIND) return undefined;
   const message = `this webhook validates ${GENOME_KIND}.${GENOME_GROUP} only, not ${kind}.${group}`;
-  return { response: denied(s.request.uid, refuse('GENOME_INVALID_SCHEMA', message)) };
+  return { response: denied(s.request.uid, refuse('WEBHOOK_MISCONFIGURED', message)) };
 };
 
 const onlyWrites: Step = (s) =>
@@ -55,14 +56,27 @@ const hasGenome: Step = (s) =>
     ? deny(s, refuse('GENOME_MISSING', 'the Genome has no spec.genome'))
     : undefined;
 
-/** Labels, annotations, finalizers: the operator reports whether the stored genome still verifies. */
+/**
+ * Labels, annotations, finalizers: the operator reports whether the stored genome still
+ * verifies. The new genome is validated first, so that comparing it cannot be made to throw
+ * (JSON.stringify overflows the stack on deeply nested input).
+ */
 const genomeUnchanged: Step = (s) => {
   const before = s.old?.spec?.genome;
-  if (before === undefined || JSON.stringify(before) !== JSON.stringify(s.object.spec?.genome)) {
+  const after = s.object.spec?.genome;
+  if (before === undefined || !validateGenome(after).ok || !sameJson(before, after)) {
     return undefined;
   }
   return { response: allowed(s.request.uid), skipped: 'spec.genome unchanged' };
 };
+
+function sameJson(a: unknown, b: unknown): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false; // the stored object is beyond comparing: treat it as changed and verify
+  }
+}
 
 const verified: Step = (s) => {
   const verdict = verify(s.object.spec?.genome, s.trustedKeys, s.policy);
@@ -99,7 +113,7 @@ export function decideGenomeAdmission(
     if (decision !== undefined) return decision;
   }
   // Unreachable: `verified` always decides. Refuse rather than admit if that ever changes.
-  return deny(subject, refuse('GENOME_UNREADABLE', 'no decision was reached'));
+  return deny(subject, refuse('GENOME_VERIFY_ERROR', 'no decision was reached'));
 }
 
 /** A refusal for an unannounced downgrade, a warning for an announced one, else undefined. */
