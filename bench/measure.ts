@@ -33,8 +33,11 @@ export function compare(
     Object.keys(workloads).map((k) => [k, []]),
   );
   for (const fn of Object.values(workloads)) rate(fn, 100); // warm up the JIT
+  const entries = Object.entries(workloads);
   for (let r = 0; r < rounds; r += 1) {
-    for (const [name, fn] of Object.entries(workloads)) samples[name]!.push(rate(fn, ms));
+    // Alternate the order each round, so that no workload always runs first or last.
+    const order = r % 2 === 0 ? entries : [...entries].reverse();
+    for (const [name, fn] of order) samples[name]!.push(rate(fn, ms));
   }
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 }
