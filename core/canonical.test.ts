@@ -5,7 +5,8 @@ import { canonicalize } from 'json-canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalJson, genomeId } from './canonical.ts';
 import { parseGenome, validateGenome } from './genome.ts';
-import { PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-schema.ts';
+import { GENOME_SCHEMA, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-schema.ts';
+import type { Genome } from './genome.ts';
 
 const SHARED = join(import.meta.dirname, '..', '..', 'shared');
 
@@ -101,19 +102,7 @@ const validGenome = fc
       signature,
       signatures: fc.array(signature, { maxLength: 2 }),
     },
-    {
-      requiredKeys: [
-        'schema_version',
-        'name',
-        'version',
-        'parents',
-        'created_at',
-        'authority',
-        'invariants',
-        'capabilities',
-        'build_manifest',
-      ],
-    },
+    { requiredKeys: GENOME_SCHEMA.required as (keyof Genome)[] },
   )
   .filter((g) => JSON.stringify(g).isWellFormed());
 
