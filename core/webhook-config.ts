@@ -4,6 +4,9 @@ import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from './crd.ts';
 export type WebhookEndpoint =
   { service: { namespace: string; name: string; port: number } } | { url: string };
 
+/** Path at which the webhook serves Genome admissions. */
+export const VALIDATE_GENOME_PATH = '/validate-genome';
+
 /** Name of the Genome validating webhook inside its configuration. */
 export const GENOME_WEBHOOK_NAME = 'genomes.mathison.io';
 
@@ -22,7 +25,7 @@ export function genomeWebhookConfiguration(
   const clientConfig =
     'url' in endpoint
       ? { url: endpoint.url }
-      : { service: { ...endpoint.service, path: '/validate-genome' } };
+      : { service: { ...endpoint.service, path: VALIDATE_GENOME_PATH } };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',

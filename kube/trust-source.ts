@@ -106,7 +106,7 @@ export async function watchTrustedKeys(
 }
 
 /** How long the trust watch may be down before the keys count as stale (readiness fails). */
-export const STALE_AFTER_MS = 10_000;
+const STALE_AFTER_MS = 10_000;
 
 const MAX_BACKOFF_MS = 30_000;
 

@@ -4,6 +4,7 @@ import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
+import { VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 
 /** Where the webhook gets trusted keys: an in-memory view kept current by a watch. */
@@ -22,9 +23,6 @@ export interface WebhookDeps {
   /** Largest request body accepted (an UPDATE carries the object twice). */
   maxBodyBytes: number;
 }
-
-/** Path of the Genome validating webhook. */
-export const VALIDATE_GENOME_PATH = '/validate-genome';
 
 /**
  * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body

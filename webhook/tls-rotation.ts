@@ -254,7 +254,7 @@ export function describeRotationState(
 }
 
 /** The facts of one parsed certificate. */
-export function certificateFacts(cert: X509Certificate): CertificateFacts {
+function certificateFacts(cert: X509Certificate): CertificateFacts {
   return {
     fingerprint: cert.fingerprint256,
     serial: cert.serialNumber,

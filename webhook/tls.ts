@@ -36,12 +36,12 @@ export function servingCertificate(certPem: string, keyPem: string): ServingCert
 }
 
 /** True when `cert` is present and `now` lies within its validity. */
-export function isWithinValidity(cert: ServingCertificate | undefined, now: Date): boolean {
+function isWithinValidity(cert: ServingCertificate | undefined, now: Date): boolean {
   return cert !== undefined && cert.notBefore <= now && now < cert.notAfter;
 }
 
 /** Keeps listeners and tells them about each new certificate; the shared half of every source. */
-export class CertificateListeners {
+class CertificateListeners {
   private readonly listeners = new Set<(cert: ServingCertificate) => void>();
 
   /** Adds a listener; returns the function that removes it. */
