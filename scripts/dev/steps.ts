@@ -2,14 +2,14 @@
  * The steps of `make dev` after the cluster is ready: install the CRD, trust the TEST key,
  * register and run the webhook, apply the sample genome. Each step may return its undo.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { genomeManifest } from '../../core/manifest.ts';
 import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
 import { genomeWebhookConfiguration } from '../../core/webhook-config.ts';
 import { environmentWithoutProxies } from '../../test/harness/processes.ts';
+import { spawnWebhook, webhookReadyz } from '../../test/harness/webhook-process.ts';
 
 /** What every dev step gets: the cluster it works on. */
 export interface DevContext {
@@ -43,21 +43,6 @@ function kubectl(ctx: DevContext, args: string[], input?: string): string {
 const applyJson = (ctx: DevContext, object: unknown) =>
   kubectl(ctx, ['apply', '-f', '-'], JSON.stringify(object));
 
-function readyz(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    // A local probe, as a kubelet makes it: the serving certificate is not checked here.
-    const req = request(
-      { host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, timeout: 1000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      },
-    );
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
 async function until(
   what: string,
   probe: () => Promise<boolean> | boolean,
@@ -68,30 +53,6 @@ async function until(
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function startWebhookProcess(ctx: DevContext): () => Promise<void> {
-  const child = spawn(
-    join(ROOT, 'node_modules', '.bin', 'tsx'),
-    [join(ROOT, 'webhook', 'main.ts')],
-    {
-      env: {
-        ...environmentWithoutProxies(),
-        KUBECONFIG: ctx.kubeconfigPath,
-        GENOME_NAMESPACE: NAMESPACE,
-        WEBHOOK_LISTEN: LISTEN,
-        WEBHOOK_CONFIGURATIONS: CONFIG_NAME,
-        WEBHOOK_IP_ADDRESSES: '127.0.0.1',
-        WEBHOOK_DNS_NAMES: 'localhost',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
 }
 
 /** The steps, in order. */
@@ -133,8 +94,16 @@ export const devSteps: DevStep[] = [
     run: async (ctx) => {
       // Registered before the webhook serves, as a Helm install does; it fills in the caBundle.
       applyJson(ctx, genomeWebhookConfiguration(CONFIG_NAME, NAMESPACE, { url: WEBHOOK_URL }));
-      const stop = startWebhookProcess(ctx);
-      await until('the webhook to be ready', () => readyz(Number(LISTEN.split(':').pop())));
+      const { stop } = spawnWebhook({
+        kubeconfigPath: ctx.kubeconfigPath,
+        namespace: NAMESPACE,
+        configName: CONFIG_NAME,
+        listen: LISTEN,
+        showLog: true,
+      });
+      await until('the webhook to be ready', () =>
+        webhookReadyz(Number(LISTEN.split(':').pop())).then((code) => code === 200),
+      );
       return async () => {
         // Leave no fail-closed webhook behind on a cluster that outlives make dev.
         spawnSync(ctx.kubectl, [
