@@ -1,3 +1,4 @@
+import { decodeBase64Strict } from './base64.ts';
 import { canonicalBytes, sha256Hex } from './canonical.ts';
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import { verifyEd25519, type Ed25519PublicKey } from './ed25519.ts';
@@ -213,10 +214,10 @@ function checkSignature(
   signature: GenomeSignature,
   index: number,
 ): Refusal | undefined {
-  // The schema admits only canonical base64 of 64 bytes here (SIGNATURE_PATTERN), so a plain
-  // decode is exact; the length check is defence in depth.
-  const bytes = Buffer.from(signature.sig_base64, 'base64');
-  if (bytes.length !== 64) {
+  // The schema admits only canonical base64 of 64 bytes here (SIGNATURE_PATTERN); checked
+  // again as defence in depth.
+  const bytes = decodeBase64Strict(signature.sig_base64);
+  if (bytes?.length !== 64) {
     const message = 'sig_base64 is not base64 of 64 bytes';
     return refuse('GENOME_INVALID_SIGNATURE', message, `${fieldOf(subject, index)}.sig_base64`);
   }
