@@ -125,6 +125,10 @@ console.log(
 
 try {
   const only = process.env.BENCH_ONLY; // "4 KB" or "1 MB", to profile one size
+  // BENCH_SCALE shrinks the request counts and BENCH_MS the raw measurement: the smoke test
+  // (test/bench.test.ts) runs the whole benchmark in seconds that way.
+  const scale = Number(process.env.BENCH_SCALE ?? 1);
+  const rawMs = Number(process.env.BENCH_MS ?? 1000);
   for (const [label, size, totals] of [
     ['4 KB', 4096, [2000, 6000, 6000]],
     ['1 MB', 1_000_000, [40, 120, 256]],
@@ -134,14 +138,15 @@ try {
     const body = review(genome, 1);
     const message = canonicalBytes(genome);
     const sig = Buffer.from(genome.signature!.sig_base64, 'base64');
-    const raw = rate(() => verifyEd25519(trustedKey, message, sig), 1000);
+    const raw = rate(() => verifyEd25519(trustedKey, message, sig), rawMs);
     console.log(
       `${label} genome (${message.length} canonical bytes; request body ${body.length} bytes)`,
     );
     console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(raw)}`);
     console.log('  concurrency        p50 ms     p99 ms   requests/s   vs raw   CPU server/client');
     for (const [i, concurrency] of [1, 16, 128].entries()) {
-      const r = await load({ port, ca, pid: server.pid! }, body, concurrency, totals[i]!);
+      const total = Math.max(concurrency, Math.round(totals[i]! * scale));
+      const r = await load({ port, ca, pid: server.pid! }, body, concurrency, total);
       console.log(
         `  ${String(concurrency).padStart(11)} ${r.p50.toFixed(2).padStart(10)} ${r.p99.toFixed(2).padStart(10)} ${fmt(r.throughput).padStart(12)}   ${(r.throughput / raw).toFixed(2)}     ${pct(r.cpu.server)} / ${pct(r.cpu.client)}`,
       );

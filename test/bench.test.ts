@@ -1,0 +1,50 @@
+/**
+ * Keeps `make bench` working: runs both benchmarks end to end with tiny round lengths and
+ * request counts, and checks that they print every figure the issues ask for. No figure's
+ * value is asserted (speed is measured by `make bench`, never in a timed test).
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+async function bench(file: string, env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(TSX, [join(ROOT, 'bench', file)], {
+    env: { ...process.env, ...env },
+    timeout: 50_000,
+  });
+  return stdout;
+}
+
+const NUMBER = String.raw`[\d,]+`;
+
+describe('make bench, run small', () => {
+  it('verify.bench prints verdicts/s, raw Ed25519/s and their ratio for 4 KB and 1 MB', async () => {
+    const out = await bench('verify.bench.ts', { BENCH_ROUNDS: '1', BENCH_MS: '20' });
+    for (const size of ['4 KB', '1 MB']) {
+      const section = out.slice(out.indexOf(`${size} genome`));
+      expect(section).toMatch(new RegExp(String.raw`verify\(\) verdicts/s\s+${NUMBER}\n`));
+      expect(section).toMatch(
+        new RegExp(
+          String.raw`raw Ed25519 \(Node\) verifies/s\s+${NUMBER}\s+ratio verdict/raw = \d\.\d\d`,
+        ),
+      );
+    }
+  });
+
+  it('webhook.bench prints p50, p99 and throughput beside raw Ed25519 at 1, 16 and 128', async () => {
+    const out = await bench('webhook.bench.ts', { BENCH_SCALE: '0.02', BENCH_MS: '20' });
+    for (const size of ['4 KB', '1 MB']) {
+      const section = out.slice(out.indexOf(`${size} genome`));
+      expect(section).toMatch(new RegExp(String.raw`raw Ed25519 verifies/s .*: +${NUMBER}\n`));
+      for (const concurrency of [1, 16, 128]) {
+        // concurrency, p50, p99, requests/s, ratio to raw, CPU of server and client
+        const row = String.raw`\n +${concurrency} +\d+\.\d\d +\d+\.\d\d +${NUMBER} +\d\.\d\d +\d+% / +\d+%`;
+        expect(section).toMatch(new RegExp(row));
+      }
+    }
+  });
+});
