@@ -44,18 +44,3 @@ export function genomeOfSize(bytes: number, signer: TestSigner): Genome {
   if (canonicalBytes(genome).length !== size) throw new Error('genomeOfSize miscounted');
   return signWith(genome, signer);
 }
-
-/** The genome as the API server sends it: every object's keys sorted (Go writes maps sorted). */
-export function sortedKeys<T>(value: T): T {
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sort)
-      : v !== null && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return sort(value) as T;
-}

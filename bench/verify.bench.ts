@@ -6,8 +6,8 @@
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519, verifyEd25519Noble } from '../core/ed25519.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeSigner, trust } from '../core/test-fixtures.ts';
-import { genomeOfSize, sortedKeys } from './genomes.ts';
+import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
+import { genomeOfSize } from './genomes.ts';
 import { verify } from '../core/verify.ts';
 import { compare, fmt } from './measure.ts';
 

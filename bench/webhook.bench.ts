@@ -12,8 +12,8 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
-import { makeSigner, trust } from '../core/test-fixtures.ts';
-import { genomeOfSize, sortedKeys } from './genomes.ts';
+import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
+import { genomeOfSize } from './genomes.ts';
 import { fmt, rate } from './measure.ts';
 
 const signer = makeSigner('bench-key');

@@ -7,6 +7,7 @@ import { canonicalBytes, canonicalJson, genomeId } from './canonical.ts';
 import { parseGenome, validateGenome } from './genome.ts';
 import { GENOME_SCHEMA, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-schema.ts';
 import type { Genome } from './genome.ts';
+import { sortedKeys } from './test-fixtures.ts';
 
 const SHARED = join(import.meta.dirname, '..', '..', 'shared');
 
@@ -148,19 +149,9 @@ describe('canonicalJson', () => {
   });
 
   it('gives the same bytes with the key-order hint of validateGenome, sorted input or not', () => {
-    const sortKeys = (v: unknown): unknown =>
-      Array.isArray(v)
-        ? v.map(sortKeys)
-        : v !== null && typeof v === 'object'
-          ? Object.fromEntries(
-              Object.keys(v)
-                .sort()
-                .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-            )
-          : v;
     fc.assert(
       fc.property(validGenome, fc.boolean(), (genome, sorted) => {
-        const input = sorted ? sortKeys(genome) : genome;
+        const input = sorted ? sortedKeys(genome) : genome;
         const valid = validateGenome(input);
         expect(valid.ok).toBe(true);
         if (!valid.ok) return;

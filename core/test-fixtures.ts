@@ -78,3 +78,21 @@ export function trust(
   if (set.problems.length > 0) throw new Error(set.problems.map((p) => p.message).join('; '));
   return set.keys;
 }
+
+/**
+ * A copy of a JSON value with every object's keys in sorted order: a genome as the API server
+ * sends it (Go writes map keys sorted).
+ */
+export function sortedKeys<T>(value: T): T {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return sort(value) as T;
+}
