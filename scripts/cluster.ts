@@ -3,14 +3,14 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startControlPlane } from '../test/harness/control-plane.ts';
+import { startControlPlane } from '../cluster/control-plane.ts';
 import {
   isRunning,
   stopProcesses,
   waitUntilReaped,
   type ManagedProcess,
-} from '../test/harness/processes.ts';
-import { isClusterReady } from '../test/harness/readiness.ts';
+} from '../cluster/processes.ts';
+import { isClusterReady } from '../cluster/readiness.ts';
 
 /** What `up` leaves behind for `status` and `down`. */
 interface ClusterState {

@@ -2,9 +2,9 @@
 // started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
 import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubectlBinary } from '../test/harness/binaries.ts';
-import { startControlPlane } from '../test/harness/control-plane.ts';
-import { isClusterReady } from '../test/harness/readiness.ts';
+import { kubectlBinary } from '../cluster/binaries.ts';
+import { startControlPlane } from '../cluster/control-plane.ts';
+import { isClusterReady } from '../cluster/readiness.ts';
 import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
 
 const howToUse: DevStep = {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startControlPlane } from './harness/control-plane.ts';
+import { startControlPlane } from '../cluster/control-plane.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

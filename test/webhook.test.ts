@@ -8,7 +8,7 @@ import type { Genome } from '../core/genome.ts';
 import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-fixtures.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
-import { pickFreePorts } from './harness/ports.ts';
+import { pickFreePorts } from '../cluster/ports.ts';
 import { startWebhook, type RunningWebhook } from './support/webhook.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { genomeManifest } from '../../core/manifest.ts';
 import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
 import { genomeWebhookConfiguration } from '../../core/webhook-config.ts';
-import { environmentWithoutProxies } from '../../test/harness/processes.ts';
-import { spawnWebhook, webhookReadyz } from '../../test/harness/webhook-process.ts';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 
 /** What every dev step gets: the cluster it works on. */
 export interface DevContext {

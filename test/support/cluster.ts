@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { kubectlBinary } from '../harness/binaries.ts';
-import { environmentWithoutProxies } from '../harness/processes.ts';
+import { kubectlBinary } from '../../cluster/binaries.ts';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
 
 /** The outcome of one kubectl run. */
 export interface KubectlResult {

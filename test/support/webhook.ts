@@ -1,5 +1,5 @@
-import { pickFreePorts } from '../harness/ports.ts';
-import { spawnWebhook, webhookReadyz } from '../harness/webhook-process.ts';
+import { pickFreePorts } from '../../cluster/ports.ts';
+import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { eventually, kubeconfigPath } from './cluster.ts';
 
 /** A webhook process started by a test. */
