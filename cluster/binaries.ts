@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BUILD_SCRIPT = fileURLToPath(
-  new URL('../../scripts/build-control-plane.sh', import.meta.url),
-);
+const BUILD_SCRIPT = fileURLToPath(new URL('../scripts/build-control-plane.sh', import.meta.url));
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'];
 
 let cached: string | undefined;
