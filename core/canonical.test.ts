@@ -9,7 +9,7 @@ import { GENOME_SCHEMA, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-s
 import type { Genome } from './genome.ts';
 import { sortedKeys } from './test-fixtures.ts';
 
-const SHARED = join(import.meta.dirname, '..', '..', 'shared');
+const VECTORS = join(import.meta.dirname, '..', 'test', 'vectors');
 
 /**
  * The Mathison rule written the obvious way, independently of canonical.ts: drop the top-level
@@ -110,7 +110,7 @@ const validGenome = fc
 describe('canonicalJson', () => {
   it('gives the interop genome the id published by upstream', () => {
     const genome = JSON.parse(
-      readFileSync(join(SHARED, 'interop', 'upstream-test-genome.json'), 'utf8'),
+      readFileSync(join(VECTORS, 'interop', 'upstream-test-genome.json'), 'utf8'),
     );
     expect(genomeId(genome)).toBe(
       'dbd37fd8a0710ccb89167927ce2d10e920d63927a223d3fdc3c163a158ecbb91',
@@ -177,8 +177,8 @@ describe('canonicalJson', () => {
   });
 });
 
-describe('RFC 8785 reference data (shared/vectors/jcs)', () => {
-  const dir = join(SHARED, 'vectors', 'jcs');
+describe('RFC 8785 reference data (test/vectors/jcs)', () => {
+  const dir = join(VECTORS, 'jcs');
   // Where an object has array-index keys ("1", "10"), JavaScript enumerates them first, so the
   // Mathison form and RFC 8785 differ. genome.v0.1 has no such keys, and the strict schema
   // refuses any key outside the format, so no accepted genome can fall in that gap.

@@ -249,7 +249,7 @@ describe('verify', () => {
 });
 
 describe('verify on upstream interop genomes', () => {
-  const interop = join(import.meta.dirname, '..', '..', 'shared', 'interop');
+  const interop = join(import.meta.dirname, '..', 'test', 'vectors', 'interop');
   const load = (name: string) => {
     const genome = JSON.parse(readFileSync(join(interop, `${name}.json`), 'utf8'));
     const keys = parseTrustFile(readFileSync(join(interop, `${name}.trust.json`), 'utf8'), name);

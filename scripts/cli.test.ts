@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const INTEROP = join(ROOT, '..', 'shared', 'interop');
+const INTEROP = join(ROOT, 'test', 'vectors', 'interop');
 const work = mkdtempSync(join(tmpdir(), 'genome-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

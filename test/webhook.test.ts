@@ -20,9 +20,9 @@ const totkTrust = readJson(
   'TOTK_ROOT_v1.0.0',
   'TEST-ONLY-totk-key-001.trust.json',
 )[0];
-const interop = (name: string) => readJson(ROOT, '..', 'shared', 'interop', `${name}.json`);
+const interop = (name: string) => readJson(ROOT, 'test', 'vectors', 'interop', `${name}.json`);
 const interopKey = (name: string) =>
-  readJson(ROOT, '..', 'shared', 'interop', `${name}.trust.json`)[0];
+  readJson(ROOT, 'test', 'vectors', 'interop', `${name}.trust.json`)[0];
 
 let ownNamespace: string;
 let namespace: string;
