@@ -1,12 +1,12 @@
 import {
   AdmissionregistrationV1Api,
-  ApiException,
   CoreV1Api,
   type KubeConfig,
   type V1MutatingWebhookConfiguration,
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
+import { absentOn404, statusOf } from './errors.ts';
 
 /** The CA, serving certificate and rotation timestamps that the webhook keeps in its TLS Secret. */
 export interface TlsMaterial {
@@ -204,26 +204,6 @@ async function publishWithRetries<T extends WebhookConfig>(
     if (status === 404) return 'missing';
     if (status !== 409) return 'patched';
     if (attempt >= CONFLICT_RETRIES) throw new Error(`${name}: still conflicting after retries`);
-  }
-}
-
-async function absentOn404<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
-/** Resolves 200 on success or the status code when it is one of `expected`; rethrows otherwise. */
-async function statusOf(call: Promise<unknown>, ...expected: number[]): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException && expected.includes(err.code)) return err.code;
-    throw err;
   }
 }
 
