@@ -11,6 +11,15 @@ export interface TrustedKey {
   /** A key marked as a test key: genomes it signs verify, with a warning. */
   test: boolean;
   source: string;
+  /** The Secret entry it was read from, when it came from a Secret. */
+  origin?: TrustOrigin;
+}
+
+/** A trust entry's place in the cluster: the Secret and the data entry (key) within it. */
+export interface TrustOrigin {
+  namespace: string;
+  name: string;
+  entry: string;
 }
 
 /** One key entry before parsing: an id, the encoded public key, and a description of its origin. */
@@ -19,6 +28,7 @@ export interface TrustEntry {
   value: string;
   source: string;
   test?: boolean;
+  origin?: TrustOrigin;
 }
 
 /** A trust entry that was refused, and whether it held private key material. */
@@ -26,6 +36,8 @@ export interface TrustProblem extends Refusal {
   keyId: string;
   source: string;
   privateKey: boolean;
+  /** Every Secret entry involved (two or more for a key id claimed with different keys). */
+  origins: TrustOrigin[];
 }
 
 /** The usable keys and the refused entries of a trust source. */
@@ -132,6 +144,7 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
       keyId: entry.keyId,
       source: entry.source,
       privateKey,
+      origins: entry.origin ? [entry.origin] : [],
     });
     if (!new RegExp(KEY_ID_PATTERN).test(entry.keyId)) {
       problems.push(refusal(`key id must match ${KEY_ID_PATTERN}`));
@@ -139,7 +152,14 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
     }
     const key = decodePublicKey(entry.value);
     if ('reason' in key) problems.push(refusal(key.reason, key.privateKey));
-    else keys.push({ keyId: entry.keyId, key, test: entry.test === true, source: entry.source });
+    else
+      keys.push({
+        keyId: entry.keyId,
+        key,
+        test: entry.test === true,
+        source: entry.source,
+        origin: entry.origin,
+      });
   }
   return { keys, problems };
 }
@@ -235,6 +255,7 @@ function secretEntries(secret: TrustSecret): TrustEntry[] {
     value: Buffer.from(encoded, 'base64').toString('utf8'),
     source,
     test: tests.has(keyId),
+    origin: { namespace: metadata.namespace ?? '', name: metadata.name ?? '', entry: keyId },
   }));
 }
 
@@ -267,6 +288,7 @@ function withoutConflicts(set: TrustSet): TrustSet {
       keyId,
       source: sources,
       privateKey: false,
+      origins: list.flatMap((k) => (k.origin ? [k.origin] : [])),
     });
   }
   return { keys, problems };
