@@ -1,3 +1,4 @@
+import { TEST_KEYS_ANNOTATION } from './api.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { refuse, type Refusal } from './codes.ts';
 import { ED25519_SPKI_PREFIX, importEd25519PublicKey, type Ed25519PublicKey } from './ed25519.ts';
@@ -224,11 +225,8 @@ export function declaredKeys(signers: readonly { key_id: string; public_key: str
   );
 }
 
-/** Label that marks a Secret of trusted public keys. */
-export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
-
-/** Annotation on a trust Secret listing (comma-separated) which of its key ids are test keys. */
-export const TEST_KEYS_ANNOTATION = 'genome.mathison.io/test-keys';
+/** The trust Secret's label and test-key annotation (defined in core/api.ts). */
+export { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from './api.ts';
 
 /** The parts of a Secret that trust is read from. */
 export interface TrustSecret {

@@ -1,8 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { CA_PUBLISHED_AT_ANNOTATION, SERVING_ISSUED_AT_ANNOTATION } from '../core/api.ts';
 import {
-  CA_PUBLISHED_AT_ANNOTATION,
-  SERVING_ISSUED_AT_ANNOTATION,
   decodeCaBundle,
   decodeTlsSecret,
   encodeCaBundle,

@@ -6,6 +6,7 @@ import {
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
+import { CA_PUBLISHED_AT_ANNOTATION, SERVING_ISSUED_AT_ANNOTATION } from '../core/api.ts';
 import { absentOn404, statusOf } from './errors.ts';
 
 /** The CA, serving certificate and rotation timestamps that the webhook keeps in its TLS Secret. */
@@ -48,11 +49,6 @@ export interface WebhookTlsStore {
   /** Sets the caBundle of every webhook in a configuration to `bundlePem`, retrying conflicts. */
   publishCaBundle(ref: WebhookConfigRef, bundlePem: string): Promise<PublishOutcome>;
 }
-
-/** Annotation on the Secret: when the current CA was first published (RFC 3339). */
-export const CA_PUBLISHED_AT_ANNOTATION = 'genome.mathison.io/ca-published-at';
-/** Annotation on the Secret: when the current serving certificate was issued (RFC 3339). */
-export const SERVING_ISSUED_AT_ANNOTATION = 'genome.mathison.io/serving-issued-at';
 
 const CONFLICT_RETRIES = 5;
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
