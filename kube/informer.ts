@@ -159,8 +159,10 @@ class InformerLoop<T extends KubernetesObject> {
         needList = (await this.watchOnce()) === 'gone';
       } catch (err) {
         if (this.stopped) break;
-        // A 410 on a list page means its continue token expired: start the list again.
-        needList ||= isGone(err);
+        // After any failure, list again rather than re-watch: a list that succeeds proves the
+        // cache current at once, where a resumed watch on a quiet collection might deliver
+        // nothing (so not clear the down state) until the next bookmark, a minute later.
+        needList = true;
         this.markDown(err);
         await this.sleep(this.backoff.next());
       }
@@ -330,6 +332,7 @@ class InformerLoop<T extends KubernetesObject> {
     this.log.warn('list/watch failed; retrying', {
       path: this.options.path,
       downForMs: this.now() - this.down,
+      gone: isGone(err),
       err: errorMessage(err),
     });
   }

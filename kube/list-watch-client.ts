@@ -60,6 +60,8 @@ export function httpListWatchClient<T extends KubernetesObject>(
         body.on('close', resolve);
       });
       const lines = createInterface({ input: body, crlfDelay: Infinity });
+      // readline re-emits the body's errors; `ended` already reports them.
+      lines.on('error', () => {});
       lines.on('line', (line) => {
         const event = parseLine<T>(line);
         if (event) onEvent(event);
