@@ -59,6 +59,8 @@ export function httpListWatchClient<T extends KubernetesObject>(
         body.on('end', resolve);
         body.on('close', resolve);
       });
+      // A caller that aborts and walks away must not leave an unhandled rejection behind.
+      ended.catch(() => {});
       const lines = createInterface({ input: body, crlfDelay: Infinity });
       // readline re-emits the body's errors; `ended` already reports them.
       lines.on('error', () => {});
