@@ -1,11 +1,21 @@
 import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
 
-/** API group, version and names of the Genome resource. */
-export const GENOME_GROUP = 'mathison.io';
-export const GENOME_VERSION = 'v1alpha1';
-export const GENOME_PLURAL = 'genomes';
-export const GENOME_KIND = 'Genome';
-export const GENOME_API_VERSION = `${GENOME_GROUP}/${GENOME_VERSION}`;
+import {
+  GENERATED_BY_ANNOTATION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from './api.ts';
+
+/** API group, version and names of the Genome resource (defined in core/api.ts). */
+export {
+  GENOME_API_VERSION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from './api.ts';
 
 /** An OpenAPI v3 schema as the API server takes it in a CRD. */
 export type OpenApiSchema = Record<string, unknown>;
@@ -120,7 +130,7 @@ export function genomeCrd(): Record<string, unknown> {
     metadata: {
       name: `${GENOME_PLURAL}.${GENOME_GROUP}`,
       annotations: {
-        'genome.mathison.io/generated-by': 'scripts/generate-crd.ts; edit core/genome-schema.ts',
+        [GENERATED_BY_ANNOTATION]: 'scripts/generate-crd.ts; edit core/genome-schema.ts',
       },
     },
     spec: {

@@ -1,3 +1,4 @@
+import { TEST_KEYS_ANNOTATION } from './api.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { refuse, type Refusal } from './codes.ts';
 import { ED25519_SPKI_PREFIX, importEd25519PublicKey, type Ed25519PublicKey } from './ed25519.ts';
@@ -11,6 +12,15 @@ export interface TrustedKey {
   /** A key marked as a test key: genomes it signs verify, with a warning. */
   test: boolean;
   source: string;
+  /** The Secret entry it was read from, when it came from a Secret. */
+  origin?: TrustOrigin;
+}
+
+/** A trust entry's place in the cluster: the Secret and the data entry (key) within it. */
+export interface TrustOrigin {
+  namespace: string;
+  name: string;
+  entry: string;
 }
 
 /** One key entry before parsing: an id, the encoded public key, and a description of its origin. */
@@ -19,6 +29,7 @@ export interface TrustEntry {
   value: string;
   source: string;
   test?: boolean;
+  origin?: TrustOrigin;
 }
 
 /** A trust entry that was refused, and whether it held private key material. */
@@ -26,6 +37,8 @@ export interface TrustProblem extends Refusal {
   keyId: string;
   source: string;
   privateKey: boolean;
+  /** Every Secret entry involved (two or more for a key id claimed with different keys). */
+  origins: TrustOrigin[];
 }
 
 /** The usable keys and the refused entries of a trust source. */
@@ -132,6 +145,7 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
       keyId: entry.keyId,
       source: entry.source,
       privateKey,
+      origins: entry.origin ? [entry.origin] : [],
     });
     if (!new RegExp(KEY_ID_PATTERN).test(entry.keyId)) {
       problems.push(refusal(`key id must match ${KEY_ID_PATTERN}`));
@@ -139,7 +153,14 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
     }
     const key = decodePublicKey(entry.value);
     if ('reason' in key) problems.push(refusal(key.reason, key.privateKey));
-    else keys.push({ keyId: entry.keyId, key, test: entry.test === true, source: entry.source });
+    else
+      keys.push({
+        keyId: entry.keyId,
+        key,
+        test: entry.test === true,
+        source: entry.source,
+        origin: entry.origin,
+      });
   }
   return { keys, problems };
 }
@@ -204,11 +225,8 @@ export function declaredKeys(signers: readonly { key_id: string; public_key: str
   );
 }
 
-/** Label that marks a Secret of trusted public keys. */
-export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
-
-/** Annotation on a trust Secret listing (comma-separated) which of its key ids are test keys. */
-export const TEST_KEYS_ANNOTATION = 'genome.mathison.io/test-keys';
+/** The trust Secret's label and test-key annotation (defined in core/api.ts). */
+export { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from './api.ts';
 
 /** The parts of a Secret that trust is read from. */
 export interface TrustSecret {
@@ -235,6 +253,7 @@ function secretEntries(secret: TrustSecret): TrustEntry[] {
     value: Buffer.from(encoded, 'base64').toString('utf8'),
     source,
     test: tests.has(keyId),
+    origin: { namespace: metadata.namespace ?? '', name: metadata.name ?? '', entry: keyId },
   }));
 }
 
@@ -267,6 +286,7 @@ function withoutConflicts(set: TrustSet): TrustSet {
       keyId,
       source: sources,
       privateKey: false,
+      origins: list.flatMap((k) => (k.origin ? [k.origin] : [])),
     });
   }
   return { keys, problems };

@@ -3,7 +3,8 @@ import type { Genome } from '../core/genome.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import type { AdmissionRequest } from './admission.ts';
-import { ALLOW_DOWNGRADE_ANNOTATION, decideGenomeAdmission } from './validate-genome.ts';
+import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
+import { decideGenomeAdmission } from './validate-genome.ts';
 
 const alice = makeSigner('alice');
 const keys = trust(alice);
