@@ -6,7 +6,7 @@
  */
 import { stringify } from 'yaml';
 import { refuse } from '../core/codes.ts';
-import { parseGenome } from '../core/genome.ts';
+import { parseGenome, signaturesOf } from '../core/genome.ts';
 import { genomeManifest, objectNameProblem } from '../core/manifest.ts';
 import { MAX_GENOME_FILE_BYTES } from '../core/verify.ts';
 import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
@@ -45,10 +45,9 @@ runCli(() => {
   if (problem !== undefined) throw new Error(`--name ${name}: ${problem}`);
   const parsed = parseGenome(readTextFile(file, 'genome', MAX_GENOME_FILE_BYTES));
   if (!parsed.ok) throw new CliRefusal(parsed.refusal);
-  if (parsed.genome.signature === undefined) {
-    throw new CliRefusal(
-      refuse('GENOME_UNSIGNED', `${file} is not signed; the cluster would refuse it`, 'signature'),
-    );
+  if (signaturesOf(parsed.genome).length === 0) {
+    const message = `${file} has neither \`signature\` nor \`signatures\`; the cluster would refuse it`;
+    throw new CliRefusal(refuse('GENOME_UNSIGNED', message, 'signature'));
   }
   const manifest = genomeManifest(parsed.genome, name, options.get('namespace'));
   process.stdout.write(
