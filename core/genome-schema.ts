@@ -212,10 +212,15 @@ export const GENOME_SCHEMA: ObjectNode = {
         },
       },
     },
-    signature: { ...signatureNode, description: 'The signature (single-signer form).' },
+    signature: {
+      ...signatureNode,
+      description:
+        'A signature (the form upstream genome-sign writes); read together with signatures.',
+    },
     signatures: {
       type: 'array',
-      description: 'Further signatures (multi-signer form); genome-sign adds to this list.',
+      description:
+        'Signatures (multi-signer form), read together with signature: a genome carries either or both. genome-sign adds further signers here.',
       maxItems: MAX_SIGNERS,
       items: signatureNode,
     },
