@@ -19,7 +19,7 @@ export const REFUSAL_CODES = {
     action: 'fix the field named in the message, then sign the genome again',
   },
   GENOME_UNSIGNED: {
-    meaning: 'the genome carries no signature',
+    meaning: 'the genome carries no signature: neither `signature` nor an entry in `signatures`',
     action: 'sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
   },
   GENOME_INVALID_SIGNATURE: {

@@ -17,6 +17,12 @@ export interface StringNode extends BaseNode {
   pattern?: string;
   minLength?: number;
   maxLength?: number;
+  /**
+   * Must hold something other than whitespace (String.prototype.trim), as upstream's loader
+   * requires of these fields. Checked by genome.ts only: RE2 has no Unicode whitespace class,
+   * so the CRD cannot say it, and the webhook refuses such a genome before it is stored.
+   */
+  notBlank?: boolean;
 }
 
 /** An integer (JSON number with no fraction). */
@@ -109,7 +115,7 @@ export const GENOME_SCHEMA: ObjectNode = {
   ],
   properties: {
     schema_version: str('Format of the document; must be genome.v0.1.', { enum: [SCHEMA_VERSION] }),
-    name: str('Name of the genome, for example TOTK_ROOT.', { minLength: 1 }),
+    name: str('Name of the genome, for example TOTK_ROOT.', { minLength: 1, notBlank: true }),
     version: str('Semantic version of the genome; updates may not lower it.', {
       pattern: SEMVER_PATTERN,
     }),
@@ -164,7 +170,7 @@ export const GENOME_SCHEMA: ObjectNode = {
         description: 'One invariant.',
         required: ['id', 'severity', 'testable_claim', 'enforcement_hook'],
         properties: {
-          id: str('Invariant id, for example INV-001.', { minLength: 1 }),
+          id: str('Invariant id, for example INV-001.', { minLength: 1, notBlank: true }),
           severity: str('CRITICAL, HIGH or MEDIUM.', { enum: ['CRITICAL', 'HIGH', 'MEDIUM'] }),
           testable_claim: str('What the invariant claims, in a testable form.'),
           enforcement_hook: str('Where Mathison enforces it.'),
@@ -179,7 +185,7 @@ export const GENOME_SCHEMA: ObjectNode = {
         description: 'One capability.',
         required: ['cap_id', 'risk_class', 'allow_actions', 'deny_actions'],
         properties: {
-          cap_id: str('Capability id, for example CAP-HEALTH.', { minLength: 1 }),
+          cap_id: str('Capability id, for example CAP-HEALTH.', { minLength: 1, notBlank: true }),
           risk_class: str('Risk class A (lowest) to D.', { enum: ['A', 'B', 'C', 'D'] }),
           allow_actions: strings('Actions this capability allows.', 'An action name.'),
           deny_actions: strings('Actions this capability denies.', 'An action name.'),
@@ -199,17 +205,22 @@ export const GENOME_SCHEMA: ObjectNode = {
             description: 'One file.',
             required: ['path', 'sha256'],
             properties: {
-              path: str('Path of the file in the build.'),
-              sha256: str('SHA-256 of the file.'),
+              path: str('Path of the file in the build.', { notBlank: true }),
+              sha256: str('SHA-256 of the file.', { notBlank: true }),
             },
           },
         },
       },
     },
-    signature: { ...signatureNode, description: 'The signature (single-signer form).' },
+    signature: {
+      ...signatureNode,
+      description:
+        'A signature (the form upstream genome-sign writes); read together with signatures.',
+    },
     signatures: {
       type: 'array',
-      description: 'Further signatures (multi-signer form); genome-sign adds to this list.',
+      description:
+        'Signatures (multi-signer form), read together with signature: a genome carries either or both. genome-sign adds further signers here.',
       maxItems: MAX_SIGNERS,
       items: signatureNode,
     },

@@ -150,6 +150,10 @@ function compileString(node: Extract<SchemaNode, { type: 'string' }>): Validator
   const minLength = node.minLength;
   if (minLength !== undefined)
     checks.push((v) => (v.length < minLength ? 'must not be empty' : undefined));
+  if (node.notBlank === true) {
+    // Upstream's loader refuses these when blank, so a Mathison pod would not boot with it.
+    checks.push((v) => (v.trim() === '' ? 'must not be blank: Mathison refuses it' : undefined));
+  }
   if (node.pattern !== undefined) {
     const re = new RegExp(node.pattern);
     checks.push((v) =>
@@ -172,7 +176,8 @@ function isPlainString(node: SchemaNode): boolean {
     node.type === 'string' &&
     node.enum === undefined &&
     node.pattern === undefined &&
-    node.minLength === undefined
+    node.minLength === undefined &&
+    node.notBlank === undefined
   );
 }
 

@@ -121,13 +121,15 @@ const withinSizeLimit: Check = ({ bytes, policy }) =>
 const hasTrustedKeys: Check = ({ trusted }) =>
   trusted.size === 0 ? refuse('TRUST_KEYS_MISSING', 'no trusted keys are configured') : undefined;
 
-const isSigned: Check = ({ genome }) => {
-  if (genome.signature !== undefined) return undefined;
-  const extra = genome.signatures?.length
-    ? ': it has `signatures` but no `signature`, which Mathison verifies at boot'
-    : '';
-  return refuse('GENOME_UNSIGNED', `the genome is not signed${extra}`, 'signature');
-};
+/** Like upstream's loader, `signature` and `signatures` together: at least one entry. */
+const isSigned: Check = ({ signatures }) =>
+  signatures.length > 0
+    ? undefined
+    : refuse(
+        'GENOME_UNSIGNED',
+        'the genome is not signed: it has neither `signature` nor an entry in `signatures`',
+        'signature',
+      );
 
 const signersAreDeclared: Check = ({ genome, signatures }) => {
   const declared = new Set(genome.authority.signers.map((s) => s.key_id));

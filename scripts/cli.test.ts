@@ -146,6 +146,82 @@ describe('keygen, sign and verify together', () => {
   });
 });
 
+describe('genomes signed only in `signatures`, as upstream Mathison boots them', () => {
+  const alice = keygen('list-alice');
+  const bob = keygen('list-bob');
+  const mallory = keygen('list-mallory');
+  /** A genome declaring the given keys, signed by the first, its signature moved to `signatures`. */
+  const signedInList = (name: string, keys: ReturnType<typeof keygen>[], threshold = 1) => {
+    const genome = JSON.parse(
+      readFileSync(join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json'), 'utf8'),
+    );
+    genome.authority = {
+      signers: keys.map((k) => ({ key_id: k.keyId, alg: 'ed25519', public_key: k.pub.public_key })),
+      threshold,
+    };
+    const path = join(work, `${name}.json`);
+    writeFileSync(path, JSON.stringify(genome, null, 2));
+    const out = run('genome-sign.ts', [path], { GENOME_SIGNING_PRIVATE_KEY: keys[0]!.priv });
+    expect(out.code, out.all).toBe(0);
+    const { signature, ...rest } = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...rest, signatures: [signature] }, null, 2));
+    return path;
+  };
+
+  it('genome-verify verifies one signed by a trusted key', () => {
+    const path = signedInList('list-trusted', [alice]);
+    const out = run('genome-verify.ts', [path, '--trust', alice.trustPath]);
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain('VERIFIED against 1 trusted key(s): list-alice');
+  });
+
+  it('genome-verify refuses one signed only by an untrusted key', () => {
+    const path = signedInList('list-untrusted', [mallory]);
+    const out = run('genome-verify.ts', [path, '--trust', alice.trustPath]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('REFUSED GENOME_UNTRUSTED_SIGNER');
+  });
+
+  it('genome-sign adds a second signer to `signatures`, and threshold 2 is met', () => {
+    const path = signedInList('list-two', [alice, bob], 2);
+    const out = run('genome-sign.ts', [path, path, 'list-bob'], {
+      GENOME_SIGNING_PRIVATE_KEY: bob.priv,
+    });
+    expect(out.code, out.all).toBe(0);
+    const signed = JSON.parse(readFileSync(path, 'utf8'));
+    expect(signed.signature).toBeUndefined();
+    expect(signed.signatures.map((s: { signer_key_id: string }) => s.signer_key_id)).toEqual([
+      'list-alice',
+      'list-bob',
+    ]);
+    const verified = run('genome-verify.ts', [
+      path,
+      '--trust',
+      alice.trustPath,
+      '--trust',
+      bob.trustPath,
+    ]);
+    expect(verified.code, verified.all).toBe(0);
+    expect(verified.stdout).toContain('VERIFIED against 2 trusted key(s): list-alice, list-bob');
+  });
+
+  it('genome-manifest writes it, signatures and all', () => {
+    const path = signedInList('list-manifest', [alice]);
+    const out = run('genome-manifest.ts', [path, '--name', 'listed', '-o', 'json']);
+    expect(out.code, out.all).toBe(0);
+    const manifest = JSON.parse(out.stdout);
+    expect(manifest.spec.genome).toEqual(JSON.parse(readFileSync(path, 'utf8')));
+  });
+
+  it('genome-manifest still refuses a genome with no signature at all', () => {
+    const path = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json');
+    const out = run('genome-manifest.ts', [path, '--name', 'unsigned']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('REFUSED GENOME_UNSIGNED');
+    expect(out.stdout).toBe('');
+  });
+});
+
 describe('bad input gets a clear message and exit 1, never a stack trace', () => {
   const dir = join(work, 'bad');
   mkdirSync(dir);

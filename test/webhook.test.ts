@@ -9,6 +9,7 @@ import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
+import { totkTestSigner } from './support/test-key.ts';
 import { startWebhook, type RunningWebhook } from './support/webhook.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -30,6 +31,7 @@ let configName: string;
 let webhook: RunningWebhook;
 const alice = makeSigner('alice-key');
 const bob = makeSigner('bob-key');
+const totkSigner = totkTestSigner();
 
 /** A trust Secret with the given keys, labelled so the webhook watches it. */
 function trustSecret(name: string, keys: Record<string, string>, testKeys: string[] = []) {
@@ -72,6 +74,12 @@ async function storedGenome(name: string): Promise<Genome | undefined> {
     return undefined;
   }
 }
+
+/** The genome with its signatures moved to `signatures`, as tools other than genome-sign write. */
+const onlyInSignatures = (g: Genome): Genome => {
+  const { signature, signatures, ...rest } = g;
+  return { ...rest, signatures: [...(signature ? [signature] : []), ...(signatures ?? [])] };
+};
 
 const twoOf = (signers: TestSigner[]) =>
   makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
@@ -168,6 +176,16 @@ describe('the validating webhook', () => {
     expect(out.stderr).toMatch(/Warning: .*TEST key/);
   });
 
+  it('admits a genome signed only in `signatures` by a trusted key, and stores it as signed', async () => {
+    const genome = onlyInSignatures(signWith(twoOf([alice, totkSigner]), alice, totkSigner));
+    expect(genome.signature).toBeUndefined();
+    const out = await applyGenome('only-signatures', genome);
+    expect(out.code, out.stderr).toBe(0);
+    const stored = await storedGenome('only-signatures');
+    expect(stored?.signatures).toEqual(genome.signatures);
+    expect(stored && genomeId(stored)).toBe(genomeId(genome));
+  });
+
   const refusals: [string, () => unknown, RegExp][] = [
     [
       'a tampered nested field',
@@ -193,6 +211,19 @@ describe('the validating webhook', () => {
         return signWith(makeGenome([m]), m);
       },
       /GENOME_UNTRUSTED_SIGNER/,
+    ],
+    [
+      'a genome signed only in `signatures` by an untrusted key',
+      () => {
+        const m = makeSigner('mallory');
+        return onlyInSignatures(signWith(makeGenome([m]), m));
+      },
+      /GENOME_UNTRUSTED_SIGNER/,
+    ],
+    [
+      'a genome whose `signatures` is empty and that has no `signature`',
+      () => ({ ...makeGenome([alice]), signatures: [] }),
+      /GENOME_UNSIGNED/,
     ],
     [
       'a trusted key id with a different public key',
