@@ -15,7 +15,7 @@ import { parseStrictJson, type JsonValue } from './strict-json.ts';
 export const MAX_TRUST_FILE_BYTES = 64 * 1024;
 
 /** Most trust files one command takes (--trust given this many times at most). */
-export const MAX_TRUST_FILES = 16;
+export const MAX_TRUST_FILES = 8;
 
 /** Most entries one trust file may hold; see docs/limits.md. */
 export const MAX_TRUST_FILE_ENTRIES = 64;

@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   truncateSync,
   writeFileSync,
@@ -11,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REFUSAL_CODES } from '../core/codes.ts';
 import { MAX_TRUST_FILE_ENTRIES, MAX_TRUST_FILES } from '../core/trust.ts';
 import { rmSync } from 'node:fs';
 
@@ -550,5 +552,72 @@ describe('reads are bounded whatever the file is', () => {
     });
     expect(out.code, out.all).toBe(0);
     expect(out.stdout).toContain('VERIFIED against 1 trusted key(s): dev-key-001');
+  });
+});
+
+describe('genome-verify never prints a private key', () => {
+  const genomePath = join(INTEROP, 'upstream-test-genome.json');
+
+  it("refuses a file holding genome-keygen's stdout and stderr together as a private key", () => {
+    const path = join(work, 'both.trust.json');
+    const fd = openSync(path, 'w');
+    try {
+      // genome-keygen.ts key > both.trust.json 2>&1
+      const result = spawnSync(TSX, [join(ROOT, 'scripts', 'genome-keygen.ts'), 'both-key'], {
+        stdio: ['ignore', fd, fd],
+      });
+      expect(result.status).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    const text = readFileSync(path, 'utf8');
+    const secret = /MC4CAQAwBQYDK2VwBCIEI[A-Za-z0-9+/=]+/.exec(text)?.[0] as string;
+    expect(secret).toBeDefined();
+    const out = run('genome-verify.ts', [genomePath, '--trust', path]);
+    expect(out.code).toBe(1);
+    expect(out.all).toContain('REFUSED PRIVATE_KEY_EXPOSED');
+    expect(out.all).not.toContain(secret.slice(20, 52));
+  });
+
+  it('refuses a private key pasted into authority public_key, naming it without printing it', () => {
+    const leak = keygen('pasted');
+    const genome = JSON.parse(readFileSync(genomePath, 'utf8'));
+    genome.authority.signers[0].public_key = leak.priv;
+    const path = join(work, 'pasted.json');
+    writeFileSync(path, JSON.stringify(genome));
+    for (const args of [
+      [path],
+      [path, '--trust', join(INTEROP, 'upstream-test-genome.trust.json')],
+    ]) {
+      const out = run('genome-verify.ts', args);
+      expect(out.code).toBe(1);
+      expect(out.all).toContain('REFUSED PRIVATE_KEY_EXPOSED');
+      expect(out.all).toContain('authority.signers[0].public_key');
+      expect(out.all).not.toContain(leak.priv.slice(20, 52));
+    }
+  });
+});
+
+describe('refusal codes', () => {
+  const sources = (dir: string) =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => readFileSync(join(ROOT, dir, f), 'utf8'));
+  const CODE_LIKE = /['"`]((?:GENOME|TRUST|WEBHOOK|PRIVATE)_[A-Z0-9_]+)['"`]/g;
+  const ENV_NAME = /env(?:\.|\[['"`])([A-Z0-9_]+)/g;
+
+  it('every code the CLI, core and the webhook use is declared in core/codes.ts', () => {
+    const text = ['scripts', 'core', 'webhook', 'kube'].flatMap(sources).join('\n');
+    const envNames = new Set([...text.matchAll(ENV_NAME)].map((m) => m[1]));
+    const used = new Set(
+      [...text.matchAll(CODE_LIKE)].map((m) => m[1] as string).filter((c) => !envNames.has(c)),
+    );
+    expect(used.size).toBeGreaterThan(10);
+    for (const code of used) expect(Object.keys(REFUSAL_CODES), code).toContain(code);
+  });
+
+  it('the README lists every code', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const code of Object.keys(REFUSAL_CODES)) expect(readme, code).toContain(`\`${code}\``);
   });
 });
