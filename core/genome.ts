@@ -1,6 +1,6 @@
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import { displayText, displayValue } from './display.ts';
-import { GENOME_SCHEMA, PUBLIC_KEY_PATTERN, type SchemaNode } from './genome-schema.ts';
+import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
 import { keyFingerprint, privateKeyKind } from './key-material.ts';
 import { parseStrictJson, type JsonValue } from './strict-json.ts';
 
@@ -116,7 +116,7 @@ function toRefusal(problem: Problem): Refusal {
 }
 
 /**
- * Why a declared public key does not match PUBLIC_KEY_PATTERN, naming private key material as
+ * Why a key field (keyMaterial in the schema) does not match its pattern, naming private key material as
  * such; the value itself is never shown (a fingerprint names it).
  */
 function publicKeyProblem(value: string): Problem {
@@ -174,7 +174,7 @@ function compileString(node: Extract<SchemaNode, { type: 'string' }>): Validator
   if (minLength !== undefined)
     checks.push((v) => (v.length < minLength ? 'must not be empty' : undefined));
   const pattern = node.pattern;
-  if (pattern === PUBLIC_KEY_PATTERN) {
+  if (node.keyMaterial && pattern !== undefined) {
     const re = new RegExp(pattern);
     return (value) => {
       if (typeof value !== 'string') return fail(`must be a string, not ${typeOf(value)}`);
