@@ -116,8 +116,8 @@ function toRefusal(problem: Problem): Refusal {
 }
 
 /**
- * Why a key field (keyMaterial in the schema) does not match its pattern, naming private key material as
- * such; the value itself is never shown (a fingerprint names it).
+ * Why a key field (keyMaterial in the schema) does not match its pattern, naming private key
+ * material as such; the value itself is never shown (a fingerprint names it).
  */
 function publicKeyProblem(value: string): Problem {
   const kind = privateKeyKind(value);
