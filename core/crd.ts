@@ -30,13 +30,7 @@ export function toOpenApi(node: SchemaNode): OpenApiSchema {
   const { description } = node;
   switch (node.type) {
     case 'string':
-      return {
-        type: 'string',
-        description,
-        ...(node.enum && { enum: [...node.enum] }),
-        ...(node.pattern !== undefined && { pattern: node.pattern }),
-        ...(node.minLength !== undefined && { minLength: node.minLength }),
-      };
+      return stringSchema(node);
     case 'integer':
       return { type: 'integer', format: 'int64', description, minimum: node.minimum };
     case 'array':
@@ -58,6 +52,20 @@ export function toOpenApi(node: SchemaNode): OpenApiSchema {
         'x-kubernetes-preserve-unknown-fields': true,
       };
   }
+}
+
+/**
+ * A string node. A keyMaterial field gets no pattern: the API server's pattern error would
+ * quote a private key pasted there; verify checks it without quoting (genome-schema.ts).
+ */
+function stringSchema(node: Extract<SchemaNode, { type: 'string' }>): OpenApiSchema {
+  return {
+    type: 'string',
+    description: node.description,
+    ...(node.enum && { enum: [...node.enum] }),
+    ...(node.pattern !== undefined && !node.keyMaterial && { pattern: node.pattern }),
+    ...(node.minLength !== undefined && { minLength: node.minLength }),
+  };
 }
 
 const condition: OpenApiSchema = {

@@ -1,4 +1,4 @@
-import { sign } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -446,5 +446,77 @@ describe("verify against a naive model of upstream Mathison's loader", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('refusals never print a key value in full', () => {
+  const ed = generateKeyPairSync('ed25519');
+  const pkcs8 = ed.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+  const privateKeys: [string, string][] = [
+    ['a base64 PKCS#8 Ed25519 key', pkcs8],
+    ['a PEM PKCS#8 key', ed.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string],
+    [
+      'a PEM EC PRIVATE KEY',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        format: 'pem',
+        type: 'sec1',
+      }) as string,
+    ],
+    [
+      'a PEM RSA PRIVATE KEY',
+      generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+        format: 'pem',
+        type: 'pkcs1',
+      }) as string,
+    ],
+    [
+      'a 64-byte NaCl secret key',
+      Buffer.concat([
+        ed.privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(16),
+        ed.publicKey.export({ format: 'der', type: 'spki' }).subarray(12),
+      ]).toString('base64'),
+    ],
+  ];
+  /** Every 16-character piece of the key's body (PEM armour aside). */
+  const pieces = (key: string) => {
+    const body = key.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    return Array.from({ length: Math.floor(body.length / 16) }, (_, i) =>
+      body.slice(i * 16, i * 16 + 16),
+    );
+  };
+  const withKey = (publicKey: string) => {
+    const g = signWith(makeGenome([alice]), alice);
+    const signer = { ...g.authority.signers[0]!, public_key: publicKey };
+    return { ...g, authority: { ...g.authority, signers: [signer] } };
+  };
+
+  it.each(privateKeys)('names %s in authority as a private key, without printing it', (_n, key) => {
+    const verdict = verify(withKey(key), trust(alice));
+    expect(verdict).toMatchObject({
+      ok: false,
+      code: 'PRIVATE_KEY_EXPOSED',
+      field: 'authority.signers[0].public_key',
+    });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/PRIVATE key/);
+    for (const piece of pieces(key)) expect(verdict.message).not.toContain(piece);
+  });
+
+  it('names a malformed public key by fingerprint only', () => {
+    const pem = `-----BEGIN PUBLIC KEY-----\n${bob.publicKey}\n-----END PUBLIC KEY-----`;
+    const verdict = verify(withKey(pem), trust(alice));
+    expect(verdict).toMatchObject({ ok: false, code: 'GENOME_INVALID_SCHEMA' });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
+    expect(verdict.message).not.toContain(bob.publicKey.slice(16, 40));
+  });
+
+  it('names the keys of an impersonation by fingerprint only', () => {
+    const verdict = verify(signWith(makeGenome([aliceImpostor]), aliceImpostor), trust(alice));
+    expect(verdict).toMatchObject({ ok: false, code: 'GENOME_UNTRUSTED_SIGNER' });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
+    expect(verdict.message).not.toContain(alice.publicKey.slice(16, 40));
+    expect(verdict.message).not.toContain(aliceImpostor.publicKey.slice(16, 40));
   });
 });

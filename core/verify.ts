@@ -3,6 +3,7 @@ import { canonicalBytes, sha256Hex } from './canonical.ts';
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import { verifyEd25519, type Ed25519PublicKey } from './ed25519.ts';
 import { signaturesOf, validateGenome, type Genome, type GenomeSignature } from './genome.ts';
+import { keyFingerprint } from './key-material.ts';
 import { decodePublicKey, type TrustedKey } from './trust.ts';
 
 /** What the caller requires beyond the genome's own rules. */
@@ -149,7 +150,7 @@ const noImpersonation: Check = ({ genome, trusted }) => {
     if (key !== undefined && !sameKey(key, signer.public_key)) {
       return refuse(
         'GENOME_UNTRUSTED_SIGNER',
-        `authority.signers[${i}] names trusted key id ${signer.key_id} with a different public key; the trusted key is ${key.key.spkiBase64}`,
+        `authority.signers[${i}] names trusted key id ${signer.key_id} with a different public key (${keyFingerprint(signer.public_key)}); the trusted key is ${keyFingerprint(key.key.spkiBase64)}`,
         `authority.signers[${i}].public_key`,
       );
     }

@@ -261,6 +261,32 @@ describe('the validating webhook', () => {
     expect(await storedGenome(name)).toBeUndefined();
   });
 
+  it("escapes ESC, CR and bidi controls from a field name in kubectl's error", async () => {
+    const out = await applyGenome('escaped', { ...totk(), '\u001b[2J\rVERIFIED\u202e': 1 });
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/denied the request: GENOME_INVALID_SCHEMA: spec\.genome\./);
+    expect([...out.stderr].filter((c) => '\u001b\r\u202e'.includes(c))).toEqual([]);
+    expect(out.stderr).toContain('\\u{1b}[2J\\u{d}VERIFIED\\u{202e}');
+    expect(await storedGenome('escaped')).toBeUndefined();
+  });
+
+  it('never echoes a private key pasted into public_key', async () => {
+    const leaked = bob.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    const g = signWith(makeGenome([alice]), alice);
+    const genome = {
+      ...g,
+      authority: { ...g.authority, signers: [{ ...g.authority.signers[0]!, public_key: leaked }] },
+    };
+    const out = await applyGenome('pasted-key', genome);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(
+      /PRIVATE_KEY_EXPOSED: spec\.genome\.authority\.signers\[0\]\.public_key: .*PRIVATE key/,
+    );
+    expect(out.stderr).not.toContain(leaked.slice(16, 48));
+    expect(webhook.output()).not.toContain(leaked.slice(16, 48));
+    expect(await storedGenome('pasted-key')).toBeUndefined();
+  });
+
   it('refuses an oversized genome with GENOME_TOO_LARGE', async () => {
     const big = signWith(
       makeGenome([alice], {
