@@ -53,6 +53,27 @@ export default tseslint.config(
     },
   },
   {
+    // The TLS rotation planner and the material it reads are pure: I/O lives in the sources and the store.
+    files: ['tls/rotation-plan.ts', 'tls/material.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            '@kubernetes/client-node',
+            'node:fs',
+            'node:fs/promises',
+            'node:net',
+            'node:https',
+          ].map((name) => ({
+            name,
+            message: 'the rotation planner is pure: do I/O in the sources or the store',
+          })),
+        },
+      ],
+    },
+  },
+  {
     // Tests and scripts may be longer and more procedural.
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { complexity: 'off', 'max-depth': 'off', '@typescript-eslint/no-explicit-any': 'off' },

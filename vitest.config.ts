@@ -11,6 +11,7 @@ export default defineConfig({
           include: [
             'core/**/*.test.ts',
             'kube/**/*.test.ts',
+            'tls/**/*.test.ts',
             'webhook/**/*.test.ts',
             'operator/**/*.test.ts',
             'scripts/**/*.test.ts',

@@ -6,9 +6,9 @@
 import { silentLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
-import { createCertificateAuthority, issueCertificate } from '../kube/pki.ts';
+import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
 import { createApp } from '../webhook/app.ts';
-import { serveHttps, servingCertificate, type CertificateSource } from '../webhook/tls.ts';
+import { serveHttps, servingCertificate, type CertificateSource } from '../tls/serving.ts';
 
 const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
 const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../kube/pki.ts';
+import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
 
 /** Where the control plane's PKI files are, all PEM. */
 export interface CredentialFiles {

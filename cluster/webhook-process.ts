@@ -3,7 +3,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { environmentWithoutProxies } from './processes.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..');
 
 /** How to run the webhook locally against a cluster. */
 export interface WebhookProcessOptions {

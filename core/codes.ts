@@ -9,7 +9,7 @@ export const REFUSAL_CODES = {
   },
   GENOME_UNREADABLE: {
     meaning:
-      'the genome is not JSON that every parser reads the same way (syntax error, duplicate key, lone surrogate, unsafe number, or too deeply nested)',
+      'the genome cannot be read as JSON that every parser reads the same way (a directory, an empty or non-UTF-8 file, a syntax error, duplicate key, lone surrogate, unsafe number, or too deep nesting)',
     action:
       'fix the JSON text; tools that re-serialize JSON hide these problems, so fix the source',
   },
@@ -19,7 +19,7 @@ export const REFUSAL_CODES = {
     action: 'fix the field named in the message, then sign the genome again',
   },
   GENOME_UNSIGNED: {
-    meaning: 'the genome carries no signature',
+    meaning: 'the genome carries no signature: neither `signature` nor an entry in `signatures`',
     action: 'sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
   },
   GENOME_INVALID_SIGNATURE: {
@@ -71,6 +71,35 @@ export const REFUSAL_CODES = {
     meaning: 'a trusted key entry is not a usable Ed25519 public key',
     action:
       'replace the entry with the base64 SPKI DER or PEM PUBLIC KEY that genome-keygen prints',
+  },
+  TRUST_FILE_MISSING: {
+    meaning: 'a trust file given with --trust does not exist or cannot be opened',
+    action: 'check the path after --trust (genome-keygen prints a trust file on stdout)',
+  },
+  TRUST_FILE_UNREADABLE: {
+    meaning:
+      'a trust file cannot be read as strict JSON text (a directory, an empty or non-UTF-8 file, or a JSON syntax error)',
+    action:
+      'give the file genome-keygen wrote to stdout: `genome-keygen.ts my-key > my-key.trust.json`',
+  },
+  TRUST_FILE_INVALID: {
+    meaning:
+      'a trust file is JSON but not {key_id, alg, public_key} entries (a wrong type or a field that a trust entry does not have)',
+    action: 'keep only key_id, alg, public_key (and the optional boolean test) in each entry',
+  },
+  TRUST_FILE_TOO_LARGE: {
+    meaning: 'a trust file is over the byte limit or holds more entries than the limit',
+    action: 'split the keys over several trust files; see docs/limits.md for the limits',
+  },
+  TRUST_FILES_TOO_MANY: {
+    meaning: 'more --trust files were given than the CLI accepts',
+    action: 'merge trust files (a trust file may hold an array of keys); see docs/limits.md',
+  },
+  PRIVATE_KEY_EXPOSED: {
+    meaning:
+      'private key material was found where a public key belongs (a genome authority, a trust file or a trust Secret); it is not used and not printed',
+    action:
+      'remove it and treat the key as compromised: make a new pair with genome-keygen, re-sign, and remove the old public key from every trust store',
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 

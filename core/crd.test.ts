@@ -37,6 +37,13 @@ describe('genomeCrd', () => {
     });
   });
 
+  it('puts no pattern on a public key field, since the API server would quote a private key pasted there', () => {
+    const signer = genomeSchema().properties.authority.properties.signers.items;
+    expect(signer.properties.public_key.type).toBe('string');
+    expect(signer.properties.public_key.pattern).toBeUndefined();
+    expect(signer.properties.key_id.pattern).toBeDefined();
+  });
+
   it('sets no default anywhere under spec.genome, so nothing is added to signed content', () => {
     walk(genomeSchema(), 'spec.genome', (s, path) => expect(s.default, path).toBeUndefined());
   });

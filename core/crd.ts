@@ -1,11 +1,21 @@
 import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
 
-/** API group, version and names of the Genome resource. */
-export const GENOME_GROUP = 'mathison.io';
-export const GENOME_VERSION = 'v1alpha1';
-export const GENOME_PLURAL = 'genomes';
-export const GENOME_KIND = 'Genome';
-export const GENOME_API_VERSION = `${GENOME_GROUP}/${GENOME_VERSION}`;
+import {
+  GENERATED_BY_ANNOTATION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from './api.ts';
+
+/** API group, version and names of the Genome resource (defined in core/api.ts). */
+export {
+  GENOME_API_VERSION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from './api.ts';
 
 /** An OpenAPI v3 schema as the API server takes it in a CRD. */
 export type OpenApiSchema = Record<string, unknown>;
@@ -20,13 +30,7 @@ export function toOpenApi(node: SchemaNode): OpenApiSchema {
   const { description } = node;
   switch (node.type) {
     case 'string':
-      return {
-        type: 'string',
-        description,
-        ...(node.enum && { enum: [...node.enum] }),
-        ...(node.pattern !== undefined && { pattern: node.pattern }),
-        ...(node.minLength !== undefined && { minLength: node.minLength }),
-      };
+      return stringSchema(node);
     case 'integer':
       return { type: 'integer', format: 'int64', description, minimum: node.minimum };
     case 'array':
@@ -48,6 +52,20 @@ export function toOpenApi(node: SchemaNode): OpenApiSchema {
         'x-kubernetes-preserve-unknown-fields': true,
       };
   }
+}
+
+/**
+ * A string node. A keyMaterial field gets no pattern: the API server's pattern error would
+ * quote a private key pasted there; verify checks it without quoting (genome-schema.ts).
+ */
+function stringSchema(node: Extract<SchemaNode, { type: 'string' }>): OpenApiSchema {
+  return {
+    type: 'string',
+    description: node.description,
+    ...(node.enum && { enum: [...node.enum] }),
+    ...(node.pattern !== undefined && !node.keyMaterial && { pattern: node.pattern }),
+    ...(node.minLength !== undefined && { minLength: node.minLength }),
+  };
 }
 
 const condition: OpenApiSchema = {
@@ -120,7 +138,7 @@ export function genomeCrd(): Record<string, unknown> {
     metadata: {
       name: `${GENOME_PLURAL}.${GENOME_GROUP}`,
       annotations: {
-        'genome.mathison.io/generated-by': 'scripts/generate-crd.ts; edit core/genome-schema.ts',
+        [GENERATED_BY_ANNOTATION]: 'scripts/generate-crd.ts; edit core/genome-schema.ts',
       },
     },
     spec: {

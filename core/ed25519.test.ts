@@ -11,7 +11,7 @@ import {
 import { createPublicKey } from 'node:crypto';
 import * as noble from '@noble/ed25519';
 
-const VECTORS = join(import.meta.dirname, '..', '..', 'shared', 'vectors');
+const VECTORS = join(import.meta.dirname, '..', 'test', 'vectors');
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
 interface WycheproofTest {

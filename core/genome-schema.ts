@@ -17,6 +17,18 @@ export interface StringNode extends BaseNode {
   pattern?: string;
   minLength?: number;
   maxLength?: number;
+  /**
+   * Must hold something other than whitespace (String.prototype.trim), as upstream's loader
+   * requires of these fields. Checked by genome.ts only: RE2 has no Unicode whitespace class,
+   * so the CRD cannot say it, and the webhook refuses such a genome before it is stored.
+   */
+  notBlank?: boolean;
+  /**
+   * The field may hold key material pasted by mistake. The CRD leaves out its pattern: the API
+   * server's pattern error quotes the value, into kubectl's output and audit logs. The strict
+   * validator checks the pattern and names a private key without quoting it.
+   */
+  keyMaterial?: true;
 }
 
 /** An integer (JSON number with no fraction). */
@@ -109,7 +121,7 @@ export const GENOME_SCHEMA: ObjectNode = {
   ],
   properties: {
     schema_version: str('Format of the document; must be genome.v0.1.', { enum: [SCHEMA_VERSION] }),
-    name: str('Name of the genome, for example TOTK_ROOT.', { minLength: 1 }),
+    name: str('Name of the genome, for example TOTK_ROOT.', { minLength: 1, notBlank: true }),
     version: str('Semantic version of the genome; updates may not lower it.', {
       pattern: SEMVER_PATTERN,
     }),
@@ -144,7 +156,7 @@ export const GENOME_SCHEMA: ObjectNode = {
               alg: str('Key algorithm; only ed25519.', { enum: ['ed25519'] }),
               public_key: str(
                 'Base64 of the Ed25519 DER SubjectPublicKeyInfo: 60 characters starting MCowBQYDK2VwAyEA.',
-                { pattern: PUBLIC_KEY_PATTERN },
+                { pattern: PUBLIC_KEY_PATTERN, keyMaterial: true },
               ),
             },
           },
@@ -164,7 +176,7 @@ export const GENOME_SCHEMA: ObjectNode = {
         description: 'One invariant.',
         required: ['id', 'severity', 'testable_claim', 'enforcement_hook'],
         properties: {
-          id: str('Invariant id, for example INV-001.', { minLength: 1 }),
+          id: str('Invariant id, for example INV-001.', { minLength: 1, notBlank: true }),
           severity: str('CRITICAL, HIGH or MEDIUM.', { enum: ['CRITICAL', 'HIGH', 'MEDIUM'] }),
           testable_claim: str('What the invariant claims, in a testable form.'),
           enforcement_hook: str('Where Mathison enforces it.'),
@@ -179,7 +191,7 @@ export const GENOME_SCHEMA: ObjectNode = {
         description: 'One capability.',
         required: ['cap_id', 'risk_class', 'allow_actions', 'deny_actions'],
         properties: {
-          cap_id: str('Capability id, for example CAP-HEALTH.', { minLength: 1 }),
+          cap_id: str('Capability id, for example CAP-HEALTH.', { minLength: 1, notBlank: true }),
           risk_class: str('Risk class A (lowest) to D.', { enum: ['A', 'B', 'C', 'D'] }),
           allow_actions: strings('Actions this capability allows.', 'An action name.'),
           deny_actions: strings('Actions this capability denies.', 'An action name.'),
@@ -199,17 +211,22 @@ export const GENOME_SCHEMA: ObjectNode = {
             description: 'One file.',
             required: ['path', 'sha256'],
             properties: {
-              path: str('Path of the file in the build.'),
-              sha256: str('SHA-256 of the file.'),
+              path: str('Path of the file in the build.', { notBlank: true }),
+              sha256: str('SHA-256 of the file.', { notBlank: true }),
             },
           },
         },
       },
     },
-    signature: { ...signatureNode, description: 'The signature (single-signer form).' },
+    signature: {
+      ...signatureNode,
+      description:
+        'A signature (the form upstream genome-sign writes); read together with signatures.',
+    },
     signatures: {
       type: 'array',
-      description: 'Further signatures (multi-signer form); genome-sign adds to this list.',
+      description:
+        'Signatures (multi-signer form), read together with signature: a genome carries either or both. genome-sign adds further signers here.',
       maxItems: MAX_SIGNERS,
       items: signatureNode,
     },

@@ -125,6 +125,24 @@ describe('parseGenome', () => {
       'signature.at',
       'is not a field',
     ],
+    [
+      'a blank name, which Mathison refuses',
+      (g: any) => (g.name = ' \u00a0'),
+      'name',
+      'must not be blank',
+    ],
+    [
+      'an empty build manifest path, which Mathison refuses',
+      (g: any) => (g.build_manifest.files = [{ path: '', sha256: 'a'.repeat(64) }]),
+      'build_manifest.files[0].path',
+      'must not be blank',
+    ],
+    [
+      'a blank capability id, which Mathison refuses',
+      (g: any) => (g.capabilities[0].cap_id = '\t'),
+      'capabilities[0].cap_id',
+      'must not be blank',
+    ],
   ])('refuses %s, naming the field', (_name, change, field, reason) => {
     const result = parseGenome(mutated(change));
     expect(result.ok).toBe(false);

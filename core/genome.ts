@@ -1,5 +1,7 @@
-import { refuse, type Refusal } from './codes.ts';
+import { refuse, type Refusal, type RefusalCode } from './codes.ts';
+import { displayText, displayValue } from './display.ts';
 import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
+import { keyFingerprint, privateKeyKind } from './key-material.ts';
 import { parseStrictJson, type JsonValue } from './strict-json.ts';
 
 /** A signature entry of a genome. */
@@ -83,6 +85,8 @@ const walk = { unsorted: false };
 interface Problem {
   segments: (string | number)[];
   message: string;
+  /** The code, when it is not GENOME_INVALID_SCHEMA. */
+  code?: RefusalCode;
 }
 
 /** A validator compiled from a schema node. */
@@ -99,12 +103,31 @@ function within(key: string | number, problem: Problem): Problem {
 }
 
 function toRefusal(problem: Problem): Refusal {
+  // A segment can be a key from the input (an unknown field): escaped and clipped here.
   const field = problem.segments
-    .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`))
+    .map((s, i) =>
+      typeof s === 'number' ? `[${s}]` : i === 0 ? displayText(s) : `.${displayText(s)}`,
+    )
     .join('');
+  const code = problem.code ?? 'GENOME_INVALID_SCHEMA';
   // The field travels separately; each front end (CLI, webhook, status) shows it its own way.
-  if (field === '') return refuse('GENOME_INVALID_SCHEMA', `the document ${problem.message}`);
-  return refuse('GENOME_INVALID_SCHEMA', problem.message, field);
+  if (field === '') return refuse(code, `the document ${problem.message}`);
+  return refuse(code, problem.message, field);
+}
+
+/**
+ * Why a key field (keyMaterial in the schema) does not match its pattern, naming private key
+ * material as such; the value itself is never shown (a fingerprint names it).
+ */
+function publicKeyProblem(value: string): Problem {
+  const kind = privateKeyKind(value);
+  if (kind !== undefined) {
+    const message = `holds a PRIVATE key (${kind}), not a public key; it is not shown. Remove it from the genome and rotate the key: whoever saw this genome can sign with it`;
+    return { segments: [], message, code: 'PRIVATE_KEY_EXPOSED' };
+  }
+  return fail(
+    `is not the base64 SPKI DER of an Ed25519 public key (60 characters starting MCowBQYDK2VwAyEA); the value (${value.length} characters, ${keyFingerprint(value)}) is not shown`,
+  );
 }
 
 function typeOf(value: unknown): string {
@@ -124,7 +147,7 @@ function compile(node: SchemaNode, nested = true): Validator {
     case 'integer':
       return (value) => {
         if (!Number.isSafeInteger(value)) {
-          return fail(`must be an integer, not ${typeOf(value)} ${JSON.stringify(value)}`);
+          return fail(`must be an integer, not ${typeOf(value)} ${displayValue(value)}`);
         }
         return node.minimum !== undefined && (value as number) < node.minimum
           ? fail(`must be at least ${node.minimum}, not ${value as number}`)
@@ -144,17 +167,27 @@ function compileString(node: Extract<SchemaNode, { type: 'string' }>): Validator
     const allowed = new Set(node.enum);
     const list = node.enum.join(', ');
     checks.push((v) =>
-      allowed.has(v) ? undefined : `must be one of ${list}, not ${JSON.stringify(v)}`,
+      allowed.has(v) ? undefined : `must be one of ${list}, not ${displayValue(v)}`,
     );
   }
   const minLength = node.minLength;
   if (minLength !== undefined)
     checks.push((v) => (v.length < minLength ? 'must not be empty' : undefined));
-  if (node.pattern !== undefined) {
-    const re = new RegExp(node.pattern);
-    checks.push((v) =>
-      re.test(v) ? undefined : `${JSON.stringify(v)} does not match ${node.pattern}`,
-    );
+  const pattern = node.pattern;
+  if (node.keyMaterial && pattern !== undefined) {
+    const re = new RegExp(pattern);
+    return (value) => {
+      if (typeof value !== 'string') return fail(`must be a string, not ${typeOf(value)}`);
+      return re.test(value) ? undefined : publicKeyProblem(value);
+    };
+  }
+  if (node.notBlank === true) {
+    // Upstream's loader refuses these when blank, so a Mathison pod would not boot with it.
+    checks.push((v) => (v.trim() === '' ? 'must not be blank: Mathison refuses it' : undefined));
+  }
+  if (pattern !== undefined) {
+    const re = new RegExp(pattern);
+    checks.push((v) => (re.test(v) ? undefined : `${displayValue(v)} does not match ${pattern}`));
   }
   return (value) => {
     if (typeof value !== 'string') return fail(`must be a string, not ${typeOf(value)}`);
@@ -172,7 +205,8 @@ function isPlainString(node: SchemaNode): boolean {
     node.type === 'string' &&
     node.enum === undefined &&
     node.pattern === undefined &&
-    node.minLength === undefined
+    node.minLength === undefined &&
+    node.notBlank === undefined
   );
 }
 

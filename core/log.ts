@@ -1,3 +1,8 @@
+import { displayText, escapeText } from './display.ts';
+
+/** Longest string value written whole into a log line; longer ones are clipped. */
+export const MAX_LOG_VALUE_CHARS = 8192;
+
 /** Structured fields of a log line: namespace/name, genome id, code, and so on. */
 export type LogFields = Record<string, unknown>;
 
@@ -8,7 +13,12 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-/** Returns a logger writing one JSON object per line to `write`, with a time from `now`. */
+/**
+ * Returns a logger writing one JSON object per line to `write`, with a time from `now`. Every
+ * string (message, field values and keys) goes through core/display.ts: escaped, so that
+ * genome text cannot put control, bidi or separator characters into a log viewer, and clipped
+ * at MAX_LOG_VALUE_CHARS.
+ */
 export function jsonLogger(
   write: (line: string) => void,
   base: LogFields = {},
@@ -23,9 +33,17 @@ export function jsonLogger(
   return { info: log('info'), warn: log('warn'), error: log('error') };
 }
 
-/** Errors serialize as their message (JSON.stringify(err) would print {}). */
+/**
+ * Errors serialize as their message (JSON.stringify(err) would print {}); strings and object
+ * keys are shown safely (core/display.ts).
+ */
 function errorReplacer(_key: string, value: unknown): unknown {
-  return value instanceof Error ? value.message : value;
+  if (value instanceof Error) return displayText(value.message, MAX_LOG_VALUE_CHARS);
+  if (typeof value === 'string') return displayText(value, MAX_LOG_VALUE_CHARS);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeText(k), v]));
+  }
+  return value;
 }
 
 /** A logger that adds `fields` to every line of `logger`. */

@@ -29,4 +29,18 @@ describe('withSignature', () => {
       signatures: [sig('b')],
     });
   });
+
+  it('keeps a genome signed only in `signatures` in that form: a new signer is appended', () => {
+    const onlyList = { ...genome, signatures: [sig('a')] };
+    const added = withSignature(onlyList, sig('b'));
+    expect(added.signature).toBeUndefined();
+    expect(added.signatures).toEqual([sig('a'), sig('b')]);
+  });
+
+  it('a signer who signs a `signatures`-only genome again replaces its entry, leaving no stale copy', () => {
+    const onlyList = { ...genome, signatures: [sig('a'), sig('b')] };
+    const again = withSignature(onlyList, sig('a', 'new'));
+    expect(again.signature).toBeUndefined();
+    expect(again.signatures).toEqual([sig('a', 'new'), sig('b')]);
+  });
 });

@@ -1,4 +1,5 @@
 import { refuse, type Refusal } from './codes.ts';
+import { displayText, displayValue } from './display.ts';
 
 /** A JSON value as the strict parser returns it. */
 export type JsonValue =
@@ -132,11 +133,14 @@ class Parser {
     }
     const value = Number(match[0]);
     if (!Number.isFinite(value)) {
-      throw new StrictJsonError(`number ${match[0]} is not finite as a double`, this.pos);
+      throw new StrictJsonError(
+        `number ${displayText(match[0])} is not finite as a double`,
+        this.pos,
+      );
     }
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
       throw new StrictJsonError(
-        `number ${match[0]} is beyond the exact integer range (2^53)`,
+        `number ${displayText(match[0])} is beyond the exact integer range (2^53)`,
         this.pos,
       );
     }
@@ -201,7 +205,8 @@ class Parser {
       const keyAt = this.pos;
       if (this.text[keyAt] !== '"') throw new StrictJsonError('expected a string key', keyAt);
       const key = this.parseString();
-      if (Object.hasOwn(out, key)) throw new StrictJsonError(`duplicate key "${key}"`, keyAt);
+      if (Object.hasOwn(out, key))
+        throw new StrictJsonError(`duplicate key ${displayValue(key)}`, keyAt);
       this.skipWhitespace();
       if (this.text[this.pos] !== ':') throw new StrictJsonError('expected ":"', this.pos);
       this.pos += 1;

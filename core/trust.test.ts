@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   decodePublicKey,
+  MAX_TRUST_FILE_ENTRIES,
   mergeTrustSets,
   parseTrustFile,
   parseTrustedKeys,
@@ -88,7 +89,7 @@ describe('parseTrustedKeys', () => {
     ]);
     expect(set.keys.map((k) => k.keyId)).toEqual(['good']);
     expect(set.problems.map((p) => [p.keyId, p.code, p.privateKey])).toEqual([
-      ['leaked', 'TRUST_KEY_INVALID', true],
+      ['leaked', 'PRIVATE_KEY_EXPOSED', true],
       ['bad/id', 'TRUST_KEY_INVALID', false],
     ]);
     expect(set.problems[0]?.message).not.toContain(pkcs8);
@@ -115,26 +116,106 @@ describe('parseTrustFile', () => {
     ]);
   });
 
-  it.each([
-    ['a file holding a private key', pkcs8, /PRIVATE key/],
+  const entry = { key_id: 'a', alg: 'ed25519', public_key: spki };
+  const keygenOutput = `${JSON.stringify(entry, null, 2)}\n${pkcs8}\n`;
+  const refusals: [string, string, string, RegExp][] = [
+    ['a file holding only a private key', pkcs8, 'PRIVATE_KEY_EXPOSED', /PRIVATE key/],
+    ['a file holding a PEM private key', pkcs8Pem, 'PRIVATE_KEY_EXPOSED', /PRIVATE key/],
+    [
+      "genome-keygen's stdout and stderr together (> f 2>&1)",
+      keygenOutput,
+      'PRIVATE_KEY_EXPOSED',
+      /PRIVATE key/,
+    ],
+    [
+      'the same, stderr first',
+      `${pkcs8}\n${JSON.stringify(entry)}\n`,
+      'PRIVATE_KEY_EXPOSED',
+      /PRIVATE key/,
+    ],
     [
       'an entry with private_key',
       JSON.stringify({ key_id: 'a', private_key: pkcs8 }),
-      /holds a private_key/,
+      'PRIVATE_KEY_EXPOSED',
+      /PRIVATE key/,
     ],
-    ['text that is not JSON', 'not json', /GENOME|unexpected|line 1/],
+    ...['privateKey', 'secret_key', 'private_key_pem', 'seed', 'd'].map(
+      (name) =>
+        [
+          `an entry with a field ${name} (whatever its value)`,
+          JSON.stringify({ ...entry, [name]: 'x' }),
+          'PRIVATE_KEY_EXPOSED',
+          new RegExp(`field "${name}", which names a private key`),
+        ] as [string, string, string, RegExp],
+    ),
+    [
+      'a private key under an innocent field name',
+      JSON.stringify({ ...entry, comment: pkcs8 }),
+      'PRIVATE_KEY_EXPOSED',
+      /\."comment": this is a PRIVATE key/,
+    ],
+    [
+      'a PEM private key of another type in public_key',
+      JSON.stringify({
+        ...entry,
+        public_key: `-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----`,
+      }),
+      'PRIVATE_KEY_EXPOSED',
+      /EC PRIVATE KEY/,
+    ],
+    [
+      'an unknown field',
+      JSON.stringify({ ...entry, comment: 'mine' }),
+      'TRUST_FILE_INVALID',
+      /"comment" is not a field of a trust entry/,
+    ],
+    ['text that is not JSON', 'not json', 'TRUST_FILE_UNREADABLE', /unexpected|line 1/],
     [
       'an entry of another algorithm',
       JSON.stringify({ key_id: 'a', alg: 'rsa', public_key: spki }),
+      'TRUST_FILE_INVALID',
       /alg must be ed25519/,
     ],
-  ])('refuses %s', (_name, text, reason) => {
+    [
+      `more than ${MAX_TRUST_FILE_ENTRIES} entries`,
+      JSON.stringify(Array.from({ length: MAX_TRUST_FILE_ENTRIES + 1 }, () => entry)),
+      'TRUST_FILE_TOO_LARGE',
+      new RegExp(
+        `${MAX_TRUST_FILE_ENTRIES + 1} entries, over the limit of ${MAX_TRUST_FILE_ENTRIES}`,
+      ),
+    ],
+  ];
+  it.each(refusals)('refuses %s', (_name, text, code, reason) => {
     const result = parseTrustFile(text, 'f');
     expect('keys' in result).toBe(false);
     if (!('keys' in result)) {
-      expect(result.code).toBe('TRUST_KEY_INVALID');
+      expect(result.code).toBe(code);
       expect(result.message).toMatch(reason);
+      expect(result.message).not.toContain(pkcs8.slice(16, 40));
     }
+  });
+
+  it('escapes and clips a field name from the file in its message', () => {
+    const name = `\u202e${'x'.repeat(10_000)}`;
+    const result = parseTrustFile(JSON.stringify({ ...entry, [name]: 1 }), 'f');
+    expect('keys' in result).toBe(false);
+    if ('keys' in result) return;
+    expect(result.message).not.toContain('\u202e');
+    expect(result.message).toContain('\\u{202e}');
+    expect(result.message.length).toBeLessThan(600);
+  });
+
+  it(`parses a full file of ${MAX_TRUST_FILE_ENTRIES} entries quickly`, () => {
+    const keys = Array.from({ length: MAX_TRUST_FILE_ENTRIES }, (_, i) => ({
+      key_id: `k-${i}`,
+      alg: 'ed25519',
+      public_key: der(generateKeyPairSync('ed25519').publicKey),
+    }));
+    const started = performance.now();
+    const set = parseTrustFile(JSON.stringify(keys, null, 2), 'f');
+    const ms = performance.now() - started;
+    expect('keys' in set && set.keys.length).toBe(MAX_TRUST_FILE_ENTRIES);
+    expect(ms).toBeLessThan(2000);
   });
 });
 
@@ -150,6 +231,23 @@ describe('trustFromSecrets', () => {
       ...(testKeys && { annotations: { 'genome.mathison.io/test-keys': testKeys } }),
     },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  });
+
+  it.each([
+    ['a PKCS#8 key with line breaks', pkcs8.replace(/(.{20})/g, '$1\n')],
+    ['a base64url PKCS#8 key without padding', Buffer.from(pkcs8, 'base64').toString('base64url')],
+    ['a hex PKCS#8 key', Buffer.from(pkcs8, 'base64').toString('hex')],
+    ['a 64-byte NaCl secret key in hex', Buffer.alloc(64, 3).toString('hex')],
+    [
+      'an OpenSSH private key block',
+      '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----',
+    ],
+  ])('recognises %s as private key material, without printing it', (_name, value) => {
+    const set = trustFromSecrets([secret('a', { leaked: value })]);
+    expect(set.problems).toMatchObject([
+      { keyId: 'leaked', privateKey: true, code: 'PRIVATE_KEY_EXPOSED' },
+    ]);
+    expect(set.problems[0]?.message).not.toContain(value.slice(10, 30));
   });
 
   it('reads one key per data entry, the entry name being the key id, PEM or base64', () => {
@@ -173,7 +271,7 @@ describe('trustFromSecrets', () => {
     const set = trustFromSecrets([secret('a', { good: spki, leaked: pkcs8 })]);
     expect(set.keys.map((k) => k.keyId)).toEqual(['good']);
     expect(set.problems).toMatchObject([
-      { keyId: 'leaked', privateKey: true, code: 'TRUST_KEY_INVALID' },
+      { keyId: 'leaked', privateKey: true, code: 'PRIVATE_KEY_EXPOSED' },
     ]);
   });
 

@@ -1,8 +1,28 @@
+import { TEST_KEYS_ANNOTATION } from './api.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { refuse, type Refusal } from './codes.ts';
+import { displayValue } from './display.ts';
 import { ED25519_SPKI_PREFIX, importEd25519PublicKey, type Ed25519PublicKey } from './ed25519.ts';
 import { KEY_ID_PATTERN } from './genome-schema.ts';
-import { parseStrictJson } from './strict-json.ts';
+import {
+  findPrivateKeyMaterial,
+  isPrivateKeyFieldName,
+  privateKeyBytesKind,
+  privateKeyKind,
+} from './key-material.ts';
+import { parseStrictJson, type JsonValue } from './strict-json.ts';
+
+/** Largest trust file a tool reads, in bytes; see docs/limits.md. */
+export const MAX_TRUST_FILE_BYTES = 64 * 1024;
+
+/** Most trust files one command takes (--trust given this many times at most). */
+export const MAX_TRUST_FILES = 8;
+
+/** Most entries one trust file may hold; see docs/limits.md. */
+export const MAX_TRUST_FILE_ENTRIES = 64;
+
+/** The fields a trust file entry may have: what genome-keygen prints, and the test mark. */
+export const TRUST_ENTRY_FIELDS: readonly string[] = ['key_id', 'alg', 'public_key', 'test'];
 
 /** A key the cluster (or the caller) trusts: key id, validated public key, where it came from. */
 export interface TrustedKey {
@@ -11,6 +31,15 @@ export interface TrustedKey {
   /** A key marked as a test key: genomes it signs verify, with a warning. */
   test: boolean;
   source: string;
+  /** The Secret entry it was read from, when it came from a Secret. */
+  origin?: TrustOrigin;
+}
+
+/** A trust entry's place in the cluster: the Secret and the data entry (key) within it. */
+export interface TrustOrigin {
+  namespace: string;
+  name: string;
+  entry: string;
 }
 
 /** One key entry before parsing: an id, the encoded public key, and a description of its origin. */
@@ -19,6 +48,7 @@ export interface TrustEntry {
   value: string;
   source: string;
   test?: boolean;
+  origin?: TrustOrigin;
 }
 
 /** A trust entry that was refused, and whether it held private key material. */
@@ -26,6 +56,8 @@ export interface TrustProblem extends Refusal {
   keyId: string;
   source: string;
   privateKey: boolean;
+  /** Every Secret entry involved (two or more for a key id claimed with different keys). */
+  origins: TrustOrigin[];
 }
 
 /** The usable keys and the refused entries of a trust source. */
@@ -60,11 +92,12 @@ const problem = (reason: string, privateKey = false): KeyDecodeError => ({ reaso
  */
 export function decodePublicKey(text: string): Ed25519PublicKey | KeyDecodeError {
   const trimmed = text.trim();
+  const privateKind = privateKeyKind(trimmed);
+  if (privateKind !== undefined) return privateKeyProblem(privateKind);
   let der: Uint8Array | undefined;
   if (trimmed.startsWith('-----BEGIN')) {
     const pem = PEM.exec(trimmed);
     if (pem === null) return problem('the PEM block is malformed');
-    if (pem[1]?.includes('PRIVATE KEY')) return privateKeyProblem();
     if (pem[1] !== 'PUBLIC KEY') return problem(`a PEM "${pem[1]}" block is not a PUBLIC KEY`);
     der = decodeBase64Strict((pem[2] ?? '').replace(/\r?\n/g, ''));
   } else {
@@ -75,23 +108,24 @@ export function decodePublicKey(text: string): Ed25519PublicKey | KeyDecodeError
   return decodeSpki(der);
 }
 
-function privateKeyProblem(): KeyDecodeError {
-  return problem(
-    'this is a PRIVATE key; trust entries must hold public keys only. Remove it and rotate the key: whoever can read this store can now sign',
-    true,
-  );
+/** The reason given for private key material; it names the kind, never the value. */
+export function privateKeyReason(kind: string): string {
+  return `this is a PRIVATE key (${kind}), where a public key belongs; it is not used and not shown. Remove it and rotate the key: whoever could read it can sign`;
+}
+
+function privateKeyProblem(kind: string): KeyDecodeError {
+  return problem(privateKeyReason(kind), true);
 }
 
 function decodeSpki(der: Uint8Array): Ed25519PublicKey | KeyDecodeError {
-  if (looksLikePkcs8(der)) return privateKeyProblem();
+  const privateKind = privateKeyBytesKind(der);
+  if (privateKind !== undefined) return privateKeyProblem(privateKind);
   const algorithm = spkiAlgorithm(der);
   if (algorithm !== undefined && algorithm !== 'Ed25519') {
     return problem(`the key is ${algorithm}, not Ed25519`);
   }
   if (der.length !== ED25519_SPKI_PREFIX.length + 32) {
     if (der.length === 32) return problem('this is a raw 32-byte key; give it as base64 SPKI DER');
-    // 64 bytes is the NaCl/libsodium secret key layout (seed followed by public key).
-    if (der.length === 64) return privateKeyProblem();
     return problem(`an Ed25519 SPKI is 44 bytes, this one is ${der.length}`);
   }
   if (!ED25519_SPKI_PREFIX.every((b, i) => der[i] === b)) {
@@ -99,17 +133,6 @@ function decodeSpki(der: Uint8Array): Ed25519PublicKey | KeyDecodeError {
   }
   const key = importEd25519PublicKey(der.subarray(ED25519_SPKI_PREFIX.length));
   return typeof key === 'string' ? problem(key) : key;
-}
-
-/** PKCS#8: SEQUENCE { INTEGER version (0 or 1), SEQUENCE { OID ... }, OCTET STRING ... }. */
-function looksLikePkcs8(der: Uint8Array): boolean {
-  const headerLength = der[1] !== undefined && der[1] & 0x80 ? 2 + (der[1] & 0x7f) : 2;
-  return (
-    der[0] === 0x30 &&
-    der[headerLength] === 0x02 &&
-    der[headerLength + 1] === 0x01 &&
-    (der[headerLength + 2] === 0x00 || der[headerLength + 2] === 0x01)
-  );
 }
 
 /** Reads the algorithm OID of an SPKI well enough to name it; undefined when unknown. */
@@ -128,10 +151,14 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
   const problems: TrustProblem[] = [];
   for (const entry of entries) {
     const refusal = (reason: string, privateKey = false): TrustProblem => ({
-      ...refuse('TRUST_KEY_INVALID', `trusted key ${entry.keyId} (${entry.source}): ${reason}`),
+      ...refuse(
+        privateKey ? 'PRIVATE_KEY_EXPOSED' : 'TRUST_KEY_INVALID',
+        `trusted key ${displayValue(entry.keyId)} (${entry.source}): ${reason}`,
+      ),
       keyId: entry.keyId,
       source: entry.source,
       privateKey,
+      origins: entry.origin ? [entry.origin] : [],
     });
     if (!new RegExp(KEY_ID_PATTERN).test(entry.keyId)) {
       problems.push(refusal(`key id must match ${KEY_ID_PATTERN}`));
@@ -139,51 +166,86 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
     }
     const key = decodePublicKey(entry.value);
     if ('reason' in key) problems.push(refusal(key.reason, key.privateKey));
-    else keys.push({ keyId: entry.keyId, key, test: entry.test === true, source: entry.source });
+    else
+      keys.push({
+        keyId: entry.keyId,
+        key,
+        test: entry.test === true,
+        source: entry.source,
+        origin: entry.origin,
+      });
   }
   return { keys, problems };
 }
 
 /**
- * Reads a trust file: one {key_id, alg, public_key} object or an array of them (what
- * genome-keygen prints). An optional boolean `test` marks a test key. Entries that are not
- * usable keys are returned as problems; a file that is not such JSON is one refusal.
+ * Reads a trust file: one {key_id, alg, public_key} object or an array of at most
+ * MAX_TRUST_FILE_ENTRIES of them (what genome-keygen prints). An optional boolean `test` marks
+ * a test key; any other field is refused. Private key material anywhere in the file is refused
+ * as such (PRIVATE_KEY_EXPOSED), before anything else is said about the file. Entries that are
+ * not usable keys are returned as problems; a file that is not such JSON is one refusal.
  */
 export function parseTrustFile(text: string, source: string): TrustSet | Refusal {
   const parsed = parseStrictJson(text);
   if (!parsed.ok) {
-    const asKey = decodePublicKey(text);
-    const reason = 'reason' in asKey && asKey.privateKey ? asKey.reason : parsed.refusal.message;
-    return refuse('TRUST_KEY_INVALID', `${source}: ${reason}`);
+    const kind = findPrivateKeyMaterial(text);
+    if (kind !== undefined)
+      return refuse('PRIVATE_KEY_EXPOSED', `${source}: ${privateKeyReason(kind)}`);
+    return refuse('TRUST_FILE_UNREADABLE', `${source}: ${parsed.refusal.message}`);
   }
   const list = Array.isArray(parsed.value) ? parsed.value : [parsed.value];
+  if (list.length > MAX_TRUST_FILE_ENTRIES) {
+    const message = `${source} holds ${list.length} entries, over the limit of ${MAX_TRUST_FILE_ENTRIES}`;
+    return refuse('TRUST_FILE_TOO_LARGE', message);
+  }
+  const leak = list.map((item, i) => privateEntryProblem(item, `${source}[${i}]`)).find(Boolean);
+  if (leak !== undefined) return leak;
   const entries: TrustEntry[] = [];
   for (const [i, item] of list.entries()) {
     const entry = trustFileEntry(item, `${source}[${i}]`);
-    if (typeof entry === 'string') return refuse('TRUST_KEY_INVALID', entry);
+    if ('code' in entry) return entry;
     entries.push(entry);
   }
   return parseTrustedKeys(entries);
 }
 
-function trustFileEntry(item: unknown, where: string): TrustEntry | string {
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    return `${where}: expected an object {key_id, alg, public_key}`;
+/** A refusal when an entry holds private key material: by a field's name or by a value. */
+function privateEntryProblem(item: JsonValue, where: string): Refusal | undefined {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
+  for (const [name, value] of Object.entries(item)) {
+    const kind = findPrivateKeyMaterial(typeof value === 'string' ? value : JSON.stringify(value));
+    if (kind !== undefined) {
+      return refuse(
+        'PRIVATE_KEY_EXPOSED',
+        `${where}.${displayValue(name)}: ${privateKeyReason(kind)}`,
+      );
+    }
+    if (isPrivateKeyFieldName(name)) {
+      const message = `${where} has a field ${displayValue(name)}, which names a private key; a trust file holds public keys only, and the value is not shown. Remove it and rotate that key`;
+      return refuse('PRIVATE_KEY_EXPOSED', message);
+    }
   }
-  const {
-    key_id: keyId,
-    alg,
-    public_key: value,
-    test,
-    private_key: privateKey,
-  } = item as Record<string, unknown>;
-  if (privateKey !== undefined)
-    return `${where}: holds a private_key; a trust file holds public keys only`;
+  return undefined;
+}
+
+function trustFileEntry(item: unknown, where: string): TrustEntry | Refusal {
+  const invalid = (message: string) => refuse('TRUST_FILE_INVALID', `${where}: ${message}`);
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    return invalid('expected an object {key_id, alg, public_key}');
+  }
+  const fields = item as Record<string, unknown>;
+  const extra = Object.keys(fields).find((name) => !TRUST_ENTRY_FIELDS.includes(name));
+  if (extra !== undefined) {
+    return invalid(
+      `${displayValue(extra)} is not a field of a trust entry (only ${TRUST_ENTRY_FIELDS.join(', ')})`,
+    );
+  }
+  const { key_id: keyId, alg, public_key: value, test } = fields;
   if (typeof keyId !== 'string' || typeof value !== 'string') {
-    return `${where}: key_id and public_key must be strings`;
+    return invalid('key_id and public_key must be strings');
   }
   const problem = optionalFieldsProblem(alg, test);
-  if (problem !== undefined) return `${where}: ${problem}`;
+  if (problem !== undefined) return invalid(problem);
   return { keyId, value, source: where, test: test === true };
 }
 
@@ -204,11 +266,8 @@ export function declaredKeys(signers: readonly { key_id: string; public_key: str
   );
 }
 
-/** Label that marks a Secret of trusted public keys. */
-export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
-
-/** Annotation on a trust Secret listing (comma-separated) which of its key ids are test keys. */
-export const TEST_KEYS_ANNOTATION = 'genome.mathison.io/test-keys';
+/** The trust Secret's label and test-key annotation (defined in core/api.ts). */
+export { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from './api.ts';
 
 /** The parts of a Secret that trust is read from. */
 export interface TrustSecret {
@@ -235,6 +294,7 @@ function secretEntries(secret: TrustSecret): TrustEntry[] {
     value: Buffer.from(encoded, 'base64').toString('utf8'),
     source,
     test: tests.has(keyId),
+    origin: { namespace: metadata.namespace ?? '', name: metadata.name ?? '', entry: keyId },
   }));
 }
 
@@ -267,6 +327,7 @@ function withoutConflicts(set: TrustSet): TrustSet {
       keyId,
       source: sources,
       privateKey: false,
+      origins: list.flatMap((k) => (k.origin ? [k.origin] : [])),
     });
   }
   return { keys, problems };

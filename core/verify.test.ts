@@ -1,8 +1,11 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Genome } from './genome.ts';
-import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
+import { mathisonCanonicalJson as naiveCanonical, mathisonLoads } from './mathison-model.ts';
+import type { Genome, GenomeSignature } from './genome.ts';
+import { makeGenome, makeSigner, signWith, trust, type TestSigner } from './test-fixtures.ts';
 import { parseTrustFile, type TrustedKey } from './trust.ts';
 import { verify } from './verify.ts';
 
@@ -18,12 +21,22 @@ interface Case {
   code?: string;
   signers?: string[];
   message?: RegExp;
+  field?: string;
 }
 
 const tamper = (g: Genome): Genome => ({
   ...g,
   capabilities: [{ ...g.capabilities[0]!, allow_actions: ['everything'] }],
 });
+
+/** The same genome with every signature moved to `signatures`, as other signing tools write it. */
+const onlyInSignatures = (g: Genome): Genome => {
+  const { signature, signatures, ...rest } = g;
+  return { ...rest, signatures: [...(signature ? [signature] : []), ...(signatures ?? [])] };
+};
+
+const twoOf = (signers: TestSigner[]): Genome =>
+  makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
 
 const cases: Case[] = [
   {
@@ -59,14 +72,46 @@ const cases: Case[] = [
     code: 'GENOME_UNSIGNED',
   },
   {
-    name: 'a genome with only `signatures` is refused, since Mathison verifies `signature` at boot',
-    genome: () => {
-      const { signature, ...rest } = signWith(makeGenome([alice]), alice);
-      return { ...rest, signatures: [signature] };
-    },
+    name: 'an empty `signatures` and no `signature` is unsigned',
+    genome: () => ({ ...makeGenome([alice]), signatures: [] }),
     trusted: trust(alice),
     code: 'GENOME_UNSIGNED',
-    message: /Mathison verifies at boot/,
+    message: /neither/,
+  },
+  {
+    name: 'a genome signed only in `signatures` by a trusted key verifies, as upstream boots it',
+    genome: () => onlyInSignatures(signWith(makeGenome([alice]), alice)),
+    trusted: trust(alice),
+    signers: ['alice'],
+  },
+  {
+    name: 'two distinct trusted signers only in `signatures` meet a threshold of 2',
+    genome: () => onlyInSignatures(signWith(twoOf([alice, bob]), alice, bob)),
+    trusted: trust(alice, bob),
+    signers: ['alice', 'bob'],
+  },
+  {
+    name: 'a genome signed only in `signatures` by an untrusted key is refused',
+    genome: () => onlyInSignatures(signWith(makeGenome([mallory]), mallory)),
+    trusted: trust(alice),
+    code: 'GENOME_UNTRUSTED_SIGNER',
+  },
+  {
+    name: 'one signer twice in `signatures` does not meet a threshold of 2',
+    genome: () => {
+      const g = onlyInSignatures(signWith(twoOf([alice, bob]), alice));
+      return { ...g, signatures: [g.signatures![0]!, g.signatures![0]!] };
+    },
+    trusted: trust(alice, bob),
+    code: 'GENOME_THRESHOLD_NOT_MET',
+    message: /1 distinct trusted signer/,
+  },
+  {
+    name: 'a tampered genome signed only in `signatures` names the entry that fails',
+    genome: () => tamper(onlyInSignatures(signWith(makeGenome([alice]), alice))),
+    trusted: trust(alice),
+    code: 'GENOME_INVALID_SIGNATURE',
+    field: 'signatures[0]',
   },
   {
     name: 'a self-signed genome by an untrusted key is refused',
@@ -220,6 +265,7 @@ describe('verify', () => {
     }
     expect(verdict).toMatchObject({ ok: false, code: c.code });
     if (c.message && !verdict.ok) expect(verdict.message).toMatch(c.message);
+    if (c.field && !verdict.ok) expect(verdict.field).toBe(c.field);
   });
 
   it('warns when a test key signed, and still verifies', () => {
@@ -249,7 +295,7 @@ describe('verify', () => {
 });
 
 describe('verify on upstream interop genomes', () => {
-  const interop = join(import.meta.dirname, '..', '..', 'shared', 'interop');
+  const interop = join(import.meta.dirname, '..', 'test', 'vectors', 'interop');
   const load = (name: string) => {
     const genome = JSON.parse(readFileSync(join(interop, `${name}.json`), 'utf8'));
     const keys = parseTrustFile(readFileSync(join(interop, `${name}.trust.json`), 'utf8'), name);
@@ -275,5 +321,202 @@ describe('verify on upstream interop genomes', () => {
       field: 'signature',
     });
     expect(!verdict.ok && verdict.message).toMatch(/legacy form/);
+  });
+});
+
+describe("verify against a naive model of upstream Mathison's loader", () => {
+  const pool = ['k0', 'k1', 'k2', 'k3'].map(makeSigner);
+  const blankable = ['none', 'name', 'invariant id', 'cap_id', 'file path', 'file sha256'] as const;
+  const scenario = fc.record({
+    declared: fc.uniqueArray(fc.nat(3), { minLength: 1, maxLength: 3 }),
+    thresholdSeed: fc.nat(),
+    signs: fc.array(
+      fc.record({
+        // 0-3: a declared signer; 4-7: any key of the pool, declared or not.
+        who: fc.nat(7),
+        inSignature: fc.boolean(),
+        valid: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, fc.constant(false)),
+      }),
+      { maxLength: 4, size: 'small' },
+    ),
+    trusted: fc.oneof(
+      { weight: 3, arbitrary: fc.constant('declared' as const) },
+      fc.subarray([0, 1, 2, 3]),
+    ),
+    impostor: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, fc.constant(true)),
+    blank: fc.oneof({ weight: 5, arbitrary: fc.constant('none') }, fc.constantFrom(...blankable)),
+    tamper: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, fc.constant(true)),
+  });
+  type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+  function unsignedOf(s: Scenario): Genome {
+    const signers = s.declared.map((i) => pool[i]!);
+    const g = makeGenome(signers, {
+      authority: {
+        ...makeGenome(signers).authority,
+        threshold: 1 + (s.thresholdSeed % signers.length),
+      },
+      build_manifest: { files: [{ path: 'src/a.ts', sha256: 'a'.repeat(64) }] },
+    });
+    const blank = ' \t\u00a0\u2028';
+    if (s.blank === 'name') g.name = blank;
+    if (s.blank === 'invariant id') g.invariants[0]!.id = blank;
+    if (s.blank === 'cap_id') g.capabilities[0]!.cap_id = blank;
+    if (s.blank === 'file path') g.build_manifest.files[0]!.path = '';
+    if (s.blank === 'file sha256') g.build_manifest.files[0]!.sha256 = ' ';
+    return g;
+  }
+
+  const signerOf = (s: Scenario, who: number): TestSigner =>
+    who < 4 ? pool[s.declared[who % s.declared.length]!]! : pool[who - 4]!;
+
+  /** Signs with each entry of the scenario, in `signature` or `signatures`, valid or not. */
+  function signedOf(s: Scenario): Genome {
+    const unsigned = unsignedOf(s);
+    const bytes = Buffer.from(naiveCanonical(unsigned));
+    let signature: GenomeSignature | undefined;
+    const signatures: GenomeSignature[] = [];
+    for (const entry of s.signs) {
+      const signer = signerOf(s, entry.who);
+      const message = entry.valid ? bytes : Buffer.concat([bytes, Buffer.from('!')]);
+      const sig: GenomeSignature = {
+        alg: 'ed25519',
+        signer_key_id: signer.keyId,
+        sig_base64: sign(null, message, signer.privateKey).toString('base64'),
+      };
+      if (entry.inSignature && signature === undefined) signature = sig;
+      else signatures.push(sig);
+    }
+    const genome: Genome = {
+      ...unsigned,
+      ...(signature && { signature }),
+      ...(signatures.length > 0 && { signatures }),
+    };
+    return s.tamper ? { ...genome, version: '9.9.9' } : genome;
+  }
+
+  function trustedOf(s: Scenario): TrustedKey[] {
+    const chosen = s.trusted === 'declared' ? s.declared : s.trusted;
+    const keys = chosen.map((i) => pool[i]!);
+    // A trusted key id paired with another key: the genome's own key must not count.
+    if (s.impostor && keys[0]) keys[0] = { ...makeSigner('x'), keyId: keys[0].keyId };
+    return keys.length === 0 ? [] : trust(...keys);
+  }
+
+  it('never accepts a genome that the loader would refuse, and agrees on the genome id', async () => {
+    const tally = { accepted: 0, onlySignatures: 0, loaderOnly: 0 };
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const genome = signedOf(s);
+        const text = JSON.stringify(genome);
+        const ours = verify(JSON.parse(text), trustedOf(s));
+        const theirs = await mathisonLoads(text);
+        if (theirs.ok && !ours.ok) tally.loaderOnly += 1;
+        if (!ours.ok) return;
+        expect(theirs).toEqual({ ok: true, genomeId: ours.genomeId });
+        tally.accepted += 1;
+        if (genome.signature === undefined) tally.onlySignatures += 1;
+      }),
+      { numRuns: 500 },
+    );
+    // Not vacuous: many generated genomes verify, signatures-only ones among them.
+    expect(tally.accepted).toBeGreaterThan(30);
+    expect(tally.onlySignatures).toBeGreaterThan(5);
+    expect(tally.loaderOnly).toBeGreaterThan(0);
+  });
+
+  it('accepts what the loader accepts when every signature is valid, declared and trusted', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (raw) => {
+        const s: Scenario = {
+          ...raw,
+          signs: raw.signs
+            .filter((e) => e.who < 4 || raw.declared.includes(e.who - 4))
+            .map((e) => ({ ...e, valid: true })),
+          trusted: 'declared',
+          impostor: false,
+          tamper: false,
+          blank: 'none',
+        };
+        const text = JSON.stringify(signedOf(s));
+        const theirs = await mathisonLoads(text);
+        const ours = verify(JSON.parse(text), trustedOf(s));
+        expect(ours.ok).toBe(theirs.ok);
+        if (!ours.ok) expect(['GENOME_UNSIGNED', 'GENOME_THRESHOLD_NOT_MET']).toContain(ours.code);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('refusals never print a key value in full', () => {
+  const ed = generateKeyPairSync('ed25519');
+  const pkcs8 = ed.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+  const privateKeys: [string, string][] = [
+    ['a base64 PKCS#8 Ed25519 key', pkcs8],
+    ['a PEM PKCS#8 key', ed.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string],
+    [
+      'a PEM EC PRIVATE KEY',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        format: 'pem',
+        type: 'sec1',
+      }) as string,
+    ],
+    [
+      'a PEM RSA PRIVATE KEY',
+      generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+        format: 'pem',
+        type: 'pkcs1',
+      }) as string,
+    ],
+    [
+      'a 64-byte NaCl secret key',
+      Buffer.concat([
+        ed.privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(16),
+        ed.publicKey.export({ format: 'der', type: 'spki' }).subarray(12),
+      ]).toString('base64'),
+    ],
+  ];
+  /** Every 16-character piece of the key's body (PEM armour aside). */
+  const pieces = (key: string) => {
+    const body = key.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    return Array.from({ length: Math.floor(body.length / 16) }, (_, i) =>
+      body.slice(i * 16, i * 16 + 16),
+    );
+  };
+  const withKey = (publicKey: string) => {
+    const g = signWith(makeGenome([alice]), alice);
+    const signer = { ...g.authority.signers[0]!, public_key: publicKey };
+    return { ...g, authority: { ...g.authority, signers: [signer] } };
+  };
+
+  it.each(privateKeys)('names %s in authority as a private key, without printing it', (_n, key) => {
+    const verdict = verify(withKey(key), trust(alice));
+    expect(verdict).toMatchObject({
+      ok: false,
+      code: 'PRIVATE_KEY_EXPOSED',
+      field: 'authority.signers[0].public_key',
+    });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/PRIVATE key/);
+    for (const piece of pieces(key)) expect(verdict.message).not.toContain(piece);
+  });
+
+  it('names a malformed public key by fingerprint only', () => {
+    const pem = `-----BEGIN PUBLIC KEY-----\n${bob.publicKey}\n-----END PUBLIC KEY-----`;
+    const verdict = verify(withKey(pem), trust(alice));
+    expect(verdict).toMatchObject({ ok: false, code: 'GENOME_INVALID_SCHEMA' });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
+    expect(verdict.message).not.toContain(bob.publicKey.slice(16, 40));
+  });
+
+  it('names the keys of an impersonation by fingerprint only', () => {
+    const verdict = verify(signWith(makeGenome([aliceImpostor]), aliceImpostor), trust(alice));
+    expect(verdict).toMatchObject({ ok: false, code: 'GENOME_UNTRUSTED_SIGNER' });
+    if (verdict.ok) return;
+    expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
+    expect(verdict.message).not.toContain(alice.publicKey.slice(16, 40));
+    expect(verdict.message).not.toContain(aliceImpostor.publicKey.slice(16, 40));
   });
 });

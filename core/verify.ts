@@ -3,6 +3,7 @@ import { canonicalBytes, sha256Hex } from './canonical.ts';
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import { verifyEd25519, type Ed25519PublicKey } from './ed25519.ts';
 import { signaturesOf, validateGenome, type Genome, type GenomeSignature } from './genome.ts';
+import { keyFingerprint } from './key-material.ts';
 import { decodePublicKey, type TrustedKey } from './trust.ts';
 
 /** What the caller requires beyond the genome's own rules. */
@@ -121,13 +122,15 @@ const withinSizeLimit: Check = ({ bytes, policy }) =>
 const hasTrustedKeys: Check = ({ trusted }) =>
   trusted.size === 0 ? refuse('TRUST_KEYS_MISSING', 'no trusted keys are configured') : undefined;
 
-const isSigned: Check = ({ genome }) => {
-  if (genome.signature !== undefined) return undefined;
-  const extra = genome.signatures?.length
-    ? ': it has `signatures` but no `signature`, which Mathison verifies at boot'
-    : '';
-  return refuse('GENOME_UNSIGNED', `the genome is not signed${extra}`, 'signature');
-};
+/** Like upstream's loader, `signature` and `signatures` together: at least one entry. */
+const isSigned: Check = ({ signatures }) =>
+  signatures.length > 0
+    ? undefined
+    : refuse(
+        'GENOME_UNSIGNED',
+        'the genome is not signed: it has neither `signature` nor an entry in `signatures`',
+        'signature',
+      );
 
 const signersAreDeclared: Check = ({ genome, signatures }) => {
   const declared = new Set(genome.authority.signers.map((s) => s.key_id));
@@ -147,7 +150,7 @@ const noImpersonation: Check = ({ genome, trusted }) => {
     if (key !== undefined && !sameKey(key, signer.public_key)) {
       return refuse(
         'GENOME_UNTRUSTED_SIGNER',
-        `authority.signers[${i}] names trusted key id ${signer.key_id} with a different public key; the trusted key is ${key.key.spkiBase64}`,
+        `authority.signers[${i}] names trusted key id ${signer.key_id} with a different public key (${keyFingerprint(signer.public_key)}); the trusted key is ${keyFingerprint(key.key.spkiBase64)}`,
         `authority.signers[${i}].public_key`,
       );
     }

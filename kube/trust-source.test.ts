@@ -113,7 +113,7 @@ describe('watchTrustedKeys', () => {
       contexts: [{ name: 'f', cluster: 'f', user: 'u' }],
       currentContext: 'f',
     });
-    const source = await watchTrustedKeys(kc, 'ops', silentLogger);
+    const source = await watchTrustedKeys(kc, 'ops', silentLogger, { syncTimeoutMs: 300 });
     cleanup = async () => {
       await source.stop();
       server.close();
@@ -124,11 +124,13 @@ describe('watchTrustedKeys', () => {
 
   it('stops counting as synced while the watch stays down, so /readyz fails', async () => {
     const { server, kc } = await fakeApiServer((_attempt, res) => res.writeHead(500).end());
-    const source = await watchTrustedKeys(kc, 'ops', silentLogger, 300);
+    // Longer than the first back-off (500 ms): the guard must survive the retries, not only
+    // the gap before the first one.
+    const source = await watchTrustedKeys(kc, 'ops', silentLogger, { staleAfterMs: 2_000 });
     cleanup = async () => {
       await source.stop();
       server.close();
     };
-    await eventually(() => !source.synced());
+    await eventually(() => !source.synced(), 10_000);
   });
 });

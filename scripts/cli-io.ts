@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
-import { REFUSAL_CODES, refuse, type Refusal } from '../core/codes.ts';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { REFUSAL_CODES, refuse, type Refusal, type RefusalCode } from '../core/codes.ts';
+import { displayMessage, displayText } from '../core/display.ts';
 
 /** Thrown by CLI helpers to end the program with a refusal (exit 1, no stack trace). */
 export class CliRefusal extends Error {
@@ -8,39 +9,134 @@ export class CliRefusal extends Error {
   }
 }
 
-/**
- * Reads a text file for a CLI, refusing with a stable code and a plain message: a missing
- * path, a directory, a file over maxBytes (checked before reading), an empty file, or bytes
- * that are not UTF-8.
- */
-export function readTextFile(path: string, what: string, maxBytes: number): string {
-  let size: number;
+/** The codes a file read refuses with, so that a trust file never reports a genome code. */
+export interface ReadCodes {
+  missing: RefusalCode;
+  unreadable: RefusalCode;
+  tooLarge: RefusalCode;
+}
+
+/** Codes for reading a genome file. */
+export const GENOME_READ: ReadCodes = {
+  missing: 'GENOME_MISSING',
+  unreadable: 'GENOME_UNREADABLE',
+  tooLarge: 'GENOME_TOO_LARGE',
+};
+
+/** Codes for reading a trust file. */
+export const TRUST_READ: ReadCodes = {
+  missing: 'TRUST_FILE_MISSING',
+  unreadable: 'TRUST_FILE_UNREADABLE',
+  tooLarge: 'TRUST_FILE_TOO_LARGE',
+};
+
+/** The path that means standard input. /dev/stdin is read the same way (fd 0). */
+export const STDIN_PATH = '-';
+
+/** What to read and how to refuse. */
+interface Input {
+  path: string;
+  what: string;
+  maxBytes: number;
+  codes: ReadCodes;
+}
+
+const fail = (code: RefusalCode, message: string) => new CliRefusal(refuse(code, message));
+
+/** The input's name as shown in messages: standard input by name, a path escaped and clipped. */
+function shown(input: Input): string {
+  const isStdin = input.path === STDIN_PATH || input.path === '/dev/stdin';
+  return `${input.what} ${isStdin ? '(standard input)' : displayText(input.path)}`;
+}
+
+function open(input: Input): { fd: number; owned: boolean } {
+  // fd 0 directly: opening /dev/stdin fails (ENXIO) when standard input is a socket.
+  if (input.path === STDIN_PATH || input.path === '/dev/stdin') return { fd: 0, owned: false };
   try {
-    const stat = statSync(path);
-    if (stat.isDirectory())
-      throw new CliRefusal(
-        refuse('GENOME_UNREADABLE', `${what} ${path} is a directory, not a file`),
-      );
-    size = stat.size;
+    return { fd: openSync(input.path, 'r'), owned: true };
   } catch (err) {
-    if (err instanceof CliRefusal) throw err;
-    throw new CliRefusal(
-      refuse('GENOME_MISSING', `${what} ${path} does not exist or cannot be read`),
-    );
+    const why = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw fail(input.codes.missing, `${shown(input)} does not exist or cannot be opened (${why})`);
   }
-  if (size > maxBytes) {
-    throw new CliRefusal(
-      refuse('GENOME_TOO_LARGE', `${what} ${path} is ${size} bytes, over the limit of ${maxBytes}`),
-    );
+}
+
+/** Waits a little without spinning, for a non-blocking descriptor that has no data yet. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Reads at most maxBytes + 1 bytes from a descriptor, whatever it is (regular file, FIFO,
+ * pipe, socket, character device): one byte over the limit is enough to refuse.
+ */
+function readAtMost(fd: number, maxBytes: number): Buffer {
+  const buffer = Buffer.alloc(maxBytes + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    let read: number;
+    try {
+      read = readSync(fd, buffer, length, buffer.length - length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      pause(5);
+      continue;
+    }
+    if (read === 0) break;
+    length += read;
   }
-  const bytes = readFileSync(path);
-  if (bytes.length === 0)
-    throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is empty`));
+  return buffer.subarray(0, length);
+}
+
+function readBytes(input: Input, fd: number): Buffer {
+  const stat = fstatSync(fd);
+  if (stat.isDirectory()) {
+    throw fail(input.codes.unreadable, `${shown(input)} is a directory, not a file`);
+  }
+  // A regular file says its size: refuse it unread. Anything else is read to the limit.
+  if (stat.isFile() && stat.size > input.maxBytes) {
+    const message = `${shown(input)} is ${stat.size} bytes, over the limit of ${input.maxBytes}`;
+    throw fail(input.codes.tooLarge, message);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readAtMost(fd, input.maxBytes);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw fail(input.codes.unreadable, `${shown(input)} cannot be read (${why})`);
+  }
+  if (bytes.length > input.maxBytes) {
+    const message = `${shown(input)} is more than ${input.maxBytes} bytes, the limit`;
+    throw fail(input.codes.tooLarge, message);
+  }
+  return bytes;
+}
+
+/**
+ * Reads a text file for a CLI, refusing with the stable codes given: a path that cannot be
+ * opened, a directory, more than maxBytes (never reading more than one byte past the limit,
+ * whatever the file is), an empty file, or bytes that are not UTF-8. `-` and /dev/stdin read
+ * standard input.
+ */
+export function readTextFile(
+  path: string,
+  what: string,
+  maxBytes: number,
+  codes: ReadCodes = GENOME_READ,
+): string {
+  const input: Input = { path, what, maxBytes, codes };
+  const { fd, owned } = open(input);
+  let bytes: Buffer;
+  try {
+    bytes = readBytes(input, fd);
+  } finally {
+    if (owned) closeSync(fd);
+  }
+  if (bytes.length === 0) throw fail(codes.unreadable, `${shown(input)} is empty`);
   try {
     // ignoreBOM keeps a byte-order mark in the text, so that the strict parser refuses it.
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    throw new CliRefusal(refuse('GENOME_UNREADABLE', `${what} ${path} is not UTF-8 text`));
+    throw fail(codes.unreadable, `${shown(input)} is not UTF-8 text`);
   }
 }
 
@@ -49,8 +145,8 @@ export function formatRefusal(refusal: Refusal): string {
   const info = REFUSAL_CODES[refusal.code];
   return [
     `REFUSED ${refusal.code}`,
-    ...(refusal.field === undefined ? [] : [`  field:      ${printable(refusal.field)}`]),
-    `  reason:     ${printable(refusal.message)}`,
+    ...(refusal.field === undefined ? [] : [`  field:      ${displayMessage(refusal.field)}`]),
+    `  reason:     ${displayMessage(refusal.message)}`,
     `  meaning:    ${info.meaning}`,
     `  what to do: ${info.action}`,
   ].join('\n');
@@ -69,7 +165,10 @@ export function runCli(body: () => number | Promise<number>): void {
       },
       (err: unknown) => {
         if (err instanceof CliRefusal) console.error(formatRefusal(err.refusal));
-        else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+        else
+          console.error(
+            `error: ${displayMessage(err instanceof Error ? err.message : String(err))}`,
+          );
         process.exitCode = 1;
       },
     );
@@ -79,14 +178,3 @@ export function runCli(body: () => number | Promise<number>): void {
 export function usage(line: string): never {
   throw new Error(`usage: ${line}`);
 }
-
-/**
- * Makes text from a genome safe to print on a terminal: control characters (which could fake
- * a VERIFIED line or hide a refusal) are shown as escapes.
- */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-// eslint-disable-next-line no-control-regex -- these are exactly what must not reach a terminal
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;

@@ -1,13 +1,25 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REFUSAL_CODES } from '../core/codes.ts';
+import { MAX_TRUST_FILE_ENTRIES, MAX_TRUST_FILES } from '../core/trust.ts';
 import { rmSync } from 'node:fs';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const INTEROP = join(ROOT, '..', 'shared', 'interop');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const INTEROP = join(ROOT, 'test', 'vectors', 'interop');
 const work = mkdtempSync(join(tmpdir(), 'genome-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -146,6 +158,82 @@ describe('keygen, sign and verify together', () => {
   });
 });
 
+describe('genomes signed only in `signatures`, as upstream Mathison boots them', () => {
+  const alice = keygen('list-alice');
+  const bob = keygen('list-bob');
+  const mallory = keygen('list-mallory');
+  /** A genome declaring the given keys, signed by the first, its signature moved to `signatures`. */
+  const signedInList = (name: string, keys: ReturnType<typeof keygen>[], threshold = 1) => {
+    const genome = JSON.parse(
+      readFileSync(join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json'), 'utf8'),
+    );
+    genome.authority = {
+      signers: keys.map((k) => ({ key_id: k.keyId, alg: 'ed25519', public_key: k.pub.public_key })),
+      threshold,
+    };
+    const path = join(work, `${name}.json`);
+    writeFileSync(path, JSON.stringify(genome, null, 2));
+    const out = run('genome-sign.ts', [path], { GENOME_SIGNING_PRIVATE_KEY: keys[0]!.priv });
+    expect(out.code, out.all).toBe(0);
+    const { signature, ...rest } = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...rest, signatures: [signature] }, null, 2));
+    return path;
+  };
+
+  it('genome-verify verifies one signed by a trusted key', () => {
+    const path = signedInList('list-trusted', [alice]);
+    const out = run('genome-verify.ts', [path, '--trust', alice.trustPath]);
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain('VERIFIED against 1 trusted key(s): list-alice');
+  });
+
+  it('genome-verify refuses one signed only by an untrusted key', () => {
+    const path = signedInList('list-untrusted', [mallory]);
+    const out = run('genome-verify.ts', [path, '--trust', alice.trustPath]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('REFUSED GENOME_UNTRUSTED_SIGNER');
+  });
+
+  it('genome-sign adds a second signer to `signatures`, and threshold 2 is met', () => {
+    const path = signedInList('list-two', [alice, bob], 2);
+    const out = run('genome-sign.ts', [path, path, 'list-bob'], {
+      GENOME_SIGNING_PRIVATE_KEY: bob.priv,
+    });
+    expect(out.code, out.all).toBe(0);
+    const signed = JSON.parse(readFileSync(path, 'utf8'));
+    expect(signed.signature).toBeUndefined();
+    expect(signed.signatures.map((s: { signer_key_id: string }) => s.signer_key_id)).toEqual([
+      'list-alice',
+      'list-bob',
+    ]);
+    const verified = run('genome-verify.ts', [
+      path,
+      '--trust',
+      alice.trustPath,
+      '--trust',
+      bob.trustPath,
+    ]);
+    expect(verified.code, verified.all).toBe(0);
+    expect(verified.stdout).toContain('VERIFIED against 2 trusted key(s): list-alice, list-bob');
+  });
+
+  it('genome-manifest writes it, signatures and all', () => {
+    const path = signedInList('list-manifest', [alice]);
+    const out = run('genome-manifest.ts', [path, '--name', 'listed', '-o', 'json']);
+    expect(out.code, out.all).toBe(0);
+    const manifest = JSON.parse(out.stdout);
+    expect(manifest.spec.genome).toEqual(JSON.parse(readFileSync(path, 'utf8')));
+  });
+
+  it('genome-manifest still refuses a genome with no signature at all', () => {
+    const path = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json');
+    const out = run('genome-manifest.ts', [path, '--name', 'unsigned']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('REFUSED GENOME_UNSIGNED');
+    expect(out.stdout).toBe('');
+  });
+});
+
 describe('bad input gets a clear message and exit 1, never a stack trace', () => {
   const dir = join(work, 'bad');
   mkdirSync(dir);
@@ -160,6 +248,8 @@ describe('bad input gets a clear message and exit 1, never a stack trace', () =>
     JSON.stringify({ key_id: 'k', alg: 'ed25519', public_key: keygen('leak').priv }),
   );
   const genomePath = join(INTEROP, 'upstream-test-genome.json');
+  const upstreamTrust = join(INTEROP, 'upstream-test-genome.trust.json');
+  const upstreamKey = JSON.parse(readFileSync(upstreamTrust, 'utf8'))[0];
 
   it.each([
     ['a missing file', [join(dir, 'nope.json')], 'GENOME_MISSING'],
@@ -171,12 +261,58 @@ describe('bad input gets a clear message and exit 1, never a stack trace', () =>
     [
       'a trust file holding a private key',
       [genomePath, '--trust', trustWithPrivate],
-      'TRUST_KEY_INVALID',
+      'PRIVATE_KEY_EXPOSED',
     ],
     [
       'a missing trust file',
       [genomePath, '--trust', join(dir, 'nope.trust.json')],
-      'GENOME_MISSING',
+      'TRUST_FILE_MISSING',
+    ],
+    ['a trust file that is a directory', [genomePath, '--trust', dir], 'TRUST_FILE_UNREADABLE'],
+    [
+      'an empty trust file',
+      [genomePath, '--trust', file('empty.trust.json', '')],
+      'TRUST_FILE_UNREADABLE',
+    ],
+    [
+      'a trust file that is not JSON',
+      [genomePath, '--trust', file('text.trust.json', 'hi')],
+      'TRUST_FILE_UNREADABLE',
+    ],
+    ['a 50 MB trust file', [genomePath, '--trust', huge], 'TRUST_FILE_TOO_LARGE'],
+    [
+      `more than ${MAX_TRUST_FILE_ENTRIES} entries in a trust file`,
+      [
+        genomePath,
+        '--trust',
+        file(
+          'many.trust.json',
+          JSON.stringify(
+            Array.from({ length: MAX_TRUST_FILE_ENTRIES + 1 }, (_, i) => ({
+              ...upstreamKey,
+              key_id: `k-${i}`,
+            })),
+          ),
+        ),
+      ],
+      'TRUST_FILE_TOO_LARGE',
+    ],
+    [
+      `more than ${MAX_TRUST_FILES} trust files`,
+      [
+        genomePath,
+        ...Array.from({ length: MAX_TRUST_FILES + 1 }, () => ['--trust', upstreamTrust]).flat(),
+      ],
+      'TRUST_FILES_TOO_MANY',
+    ],
+    [
+      'a trust entry with a field that is not part of one',
+      [
+        genomePath,
+        '--trust',
+        file('extra.trust.json', JSON.stringify({ ...upstreamKey, comment: 'mine' })),
+      ],
+      'TRUST_FILE_INVALID',
     ],
   ])('%s', (_name, args, code) => {
     const out = run('genome-verify.ts', args);
@@ -213,7 +349,79 @@ describe('genome-verify output cannot be spoofed by genome text', () => {
     expect(out.code).toBe(1);
     expect(out.stdout).not.toMatch(/^VERIFIED/m);
     expect(out.stdout).not.toContain('\u001b');
-    expect(out.stdout).toContain('x\\u000a\\u000aVERIFIED');
+    expect(out.stdout).toContain('x\\u{a}\\u{a}VERIFIED');
+  });
+
+  /** Runs genome-verify on the legacy TOTK genome changed by `edit` (it is refused either way). */
+  const runEdited = (name: string, edit: (genome: any) => void) => {
+    const genome = JSON.parse(
+      readFileSync(join(INTEROP, 'upstream-totk-root-legacy.json'), 'utf8'),
+    );
+    edit(genome);
+    const path = join(work, name);
+    writeFileSync(path, JSON.stringify(genome));
+    return run('genome-verify.ts', [
+      path,
+      '--trust',
+      join(INTEROP, 'upstream-totk-root-legacy.trust.json'),
+    ]);
+  };
+
+  /** Code points that reorder, hide or break a line on a terminal. */
+  const FORMAT_CHARACTERS = [
+    ...'\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069',
+    ...'\u200b\u200c\u200d\u200e\u200f\ufeff\u00ad\u061c\u2060\u2028\u2029\u00a0\u3000',
+    '\u{e0041}',
+  ];
+
+  it('escapes bidi controls, format characters and separators in the summary', () => {
+    const out = runEdited('bidi.json', (g) => {
+      g.invariants[0].testable_claim = FORMAT_CHARACTERS.map((c) => `<${c}>`).join('');
+      g.capabilities[0].allow_actions = ['\u202eetirw_emoneg'];
+    });
+    expect(out.code).toBe(1);
+    for (const c of FORMAT_CHARACTERS) {
+      expect(out.all).not.toContain(c);
+      expect(out.stdout).toContain(`<\\u{${c.codePointAt(0)?.toString(16)}}>`);
+    }
+  });
+
+  it('shows a long run of spaces as a count, so a wrapped line cannot start a fake VERIFIED', () => {
+    const out = runEdited('spaces.json', (g) => {
+      g.invariants[0].testable_claim = `ok${' '.repeat(200)}VERIFIED against 1 trusted key(s): totk-dev-key-001`;
+    });
+    expect(out.code).toBe(1);
+    expect(out.stdout).not.toMatch(/ {9}VERIFIED/);
+    expect(out.stdout).toContain('ok\\u{20}*200VERIFIED');
+  });
+
+  it('clips a 3.9 MB version in a refusal and says how long it was', () => {
+    const huge = `x${'a'.repeat(3_900_000)}`;
+    const out = runEdited('bad-version.json', (g) => {
+      g.version = huge;
+    });
+    expect(out.code).toBe(1);
+    expect(out.all).toContain('REFUSED GENOME_INVALID_SCHEMA');
+    expect(out.all).toContain(`…[${huge.length} characters]`);
+    expect(out.all.length).toBeLessThan(4000);
+  });
+
+  it('clips a 3.9 MB (valid semver) version in the summary', () => {
+    const huge = `1.0.0-${'a'.repeat(3_900_000)}`;
+    const out = runEdited('long-version.json', (g) => {
+      g.version = huge;
+    });
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain(`…[${huge.length} characters]`);
+    expect(out.all.length).toBeLessThan(6000);
+  });
+
+  it('clips a long claim in the summary and says how long it was', () => {
+    const out = runEdited('long-claim.json', (g) => {
+      g.invariants[0].testable_claim = 'c'.repeat(100_000);
+    });
+    expect(out.stdout).toContain('…[100000 characters]');
+    expect(out.stdout.length).toBeLessThan(4000);
   });
 
   it('refuses a file that starts with a byte-order mark, as JSON.parse would', () => {
@@ -229,5 +437,263 @@ describe('genome-verify output cannot be spoofed by genome text', () => {
     ]);
     expect(out.code).toBe(1);
     expect(out.all).toContain('GENOME_UNREADABLE');
+  });
+});
+
+/** What a CLI run did: exit code, output, its peak resident memory and how long it took. */
+interface BoundedRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  all: string;
+  peakRssBytes: number;
+  ms: number;
+  killedFor?: 'memory' | 'time';
+}
+
+const MEMORY_CEILING = 400 * 1024 * 1024;
+
+/** Reads a /proc/<pid>/status field in bytes (0 once the process is gone). */
+function procStatusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs genome-verify as one node process (no tsx wrapper), watching its memory: it is killed
+ * when it passes MEMORY_CEILING or the time limit, so a read without a bound fails the test
+ * instead of exhausting the machine.
+ */
+function runBounded(
+  args: string[],
+  options: { stdin?: number | Buffer; timeoutMs?: number } = {},
+): Promise<BoundedRun> {
+  const started = performance.now();
+  const child = spawn(
+    NODE,
+    ['--import', 'tsx', join(ROOT, 'scripts', 'genome-verify.ts'), ...args],
+    {
+      cwd: ROOT,
+      stdio: [typeof options.stdin === 'number' ? options.stdin : 'pipe', 'pipe', 'pipe'],
+    },
+  );
+  const out = { stdout: '', stderr: '' };
+  const keep = (name: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    if (out[name].length < 1_000_000) out[name] += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep('stdout'));
+  child.stderr?.on('data', keep('stderr'));
+  if (child.stdin !== null) {
+    child.stdin.on('error', () => {}); // EPIPE once the CLI has read its limit and closed
+    child.stdin.end(options.stdin instanceof Buffer ? options.stdin : undefined);
+  }
+  let peak = 0;
+  let killedFor: BoundedRun['killedFor'];
+  const pid = child.pid as number;
+  const watch = setInterval(() => {
+    peak = Math.max(peak, procStatusBytes(pid, 'VmHWM'));
+    if (procStatusBytes(pid, 'VmRSS') > MEMORY_CEILING) killedFor = 'memory';
+    if (performance.now() - started > (options.timeoutMs ?? 15_000)) killedFor ??= 'time';
+    if (killedFor !== undefined) child.kill('SIGKILL');
+  }, 20);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearInterval(watch);
+      resolve({
+        code,
+        ...out,
+        all: out.stdout + out.stderr,
+        peakRssBytes: peak,
+        ms: performance.now() - started,
+        ...(killedFor && { killedFor }),
+      });
+    });
+  });
+}
+
+/** A FIFO that an endless writer (cat /dev/zero) feeds; stopped after the test. */
+function zeroFifo(name: string): { path: string; stop: () => void } {
+  const path = join(work, name);
+  expect(spawnSync('mkfifo', [path]).status).toBe(0);
+  const writer = spawn('sh', ['-c', 'exec cat /dev/zero > "$0"', path], { stdio: 'ignore' });
+  writer.on('error', () => {});
+  return {
+    path,
+    stop: () => {
+      if (writer.exitCode === null) writer.kill('SIGKILL');
+    },
+  };
+}
+
+/**
+ * A real pipe for a child's standard input, as `cat file |` gives: a FIFO that cat writes the
+ * file into, opened for reading (a pipe, unlike the socket Node's spawn uses for 'pipe').
+ */
+function catIntoFifo(file: string, name: string): { fd: number; stop: () => void } {
+  const path = join(work, name);
+  expect(spawnSync('mkfifo', [path]).status).toBe(0);
+  const writer = spawn('sh', ['-c', 'exec cat "$0" > "$1"', file, path], { stdio: 'ignore' });
+  writer.on('error', () => {});
+  const fd = openSync(path, 'r'); // returns once cat has opened the other end
+  return {
+    fd,
+    stop: () => {
+      closeSync(fd);
+      if (writer.exitCode === null) writer.kill('SIGKILL');
+    },
+  };
+}
+
+describe('reads are bounded whatever the file is', () => {
+  const genomePath = join(INTEROP, 'upstream-test-genome.json');
+  const trustPath = join(INTEROP, 'upstream-test-genome.trust.json');
+  /** A well-formed genome whose name alone is 50 MB. */
+  const bigGenome = () => {
+    const genome = JSON.parse(readFileSync(genomePath, 'utf8'));
+    genome.name = 'N'.repeat(50 * 1024 * 1024);
+    return Buffer.from(JSON.stringify(genome));
+  };
+
+  const expectBoundedRefusal = (out: BoundedRun, code: string) => {
+    expect(out.killedFor, out.all.slice(0, 2000)).toBeUndefined();
+    expect(out.code).toBe(1);
+    expect(out.all).toContain(`REFUSED ${code}`);
+    expect(out.all.length).toBeLessThan(4000);
+    expect(out.peakRssBytes).toBeLessThan(MEMORY_CEILING);
+  };
+
+  it('refuses /dev/zero as a genome, quickly and in bounded memory', async () => {
+    expectBoundedRefusal(await runBounded(['/dev/zero']), 'GENOME_TOO_LARGE');
+  });
+
+  it('refuses /dev/zero as a trust file with the trust file code', async () => {
+    expectBoundedRefusal(
+      await runBounded([genomePath, '--trust', '/dev/zero']),
+      'TRUST_FILE_TOO_LARGE',
+    );
+  });
+
+  it('refuses an endless FIFO as a genome and as a trust file', async () => {
+    const genomeFifo = zeroFifo('genome.fifo');
+    const trustFifo = zeroFifo('trust.fifo');
+    try {
+      expectBoundedRefusal(await runBounded([genomeFifo.path]), 'GENOME_TOO_LARGE');
+      expectBoundedRefusal(
+        await runBounded([genomePath, '--trust', trustFifo.path]),
+        'TRUST_FILE_TOO_LARGE',
+      );
+    } finally {
+      genomeFifo.stop();
+      trustFifo.stop();
+    }
+  });
+
+  it('refuses /dev/zero on standard input given as -', async () => {
+    const zero = openSync('/dev/zero', 'r');
+    try {
+      expectBoundedRefusal(await runBounded(['-'], { stdin: zero }), 'GENOME_TOO_LARGE');
+    } finally {
+      closeSync(zero);
+    }
+  });
+
+  it('refuses 50 MB written into standard input (-) before parsing it, never printing the name', async () => {
+    const out = await runBounded(['-', '--trust', trustPath], { stdin: bigGenome() });
+    expectBoundedRefusal(out, 'GENOME_TOO_LARGE');
+    expect(out.all).not.toContain('NNNNNNNN');
+  });
+
+  it('refuses `cat big.json | genome-verify /dev/stdin` the same way', async () => {
+    const big = join(work, 'big.json');
+    writeFileSync(big, bigGenome());
+    const pipe = catIntoFifo(big, 'stdin.fifo');
+    try {
+      const out = await runBounded(['/dev/stdin', '--trust', trustPath], { stdin: pipe.fd });
+      expectBoundedRefusal(out, 'GENOME_TOO_LARGE');
+      expect(out.all).not.toContain('NNNNNNNN');
+    } finally {
+      pipe.stop();
+    }
+  });
+
+  it('verifies a genome read from standard input given as -', async () => {
+    const out = await runBounded(['-', '--trust', trustPath], {
+      stdin: readFileSync(genomePath),
+    });
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain('VERIFIED against 1 trusted key(s): dev-key-001');
+  });
+});
+
+describe('genome-verify never prints a private key', () => {
+  const genomePath = join(INTEROP, 'upstream-test-genome.json');
+
+  it("refuses a file holding genome-keygen's stdout and stderr together as a private key", () => {
+    const path = join(work, 'both.trust.json');
+    const fd = openSync(path, 'w');
+    try {
+      // genome-keygen.ts key > both.trust.json 2>&1
+      const result = spawnSync(TSX, [join(ROOT, 'scripts', 'genome-keygen.ts'), 'both-key'], {
+        stdio: ['ignore', fd, fd],
+      });
+      expect(result.status).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    const text = readFileSync(path, 'utf8');
+    const secret = /MC4CAQAwBQYDK2VwBCIEI[A-Za-z0-9+/=]+/.exec(text)?.[0] as string;
+    expect(secret).toBeDefined();
+    const out = run('genome-verify.ts', [genomePath, '--trust', path]);
+    expect(out.code).toBe(1);
+    expect(out.all).toContain('REFUSED PRIVATE_KEY_EXPOSED');
+    expect(out.all).not.toContain(secret.slice(20, 52));
+  });
+
+  it('refuses a private key pasted into authority public_key, naming it without printing it', () => {
+    const leak = keygen('pasted');
+    const genome = JSON.parse(readFileSync(genomePath, 'utf8'));
+    genome.authority.signers[0].public_key = leak.priv;
+    const path = join(work, 'pasted.json');
+    writeFileSync(path, JSON.stringify(genome));
+    for (const args of [
+      [path],
+      [path, '--trust', join(INTEROP, 'upstream-test-genome.trust.json')],
+    ]) {
+      const out = run('genome-verify.ts', args);
+      expect(out.code).toBe(1);
+      expect(out.all).toContain('REFUSED PRIVATE_KEY_EXPOSED');
+      expect(out.all).toContain('authority.signers[0].public_key');
+      expect(out.all).not.toContain(leak.priv.slice(20, 52));
+    }
+  });
+});
+
+describe('refusal codes', () => {
+  const sources = (dir: string) =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => readFileSync(join(ROOT, dir, f), 'utf8'));
+  const CODE_LIKE = /['"`]((?:GENOME|TRUST|WEBHOOK|PRIVATE)_[A-Z0-9_]+)['"`]/g;
+  const ENV_NAME = /env(?:\.|\[['"`])([A-Z0-9_]+)/g;
+
+  it('every code the CLI, core and the webhook use is declared in core/codes.ts', () => {
+    const text = ['scripts', 'core', 'webhook', 'kube'].flatMap(sources).join('\n');
+    const envNames = new Set([...text.matchAll(ENV_NAME)].map((m) => m[1]));
+    const used = new Set(
+      [...text.matchAll(CODE_LIKE)].map((m) => m[1] as string).filter((c) => !envNames.has(c)),
+    );
+    expect(used.size).toBeGreaterThan(10);
+    for (const code of used) expect(Object.keys(REFUSAL_CODES), code).toContain(code);
+  });
+
+  it('the README lists every code', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const code of Object.keys(REFUSAL_CODES)) expect(readme, code).toContain(`\`${code}\``);
   });
 });

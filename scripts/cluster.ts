@@ -2,7 +2,6 @@
 // Usage: tsx scripts/cluster.ts up|down|status
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startControlPlane } from '../cluster/control-plane.ts';
 import {
   isRunning,
@@ -11,6 +10,7 @@ import {
   type ManagedProcess,
 } from '../cluster/processes.ts';
 import { isClusterReady } from '../cluster/readiness.ts';
+import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
 
 /** What `up` leaves behind for `status` and `down`. */
 interface ClusterState {
@@ -20,9 +20,9 @@ interface ClusterState {
   startedAt: string;
 }
 
-const STATE_DIR = fileURLToPath(new URL('../.cluster', import.meta.url));
+const STATE_DIR = clusterStateDir();
 const STATE_FILE = join(STATE_DIR, 'state.json');
-const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
+const KUBECONFIG = stableKubeconfigPath();
 
 function readState(): ClusterState | undefined {
   if (!existsSync(STATE_FILE)) return undefined;

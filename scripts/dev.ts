@@ -1,10 +1,12 @@
 // `make dev`: run the product against the KUBECONFIG cluster, or against a local control plane
 // started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
-import { dirname } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane } from '../cluster/control-plane.ts';
 import { isClusterReady } from '../cluster/readiness.ts';
+import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
 import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
 
 const howToUse: DevStep = {
@@ -22,12 +24,33 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts a local control plane and copies its kubeconfig to the stable path (.cluster/kubeconfig),
+ * which it removes again on stop. Refuses, before starting anything, when that path already
+ * belongs to a live cluster (`make cluster-up`, or another `make dev`).
+ */
+async function startLocalCluster(): Promise<Cluster> {
+  const stable = stableKubeconfigPath();
+  const live = existsSync(stable) && (await isClusterReady(stable, 2_000));
+  if (existsSync(join(clusterStateDir(), 'state.json')) || live)
+    throw new Error(
+      `a local cluster is already running with ${stable} (make cluster-up, or another make dev): ` +
+        `use it with KUBECONFIG=${stable} make dev, or stop it first (make cluster-down, or Ctrl-C)`,
+    );
+  const cp = await startControlPlane();
+  mkdirSync(dirname(stable), { recursive: true });
+  copyFileSync(cp.kubeconfigPath, stable);
+  console.log(`local control plane running; kubeconfig written to ${stable}`);
+  const stop = async () => {
+    rmSync(stable, { force: true });
+    await cp.stop();
+  };
+  return { kubeconfigPath: stable, stop };
+}
+
 async function useOrStartCluster(): Promise<Cluster> {
   const external = process.env.KUBECONFIG;
-  if (!external) {
-    const cp = await startControlPlane();
-    return { kubeconfigPath: cp.kubeconfigPath, stop: cp.stop };
-  }
+  if (!external) return startLocalCluster();
   const kc = new KubeConfig();
   kc.loadFromDefault();
   if (!(await isClusterReady(kc, 5_000))) {

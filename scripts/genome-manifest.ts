@@ -1,12 +1,12 @@
 /**
  * genome-manifest <genome.json> --name <name> [--namespace <ns>] [-o yaml|json]: prints a
- * Genome manifest for `kubectl apply -f -`, carrying the genome exactly as signed. YAML is
- * written with YAML 1.1 quoting, the dialect kubectl reads, so a string such as "yes" or
- * "0x1F" stays a string.
+ * Genome manifest for `kubectl apply -f -`, carrying the genome exactly as signed. In YAML,
+ * every string is double-quoted with escapes for everything outside printable ASCII (see
+ * core/kubectl-yaml.ts), so kubectl's YAML 1.1 reads back exactly what was signed.
  */
-import { stringify } from 'yaml';
 import { refuse } from '../core/codes.ts';
-import { parseGenome } from '../core/genome.ts';
+import { parseGenome, signaturesOf } from '../core/genome.ts';
+import { toKubectlYaml } from '../core/kubectl-yaml.ts';
 import { genomeManifest, objectNameProblem } from '../core/manifest.ts';
 import { MAX_GENOME_FILE_BYTES } from '../core/verify.ts';
 import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
@@ -45,16 +45,13 @@ runCli(() => {
   if (problem !== undefined) throw new Error(`--name ${name}: ${problem}`);
   const parsed = parseGenome(readTextFile(file, 'genome', MAX_GENOME_FILE_BYTES));
   if (!parsed.ok) throw new CliRefusal(parsed.refusal);
-  if (parsed.genome.signature === undefined) {
-    throw new CliRefusal(
-      refuse('GENOME_UNSIGNED', `${file} is not signed; the cluster would refuse it`, 'signature'),
-    );
+  if (signaturesOf(parsed.genome).length === 0) {
+    const message = `${file} has neither \`signature\` nor \`signatures\`; the cluster would refuse it`;
+    throw new CliRefusal(refuse('GENOME_UNSIGNED', message, 'signature'));
   }
   const manifest = genomeManifest(parsed.genome, name, options.get('namespace'));
   process.stdout.write(
-    output === 'json'
-      ? `${JSON.stringify(manifest, null, 2)}\n`
-      : stringify(manifest, { version: '1.1', lineWidth: 0 }),
+    output === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : toKubectlYaml(manifest),
   );
   return 0;
 });

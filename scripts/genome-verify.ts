@@ -1,22 +1,33 @@
 /**
- * genome-verify <genome.json> [--trust <trust.json>]...: exits 0 only when the genome verifies
- * against the trusted keys. Without --trust it checks the genome against its own declared
- * signers, as upstream Mathison does, and says that this is not a trust decision.
+ * genome-verify <genome.json | -> [--trust <trust.json>]...: exits 0 only when the genome
+ * verifies against the trusted keys. `-` reads the genome from standard input. Without --trust
+ * it checks the genome against its own declared signers, as upstream Mathison does, and says
+ * that this is not a trust decision.
  */
 import { refuse } from '../core/codes.ts';
+import { displayMessage, displayText } from '../core/display.ts';
 import { parseGenome, signaturesOf, type Genome } from '../core/genome.ts';
 import {
   declaredKeys,
+  MAX_TRUST_FILE_BYTES,
+  MAX_TRUST_FILES,
   mergeTrustSets,
   parseTrustFile,
   type TrustedKey,
   type TrustSet,
 } from '../core/trust.ts';
 import { verify, MAX_GENOME_FILE_BYTES, type Verdict } from '../core/verify.ts';
-import { CliRefusal, formatRefusal, printable, readTextFile, runCli, usage } from './cli-io.ts';
+import {
+  CliRefusal,
+  formatRefusal,
+  readTextFile,
+  runCli,
+  STDIN_PATH,
+  TRUST_READ,
+  usage,
+} from './cli-io.ts';
 
-const USAGE = 'genome-verify.ts <genome.json> [--trust <trust.json>]...';
-const MAX_TRUST_FILE_BYTES = 1024 * 1024;
+const USAGE = 'genome-verify.ts <genome.json | -> [--trust <trust.json>]...';
 
 function parseArgs(args: string[]): { genomePath: string; trustPaths: string[] } {
   const trustPaths: string[] = [];
@@ -29,17 +40,24 @@ function parseArgs(args: string[]): { genomePath: string; trustPaths: string[] }
       trustPaths.push(path);
       i += 1;
     } else if (arg.startsWith('--trust=')) trustPaths.push(arg.slice('--trust='.length));
-    else if (arg.startsWith('-') || genomePath !== undefined) usage(USAGE);
+    else if ((arg.startsWith('-') && arg !== STDIN_PATH) || genomePath !== undefined) usage(USAGE);
     else genomePath = arg;
   }
   if (genomePath === undefined) usage(USAGE);
+  if (trustPaths.includes(STDIN_PATH))
+    usage(`${USAGE}  (standard input, -, is for the genome only)`);
   return { genomePath, trustPaths };
 }
 
 function loadTrust(paths: string[]): TrustedKey[] {
+  if (paths.length > MAX_TRUST_FILES) {
+    const message = `${paths.length} trust files were given, over the limit of ${MAX_TRUST_FILES}`;
+    throw new CliRefusal(refuse('TRUST_FILES_TOO_MANY', message));
+  }
   const sets: TrustSet[] = [];
   for (const path of paths) {
-    const set = parseTrustFile(readTextFile(path, 'trust file', MAX_TRUST_FILE_BYTES), path);
+    const text = readTextFile(path, 'trust file', MAX_TRUST_FILE_BYTES, TRUST_READ);
+    const set = parseTrustFile(text, displayText(path));
     if (!('keys' in set)) throw new CliRefusal(set);
     sets.push(set);
   }
@@ -63,7 +81,7 @@ function describeSigners(
       trusted.some((k) => k.keyId === s.key_id) ? 'trusted' : 'not trusted',
       counted.has(s.key_id) ? 'VERIFIED' : 'not counted',
     ];
-    return `  ${s.key_id.padEnd(24)} ${state.join(', ')}`;
+    return `  ${displayText(s.key_id).padEnd(24)} ${state.join(', ')}`;
   });
 }
 
@@ -71,21 +89,27 @@ function summary(genome: Genome, verdict: Verdict, trusted: readonly TrustedKey[
   const bySeverity = Object.entries(Object.groupBy(genome.invariants, (i) => i.severity)).map(
     ([severity, list]) => `${severity} ${list?.length ?? 0}`,
   );
+  const show = (text: string) => displayText(text);
   return [
-    `genome:       ${genome.name} ${genome.version}`,
+    `genome:       ${show(genome.name)} ${show(genome.version)}`,
     `genome id:    ${verdict.ok ? verdict.genomeId : (verdict.genomeId ?? '(unknown)')}`,
     `signers:      threshold ${genome.authority.threshold} of ${genome.authority.signers.length}`,
     ...describeSigners(genome, verdict, trusted),
     `invariants:   ${genome.invariants.length} (${bySeverity.join(', ') || 'none'})`,
     ...genome.invariants.map(
-      (i) => `  ${i.id.padEnd(10)} ${i.severity.padEnd(8)} ${i.testable_claim}`,
+      (i) => `  ${show(i.id).padEnd(10)} ${i.severity.padEnd(8)} ${show(i.testable_claim)}`,
     ),
     `capabilities: ${genome.capabilities.length}`,
     ...genome.capabilities.map(
       (c) =>
-        `  ${c.cap_id.padEnd(18)} risk ${c.risk_class}  allow [${c.allow_actions.join(', ')}]  deny [${c.deny_actions.join(', ')}]`,
+        `  ${show(c.cap_id).padEnd(18)} risk ${c.risk_class}  allow [${actions(c.allow_actions)}]  deny [${actions(c.deny_actions)}]`,
     ),
   ];
+}
+
+/** A list of actions for one summary line: each escaped and clipped, the list clipped too. */
+function actions(list: readonly string[]): string {
+  return displayText(list.map((a) => displayText(a)).join(', '), 1024);
 }
 
 runCli(() => {
@@ -104,14 +128,16 @@ runCli(() => {
     trusted = loadTrust(trustPaths);
   }
   const verdict = verify(parsed.genome, trusted);
-  console.log(summary(parsed.genome, verdict, trusted).map(printable).join('\n'));
+  // Every genome value in the summary is escaped and clipped on its own (displayText); the
+  // lines are not escaped again, which would fold the summary's own column padding.
+  console.log(summary(parsed.genome, verdict, trusted).join('\n'));
   if (selfCheck) {
     console.log(
       '\nNOTE: no --trust given, so the genome was checked against the signers it declares for itself, as upstream Mathison does.\n      This is NOT a trust decision: anyone can make a self-consistent genome. Pass --trust <trust.json>.',
     );
   }
   for (const warning of verdict.ok ? verdict.warnings : [])
-    console.log(`WARNING: ${printable(warning)}`);
+    console.log(`WARNING: ${displayMessage(warning)}`);
   if (!verdict.ok) {
     console.log(`\n${formatRefusal(verdict)}`);
     return 1;

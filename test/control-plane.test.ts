@@ -7,6 +7,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { statusOf } from '../kube/errors.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 
 const secretYaml = (namespace: string, colour: string) => `
@@ -35,17 +36,6 @@ function tokenClient(admin: KubeConfig, token: string): KubeConfig {
     currentContext: 'token',
   });
   return kc;
-}
-
-/** The HTTP status of a client-node call that is expected to fail. */
-async function statusOf(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException) return err.code;
-    throw err;
-  }
 }
 
 describe('the local control plane', () => {

@@ -6,10 +6,10 @@ import {
 } from '@kubernetes/client-node';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { decodeCaBundle, splitPemBundle } from '../kube/webhook-ca-bundle.ts';
 import { jsonLogger } from '../core/log.ts';
-import { serveHttps } from '../webhook/tls.ts';
-import { selfManagedCertificateSource } from '../webhook/tls-self-managed.ts';
+import { decodeCaBundle, splitPemBundle } from '../tls/material.ts';
+import { selfManagedCertificateSource } from '../tls/self-managed-source.ts';
+import { serveHttps } from '../tls/serving.ts';
 import { eventually, kubeClient, uniqueNamespace } from './support/cluster.ts';
 
 /** What a TLS client sees on the webhook's port: the leaf's serial and its issuer (the CA). */

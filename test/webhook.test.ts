@@ -9,6 +9,7 @@ import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
+import { totkTestSigner } from './support/test-key.ts';
 import { startWebhook, type RunningWebhook } from './support/webhook.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -20,9 +21,9 @@ const totkTrust = readJson(
   'TOTK_ROOT_v1.0.0',
   'TEST-ONLY-totk-key-001.trust.json',
 )[0];
-const interop = (name: string) => readJson(ROOT, '..', 'shared', 'interop', `${name}.json`);
+const interop = (name: string) => readJson(ROOT, 'test', 'vectors', 'interop', `${name}.json`);
 const interopKey = (name: string) =>
-  readJson(ROOT, '..', 'shared', 'interop', `${name}.trust.json`)[0];
+  readJson(ROOT, 'test', 'vectors', 'interop', `${name}.trust.json`)[0];
 
 let ownNamespace: string;
 let namespace: string;
@@ -30,6 +31,7 @@ let configName: string;
 let webhook: RunningWebhook;
 const alice = makeSigner('alice-key');
 const bob = makeSigner('bob-key');
+const totkSigner = totkTestSigner();
 
 /** A trust Secret with the given keys, labelled so the webhook watches it. */
 function trustSecret(name: string, keys: Record<string, string>, testKeys: string[] = []) {
@@ -72,6 +74,12 @@ async function storedGenome(name: string): Promise<Genome | undefined> {
     return undefined;
   }
 }
+
+/** The genome with its signatures moved to `signatures`, as tools other than genome-sign write. */
+const onlyInSignatures = (g: Genome): Genome => {
+  const { signature, signatures, ...rest } = g;
+  return { ...rest, signatures: [...(signature ? [signature] : []), ...(signatures ?? [])] };
+};
 
 const twoOf = (signers: TestSigner[]) =>
   makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
@@ -168,6 +176,16 @@ describe('the validating webhook', () => {
     expect(out.stderr).toMatch(/Warning: .*TEST key/);
   });
 
+  it('admits a genome signed only in `signatures` by a trusted key, and stores it as signed', async () => {
+    const genome = onlyInSignatures(signWith(twoOf([alice, totkSigner]), alice, totkSigner));
+    expect(genome.signature).toBeUndefined();
+    const out = await applyGenome('only-signatures', genome);
+    expect(out.code, out.stderr).toBe(0);
+    const stored = await storedGenome('only-signatures');
+    expect(stored?.signatures).toEqual(genome.signatures);
+    expect(stored && genomeId(stored)).toBe(genomeId(genome));
+  });
+
   const refusals: [string, () => unknown, RegExp][] = [
     [
       'a tampered nested field',
@@ -193,6 +211,19 @@ describe('the validating webhook', () => {
         return signWith(makeGenome([m]), m);
       },
       /GENOME_UNTRUSTED_SIGNER/,
+    ],
+    [
+      'a genome signed only in `signatures` by an untrusted key',
+      () => {
+        const m = makeSigner('mallory');
+        return onlyInSignatures(signWith(makeGenome([m]), m));
+      },
+      /GENOME_UNTRUSTED_SIGNER/,
+    ],
+    [
+      'a genome whose `signatures` is empty and that has no `signature`',
+      () => ({ ...makeGenome([alice]), signatures: [] }),
+      /GENOME_UNSIGNED/,
     ],
     [
       'a trusted key id with a different public key',
@@ -228,6 +259,32 @@ describe('the validating webhook', () => {
     expect(out.stderr).toMatch(/admission webhook "genomes.mathison.io" denied the request/);
     expect(out.stderr).toMatch(code);
     expect(await storedGenome(name)).toBeUndefined();
+  });
+
+  it("escapes ESC, CR and bidi controls from a field name in kubectl's error", async () => {
+    const out = await applyGenome('escaped', { ...totk(), '\u001b[2J\rVERIFIED\u202e': 1 });
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/denied the request: GENOME_INVALID_SCHEMA: spec\.genome\./);
+    expect([...out.stderr].filter((c) => '\u001b\r\u202e'.includes(c))).toEqual([]);
+    expect(out.stderr).toContain('\\u{1b}[2J\\u{d}VERIFIED\\u{202e}');
+    expect(await storedGenome('escaped')).toBeUndefined();
+  });
+
+  it('never echoes a private key pasted into public_key', async () => {
+    const leaked = bob.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    const g = signWith(makeGenome([alice]), alice);
+    const genome = {
+      ...g,
+      authority: { ...g.authority, signers: [{ ...g.authority.signers[0]!, public_key: leaked }] },
+    };
+    const out = await applyGenome('pasted-key', genome);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(
+      /PRIVATE_KEY_EXPOSED: spec\.genome\.authority\.signers\[0\]\.public_key: .*PRIVATE key/,
+    );
+    expect(out.stderr).not.toContain(leaked.slice(16, 48));
+    expect(webhook.output()).not.toContain(leaked.slice(16, 48));
+    expect(await storedGenome('pasted-key')).toBeUndefined();
   });
 
   it('refuses an oversized genome with GENOME_TOO_LARGE', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { denied, parseAdmissionReview } from './admission.ts';
+import { allowed, denied, parseAdmissionReview } from './admission.ts';
 
 const review = (request: unknown, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'admission.k8s.io/v1',
@@ -45,5 +45,27 @@ describe('denied', () => {
     expect(response.status?.message).toBe(
       'GENOME_UNSIGNED: spec.genome.signature: the genome is not signed. What to do: sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
     );
+  });
+});
+
+describe('denied and allowed escape what they are given', () => {
+  it('escapes controls and bidi characters in the message and the field, and clips them', () => {
+    const response = denied(
+      'u',
+      {
+        code: 'GENOME_INVALID_SCHEMA',
+        message: `bad\u001b[8m\r${'x'.repeat(10_000)}`,
+        field: 'a\u202eb',
+      },
+      'spec.genome',
+    );
+    const message = response.status?.message ?? '';
+    expect([...message].filter((c) => '\u001b\r\u202e'.includes(c))).toEqual([]);
+    expect(message).toContain('spec.genome.a\\u{202e}b: bad\\u{1b}[8m\\u{d}');
+    expect(message.length).toBeLessThan(5000);
+  });
+
+  it('escapes warnings', () => {
+    expect(allowed('u', ['w\u2066\n']).warnings).toEqual(['w\\u{2066}\\u{a}']);
   });
 });

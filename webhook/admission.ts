@@ -1,4 +1,5 @@
 import { actionFor, type Refusal } from '../core/codes.ts';
+import { displayMessage } from '../core/display.ts';
 
 /** The part of an admission.k8s.io/v1 AdmissionRequest this webhook reads. */
 export interface AdmissionRequest {
@@ -65,14 +66,22 @@ export function reply(response: AdmissionResponse): AdmissionReviewReply {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
-/** An allowing response, with warnings the user should see (kubectl prints them). */
+/**
+ * An allowing response, with warnings the user should see (kubectl prints them), escaped and
+ * clipped like every text that may carry genome content (core/display.ts).
+ */
 export function allowed(uid: string, warnings: string[] = []): AdmissionResponse {
-  return { uid, allowed: true, ...(warnings.length > 0 && { warnings }) };
+  return {
+    uid,
+    allowed: true,
+    ...(warnings.length > 0 && { warnings: warnings.map(displayMessage) }),
+  };
 }
 
 /**
  * A denying response whose message carries the refusal code first, the field (under
- * `fieldPrefix`), the reason and what to do, so kubectl's error says all of it.
+ * `fieldPrefix`), the reason and what to do, so kubectl's error says all of it. The field and
+ * the reason are escaped and clipped (core/display.ts): they may carry genome text.
  */
 export function denied(
   uid: string,
@@ -80,15 +89,18 @@ export function denied(
   fieldPrefix = '',
   warnings: string[] = [],
 ): AdmissionResponse {
-  const field = refusal.field === undefined ? fieldPrefix : joinField(fieldPrefix, refusal.field);
+  const field =
+    refusal.field === undefined
+      ? fieldPrefix
+      : joinField(fieldPrefix, displayMessage(refusal.field));
   const where = field === '' ? '' : ` ${field}:`;
-  const reason = refusal.message.replace(/\.$/, '');
+  const reason = displayMessage(refusal.message.replace(/\.$/, ''));
   const message = `${refusal.code}:${where} ${reason}. What to do: ${actionFor(refusal.code)}`;
   return {
     uid,
     allowed: false,
     status: { code: 403, reason: 'Forbidden', message },
-    ...(warnings.length > 0 && { warnings }),
+    ...(warnings.length > 0 && { warnings: warnings.map(displayMessage) }),
   };
 }
 

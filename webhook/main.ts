@@ -9,9 +9,9 @@ import { jsonLogger } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { watchTrustedKeys } from '../kube/trust-source.ts';
 import { createApp } from './app.ts';
-import { serveHttps, type CertificateSource } from './tls.ts';
-import { fileCertificateSource } from './tls-files.ts';
-import { selfManagedCertificateSource } from './tls-self-managed.ts';
+import { fileCertificateSource } from '../tls/file-source.ts';
+import { selfManagedCertificateSource } from '../tls/self-managed-source.ts';
+import { serveHttps, type CertificateSource } from '../tls/serving.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

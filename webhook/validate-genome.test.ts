@@ -3,7 +3,8 @@ import type { Genome } from '../core/genome.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import type { AdmissionRequest } from './admission.ts';
-import { ALLOW_DOWNGRADE_ANNOTATION, decideGenomeAdmission } from './validate-genome.ts';
+import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
+import { decideGenomeAdmission } from './validate-genome.ts';
 
 const alice = makeSigner('alice');
 const keys = trust(alice);
@@ -136,5 +137,43 @@ describe('decideGenomeAdmission on hostile updates', () => {
     const result = decideGenomeAdmission(r, keys, DEFAULT_POLICY);
     expect(result.response.allowed).toBe(false);
     expect(result.response.status?.message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\.x/);
+  });
+});
+
+describe('denials show genome text escaped, clipped, and never a private key', () => {
+  const messageFor = (genome: unknown) =>
+    decide(request({ object: object(genome) })).status?.message ?? '';
+
+  it('escapes ESC, CR and bidi controls from a field name', () => {
+    const message = messageFor({ ...signed(), '\u001b[2J\rOK\u202e': 1 });
+    expect(message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\./);
+    expect([...message].filter((c) => '\u001b\r\u202e'.includes(c))).toEqual([]);
+    expect(message).toContain('\\u{1b}[2J\\u{d}OK\\u{202e}');
+  });
+
+  it('clips a megabyte field name', () => {
+    const message = messageFor({ ...signed(), ['f'.repeat(1_000_000)]: 1 });
+    expect(message).toContain('…[1000000 characters]');
+    expect(message.length).toBeLessThan(1500);
+  });
+
+  it('clips a 3.9 MB version', () => {
+    const message = messageFor({ ...signed(), version: `x${'9'.repeat(3_900_000)}` });
+    expect(message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\.version: /);
+    expect(message.length).toBeLessThan(1500);
+  });
+
+  it('names a private key pasted into public_key, without printing it', () => {
+    const leaked = alice.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    const g = signed();
+    const genome = {
+      ...g,
+      authority: { ...g.authority, signers: [{ ...g.authority.signers[0]!, public_key: leaked }] },
+    };
+    const message = messageFor(genome);
+    expect(message).toMatch(
+      /^PRIVATE_KEY_EXPOSED: spec\.genome\.authority\.signers\[0\]\.public_key: .*PRIVATE key/,
+    );
+    expect(message).not.toContain(leaked.slice(16, 48));
   });
 });

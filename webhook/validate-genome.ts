@@ -1,3 +1,4 @@
+import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
 import { refuse, type Refusal } from '../core/codes.ts';
 import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
 import { validateGenome } from '../core/genome.ts';
@@ -5,9 +6,6 @@ import { compareSemver } from '../core/semver.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify, type Verdict, type VerifyPolicy } from '../core/verify.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
-
-/** The annotation that lets an UPDATE lower spec.genome.version: a deliberate rollback. */
-export const ALLOW_DOWNGRADE_ANNOTATION = 'genome.mathison.io/allow-downgrade';
 
 /** The decision on one admission request, and what to log about it. */
 export interface GenomeAdmission {

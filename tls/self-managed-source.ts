@@ -1,23 +1,16 @@
 import { X509Certificate } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createCertificateAuthority, issueCertificate } from '../kube/pki.ts';
-import {
-  joinPemBundle,
-  kubeWebhookTlsStore,
-  type TlsMaterial,
-  type WebhookConfigRef,
-  type WebhookTlsStore,
-} from '../kube/webhook-ca-bundle.ts';
 import { errorMessage, silentLogger, withFields, type Logger } from '../core/log.ts';
-import { PeriodicCertificateSource, servingCertificate, type CertificateSource } from './tls.ts';
+import { joinPemBundle, type TlsMaterial, type WebhookConfigRef } from './material.ts';
+import { createCertificateAuthority, issueCertificate } from './pki.ts';
+import { planRotation, type RotationAction, type RotationPolicy } from './rotation-plan.ts';
+import { kubeWebhookTlsStore, type WebhookTlsStore } from './secret-store.ts';
 import {
-  describeRotationState,
-  fingerprintOf,
-  normaliseNames,
-  planRotation,
-  type RotationAction,
-  type RotationPolicy,
-} from './tls-rotation.ts';
+  PeriodicCertificateSource,
+  servingCertificate,
+  type CertificateSource,
+} from './serving.ts';
+import { describeRotationState, fingerprintOf, normaliseNames } from './x509-facts.ts';
 
 /** How the self-managed source keeps its CA, serving certificate and caBundles; every field has a default. */
 export interface SelfManagedOptions {

@@ -1,41 +1,28 @@
 import {
   AdmissionregistrationV1Api,
-  ApiException,
   CoreV1Api,
   type KubeConfig,
   type V1MutatingWebhookConfiguration,
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-
-/** The CA, serving certificate and rotation timestamps that the webhook keeps in its TLS Secret. */
-export interface TlsMaterial {
-  /** CA certificates (PEM), the current CA first, then any previous CA still in its overlap window. */
-  caBundle: string[];
-  /** The current CA's private key (PEM). */
-  caKey?: string;
-  servingCert?: string;
-  servingKey?: string;
-  /** When the current CA was first written to the bundle. */
-  caPublishedAt?: Date;
-  /** When the current serving certificate was written. */
-  servingIssuedAt?: Date;
-}
-
-/** A webhook configuration whose caBundle the webhook keeps in step, by kind and name. */
-export interface WebhookConfigRef {
-  kind: 'validating' | 'mutating';
-  name: string;
-}
+import { CA_PUBLISHED_AT_ANNOTATION, SERVING_ISSUED_AT_ANNOTATION } from '../core/api.ts';
+import { absentOn404, statusOf } from '../kube/errors.ts';
+import {
+  encodeCaBundle,
+  decodeCaBundle,
+  joinPemBundle,
+  splitPemBundle,
+  type PublishOutcome,
+  type TlsMaterial,
+  type WebhookConfigRef,
+} from './material.ts';
 
 /** The TLS Secret as read: its decoded contents and the object itself (for its resourceVersion). */
 export interface StoredTlsSecret {
   material: TlsMaterial;
   secret: V1Secret;
 }
-
-/** What publishing a caBundle to one webhook configuration did. */
-export type PublishOutcome = 'patched' | 'unchanged' | 'missing';
 
 /** Reads and writes the webhook's TLS Secret and the caBundle of its webhook configurations. */
 export interface WebhookTlsStore {
@@ -49,23 +36,7 @@ export interface WebhookTlsStore {
   publishCaBundle(ref: WebhookConfigRef, bundlePem: string): Promise<PublishOutcome>;
 }
 
-/** Annotation on the Secret: when the current CA was first published (RFC 3339). */
-export const CA_PUBLISHED_AT_ANNOTATION = 'genome.mathison.io/ca-published-at';
-/** Annotation on the Secret: when the current serving certificate was issued (RFC 3339). */
-export const SERVING_ISSUED_AT_ANNOTATION = 'genome.mathison.io/serving-issued-at';
-
 const CONFLICT_RETRIES = 5;
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** The CERTIFICATE blocks of a PEM bundle, each normalised to end with one newline. */
-export function splitPemBundle(text: string): string[] {
-  return (text.match(PEM_BLOCK) ?? []).map((block) => `${block.trim()}\n`);
-}
-
-/** One PEM bundle from certificates, in order. */
-export function joinPemBundle(pems: string[]): string {
-  return pems.map((pem) => `${pem.trim()}\n`).join('');
-}
 
 /** The contents of a TLS Secret (missing keys and unreadable timestamps come back undefined). */
 export function decodeTlsSecret(secret: V1Secret): TlsMaterial {
@@ -103,16 +74,6 @@ export function encodeTlsSecret(material: TlsMaterial, base: V1Secret): V1Secret
     metadata: { ...base.metadata, annotations },
     data,
   };
-}
-
-/** The caBundle field value (base64 of the PEM text) for a bundle. */
-export function encodeCaBundle(bundlePem: string): string {
-  return base64(bundlePem);
-}
-
-/** The PEM text of a caBundle field value ('' when unset). */
-export function decodeCaBundle(field: string | undefined): string {
-  return field ? Buffer.from(field, 'base64').toString('utf8') : '';
 }
 
 /** A WebhookTlsStore backed by the API server. */
@@ -204,26 +165,6 @@ async function publishWithRetries<T extends WebhookConfig>(
     if (status === 404) return 'missing';
     if (status !== 409) return 'patched';
     if (attempt >= CONFLICT_RETRIES) throw new Error(`${name}: still conflicting after retries`);
-  }
-}
-
-async function absentOn404<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
-/** Resolves 200 on success or the status code when it is one of `expected`; rethrows otherwise. */
-async function statusOf(call: Promise<unknown>, ...expected: number[]): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException && expected.includes(err.code)) return err.code;
-    throw err;
   }
 }
 

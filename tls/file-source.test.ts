@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueCertificate, type KeyPairPem } from '../kube/pki.ts';
-import { serveHttps, type CertificateSource, type HttpsServing } from './tls.ts';
-import { fileCertificateSource } from './tls-files.ts';
+import { createCertificateAuthority, issueCertificate, type KeyPairPem } from './pki.ts';
+import { serveHttps, type CertificateSource, type HttpsServing } from './serving.ts';
+import { fileCertificateSource } from './file-source.ts';
 
 const ca = await createCertificateAuthority('files-test-ca');
 const issue = () =>

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueCertificate } from '../kube/pki.ts';
-import type { TlsMaterial } from '../kube/webhook-ca-bundle.ts';
+import type { TlsMaterial } from './material.ts';
+import { createCertificateAuthority, issueCertificate } from './pki.ts';
+import { describeRotationState, fingerprintOf, normaliseNames } from './x509-facts.ts';
 import {
-  describeRotationState,
-  fingerprintOf,
-  normaliseNames,
   planRotation,
   type CertificateFacts,
   type RotationAction,
@@ -12,7 +10,7 @@ import {
   type RotationState,
   type ServingFacts,
   type WebhookConfigFacts,
-} from './tls-rotation.ts';
+} from './rotation-plan.ts';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 /** A time `s` seconds after T0. */

@@ -1,16 +1,14 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { CA_PUBLISHED_AT_ANNOTATION, SERVING_ISSUED_AT_ANNOTATION } from '../core/api.ts';
 import {
-  CA_PUBLISHED_AT_ANNOTATION,
-  SERVING_ISSUED_AT_ANNOTATION,
   decodeCaBundle,
-  decodeTlsSecret,
   encodeCaBundle,
-  encodeTlsSecret,
   joinPemBundle,
   splitPemBundle,
   type TlsMaterial,
-} from './webhook-ca-bundle.ts';
+} from './material.ts';
+import { decodeTlsSecret, encodeTlsSecret } from './secret-store.ts';
 
 /** A syntactically PEM certificate block (the encoding does not parse certificates). */
 const pem = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;

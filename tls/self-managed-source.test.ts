@@ -1,19 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../core/log.ts';
+import type { PublishOutcome, TlsMaterial, WebhookConfigRef } from './material.ts';
+import { createCertificateAuthority } from './pki.ts';
 import {
   decodeTlsSecret,
   encodeTlsSecret,
-  type PublishOutcome,
   type StoredTlsSecret,
-  type TlsMaterial,
-  type WebhookConfigRef,
   type WebhookTlsStore,
-} from '../kube/webhook-ca-bundle.ts';
-import { createCertificateAuthority } from '../kube/pki.ts';
-import type { Logger } from '../core/log.ts';
-import type { CertificateSource } from './tls.ts';
-import { selfManagedCertificateSource, type SelfManagedOptions } from './tls-self-managed.ts';
+} from './secret-store.ts';
+import { selfManagedCertificateSource, type SelfManagedOptions } from './self-managed-source.ts';
+import type { CertificateSource } from './serving.ts';
 
 /** An in-memory API server for the Secret (with resourceVersions) and the webhook configurations. */
 class MemoryStore implements WebhookTlsStore {

@@ -1,7 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../core/log.ts';
-import { PeriodicCertificateSource, servingCertificate, type CertificateSource } from './tls.ts';
+import {
+  PeriodicCertificateSource,
+  servingCertificate,
+  type CertificateSource,
+} from './serving.ts';
 
 /** Where the files source reads its certificate (a mounted kubernetes.io/tls Secret) and how often. */
 export interface FileSourceOptions {
