@@ -22,6 +22,8 @@ export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
 export const GENOME_LABEL = 'genome.mathison.io/genome';
 /** The standard label saying which component manages an object (value FIELD_MANAGER). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** Label on a published ConfigMap: the uid of the Genome that owns it (a name may exceed 63). */
+export const GENOME_UID_LABEL = 'genome.mathison.io/genome-uid';
 
 // Annotations.
 
@@ -61,6 +63,8 @@ export const REASON_PUBLISHED = 'Published';
 export const FIELD_MANAGER = 'genome-operator';
 /** The data key of a published ConfigMap that holds the signed genome exactly as stored. */
 export const GENOME_CONFIGMAP_KEY = 'genome.json';
+/** The data key of a published ConfigMap that holds the trusted keys that verified it (a trust file). */
+export const TRUSTED_KEYS_CONFIGMAP_KEY = 'trusted-keys.json';
 /** How many characters of the genome id status.shortId (and kubectl get gn) shows. */
 export const SHORT_ID_LENGTH = 12;
 

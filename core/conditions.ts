@@ -2,19 +2,21 @@
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** A condition in the standard Kubernetes shape (metav1.Condition). */
-export interface Condition {
-  type: string;
+export interface Condition<T extends string = string> {
+  type: T;
   status: ConditionStatus;
   /** CamelCase reason, or a stable refusal code. */
   reason: string;
   message: string;
   /** RFC 3339, seconds precision, as the API server writes metav1.Time. */
   lastTransitionTime: string;
-  observedGeneration: number;
+  observedGeneration?: number;
 }
 
-/** What a caller decides about one condition; the time is filled in by setCondition. */
-export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
+/** What a caller decides about one condition (always for a generation); setCondition adds the time. */
+export type ConditionInput<T extends string = string> = Omit<Condition<T>, 'lastTransitionTime'> & {
+  observedGeneration: number;
+};
 
 /** The time as metav1.Time serializes it: RFC 3339 in UTC, whole seconds. */
 export function conditionTime(now: Date): string {
@@ -26,33 +28,33 @@ export function conditionTime(now: Date): string {
  * (others keep their order), a new type is appended. lastTransitionTime stays what it was
  * unless the status flips, so it says when the status last changed, not when it was written.
  */
-export function setCondition(
-  conditions: readonly Condition[],
-  input: ConditionInput,
+export function setCondition<T extends string>(
+  conditions: readonly Condition<T>[],
+  input: ConditionInput<T>,
   now: Date,
-): Condition[] {
+): Condition<T>[] {
   const index = conditions.findIndex((c) => c.type === input.type);
   const previous = conditions[index];
   const lastTransitionTime =
     previous !== undefined && previous.status === input.status
       ? previous.lastTransitionTime
       : conditionTime(now);
-  const next: Condition = { ...input, lastTransitionTime };
+  const next: Condition<T> = { ...input, lastTransitionTime };
   if (index === -1) return [...conditions, next];
   return conditions.map((c, i) => (i === index ? next : c));
 }
 
 /** The condition of a type, or undefined. */
-export function findCondition(
-  conditions: readonly Condition[],
-  type: string,
-): Condition | undefined {
+export function findCondition<T extends string>(
+  conditions: readonly Condition<T>[],
+  type: T,
+): Condition<T> | undefined {
   return conditions.find((c) => c.type === type);
 }
 
 /** What Ready says when every condition it summarizes is True. */
-export interface ReadySummary {
-  type: string;
+export interface ReadySummary<T extends string = string> {
+  type: T;
   generation: number;
   /** The reason and message of a True summary. */
   reason: string;
@@ -64,11 +66,11 @@ export interface ReadySummary {
  * every dependency is True for the current generation; otherwise the status, reason and
  * message of the first that is not (Unknown when a dependency is missing or stale).
  */
-export function summarizeReady(
-  conditions: readonly Condition[],
-  dependencies: readonly string[],
-  summary: ReadySummary,
-): ConditionInput {
+export function summarizeReady<T extends string>(
+  conditions: readonly Condition<T>[],
+  dependencies: readonly T[],
+  summary: ReadySummary<T>,
+): ConditionInput<T> {
   const base = { type: summary.type, observedGeneration: summary.generation };
   for (const type of dependencies) {
     const condition = findCondition(conditions, type);

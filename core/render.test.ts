@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { genomeId } from './canonical.ts';
 import { parseGenome } from './genome.ts';
-import { configMapName, desiredConfigMap, GENOME_FILE, TRUSTED_KEYS_FILE } from './render.ts';
+import {
+  GENOME_CONFIGMAP_KEY as GENOME_FILE,
+  TRUSTED_KEYS_CONFIGMAP_KEY as TRUSTED_KEYS_FILE,
+} from './api.ts';
+import { configMapName, desiredConfigMap } from './render.ts';
 import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
 import { parseTrustFile } from './trust.ts';
 import { verify, type Verified } from './verify.ts';

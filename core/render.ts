@@ -1,28 +1,19 @@
 import {
   FIELD_MANAGER,
+  GENOME_API_VERSION,
+  GENOME_CONFIGMAP_KEY,
   GENOME_ID_ANNOTATION,
+  GENOME_KIND,
   GENOME_LABEL,
   GENOME_UID_LABEL,
   MANAGED_BY_LABEL,
-} from './api-pending.ts';
+  SHORT_ID_LENGTH,
+  shortGenomeId,
+  TRUSTED_KEYS_CONFIGMAP_KEY,
+} from './api.ts';
 import { sha256Hex } from './canonical.ts';
-import { GENOME_API_VERSION, GENOME_KIND } from './crd.ts';
 import type { TrustedKey } from './trust.ts';
 import type { Verified } from './verify.ts';
-
-/** The file a pod mounts: the signed genome exactly as stored. */
-export const GENOME_FILE = 'genome.json';
-
-/** The trusted public keys that verified it, in the trust-file format (genome-verify --trust). */
-export const TRUSTED_KEYS_FILE = 'trusted-keys.json';
-
-/** Characters of the genome id in status.shortId and in ConfigMap names. */
-export const SHORT_ID_LENGTH = 12;
-
-/** The short id that `kubectl get gn` shows. */
-export function shortId(genomeId: string): string {
-  return genomeId.slice(0, SHORT_ID_LENGTH);
-}
 
 /** The Genome a ConfigMap is rendered for. */
 export interface GenomeRef {
@@ -69,7 +60,7 @@ export function configMapName(genomeName: string, genomeId: string): string {
       ? safe
       : `${safe.slice(0, NAME_ROOM - 9)}-${sha256Hex(Buffer.from(genomeName)).slice(0, 8)}`;
   const trimmed = base.replace(/^-+|-+$/g, '') || 'genome';
-  return `${trimmed}-${shortId(genomeId)}`;
+  return `${trimmed}-${shortGenomeId(genomeId)}`;
 }
 
 /** The trust-file entries of the keys that verified a genome, sorted by key id. */
@@ -126,8 +117,8 @@ export function desiredConfigMap(
     },
     immutable: true,
     data: {
-      [GENOME_FILE]: `${JSON.stringify(storedGenome, null, 2)}\n`,
-      [TRUSTED_KEYS_FILE]: `${JSON.stringify(verifyingKeys(verified, keys), null, 2)}\n`,
+      [GENOME_CONFIGMAP_KEY]: `${JSON.stringify(storedGenome, null, 2)}\n`,
+      [TRUSTED_KEYS_CONFIGMAP_KEY]: `${JSON.stringify(verifyingKeys(verified, keys), null, 2)}\n`,
     },
   };
 }

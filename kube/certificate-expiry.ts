@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { isNotFound } from './errors-pending.ts';
+import { isNotFound } from './errors.ts';
 
 /**
  * When the serving certificate in a kubernetes.io/tls Secret expires (epoch ms), or undefined

@@ -6,7 +6,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../core/log.ts';
-import { isConflict, isNotFound } from './errors-pending.ts';
+import { isConflict, isNotFound } from './errors.ts';
 
 /** Timings of client-go's leader election defaults. */
 export interface LeaseTimings {

@@ -5,16 +5,16 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { FIELD_MANAGER, type GenomeStatus } from '../core/api-pending.ts';
+import { FIELD_MANAGER, type GenomeStatus } from '../core/api.ts';
 import {
   GENOME_API_VERSION,
   GENOME_GROUP,
   GENOME_KIND,
   GENOME_PLURAL,
   GENOME_VERSION,
-} from '../core/crd.ts';
+} from '../core/api.ts';
 import type { PublishedConfigMap } from '../core/render.ts';
-import { isNotFound, statusCode } from './errors-pending.ts';
+import { isNotFound, statusCode } from './errors.ts';
 
 /** The writes the operator makes, all with field manager genome-operator. */
 export interface OperatorWrites {

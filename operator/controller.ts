@@ -1,5 +1,5 @@
-import type { GenomeResource } from '../core/api-pending.ts';
-import { GENOME_LABEL } from '../core/api-pending.ts';
+import type { GenomeResource } from '../core/api.ts';
+import { GENOME_LABEL } from '../core/api.ts';
 import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -118,8 +118,8 @@ export function startController(deps: ControllerDeps): Controller {
   const unsubscribe = [
     deps.genomes.onChange((e) => {
       if (e.type === 'delete') {
-        verifier.forget(e.object.metadata.uid);
-        owned.forget(e.object.metadata.uid);
+        verifier.forget(e.object.metadata.uid ?? '');
+        owned.forget(e.object.metadata.uid ?? '');
       }
       enqueue(keyOf(e.object));
     }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GenomeResource, GenomeStatus } from '../core/api-pending.ts';
+import type { GenomeResource, GenomeStatus } from '../core/api.ts';
 import { configMapName } from '../core/render.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import type { TrustedKey } from '../core/trust.ts';
@@ -15,6 +15,8 @@ const testAlice = trust({ ...alice, test: true });
 /** A Genome resource at generation 2 with the given status. */
 function resource(status?: GenomeStatus, spec: unknown = genome): GenomeResource {
   return {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
     metadata: { name: 'totk', namespace: 'apps', uid: 'uid-1', generation: 2 },
     spec: { genome: spec },
     ...(status && { status }),
@@ -187,6 +189,6 @@ describe('decide', () => {
     const text = `${plan.status.conditions?.[0]?.message} ${plan.events[0]?.message}`;
     expect(text).not.toContain('\u001b');
     expect(text).not.toContain('\u202e');
-    expect(text).toContain('\\u001b[31mred\\u202e');
+    expect(text).toContain('\\u{1b}[31mred\\u{202e}');
   });
 });

@@ -1,11 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
-  PUBLISHED,
-  READY,
-  VERIFIED,
+  CONDITION_READY,
+  CONDITION_VERIFIED,
+  REASON_PUBLISHED,
+  REASON_VERIFIED,
+  shortGenomeId,
+  type GenomeConditionType,
   type GenomeResource,
   type GenomeStatus,
-} from '../core/api-pending.ts';
+} from '../core/api.ts';
 import { actionFor, refuse } from '../core/codes.ts';
 import {
   findCondition,
@@ -13,10 +16,10 @@ import {
   summarizeReady,
   type ConditionInput,
 } from '../core/conditions.ts';
-import { desiredConfigMap, shortId, type PublishedConfigMap } from '../core/render.ts';
+import { displayMessage } from '../core/display.ts';
+import { desiredConfigMap, type GenomeRef, type PublishedConfigMap } from '../core/render.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { Refused, Verdict, Verified } from '../core/verify.ts';
-import { shown } from './escape-text.ts';
 
 /** What an Event on the Genome says. */
 export interface GenomeEvent {
@@ -68,7 +71,7 @@ export interface Plan {
 export function decide(input: DecideInput): Plan {
   const verdict = productionVerdict(input);
   const desired = verdict.ok
-    ? desiredConfigMap(input.genome.metadata, input.genome.spec.genome, verdict, input.keys)
+    ? desiredConfigMap(ownerOf(input.genome), input.genome.spec.genome, verdict, input.keys)
     : undefined;
   const name = desired?.metadata.name;
   const previous = input.genome.status ?? {};
@@ -82,6 +85,12 @@ export function decide(input: DecideInput): Plan {
     writeStatus: !isDeepStrictEqual(comparable(previous), comparable(status)),
     events: eventsFor(previous, verdict, name, published.republish),
   };
+}
+
+/** The Genome as the owner of its ConfigMaps (the API server always sets these fields). */
+function ownerOf(genome: GenomeResource): GenomeRef {
+  const { name = '', namespace = '', uid = '' } = genome.metadata;
+  return { name, namespace, uid };
 }
 
 /** Whether the ConfigMap must be replaced (other content) or comes back (deleted, edited). */
@@ -140,40 +149,43 @@ function statusFor(
   const generation = genome.metadata.generation ?? 0;
   const previous = genome.status?.conditions ?? [];
   const verified = setCondition(previous, verifiedCondition(verdict, generation), now);
-  const ready = summarizeReady(verified, [VERIFIED], {
-    type: READY,
+  const ready = summarizeReady(verified, [CONDITION_VERIFIED], {
+    type: CONDITION_READY,
     generation,
-    reason: PUBLISHED,
+    reason: REASON_PUBLISHED,
     message: `published in ConfigMap ${configMapName ?? ''}`,
   });
   const id = verdict.genomeId;
   return {
     observedGeneration: generation,
-    ...(id !== undefined && { genomeId: id, shortId: shortId(id) }),
+    ...(id !== undefined && { genomeId: id, shortId: shortGenomeId(id) }),
     verifiedSigners: verdict.ok ? verdict.signers : [],
     ...(configMapName !== undefined && { configMapName }),
     conditions: setCondition(verified, ready, now),
   };
 }
 
-function verifiedCondition(verdict: Verdict, generation: number): ConditionInput {
-  const base = { type: VERIFIED, observedGeneration: generation };
+function verifiedCondition(
+  verdict: Verdict,
+  generation: number,
+): ConditionInput<GenomeConditionType> {
+  const base = { type: CONDITION_VERIFIED as GenomeConditionType, observedGeneration: generation };
   if (verdict.ok) {
-    return { ...base, status: 'True', reason: VERIFIED, message: verifiedMessage(verdict) };
+    return { ...base, status: 'True', reason: REASON_VERIFIED, message: verifiedMessage(verdict) };
   }
   return { ...base, status: 'False', reason: verdict.code, message: refusedMessage(verdict) };
 }
 
 function verifiedMessage(verdict: Verified): string {
   const warnings = verdict.warnings.length > 0 ? `; ${verdict.warnings.join('; ')}` : '';
-  return shown(
+  return displayMessage(
     `verified by ${verdict.signers.join(', ')} against the cluster's trusted keys${warnings}`,
   );
 }
 
 function refusedMessage(verdict: Refused): string {
   const field = verdict.field === undefined ? '' : ` (${verdict.field})`;
-  return shown(`${verdict.message}${field}. ${actionFor(verdict.code)}`);
+  return displayMessage(`${verdict.message}${field}. ${actionFor(verdict.code)}`);
 }
 
 /** Status without the fields that do not decide whether to write it. */
@@ -195,8 +207,8 @@ type EventRule = (context: EventContext) => GenomeEvent | undefined;
 
 const verifiedEvent: EventRule = ({ was, sameGenome, verdict, configMapName }) => {
   if (!verdict.ok || (was?.status === 'True' && sameGenome)) return undefined;
-  const message = `genome ${shortId(verdict.genomeId)} verified by ${verdict.signers.join(', ')}; published in ConfigMap ${configMapName}`;
-  return { type: 'Normal', reason: 'Verified', message: shown(message) };
+  const message = `genome ${shortGenomeId(verdict.genomeId)} verified by ${verdict.signers.join(', ')}; published in ConfigMap ${configMapName}`;
+  return { type: 'Normal', reason: 'Verified', message: displayMessage(message) };
 };
 
 const refusedEvent: EventRule = ({ was, sameGenome, verdict }) => {
@@ -204,7 +216,11 @@ const refusedEvent: EventRule = ({ was, sameGenome, verdict }) => {
     return undefined;
   }
   const reason = was?.status === 'True' && sameGenome ? 'Revoked' : 'Refused';
-  return { type: 'Warning', reason, message: shown(`${verdict.code}: ${verdict.message}`) };
+  return {
+    type: 'Warning',
+    reason,
+    message: displayMessage(`${verdict.code}: ${verdict.message}`),
+  };
 };
 
 const republishedEvent: EventRule = ({ republish, configMapName }) =>
@@ -226,7 +242,7 @@ function eventsFor(
   republish: boolean,
 ): GenomeEvent[] {
   const context: EventContext = {
-    was: findCondition(previous.conditions ?? [], VERIFIED),
+    was: findCondition(previous.conditions ?? [], CONDITION_VERIFIED),
     sameGenome: previous.genomeId !== undefined && previous.genomeId === verdict.genomeId,
     verdict,
     configMapName: configMapName ?? '',

@@ -1,4 +1,4 @@
-import { GENOME_UID_LABEL } from '../core/api-pending.ts';
+import { GENOME_UID_LABEL } from '../core/api.ts';
 import type { OwnedConfigMap } from './decide.ts';
 
 /** A cached ConfigMap, as far as ownership goes. */

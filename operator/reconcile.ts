@@ -1,5 +1,5 @@
-import { GENOME_API_VERSION, GENOME_KIND } from '../core/crd.ts';
-import { GENOME_LABEL, type GenomeResource } from '../core/api-pending.ts';
+import { GENOME_API_VERSION, GENOME_KIND } from '../core/api.ts';
+import { GENOME_LABEL, type GenomeResource } from '../core/api.ts';
 import { withFields, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -36,8 +36,8 @@ export interface ReconcileDeps {
  */
 export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
   const genome = deps.genome(key);
-  if (genome === undefined) return;
-  const input = gather(deps, genome);
+  if (genome?.metadata.uid === undefined) return;
+  const input = gather(deps, genome, genome.metadata.uid);
   const plan = decide(input);
   const log = withFields(deps.log, {
     namespace: genome.metadata.namespace,
@@ -47,9 +47,9 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
   await act(deps, genome, plan, log);
 }
 
-function gather(deps: ReconcileDeps, genome: GenomeResource): DecideInput {
+function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): DecideInput {
   const keys = deps.keys();
-  const { uid, generation = 0 } = genome.metadata;
+  const { generation = 0 } = genome.metadata;
   const { verdict, fresh } = deps.verifier.verdict(
     { uid, generation },
     genome.spec.genome,
@@ -73,11 +73,20 @@ function mountedBy(pods: readonly CachedPod[], genome: GenomeResource): Set<stri
   const { namespace, name } = genome.metadata;
   const names = pods
     .filter(
-      (p) => p.metadata?.namespace === namespace && p.metadata.labels?.[GENOME_LABEL] === name,
+      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[GENOME_LABEL] === name,
     )
     .flatMap((p) => p.spec?.volumes ?? [])
     .map((v) => v.configMap?.name ?? '');
   return new Set(names.filter((n) => n !== ''));
+}
+
+/** Applies the plan's ConfigMap (deleting one of that name with other content first). */
+async function publish(deps: ReconcileDeps, ownerUid: string, plan: Plan): Promise<void> {
+  if (plan.apply === undefined) return;
+  const { name, namespace } = plan.apply.metadata;
+  if (plan.replace) await deps.writes.deleteConfigMap(namespace, name);
+  const uid = await deps.writes.applyConfigMap(plan.apply);
+  deps.owned.noteApplied(ownerUid, { ...plan.apply, metadata: { ...plan.apply.metadata, uid } });
 }
 
 /**
@@ -91,26 +100,20 @@ async function act(
   plan: Plan,
   log: Logger,
 ): Promise<void> {
-  const { namespace, uid } = genome.metadata;
-  if (plan.apply !== undefined) {
-    const name = plan.apply.metadata.name;
-    if (plan.replace) await deps.writes.deleteConfigMap(namespace, name);
-    const appliedUid = await deps.writes.applyConfigMap(plan.apply);
-    deps.owned.noteApplied(uid, {
-      ...plan.apply,
-      metadata: { ...plan.apply.metadata, uid: appliedUid },
-    });
-  }
+  const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
+  await publish(deps, uid, plan);
   for (const name of plan.remove) {
     await deps.writes.deleteConfigMap(namespace, name);
     deps.owned.noteDeleted(uid, namespace, name);
     log.info('removed an old ConfigMap', { configMap: name });
   }
   if (plan.writeStatus) {
-    await deps.writes.applyStatus(namespace, genome.metadata.name, plan.status);
+    await deps.writes.applyStatus(namespace, genomeName, plan.status);
     const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
     log.info('status written', { ready: ready?.status, reason: ready?.reason });
   }
-  const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata: genome.metadata };
+  const { resourceVersion } = genome.metadata;
+  const metadata = { name: genomeName, namespace, uid, resourceVersion };
+  const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata };
   for (const event of plan.events) await deps.events.record(involved, event);
 }

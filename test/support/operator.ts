@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,10 @@ import {
   type OperatorProcess,
 } from '../../cluster/operator-process.ts';
 import { pickFreePorts } from '../../cluster/ports.ts';
-import type { GenomeResource } from '../../core/api-pending.ts';
-import { eventually, kubeClient, kubeconfigPath, kubectl } from './cluster.ts';
+import type { GenomeResource } from '../../core/api.ts';
+import { kubectlBinary } from '../../cluster/binaries.ts';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { eventually, kubeClient, kubeconfigPath } from './cluster.ts';
 
 /** An operator process started by a test, with its health port. */
 export interface RunningOperator extends OperatorProcess {
@@ -24,13 +27,13 @@ const tempDirs: string[] = [];
  * Applies config/rbac/operator.yaml for an operator in `namespace` and returns a kubeconfig
  * that authenticates as its ServiceAccount (a bound token), not as the admin.
  */
-export async function operatorCredentials(namespace: string): Promise<string> {
-  await kubectl(['apply', '-f', '-'], {
-    input: operatorRbac(namespace)
-      .map((o) => JSON.stringify(o))
-      .join('\n'),
-  });
-  const token = await kubectl([
+export async function operatorCredentials(
+  namespace: string,
+  admin = kubeconfigPath(),
+): Promise<string> {
+  const rbac = operatorRbac(namespace).map((o) => JSON.stringify(o));
+  kubectlAs(admin, ['apply', '-f', '-'], rbac.join('\n'));
+  const token = kubectlAs(admin, [
     'create',
     'token',
     'genome-operator',
@@ -41,23 +44,35 @@ export async function operatorCredentials(namespace: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'genome-operator-'));
   tempDirs.push(dir);
   const path = join(dir, 'kubeconfig');
-  writeTokenKubeconfig(kubeconfigPath(), token.stdout.trim(), path);
+  writeTokenKubeconfig(admin, token.trim(), path);
   return path;
 }
 
+/** Runs kubectl against the cluster of the `admin` kubeconfig; throws on failure. */
+export function kubectlAs(admin: string, args: string[], input?: string): string {
+  const out = spawnSync(kubectlBinary(), ['--kubeconfig', admin, ...args], {
+    input,
+    encoding: 'utf8',
+    env: environmentWithoutProxies(),
+  });
+  if (out.status !== 0) {
+    throw new Error(`kubectl ${args.join(' ')} exited ${out.status}: ${out.stderr.trim()}`);
+  }
+  return out.stdout;
+}
+
 /** Removes the RBAC objects and the temp kubeconfigs of operatorCredentials. */
-export async function removeOperatorCredentials(namespace: string): Promise<void> {
+export async function removeOperatorCredentials(
+  namespace: string,
+  admin = kubeconfigPath(),
+): Promise<void> {
   const cluster = operatorRbac(namespace).filter((o) => String(o.kind).startsWith('Cluster'));
   for (const o of cluster) {
-    await kubectl(
-      [
-        'delete',
-        String(o.kind).toLowerCase(),
-        (o.metadata as { name: string }).name,
-        '--ignore-not-found',
-      ],
-      { allowFailure: true },
-    );
+    const name = (o.metadata as { name: string }).name;
+    const args = ['delete', String(o.kind).toLowerCase(), name, '--ignore-not-found'];
+    await Promise.resolve()
+      .then(() => kubectlAs(admin, args))
+      .catch(() => undefined);
   }
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
