@@ -47,7 +47,7 @@ const first = decide(input());
 const id = first.status.genomeId!;
 const published = configMapName('totk', id);
 const publishedCm: OwnedConfigMap = {
-  metadata: { name: published, uid: 'cm-1' },
+  metadata: { ...first.apply!.metadata, uid: 'cm-1' },
   immutable: true,
   data: first.apply!.data,
 };
@@ -83,6 +83,7 @@ describe('decide', () => {
   it('a second reconcile of the same world writes nothing and emits nothing', () => {
     const plan = decide(input({ genome: resource(first.status), owned: [publishedCm] }));
     expect(plan.writeStatus).toBe(false);
+    expect(plan.apply).toBeUndefined();
     expect(plan.events).toEqual([]);
     expect(plan.replace).toBe(false);
     expect(plan.remove).toEqual([]);
@@ -136,6 +137,13 @@ describe('decide', () => {
     const plan = decide(input({ genome: resource(first.status), owned: [] }));
     expect(plan.apply?.metadata.name).toBe(published);
     expect(plan.events.map((e) => e.reason)).toEqual(['Republished']);
+  });
+
+  it('a ConfigMap whose labels were removed is applied again, without an Event', () => {
+    const unlabelled = { ...publishedCm, metadata: { ...publishedCm.metadata, labels: {} } };
+    const plan = decide(input({ genome: resource(first.status), owned: [unlabelled] }));
+    expect(plan.apply?.metadata.name).toBe(published);
+    expect(plan.replace).toBe(false);
   });
 
   it('a ConfigMap of that name with other content is replaced', () => {

@@ -30,7 +30,13 @@ export interface GenomeEvent {
 
 /** A ConfigMap the Genome owns, as the cache holds it. */
 export interface OwnedConfigMap {
-  metadata?: { name?: string; uid?: string };
+  metadata?: {
+    name?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean }[];
+  };
   immutable?: boolean;
   data?: Record<string, string>;
 }
@@ -52,7 +58,7 @@ export interface DecideInput {
 
 /** What to do: the ConfigMap to apply, those to delete, the status and the Events. */
 export interface Plan {
-  /** The ConfigMap to apply, when the genome is verified. */
+  /** The ConfigMap to apply: verified, and missing or not as it should be (else no write). */
   apply?: PublishedConfigMap;
   /** The ConfigMap of that name exists with other content: delete it before applying. */
   replace: boolean;
@@ -78,7 +84,7 @@ export function decide(input: DecideInput): Plan {
   const status = statusFor(input.genome, verdict, name, input.now);
   const published = publishing(input.owned, desired, previous);
   return {
-    ...(desired && { apply: desired }),
+    ...(desired && published.write && { apply: desired }),
     replace: published.replace,
     remove: removable(input, name),
     status,
@@ -98,12 +104,24 @@ function publishing(
   owned: readonly OwnedConfigMap[],
   desired: PublishedConfigMap | undefined,
   previous: GenomeStatus,
-): { replace: boolean; republish: boolean } {
-  if (desired === undefined) return { replace: false, republish: false };
+): { write: boolean; replace: boolean; republish: boolean } {
+  if (desired === undefined) return { write: false, replace: false, republish: false };
   const existing = owned.find((c) => c.metadata?.name === desired.metadata.name);
   const replace = existing !== undefined && !sameContent(existing, desired);
   const deleted = existing === undefined && previous.configMapName === desired.metadata.name;
-  return { replace, republish: replace || deleted };
+  const write = existing === undefined || replace || !sameMetadata(existing, desired);
+  return { write, replace, republish: replace || deleted };
+}
+
+/** The labels, annotations and controller reference it should have are there. */
+function sameMetadata(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
+  const { labels = {}, annotations = {}, ownerReferences = [] } = existing.metadata ?? {};
+  const want = desired.metadata;
+  return (
+    Object.entries(want.labels).every(([k, v]) => labels[k] === v) &&
+    Object.entries(want.annotations).every(([k, v]) => annotations[k] === v) &&
+    ownerReferences.some((o) => o.controller === true && o.uid === want.ownerReferences[0]?.uid)
+  );
 }
 
 /** Owned ConfigMaps that are not the current one and that no pod mounts any more. */
