@@ -32,6 +32,7 @@ const mallory = makeSigner('mallory-key');
 let ownNamespace: string;
 let namespace: string;
 let operator: RunningOperator;
+let kubeconfig: string;
 const core = () => kubeClient().makeApiClient(CoreV1Api);
 
 const keys = (withAlice: boolean) => ({
@@ -86,7 +87,7 @@ beforeAll(async () => {
     '--timeout=30s',
   ]);
   await setTrust(true);
-  const kubeconfig = await operatorCredentials(ownNamespace);
+  kubeconfig = await operatorCredentials(ownNamespace);
   operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'operator-0' });
 }, 120_000);
 
@@ -246,8 +247,11 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     const genome = await readyGenome('totk');
     expect(await ownedConfigMaps(genome.metadata.uid)).toHaveLength(1);
     await kubectl(['delete', 'gn', 'totk', '-n', namespace]);
-    await eventually('the ConfigMaps to be collected', async () =>
-      (await ownedConfigMaps(genome.metadata.uid)).length === 0 ? true : undefined,
+    // The controller manager's garbage collector does this; under load it takes a while.
+    await eventually(
+      'the ConfigMaps to be collected',
+      async () => ((await ownedConfigMaps(genome.metadata.uid)).length === 0 ? true : undefined),
+      60_000,
     );
   });
 
@@ -259,5 +263,26 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     expect(text).toMatch(/genome_reconcile_duration_seconds_count\{outcome="success"\} [1-9]/);
     expect(text).toMatch(/genome_trusted_keys 2/);
     expect(text).toMatch(/genome_operator_leader 1/);
+  });
+
+  it('in production mode, a genome verified only by a test key is refused with its own code; others stay verified', async () => {
+    await operator.stop();
+    operator = await startOperator({
+      namespace: ownNamespace,
+      kubeconfig,
+      identity: 'operator-prod',
+      args: ['--production=true'],
+    });
+    await applyGenome('totk-prod', totk());
+    const refused = await eventually('totk-prod to be refused', async () => {
+      const c = await conditionOf(namespace, 'totk-prod', 'Verified');
+      return c?.status === 'False' ? c : undefined;
+    });
+    expect(refused.reason).toBe('GENOME_TEST_KEY_IN_PRODUCTION');
+    expect(refused.message).toMatch(/TEST-ONLY-totk-key-001/);
+    const genome = await readGenome(namespace, 'totk-prod');
+    expect(await ownedConfigMaps(genome?.metadata.uid)).toEqual([]);
+    // alice's key is not a test key: her genome is still Ready under production mode.
+    await readyGenome('alice');
   });
 });
