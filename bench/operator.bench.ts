@@ -294,7 +294,7 @@ async function main(): Promise<void> {
     const verified = /genome_verifications_total\{result="Verified"\} (\d+)/.exec(
       metrics.text,
     )?.[1];
-    const heap = /nodejs_heap_size_used_bytes (\S+)/.exec(metrics.text)?.[1];
+    const heap = /^genome_operator_nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics.text)?.[1];
     console.log(
       `verifications computed by the operator: ${verified ?? '?'} Verified; heap used now ${(Number(heap) / 1e6).toFixed(0)} MB`,
     );
