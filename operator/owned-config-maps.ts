@@ -36,6 +36,10 @@ export class OwnedConfigMaps {
 
   /** Notes a ConfigMap the operator just applied for a Genome. */
   noteApplied(ownerUid: string, configMap: CachedConfigMap): void {
+    // The cache may have shown this very object before the apply's answer came back: do not
+    // hold a copy of its data until the next event on that name.
+    const cached = this.byOwner.get(ownerUid)?.get(keyOf(configMap));
+    if (cached !== undefined && cached.metadata?.uid === configMap.metadata?.uid) return;
     const owned = this.applied.get(ownerUid) ?? new Map<string, CachedConfigMap>();
     owned.set(keyOf(configMap), configMap);
     this.applied.set(ownerUid, owned);
