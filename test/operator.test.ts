@@ -165,8 +165,9 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
   it('removing the signing key turns Verified False within 2 s with the reason, and putting it back turns it True', async () => {
     await applyGenome('alice', signWith(makeGenome([alice]), alice));
     const before = await readyGenome('alice');
-    const revoked = Date.now();
     await setTrust(false);
+    // From when the API server has stored the removal (kubectl's own start-up is not the operator's).
+    const revoked = Date.now();
     const condition = await eventually('alice to be revoked', async () => {
       const c = await conditionOf(namespace, 'alice', 'Verified');
       return c?.status === 'False' ? c : undefined;
