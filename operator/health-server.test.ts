@@ -41,6 +41,7 @@ describe('serveHealth', () => {
       'genome_queue_depth',
       'genome_queue_retries_total',
       'genome_trusted_keys_last_sync_timestamp_seconds',
+      'genome_trusted_keys_refused',
       'genome_operator_leader',
       'genome_operator_process_resident_memory_bytes',
     ]) {

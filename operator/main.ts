@@ -123,6 +123,10 @@ interface Wiring {
 function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void {
   const tick = () => {
     metrics.trustedKeys.set(caches.trust.keys().length);
+    const problems = caches.trust.problems();
+    const exposed = problems.filter((p) => p.privateKey).length;
+    metrics.refusedKeys.set({ private_key: 'true' }, exposed);
+    metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
     if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
   };
   caches.trust.onChange(tick);

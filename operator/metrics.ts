@@ -10,6 +10,8 @@ export interface OperatorMetrics {
   queueDepth: Gauge;
   queueRetries: Counter;
   trustedKeys: Gauge;
+  /** Trust Secret entries refused (never used), labelled `private_key` = true or false. */
+  refusedKeys: Gauge<'private_key'>;
   /** Unix time of the last successful read of the trusted keys. */
   lastKeySync: Gauge;
   /** Unix time at which the webhook's serving certificate expires. */
@@ -51,6 +53,12 @@ export function createMetrics(): OperatorMetrics {
     trustedKeys: new Gauge({
       name: 'genome_trusted_keys',
       help: 'Usable trusted keys loaded from the trust Secrets.',
+      registers,
+    }),
+    refusedKeys: new Gauge({
+      name: 'genome_trusted_keys_refused',
+      help: 'Trust Secret entries refused and never used (private key material, bad encodings, conflicts).',
+      labelNames: ['private_key'],
       registers,
     }),
     lastKeySync: new Gauge({
