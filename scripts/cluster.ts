@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startControlPlane } from '../cluster/control-plane.ts';
-import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { nodeUnsupportedReason, startNodeCluster, type NodeCluster } from '../cluster/node.ts';
 import {
   isRunning,
   stopProcesses,
@@ -46,6 +46,18 @@ function printUsage(): void {
   );
 }
 
+/** A control plane with a node, unless NODE=0 or this machine cannot run one (it says why). */
+async function startCluster(): Promise<{ cp: ControlPlane; nodeCluster?: NodeCluster }> {
+  const why = process.env.GENOME_NODE === '0' ? 'NODE=0' : nodeUnsupportedReason();
+  const options = { dir: STATE_DIR, detached: true };
+  if (!why) {
+    const nodeCluster = await startNodeCluster(options);
+    return { cp: nodeCluster, nodeCluster };
+  }
+  console.log(`starting without a node (pods stay Pending): ${why}`);
+  return { cp: await startControlPlane(options) };
+}
+
 async function up(): Promise<void> {
   const previous = readState();
   if (await isHealthy(previous)) {
@@ -56,11 +68,7 @@ async function up(): Promise<void> {
   // Anything half-alive from an earlier run goes first: a fresh start is simpler than a repair.
   if (previous) await stopAll(previous);
   rmSync(STATE_DIR, { recursive: true, force: true });
-  const why = process.env.GENOME_NODE === '0' ? 'NODE=0' : nodeUnsupportedReason();
-  if (why) console.log(`starting without a node (pods stay Pending): ${why}`);
-  const options = { dir: STATE_DIR, detached: true };
-  const nodeCluster = why ? undefined : await startNodeCluster(options);
-  const cp = nodeCluster ?? (await startControlPlane(options));
+  const { cp, nodeCluster } = await startCluster();
   const state: ClusterState = {
     serverUrl: cp.serverUrl,
     kubeconfigPath: cp.kubeconfigPath,
@@ -69,10 +77,11 @@ async function up(): Promise<void> {
     startedAt: new Date().toISOString(),
   };
   writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
-  const what = why ? 'local control plane' : 'local control plane and node';
-  console.log(
-    `${what} running at ${cp.serverUrl}; logs in ${STATE_DIR}/*.log and ${STATE_DIR}/node/*.log`,
-  );
+  const where = nodeCluster
+    ? `${STATE_DIR}/*.log and ${STATE_DIR}/node/*.log`
+    : `${STATE_DIR}/*.log`;
+  const what = nodeCluster ? 'local control plane and node' : 'local control plane';
+  console.log(`${what} running at ${cp.serverUrl}; logs in ${where}`);
   printUsage();
 }
 
