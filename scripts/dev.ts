@@ -1,6 +1,6 @@
 // `make dev`: run the product against the KUBECONFIG cluster, or against a local control plane
 // started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
@@ -50,6 +50,8 @@ async function startLocalCluster(): Promise<Cluster> {
   );
   const stop = async () => {
     rmSync(stable, { force: true });
+    // The folder too, unless something else (cluster-up's state) lives there.
+    if (readdirSync(dirname(stable)).length === 0) rmSync(dirname(stable), { recursive: true });
     await cp.stop();
   };
   return { kubeconfigPath: stable, stop };

@@ -88,5 +88,6 @@ describe('make dev on a machine with no cluster configured', () => {
     dev.kill('SIGINT');
     expect(await exited()).toBe(0);
     expect(existsSync(stable)).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
   });
 });
