@@ -1,10 +1,15 @@
 /**
  * Admission round trips over HTTPS with keep-alive against the webhook alone (in its own
  * process, so client and server do not share a thread), for a 4 KB and a ~1 MB genome at 1,
- * 16 and 128 concurrent requests: p50, p99 and throughput, beside the raw Ed25519 rate
- * measured in the same run.
+ * 16 and 128 concurrent requests: p50, p99 and throughput. Beside it, in the same run, with
+ * the same client and body: a no-op server on the same HTTPS stack (body read, JSON.parse, a
+ * fixed reply; bench/webhook-server.ts), the raw Ed25519 rate over the same canonical bytes,
+ * and the composed ceiling 1 / (1/no-op + 1/raw): what an admission would cost if it were only
+ * the round trip, the parse and one verification. For 1 MB the ceiling also counts one
+ * canonical serialisation of the genome (JSON.parse of the body is inside the no-op already;
+ * its rate is printed too).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -64,12 +69,26 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+interface Origin {
+  port: number;
+  ca: string;
+  pid: number;
+  process: ChildProcess;
+}
+
+interface Load {
+  p50: number;
+  p99: number;
+  throughput: number;
+  cpu: { client: number; server: number };
+}
+
 async function load(
-  origin: { port: number; ca: string; pid: number },
+  origin: Origin,
   body: string,
   concurrency: number,
   total: number,
-) {
+): Promise<Load> {
   const { port, ca } = origin;
   // undici: a light client, so that the client is not what limits the measurement.
   const pool = new Pool(`https://127.0.0.1:${port}`, {
@@ -102,25 +121,62 @@ async function load(
   return { p50: at(0.5), p99: at(0.99), throughput: latencies.length / seconds, cpu };
 }
 
-const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
+/** Starts bench/webhook-server.ts with a handler (webhook or noop); resolves once it listens. */
+async function start(handler: 'webhook' | 'noop'): Promise<Origin> {
+  // BENCH_PROFILE=dir writes a CPU profile of the webhook process there when it exits.
+  const profile = process.env.BENCH_PROFILE;
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profile && handler === 'webhook' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      '--import',
+      'tsx',
+      join(ROOT, 'bench', 'webhook-server.ts'),
+    ],
+    {
+      env: {
+        ...process.env,
+        BENCH_HANDLER: handler,
+        BENCH_TRUST: `${signer.keyId}:${signer.publicKey}`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  return { port, ca, pid: child.pid!, process: child };
+}
 
-const server = spawn(
-  process.execPath,
-  [
-    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/wprof'] : []),
-    '--import',
-    'tsx',
-    join(ROOT, 'bench', 'webhook-server.ts'),
-  ],
-  {
-    env: { ...process.env, BENCH_TRUST: `${signer.keyId}:${signer.publicKey}` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const [line] = (await once(createInterface({ input: server.stdout! }), 'line')) as [string];
-const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
+const ms = (x: number) => x.toFixed(2).padStart(8);
+const ratio = (x: number) => x.toFixed(2).padStart(6);
+
+/** Per-operation costs, in seconds, that the ceiling adds to the no-op round trip. */
+function ceilingOf(noop: number, costs: number[]): number {
+  return 1 / (1 / noop + costs.reduce((a, b) => a + b, 0));
+}
+
+const HEADER =
+  '  conc   no-op/s   ceiling/s  webhook/s  vs ceiling  vs raw  p50 ms (no-op)  p99 ms (no-op)  CPU server/client';
+
+function row(concurrency: number, noop: Load, hook: Load, extra: { raw: number; costs: number[] }) {
+  const ceiling = ceilingOf(noop.throughput, extra.costs);
+  return [
+    `  ${String(concurrency).padStart(4)}`,
+    fmt(noop.throughput),
+    `${fmt(ceiling)} `,
+    fmt(hook.throughput),
+    `${ratio(hook.throughput / ceiling)}    `,
+    ratio(hook.throughput / extra.raw),
+    `${ms(hook.p50)} (${ms(noop.p50)})`,
+    `${ms(hook.p99)} (${ms(noop.p99)})`,
+    `    ${pct(hook.cpu.server)} / ${pct(hook.cpu.client)}`,
+  ].join(' ');
+}
+
+const [hook, noop] = [await start('webhook'), await start('noop')];
 console.log(
-  `node ${process.version}; webhook in its own process on 127.0.0.1:${port}; HTTPS keep-alive\n`,
+  `node ${process.version}; webhook and no-op each in its own process; HTTPS keep-alive; undici client\n`,
 );
 
 try {
@@ -139,20 +195,35 @@ try {
     const message = canonicalBytes(genome);
     const sig = Buffer.from(genome.signature!.sig_base64, 'base64');
     const raw = rate(() => verifyEd25519(trustedKey, message, sig), rawMs);
+    const costs = [1 / raw];
     console.log(
       `${label} genome (${message.length} canonical bytes; request body ${body.length} bytes)`,
     );
     console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(raw)}`);
-    console.log('  concurrency        p50 ms     p99 ms   requests/s   vs raw   CPU server/client');
+    if (size > 100_000) {
+      const parse = rate(() => JSON.parse(body), rawMs);
+      const canonical = rate(() => canonicalBytes(genome, true), rawMs);
+      costs.push(1 / canonical);
+      console.log(`  JSON.parse of the body/s (inside the no-op), this run: ${fmt(parse)}`);
+      console.log(`  canonical serialisations/s (in the ceiling), this run: ${fmt(canonical)}`);
+    }
+    console.log(HEADER);
+    let single: [number, number] = [0, 0];
     for (const [i, concurrency] of [1, 16, 128].entries()) {
       const total = Math.max(concurrency, Math.round(totals[i]! * scale));
-      const r = await load({ port, ca, pid: server.pid! }, body, concurrency, total);
-      console.log(
-        `  ${String(concurrency).padStart(11)} ${r.p50.toFixed(2).padStart(10)} ${r.p99.toFixed(2).padStart(10)} ${fmt(r.throughput).padStart(12)}   ${(r.throughput / raw).toFixed(2)}     ${pct(r.cpu.server)} / ${pct(r.cpu.client)}`,
-      );
+      // The no-op first on even rows, the webhook first on odd ones: noise hits both alike.
+      const pair = i % 2 === 0 ? [noop, hook] : [hook, noop];
+      const results = new Map<Origin, Load>();
+      for (const origin of pair) results.set(origin, await load(origin, body, concurrency, total));
+      console.log(row(concurrency, results.get(noop)!, results.get(hook)!, { raw, costs }));
+      if (concurrency === 1) single = [results.get(noop)!.p50, results.get(hook)!.p50];
     }
+    const [noopP50, hookP50] = single;
+    console.log(
+      `  at 1 concurrent: webhook p50 / (no-op p50 + one raw verification) = ${(hookP50 / (noopP50 + 1000 / raw)).toFixed(2)}`,
+    );
     console.log('');
   }
 } finally {
-  server.kill('SIGTERM');
+  for (const origin of [hook, noop]) origin.process.kill('SIGTERM');
 }
