@@ -19,7 +19,7 @@ import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
 import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
 import { genomeOfSize } from './genomes.ts';
-import { fmt, rate } from './measure.ts';
+import { fmt, median, rate } from './measure.ts';
 
 const signer = makeSigner('bench-key');
 const trustedKey = trust(signer)[0]!.key;
@@ -81,6 +81,8 @@ interface Load {
   p99: number;
   throughput: number;
   cpu: { client: number; server: number };
+  /** Server CPU per request, in µs: robust to other load on the machine, unlike throughput. */
+  cpuMicros: number;
 }
 
 async function load(
@@ -93,7 +95,8 @@ async function load(
   // undici: a light client, so that the client is not what limits the measurement.
   const pool = new Pool(`https://127.0.0.1:${port}`, {
     connections: concurrency,
-    connect: { ca },
+    // Generous: 128 TLS handshakes queue behind 1 MB admissions on a busy 2-core machine.
+    connect: { ca, timeout: 120_000 },
     pipelining: 1,
   });
   const latencies: number[] = [];
@@ -118,7 +121,9 @@ async function load(
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { p50: at(0.5), p99: at(0.99), throughput: latencies.length / seconds, cpu };
+  const throughput = latencies.length / seconds;
+  const cpuMicros = (cpu.server * 1e6) / throughput;
+  return { p50: at(0.5), p99: at(0.99), throughput, cpu, cpuMicros };
 }
 
 /** Starts bench/webhook-server.ts with a handler (webhook or noop); resolves once it listens. */
@@ -151,25 +156,62 @@ const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
 const ms = (x: number) => x.toFixed(2).padStart(8);
 const ratio = (x: number) => x.toFixed(2).padStart(6);
 
-/** Per-operation costs, in seconds, that the ceiling adds to the no-op round trip. */
-function ceilingOf(noop: number, costs: number[]): number {
-  return 1 / (1 / noop + costs.reduce((a, b) => a + b, 0));
+/** What the ceiling adds to a no-op round trip: per operation, wall and CPU seconds. */
+interface Costs {
+  raw: number;
+  /** Sum over the work the ceiling counts (raw verification, and more for 1 MB). */
+  seconds: number;
+  cpuSeconds: number;
 }
 
-const HEADER =
-  '  conc   no-op/s   ceiling/s  webhook/s  vs ceiling  vs raw  p50 ms (no-op)  p99 ms (no-op)  CPU server/client';
+/**
+ * Measures the ceiling's work (raw verification first) in the client process, right before
+ * and right after a row's loads, and averages: the row's ceiling sees the same machine.
+ */
+function measureCosts(work: (() => unknown)[], ms: number): Costs {
+  const samples = work.map((fn) => {
+    const cpu = process.cpuUsage();
+    const perSecond = rate(fn, ms);
+    const used = process.cpuUsage(cpu);
+    // rate() runs for about ms: CPU per op from the ops it counted.
+    const ops = (perSecond * ms) / 1000;
+    return { perSecond, cpu: (used.user + used.system) / 1e6 / ops };
+  });
+  return {
+    raw: samples[0]!.perSecond,
+    seconds: samples.reduce((a, s) => a + 1 / s.perSecond, 0),
+    cpuSeconds: samples.reduce((a, s) => a + s.cpu, 0),
+  };
+}
 
-function row(concurrency: number, noop: Load, hook: Load, extra: { raw: number; costs: number[] }) {
-  const ceiling = ceilingOf(noop.throughput, extra.costs);
+function mean(a: Costs, b: Costs): Costs {
+  return {
+    raw: (a.raw + b.raw) / 2,
+    seconds: (a.seconds + b.seconds) / 2,
+    cpuSeconds: (a.cpuSeconds + b.cpuSeconds) / 2,
+  };
+}
+
+const HEADER = [
+  '  conc   no-op/s   ceiling/s  webhook/s  vs ceiling  vs raw     raw/s',
+  '  p50 ms (no-op)  p99 ms (no-op)   CPU µs/req (ceiling)  vs ceiling  CPU server/client',
+].join('  ');
+
+function row(concurrency: number, noop: Load, hook: Load, costs: Costs) {
+  const ceiling = 1 / (1 / noop.throughput + costs.seconds);
+  const cpuCeiling = noop.cpuMicros + costs.cpuSeconds * 1e6;
   return [
     `  ${String(concurrency).padStart(4)}`,
     fmt(noop.throughput),
     `${fmt(ceiling)} `,
     fmt(hook.throughput),
     `${ratio(hook.throughput / ceiling)}    `,
-    ratio(hook.throughput / extra.raw),
-    `${ms(hook.p50)} (${ms(noop.p50)})`,
+    ratio(hook.throughput / costs.raw),
+    fmt(costs.raw),
+    ` ${ms(hook.p50)} (${ms(noop.p50)})`,
     `${ms(hook.p99)} (${ms(noop.p99)})`,
+    `  ${hook.cpuMicros.toFixed(0).padStart(7)} (${cpuCeiling.toFixed(0).padStart(7)})`,
+    `${ratio(cpuCeiling / hook.cpuMicros)}    `,
     `    ${pct(hook.cpu.server)} / ${pct(hook.cpu.client)}`,
   ].join(' ');
 }
@@ -194,31 +236,34 @@ try {
     const body = review(genome, 1);
     const message = canonicalBytes(genome);
     const sig = Buffer.from(genome.signature!.sig_base64, 'base64');
-    const raw = rate(() => verifyEd25519(trustedKey, message, sig), rawMs);
-    const costs = [1 / raw];
+    const work: (() => unknown)[] = [() => verifyEd25519(trustedKey, message, sig)];
     console.log(
       `${label} genome (${message.length} canonical bytes; request body ${body.length} bytes)`,
     );
-    console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(raw)}`);
     if (size > 100_000) {
       const parse = rate(() => JSON.parse(body), rawMs);
-      const canonical = rate(() => canonicalBytes(genome, true), rawMs);
-      costs.push(1 / canonical);
       console.log(`  JSON.parse of the body/s (inside the no-op), this run: ${fmt(parse)}`);
+      work.push(() => canonicalBytes(genome, true));
+      const canonical = rate(work[1]!, rawMs);
       console.log(`  canonical serialisations/s (in the ceiling), this run: ${fmt(canonical)}`);
     }
     console.log(HEADER);
-    let single: [number, number] = [0, 0];
+    const raws: number[] = [];
+    let single: [number, number, number] = [0, 0, 0];
     for (const [i, concurrency] of [1, 16, 128].entries()) {
       const total = Math.max(concurrency, Math.round(totals[i]! * scale));
+      const before = measureCosts(work, rawMs);
       // The no-op first on even rows, the webhook first on odd ones: noise hits both alike.
       const pair = i % 2 === 0 ? [noop, hook] : [hook, noop];
       const results = new Map<Origin, Load>();
       for (const origin of pair) results.set(origin, await load(origin, body, concurrency, total));
-      console.log(row(concurrency, results.get(noop)!, results.get(hook)!, { raw, costs }));
-      if (concurrency === 1) single = [results.get(noop)!.p50, results.get(hook)!.p50];
+      const costs = mean(before, measureCosts(work, rawMs));
+      raws.push(costs.raw);
+      console.log(row(concurrency, results.get(noop)!, results.get(hook)!, costs));
+      if (concurrency === 1) single = [results.get(noop)!.p50, results.get(hook)!.p50, costs.raw];
     }
-    const [noopP50, hookP50] = single;
+    const [noopP50, hookP50, raw] = single;
+    console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(median(raws))}`);
     console.log(
       `  at 1 concurrent: webhook p50 / (no-op p50 + one raw verification) = ${(hookP50 / (noopP50 + 1000 / raw)).toFixed(2)}`,
     );
