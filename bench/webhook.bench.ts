@@ -128,12 +128,13 @@ async function load(
 
 /** Starts bench/webhook-server.ts with a handler (webhook or noop); resolves once it listens. */
 async function start(handler: 'webhook' | 'noop'): Promise<Origin> {
-  // BENCH_PROFILE=dir writes a CPU profile of the webhook process there when it exits.
+  // BENCH_PROFILE=dir writes a CPU profile of each server into dir/webhook and dir/noop when it
+  // exits (summarise with bench/profile-summary.ts): both served the same requests.
   const profile = process.env.BENCH_PROFILE;
   const child = spawn(
     process.execPath,
     [
-      ...(profile && handler === 'webhook' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profile, handler)}`] : []),
       '--import',
       'tsx',
       join(ROOT, 'bench', 'webhook-server.ts'),
