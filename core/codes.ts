@@ -95,6 +95,17 @@ export const REFUSAL_CODES = {
     action:
       'remove it and treat the key as compromised: make a new pair with genome-keygen, re-sign, and remove the old public key from every trust store',
   },
+  GENOME_ID_MISMATCH: {
+    meaning:
+      'the mounted genome verifies, but its genome id is not the one the pod was admitted with (the ConfigMap was replaced after admission)',
+    action:
+      'do not edit published ConfigMaps: delete the pod so that it is admitted again with the current genome, and find out who replaced the ConfigMap',
+  },
+  GENOME_NOT_VERIFIED: {
+    meaning: 'the Genome a pod names exists but its status does not say it is verified',
+    action:
+      'kubectl describe genome <name>: fix what its Verified condition says (key, signature), then create the pod again',
+  },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
 /** A stable refusal code. */
