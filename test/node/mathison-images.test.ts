@@ -2,7 +2,12 @@
 // on the published genome and refuses a changed one (so the app never starts); the reference
 // container boots on a good genome and reports its id on /health, and exits 1 on a tampered one.
 // The ConfigMaps are made here in the operator's shape (see genome-fixtures.ts).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureImageArchive, PRODUCT_IMAGE } from '../../images/image-definitions.ts';
 import { kubectl, uniqueNamespace } from '../support/cluster.ts';
 import {
   bootCheckContainer,
@@ -101,5 +106,50 @@ describe('the boot check (product image) and the reference container', () => {
     expect(hasCondition(await readPod(ns, 'tampered'), 'Ready')).toBe(false);
     const logs = await kubectl(['logs', '-n', ns, 'tampered']);
     expect(logs.stdout + logs.stderr).toContain('GENOME_INVALID_SIGNATURE');
+  });
+});
+
+describe('the product image', () => {
+  it('holds Node, its libraries and the bundles only, runs as 65532, and names no shell', async () => {
+    const archive = await ensureImageArchive(PRODUCT_IMAGE);
+    const dir = mkdtempSync(join(tmpdir(), 'product-image-'));
+    try {
+      execFileSync('tar', ['-xf', archive, '-C', dir]);
+      const blob = (digest: string) => join(dir, 'blobs', 'sha256', digest.replace('sha256:', ''));
+      const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+      const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+      const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
+      expect(config.config).toMatchObject({
+        User: '65532:65532',
+        Entrypoint: ['/usr/local/bin/node'],
+        Cmd: ['/app/webhook.mjs'],
+      });
+      const files = manifest.layers
+        .flatMap((l: { digest: string }) =>
+          execFileSync('tar', ['-tf', blob(l.digest)], { encoding: 'utf8' }).split('\n'),
+        )
+        .filter((f: string) => f !== '' && !f.endsWith('/'))
+        .sort();
+      const bundles = ['app/genome-boot-check.mjs', 'app/genome-verify.mjs', 'app/webhook.mjs'];
+      if (existsSync(join(import.meta.dirname, '..', '..', 'operator', 'main.ts')))
+        bundles.push('app/operator.mjs');
+      expect(files).toEqual(
+        [
+          ...bundles,
+          'etc/group',
+          'etc/passwd',
+          'lib/x86_64-linux-gnu/libc.so.6',
+          'lib/x86_64-linux-gnu/libdl.so.2',
+          'lib/x86_64-linux-gnu/libgcc_s.so.1',
+          'lib/x86_64-linux-gnu/libm.so.6',
+          'lib/x86_64-linux-gnu/libpthread.so.0',
+          'lib/x86_64-linux-gnu/libstdc++.so.6',
+          'lib64/ld-linux-x86-64.so.2',
+          'usr/local/bin/node',
+        ].sort(),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
