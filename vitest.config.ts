@@ -18,6 +18,7 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'images/**/*.test.ts',
             'cluster/**/*.test.ts',
+            'examples/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { issueCertificate } from '../tls/pki.ts';
-import { ensureImageArchive, PAUSE_IMAGE, TEST_SERVER_IMAGE } from '../images/image-definitions.ts';
+import {
+  ensureImageArchive,
+  MATHISON_REFERENCE_IMAGE,
+  PAUSE_IMAGE,
+  PRODUCT_IMAGE,
+  TEST_SERVER_IMAGE,
+} from '../images/image-definitions.ts';
 import { findNodeBinDir, tryFindNodeBinDir } from './node-binaries.ts';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane.ts';
 import { writeKubeconfig, type KubeconfigUser } from './credentials.ts';
@@ -146,7 +152,7 @@ async function startNode(
   const ctr = (args: string[]) =>
     run(join(paths.binDir, 'ctr'), ['--address', paths.containerdSocket, ...args]);
   await waitFor(() => tryRun(() => ctr(['version'])), [holder, containerd], 20_000, 'containerd');
-  for (const image of [PAUSE_IMAGE, TEST_SERVER_IMAGE]) {
+  for (const image of [PAUSE_IMAGE, TEST_SERVER_IMAGE, PRODUCT_IMAGE, MATHISON_REFERENCE_IMAGE]) {
     ctr([
       '-n',
       'k8s.io',

@@ -61,6 +61,8 @@ export const REASON_PUBLISHED = 'Published';
 export const FIELD_MANAGER = 'genome-operator';
 /** The data key of a published ConfigMap that holds the signed genome exactly as stored. */
 export const GENOME_CONFIGMAP_KEY = 'genome.json';
+/** The data key of a published ConfigMap that holds the trusted keys that verified it (a trust file). */
+export const TRUSTED_KEYS_CONFIGMAP_KEY = 'trusted-keys.json';
 /** How many characters of the genome id status.shortId (and kubectl get gn) shows. */
 export const SHORT_ID_LENGTH = 12;
 

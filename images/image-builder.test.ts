@@ -79,4 +79,27 @@ describe('buildImage', () => {
       ).manifestDigest;
     expect(await again('a.tar')).toBe(await again('b.tar'));
   });
+
+  it('copies a folder onto / without a layer entry for / itself (no absolute member names)', async () => {
+    const outPath = join(work, 'rootfs.tar');
+    const built = await buildImage({
+      dockerfile: 'FROM scratch\nCOPY app/ /\n',
+      contextDir: join(work, 'context'),
+      name: 'genome.local/r:v1',
+      outPath,
+    });
+    const layout = join(work, 'rootfs-layout');
+    mkdirSync(layout);
+    execFileSync('tar', ['-xf', outPath, '-C', layout]);
+    const blob = (digest: string) => join(layout, 'blobs', 'sha256', digest.replace('sha256:', ''));
+    const manifest = JSON.parse(readFileSync(blob(built.manifestDigest), 'utf8'));
+    const names = execFileSync('tar', ['-tf', blob(manifest.layers[0].digest)], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+    expect(names).toContain('main.js');
+    expect(names).toContain('lib/');
+    expect(names.filter((n) => n.startsWith('/'))).toEqual([]);
+  });
 });

@@ -152,6 +152,8 @@ function copyEntries(
     for (const [relative, entry] of tree)
       added.set(relative === '' ? target : posix.join(target, relative), owned(entry, copy));
   }
+  // The root of the image is implied; a member named / would be an absolute path.
+  added.delete('/');
   return withParents(added, state.files);
 }
 
