@@ -8,6 +8,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NPM_STAMP := node_modules/.install-stamp
 TSX := tsx
+# NODE=0 leaves the local node (kubelet, containerd, ...) out of test, dev and cluster-up.
+NODE ?= 1
+export GENOME_NODE := $(NODE)
+# Why this machine cannot run the node, or nothing when it can.
+NODE_UNSUPPORTED = $(shell if [ "$(NODE)" = 0 ]; then echo "NODE=0"; elif [ "$$(uname -s)" != Linux ]; then echo "not Linux"; elif [ "$$(id -u)" != 0 ]; then echo "not root"; fi)
 
 .PHONY: help
 help: ## List the targets
@@ -25,9 +30,22 @@ deps: $(NPM_STAMP) ## Install dependencies, including Node 24 (from the npm regi
 control-plane: ## Build (or find cached) etcd, kube-apiserver, kube-controller-manager, kubectl
 	bash scripts/build-control-plane.sh
 
+.PHONY: node
+node: ## Build (or find cached) kubelet, kube-proxy, kube-scheduler, containerd, runc, CNI plugins, crictl
+	bash scripts/build-node.sh
+
+.PHONY: node-if-supported
+node-if-supported:
+	@if [ -z "$(NODE_UNSUPPORTED)" ]; then bash scripts/build-node.sh; else echo "no local node ($(NODE_UNSUPPORTED))"; fi
+
 .PHONY: test
-test: deps control-plane ## Run every test: unit tests and integration tests against a real API server
-	npx vitest run
+test: deps control-plane node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
+	@if [ -z "$(NODE_UNSUPPORTED)" ]; then npx vitest run; \
+	else echo "leaving the node tests out: $(NODE_UNSUPPORTED)"; npx vitest run --project unit --project integration; fi
+
+.PHONY: test-node
+test-node: deps control-plane node ## Run the node tests only (real pods on a local node)
+	npx vitest run --project node
 
 .PHONY: test-unit
 test-unit: deps ## Run the fast unit tests only
@@ -54,16 +72,16 @@ bench: deps control-plane ## Benchmarks: verdicts/s, admissions/s (beside raw Ed
 	$(TSX) bench/operator.bench.ts
 
 .PHONY: cluster-up
-cluster-up: deps control-plane ## Start a local control plane; writes .cluster/kubeconfig (idempotent)
+cluster-up: deps control-plane node-if-supported ## Start a local cluster with a node (NODE=0: without); writes .cluster/kubeconfig
 	$(TSX) scripts/cluster.ts up
 
 .PHONY: cluster-down
-cluster-down: deps ## Stop the local control plane started by cluster-up
+cluster-down: deps ## Stop the local cluster started by cluster-up and remove all it made
 	$(TSX) scripts/cluster.ts down
 
 .PHONY: dev
-dev: deps ## Run the product: on the KUBECONFIG cluster, or on a local control plane it starts
-	@if [ -z "$${KUBECONFIG:-}" ]; then $(MAKE) --no-print-directory control-plane; fi
+dev: deps ## Run the product: on the KUBECONFIG cluster, or on a local cluster (with a node when it can) it starts
+	@if [ -z "$${KUBECONFIG:-}" ]; then $(MAKE) --no-print-directory control-plane node-if-supported; fi
 	$(TSX) scripts/dev.ts
 
 KIND_CLUSTER ?= genome-operator

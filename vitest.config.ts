@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers: fast pure unit tests beside the code, and integration tests in test/ that run
-// against a real kube-apiserver started by the harness in globalSetup.
+// Three tiers: fast pure unit tests beside the code, integration tests in test/ that run
+// against a real kube-apiserver started by the harness in globalSetup, and node tests in
+// test/node/ against a control plane with a real node (Linux and root only).
 export default defineConfig({
   test: {
     projects: [
@@ -15,6 +16,9 @@ export default defineConfig({
             'webhook/**/*.test.ts',
             'operator/**/*.test.ts',
             'scripts/**/*.test.ts',
+            'images/**/*.test.ts',
+            'cluster/**/*.test.ts',
+            'examples/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },
@@ -23,9 +27,21 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/node/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Opt-in tier: a real node (kubelet, containerd, CNI, kube-proxy) beside the control plane.
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          globalSetup: ['test/node/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

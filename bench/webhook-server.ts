@@ -1,17 +1,58 @@
 /**
- * The webhook app alone, for bench/webhook.bench.ts: the real createApp over HTTPS, with one
- * trusted key given in BENCH_TRUST (key id and base64 SPKI, "id:key") and a throwaway
- * certificate. Prints {"port", "ca"} as one JSON line once it listens.
+ * One server for bench/webhook.bench.ts, over HTTPS on the project's own serveHttps with a
+ * throwaway certificate. BENCH_HANDLER=webhook (the default): the real createApp, with one
+ * trusted key given in BENCH_TRUST (key id and base64 SPKI, "id:key") and the JSON logger
+ * that main.ts uses, writing to /dev/null. BENCH_HANDLER=noop: the same body read and
+ * JSON.parse, then a fixed "allowed" reply: the floor under any admission. Prints
+ * {"port", "ca"} as one JSON line once it listens.
  */
-import { silentLogger } from '../core/log.ts';
+import { openSync, writeSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
+import { jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
 import { createApp } from '../webhook/app.ts';
 import { serveHttps, servingCertificate, type CertificateSource } from '../tls/serving.ts';
 
-const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
-const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
+function webhook(): RequestListener {
+  const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
+  const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
+  // As main.ts logs (one synchronous write per line, as to a pipe), to /dev/null.
+  const sink = openSync('/dev/null', 'w');
+  return createApp({
+    trust: { keys: () => keys, synced: () => true },
+    certificateValid: () => true,
+    policy: DEFAULT_POLICY,
+    log: jsonLogger((line) => writeSync(sink, line), { component: 'genome-webhook' }),
+    maxBodyBytes: 16 * 1024 * 1024,
+  });
+}
+
+const ALLOWED = JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  response: { uid: 'uid-1', allowed: true },
+});
+
+/** Reads the body, JSON.parses it, answers a fixed "allowed": everything but the decision. */
+const noop: RequestListener = (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
+    if (review.request === undefined) {
+      res.writeHead(400).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(ALLOWED),
+    });
+    res.end(ALLOWED);
+  });
+};
+
 const ca = await createCertificateAuthority('bench-ca');
 const leaf = await issueCertificate(ca, {
   commonName: 'bench',
@@ -26,13 +67,7 @@ const source: CertificateSource = {
   isValid: () => true,
   stop: () => {},
 };
-const app = createApp({
-  trust: { keys: () => keys, synced: () => true },
-  certificateValid: () => true,
-  policy: DEFAULT_POLICY,
-  log: silentLogger,
-  maxBodyBytes: 16 * 1024 * 1024,
-});
+const app = process.env.BENCH_HANDLER === 'noop' ? noop : webhook();
 const serving = await serveHttps(app, source, { host: '127.0.0.1', port: 0 });
 serving.server.keepAliveTimeout = 60_000;
 process.stdout.write(`${JSON.stringify({ port: serving.port, ca: ca.cert })}\n`);

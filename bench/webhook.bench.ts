@@ -1,10 +1,15 @@
 /**
  * Admission round trips over HTTPS with keep-alive against the webhook alone (in its own
  * process, so client and server do not share a thread), for a 4 KB and a ~1 MB genome at 1,
- * 16 and 128 concurrent requests: p50, p99 and throughput, beside the raw Ed25519 rate
- * measured in the same run.
+ * 16 and 128 concurrent requests: p50, p99 and throughput. Beside it, in the same run, with
+ * the same client and body: a no-op server on the same HTTPS stack (body read, JSON.parse, a
+ * fixed reply; bench/webhook-server.ts), the raw Ed25519 rate over the same canonical bytes,
+ * and the composed ceiling 1 / (1/no-op + 1/raw): what an admission would cost if it were only
+ * the round trip, the parse and one verification. For 1 MB the ceiling also counts one
+ * canonical serialisation of the genome (JSON.parse of the body is inside the no-op already;
+ * its rate is printed too).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -14,7 +19,7 @@ import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
 import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
 import { genomeOfSize } from './genomes.ts';
-import { fmt, rate } from './measure.ts';
+import { fmt, median, rate } from './measure.ts';
 
 const signer = makeSigner('bench-key');
 const trustedKey = trust(signer)[0]!.key;
@@ -64,17 +69,34 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+interface Origin {
+  port: number;
+  ca: string;
+  pid: number;
+  process: ChildProcess;
+}
+
+interface Load {
+  p50: number;
+  p99: number;
+  throughput: number;
+  cpu: { client: number; server: number };
+  /** Server CPU per request, in µs: robust to other load on the machine, unlike throughput. */
+  cpuMicros: number;
+}
+
 async function load(
-  origin: { port: number; ca: string; pid: number },
+  origin: Origin,
   body: string,
   concurrency: number,
   total: number,
-) {
+): Promise<Load> {
   const { port, ca } = origin;
   // undici: a light client, so that the client is not what limits the measurement.
   const pool = new Pool(`https://127.0.0.1:${port}`, {
     connections: concurrency,
-    connect: { ca },
+    // Generous: 128 TLS handshakes queue behind 1 MB admissions on a busy 2-core machine.
+    connect: { ca, timeout: 120_000 },
     pipelining: 1,
   });
   const latencies: number[] = [];
@@ -99,28 +121,105 @@ async function load(
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { p50: at(0.5), p99: at(0.99), throughput: latencies.length / seconds, cpu };
+  const throughput = latencies.length / seconds;
+  const cpuMicros = (cpu.server * 1e6) / throughput;
+  return { p50: at(0.5), p99: at(0.99), throughput, cpu, cpuMicros };
+}
+
+/** Starts bench/webhook-server.ts with a handler (webhook or noop); resolves once it listens. */
+async function start(handler: 'webhook' | 'noop'): Promise<Origin> {
+  // BENCH_PROFILE=dir writes a CPU profile of each server into dir/webhook and dir/noop when it
+  // exits (summarise with bench/profile-summary.ts): both served the same requests.
+  const profile = process.env.BENCH_PROFILE;
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profile, handler)}`] : []),
+      '--import',
+      'tsx',
+      join(ROOT, 'bench', 'webhook-server.ts'),
+    ],
+    {
+      env: {
+        ...process.env,
+        BENCH_HANDLER: handler,
+        BENCH_TRUST: `${signer.keyId}:${signer.publicKey}`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  return { port, ca, pid: child.pid!, process: child };
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
+const ms = (x: number) => x.toFixed(2).padStart(8);
+const ratio = (x: number) => x.toFixed(2).padStart(6);
 
-const server = spawn(
-  process.execPath,
-  [
-    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/wprof'] : []),
-    '--import',
-    'tsx',
-    join(ROOT, 'bench', 'webhook-server.ts'),
-  ],
-  {
-    env: { ...process.env, BENCH_TRUST: `${signer.keyId}:${signer.publicKey}` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const [line] = (await once(createInterface({ input: server.stdout! }), 'line')) as [string];
-const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+/** What the ceiling adds to a no-op round trip: per operation, wall and CPU seconds. */
+interface Costs {
+  raw: number;
+  /** Sum over the work the ceiling counts (raw verification, and more for 1 MB). */
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/**
+ * Measures the ceiling's work (raw verification first) in the client process, right before
+ * and right after a row's loads, and averages: the row's ceiling sees the same machine.
+ */
+function measureCosts(work: (() => unknown)[], ms: number): Costs {
+  const samples = work.map((fn) => {
+    const cpu = process.cpuUsage();
+    const perSecond = rate(fn, ms);
+    const used = process.cpuUsage(cpu);
+    // rate() runs for about ms: CPU per op from the ops it counted.
+    const ops = (perSecond * ms) / 1000;
+    return { perSecond, cpu: (used.user + used.system) / 1e6 / ops };
+  });
+  return {
+    raw: samples[0]!.perSecond,
+    seconds: samples.reduce((a, s) => a + 1 / s.perSecond, 0),
+    cpuSeconds: samples.reduce((a, s) => a + s.cpu, 0),
+  };
+}
+
+function mean(a: Costs, b: Costs): Costs {
+  return {
+    raw: (a.raw + b.raw) / 2,
+    seconds: (a.seconds + b.seconds) / 2,
+    cpuSeconds: (a.cpuSeconds + b.cpuSeconds) / 2,
+  };
+}
+
+const HEADER = [
+  '  conc   no-op/s   ceiling/s  webhook/s  vs ceiling  vs raw     raw/s',
+  '  p50 ms (no-op)  p99 ms (no-op)   CPU µs/req (ceiling)  vs ceiling  CPU server/client',
+].join('  ');
+
+function row(concurrency: number, noop: Load, hook: Load, costs: Costs) {
+  const ceiling = 1 / (1 / noop.throughput + costs.seconds);
+  const cpuCeiling = noop.cpuMicros + costs.cpuSeconds * 1e6;
+  return [
+    `  ${String(concurrency).padStart(4)}`,
+    fmt(noop.throughput),
+    `${fmt(ceiling)} `,
+    fmt(hook.throughput),
+    `${ratio(hook.throughput / ceiling)}    `,
+    ratio(hook.throughput / costs.raw),
+    fmt(costs.raw),
+    ` ${ms(hook.p50)} (${ms(noop.p50)})`,
+    `${ms(hook.p99)} (${ms(noop.p99)})`,
+    `  ${hook.cpuMicros.toFixed(0).padStart(7)} (${cpuCeiling.toFixed(0).padStart(7)})`,
+    `${ratio(cpuCeiling / hook.cpuMicros)}    `,
+    `    ${pct(hook.cpu.server)} / ${pct(hook.cpu.client)}`,
+  ].join(' ');
+}
+
+const [hook, noop] = [await start('webhook'), await start('noop')];
 console.log(
-  `node ${process.version}; webhook in its own process on 127.0.0.1:${port}; HTTPS keep-alive\n`,
+  `node ${process.version}; webhook and no-op each in its own process; HTTPS keep-alive; undici client\n`,
 );
 
 try {
@@ -138,21 +237,39 @@ try {
     const body = review(genome, 1);
     const message = canonicalBytes(genome);
     const sig = Buffer.from(genome.signature!.sig_base64, 'base64');
-    const raw = rate(() => verifyEd25519(trustedKey, message, sig), rawMs);
+    const work: (() => unknown)[] = [() => verifyEd25519(trustedKey, message, sig)];
     console.log(
       `${label} genome (${message.length} canonical bytes; request body ${body.length} bytes)`,
     );
-    console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(raw)}`);
-    console.log('  concurrency        p50 ms     p99 ms   requests/s   vs raw   CPU server/client');
+    if (size > 100_000) {
+      const parse = rate(() => JSON.parse(body), rawMs);
+      console.log(`  JSON.parse of the body/s (inside the no-op), this run: ${fmt(parse)}`);
+      work.push(() => canonicalBytes(genome, true));
+      const canonical = rate(work[1]!, rawMs);
+      console.log(`  canonical serialisations/s (in the ceiling), this run: ${fmt(canonical)}`);
+    }
+    console.log(HEADER);
+    const raws: number[] = [];
+    let single: [number, number, number] = [0, 0, 0];
     for (const [i, concurrency] of [1, 16, 128].entries()) {
       const total = Math.max(concurrency, Math.round(totals[i]! * scale));
-      const r = await load({ port, ca, pid: server.pid! }, body, concurrency, total);
-      console.log(
-        `  ${String(concurrency).padStart(11)} ${r.p50.toFixed(2).padStart(10)} ${r.p99.toFixed(2).padStart(10)} ${fmt(r.throughput).padStart(12)}   ${(r.throughput / raw).toFixed(2)}     ${pct(r.cpu.server)} / ${pct(r.cpu.client)}`,
-      );
+      const before = measureCosts(work, rawMs);
+      // The no-op first on even rows, the webhook first on odd ones: noise hits both alike.
+      const pair = i % 2 === 0 ? [noop, hook] : [hook, noop];
+      const results = new Map<Origin, Load>();
+      for (const origin of pair) results.set(origin, await load(origin, body, concurrency, total));
+      const costs = mean(before, measureCosts(work, rawMs));
+      raws.push(costs.raw);
+      console.log(row(concurrency, results.get(noop)!, results.get(hook)!, costs));
+      if (concurrency === 1) single = [results.get(noop)!.p50, results.get(hook)!.p50, costs.raw];
     }
+    const [noopP50, hookP50, raw] = single;
+    console.log(`  raw Ed25519 verifies/s over the same bytes, this run: ${fmt(median(raws))}`);
+    console.log(
+      `  at 1 concurrent: webhook p50 / (no-op p50 + one raw verification) = ${(hookP50 / (noopP50 + 1000 / raw)).toFixed(2)}`,
+    );
     console.log('');
   }
 } finally {
-  server.kill('SIGTERM');
+  for (const origin of [hook, noop]) origin.process.kill('SIGTERM');
 }

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,21 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
   /** Where progress lines go (default stderr). */
   log?: (line: string) => void;
+  /** Serve on a routable address instead of loopback, so pods can reach the API server (the node mode). */
+  network?: ControlPlaneNetwork;
+  /**
+   * A command that removes what the caller made beside the control plane (a node's cgroups and
+   * network). It runs after every process has stopped: on stop(), on exit and in the watchdog.
+   */
+  cleanupCommand?: string[];
+}
+
+/** Where a control plane serves when pods must reach it: the address it binds and advertises. */
+export interface ControlPlaneNetwork {
+  address: string;
+  serviceCidr: string;
+  /** The `kubernetes` Service's ClusterIP (the first address of serviceCidr). */
+  kubernetesServiceIp: string;
 }
 
 /** A running control plane: an etcd, a kube-apiserver and a kube-controller-manager on loopback. */
@@ -36,7 +51,10 @@ export interface ControlPlane {
   kubeconfigPath: string;
   serverUrl: string;
   dir: string;
+  files: CredentialFiles;
   processes: ManagedProcess[];
+  /** Puts more processes (a node's) under this control plane's clean-up; they stop first. */
+  adopt(procs: SpawnedProcess[]): void;
   /** Stops every process (SIGTERM, then SIGKILL), waits for them to exit and removes a temp dir. */
   stop(): Promise<void>;
   /** Stops the kube-apiserver and starts it again on the same port; resolves once it is ready. */
@@ -55,6 +73,7 @@ interface Layout {
   dir: string;
   files: CredentialFiles;
   kubeconfigPath: string;
+  network?: ControlPlaneNetwork;
 }
 
 interface Tracker {
@@ -80,10 +99,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'genome-cp-'));
   mkdirSync(dir, { recursive: true });
-  const tracker = track(dir, ownsDir);
+  const tracker = track(dir, ownsDir, options.cleanupCommand);
   try {
-    const files = await writeCredentials(dir);
-    const layout: Layout = { binDir, dir, files, kubeconfigPath: join(dir, 'kubeconfig') };
+    const network = options.network;
+    const files = await writeCredentials(
+      dir,
+      network ? [network.address, network.kubernetesServiceIp] : [],
+    );
+    const layout: Layout = { binDir, dir, files, network, kubeconfigPath: join(dir, 'kubeconfig') };
     const { serverUrl, ports } = await launchWithRetries(
       layout,
       tracker,
@@ -97,7 +120,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       kubeconfigPath: layout.kubeconfigPath,
       serverUrl,
       dir,
+      files,
       processes: tracker.live(),
+      adopt: tracker.add,
       stop: tracker.stop,
       restartApiServer: () => restartApiServer(layout, ports, tracker),
     };
@@ -108,13 +133,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 }
 
 /** Registers started processes for clean-up on stop(), on exit and on SIGINT/SIGTERM. */
-function track(dir: string, ownsDir: boolean): Tracker {
+function track(dir: string, ownsDir: boolean, cleanupCommand?: string[]): Tracker {
   installExitHooks();
   const pidsFile = join(dir, 'pids');
   writeFileSync(pidsFile, '');
   const processes: SpawnedProcess[] = [];
   // Only a SIGKILL of this process escapes the exit hooks; the reaper covers that case.
-  const reaper: ChildProcess = startReaper(process.pid, pidsFile, ownsDir ? dir : undefined);
+  const reaper: ChildProcess = startReaper(process.pid, pidsFile, {
+    removeDir: ownsDir ? dir : undefined,
+    cleanupCommand,
+  });
+  const cleanUp = () => cleanupCommand && runCleanup(cleanupCommand);
   const removeDir = () => ownsDir && rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   let stopping: Promise<void> | undefined;
   const tracker: Tracker = {
@@ -135,6 +164,7 @@ function track(dir: string, ownsDir: boolean): Tracker {
           await stopProcesses(processes);
         } finally {
           reaper.kill('SIGKILL');
+          cleanUp();
           removeDir();
         }
       })();
@@ -142,11 +172,22 @@ function track(dir: string, ownsDir: boolean): Tracker {
     },
     killNow: () => {
       signalAll(processes, 'SIGKILL');
+      cleanUp();
       removeDir();
     },
   };
   attached.add(tracker);
   return tracker;
+}
+
+/** Runs a clean-up command to its end (synchronously: the exit hook cannot wait otherwise). */
+function runCleanup(command: string[]): void {
+  const [binary = 'true', ...args] = command;
+  const result = spawnSync(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0)
+    process.stderr.write(
+      `[control-plane] clean-up ${command.join(' ')} failed: ${result.stderr}\n`,
+    );
 }
 
 function installExitHooks(): void {
@@ -177,7 +218,7 @@ async function launchWithRetries(
     const [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0] =
       await pickFreePorts(4);
     const ports: Ports = { etcdClient, etcdPeer, apiserver, controllerManager };
-    const serverUrl = `https://127.0.0.1:${ports.apiserver}`;
+    const serverUrl = serverUrlFor(layout, ports.apiserver);
     writeKubeconfig(layout.kubeconfigPath, serverUrl, layout.files);
     rmSync(join(layout.dir, 'etcd'), { recursive: true, force: true });
     const launched = launch(layout, ports);
@@ -205,6 +246,10 @@ async function restartApiServer(layout: Layout, ports: Ports, tracker: Tracker):
     if (proc.exit || Date.now() > deadline) throw new StartError(proc, 'did not come back');
     await sleep(100);
   }
+}
+
+function serverUrlFor(layout: Layout, port: number): string {
+  return `https://${layout.network?.address ?? '127.0.0.1'}:${port}`;
 }
 
 function launch(layout: Layout, ports: Ports): SpawnedProcess[] {
@@ -236,14 +281,21 @@ function etcdArgs(layout: Layout, ports: Ports): string[] {
 }
 
 function apiserverArgs(layout: Layout, ports: Ports): string[] {
-  const { files } = layout;
+  const { files, network } = layout;
+  const address = network?.address ?? '127.0.0.1';
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${address}`,
     `--secure-port=${ports.apiserver}`,
-    '--advertise-address=127.0.0.1',
-    // The endpoint reconciler refuses loopback addresses; nothing in-cluster dials the API server here.
-    '--endpoint-reconciler-type=none',
+    `--advertise-address=${address}`,
+    // The endpoint reconciler refuses loopback addresses: without a node nothing in-cluster
+    // dials the API server; with one, it advertises the veth address pods can route to.
+    ...(network ? [] : ['--endpoint-reconciler-type=none']),
+    `--kubelet-client-certificate=${files.kubeletClientCert}`,
+    `--kubelet-client-key=${files.kubeletClientKey}`,
+    `--kubelet-certificate-authority=${files.caCert}`,
+    // The node's name resolves nowhere (and a lookup would leave the machine): dial its IP.
+    '--kubelet-preferred-address-types=InternalIP',
     `--tls-cert-file=${files.servingCert}`,
     `--tls-private-key-file=${files.servingKey}`,
     `--client-ca-file=${files.caCert}`,
@@ -251,7 +303,7 @@ function apiserverArgs(layout: Layout, ports: Ports): string[] {
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${files.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${files.serviceAccountKey}`,
-    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    `--service-cluster-ip-range=${network?.serviceCidr ?? SERVICE_CLUSTER_IP_RANGE}`,
     '--allow-privileged=true',
   ];
 }
@@ -267,6 +319,8 @@ function controllerManagerArgs(layout: Layout, ports: Ports): string[] {
     `--cluster-signing-cert-file=${files.caCert}`,
     `--cluster-signing-key-file=${files.caKey}`,
     '--controllers=*',
+    // Its default, /usr/libexec/kubernetes/kubelet-plugins/volume/exec, would be created on the host.
+    `--flex-volume-plugin-dir=${join(layout.dir, 'flexvolume')}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${ports.controllerManager}`,
     // The default client rate limit (20 qps) throttles creating each controller's service account

@@ -139,21 +139,42 @@ export function tailLog(logPath: string, lines = 25): string {
   }
 }
 
+/** What the watchdog does after killing the pids: run a clean-up command, then remove a directory. */
+export interface ReaperActions {
+  removeDir?: string;
+  cleanupCommand?: string[];
+}
+
 /**
  * Starts a watchdog that, once `parentPid` is gone without a clean stop (e.g. SIGKILL), kills the
- * pids listed in `pidsFile` and removes `removeDir` (if given). Returns it so a clean stop can end it.
+ * pids listed in `pidsFile`, runs `cleanupCommand` and removes `removeDir` (if given). Returns it
+ * so a clean stop can end it.
  */
-export function startReaper(parentPid: number, pidsFile: string, removeDir?: string): ChildProcess {
+export function startReaper(
+  parentPid: number,
+  pidsFile: string,
+  actions: ReaperActions = {},
+): ChildProcess {
   const script = [
     'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
     'pids=$(cat "$2" 2>/dev/null)',
     'if [ -n "$pids" ]; then kill -TERM $pids 2>/dev/null; sleep 3; kill -KILL $pids 2>/dev/null; fi',
-    '[ -n "$3" ] && rm -rf "$3"',
+    'dir=$3; shift 3',
+    '[ "$#" -gt 0 ] && "$@"',
+    '[ -n "$dir" ] && rm -rf "$dir"',
     'exit 0',
   ].join('\n');
   const reaper = spawn(
     'bash',
-    ['-c', script, 'reaper', String(parentPid), pidsFile, removeDir ?? ''],
+    [
+      '-c',
+      script,
+      'reaper',
+      String(parentPid),
+      pidsFile,
+      actions.removeDir ?? '',
+      ...(actions.cleanupCommand ?? []),
+    ],
     {
       stdio: 'ignore',
       detached: true,

@@ -101,6 +101,29 @@ export const REFUSAL_CODES = {
     action:
       'remove it and treat the key as compromised: make a new pair with genome-keygen, re-sign, and remove the old public key from every trust store',
   },
+  GENOME_ID_MISMATCH: {
+    meaning:
+      'the mounted genome verifies, but its genome id is not the one the pod was admitted with (the ConfigMap was replaced after admission)',
+    action:
+      'do not edit published ConfigMaps: delete the pod so that it is admitted again with the current genome, and find out who replaced the ConfigMap',
+  },
+  GENOME_NOT_VERIFIED: {
+    meaning: 'the Genome a pod names exists but its status does not say it is verified',
+    action:
+      'kubectl describe genome <name>: fix what its Verified condition says (key, signature), then create the pod again',
+  },
+  POD_GENOME_ANNOTATION_INVALID: {
+    meaning:
+      'a pod asks for a genome but its genome.mathison.io annotations cannot be honoured (a container named there is not in the pod)',
+    action:
+      'list only containers of the pod in genome.mathison.io/containers (comma-separated), or remove the annotation to mount the genome in every container',
+  },
+  WEBHOOK_NOT_READY: {
+    meaning:
+      'the webhook has not loaded the Genomes of the cluster yet, so it cannot tell whether a pod may start (fail closed)',
+    action:
+      'create the pod again in a few seconds; if it persists, check the webhook logs and its RBAC (list and watch genomes)',
+  },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
 /** A stable refusal code. */

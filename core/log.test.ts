@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { displayText, escapeText } from './display.ts';
 import { jsonLogger, MAX_LOG_VALUE_CHARS } from './log.ts';
 
 const capture = () => {
@@ -47,5 +48,94 @@ describe('jsonLogger', () => {
     log.info('x', { version: 'v'.repeat(3_900_000) });
     expect(lines[0]!.length).toBeLessThan(MAX_LOG_VALUE_CHARS + 200);
     expect(JSON.parse(lines[0]!).version).toMatch(/…\[3900000 characters\]$/);
+  });
+});
+
+/** The serialisation before the fast path: the reference the fast path must equal. */
+function referenceLine(record: Record<string, unknown>): string {
+  const replacer = (_key: string, value: unknown): unknown => {
+    if (value instanceof Error) return displayText(value.message, MAX_LOG_VALUE_CHARS);
+    if (typeof value === 'string') return displayText(value, MAX_LOG_VALUE_CHARS);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeText(k), v]));
+    }
+    return value;
+  };
+  return `${JSON.stringify(record, replacer)}\n`;
+}
+
+describe('jsonLogger fast path', () => {
+  const hostile = ['', 'plain', 'a\u001b[2Jb', '\u202e\u2066', 'x'.repeat(9000), 'é日本\u{1f600}'];
+  const values: unknown[] = [
+    ...hostile,
+    0,
+    -1.5,
+    Number.NaN,
+    Infinity,
+    true,
+    false,
+    null,
+    undefined,
+    new Error('boom\u202e'),
+    { [`k\u202e`]: 'v\u0007', inner: { x: 1 } },
+    ['a\u2028', 2, null],
+    () => 1,
+    Symbol('s'),
+    new Date(0),
+  ];
+  const keys = ['namespace', 'k\u202e', '__proto__', 'ms', 'a b', '0', 'msg', 'time'];
+
+  it('writes exactly what JSON.stringify with the replacer wrote, for every key and value mix', () => {
+    const { lines, log } = capture();
+    const expected: string[] = [];
+    // Every value under every key, alone and in pairs: the fast path, the fallback, and both.
+    for (const [i, key] of keys.entries()) {
+      for (const [j, value] of values.entries()) {
+        const other = values[(i * 7 + j * 3) % values.length];
+        const fields = JSON.parse(JSON.stringify({ uid: 'u' })) as Record<string, unknown>;
+        Object.defineProperty(fields, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        fields.extra = other;
+        log.info(hostile[j % hostile.length]!, fields);
+        expected.push(
+          referenceLine({
+            time: '1970-01-01T00:00:00.000Z',
+            level: 'info',
+            msg: hostile[j % hostile.length],
+            ...fields,
+          }),
+        );
+      }
+    }
+    expect(lines).toEqual(expected);
+  });
+
+  it('writes an admission line unchanged', () => {
+    const { lines, log } = capture();
+    const fields = {
+      namespace: 'ns',
+      name: 'g\u202e',
+      operation: 'CREATE',
+      dryRun: false,
+      uid: 'uid-1',
+      genomeId: 'ab'.repeat(32),
+      code: undefined,
+      message: undefined,
+      skipped: undefined,
+      ms: 0.123456,
+    };
+    log.info('genome admitted', fields);
+    expect(lines).toEqual([
+      referenceLine({
+        time: '1970-01-01T00:00:00.000Z',
+        level: 'info',
+        msg: 'genome admitted',
+        ...fields,
+      }),
+    ]);
   });
 });

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mathisonCanonicalJson as naiveCanonical, mathisonLoads } from './mathison-model.ts';
-import type { Genome, GenomeSignature } from './genome.ts';
+import { validateGenome, type Genome, type GenomeSignature } from './genome.ts';
 import { makeGenome, makeSigner, signWith, trust, type TestSigner } from './test-fixtures.ts';
 import { parseTrustFile, type TrustedKey } from './trust.ts';
-import { verify } from './verify.ts';
+import { verify, verifyValidated } from './verify.ts';
 
 const alice = makeSigner('alice');
 const bob = makeSigner('bob');
@@ -324,6 +324,44 @@ describe('verify on upstream interop genomes', () => {
   });
 });
 
+describe('verifyValidated, for a document already validated', () => {
+  const same = (document: unknown, keys: TrustedKey[]) =>
+    expect(verifyValidated(validateGenome(document), keys)).toEqual(verify(document, keys));
+
+  it.each(cases)('gives the same verdict as verify: $name', (c) => same(c.genome(), c.trusted));
+
+  it.each([undefined, null, 42, 'text', [], { schema_version: 'genome.v0.1' }])(
+    'gives the same refusal as verify on hostile input (%s)',
+    (input) => same(input, trust(alice)),
+  );
+
+  it('gives the same verdict as verify on the upstream interop genomes', () => {
+    const interop = join(import.meta.dirname, '..', 'test', 'vectors', 'interop');
+    for (const name of ['upstream-test-genome', 'upstream-totk-root-legacy']) {
+      const genome = JSON.parse(readFileSync(join(interop, `${name}.json`), 'utf8'));
+      const keys = parseTrustFile(readFileSync(join(interop, `${name}.trust.json`), 'utf8'), name);
+      if (!('keys' in keys)) throw new Error(keys.message);
+      same(genome, keys.keys);
+    }
+  });
+
+  it('gives the same verdict as verify on arbitrary JSON in a genome (property)', () => {
+    const base = signWith(makeGenome([alice, bob]), alice);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...Object.keys(base)),
+        fc.jsonValue(),
+        fc.boolean(),
+        (key, value, keep) => {
+          const document = keep ? base : { ...base, [key]: value };
+          same(JSON.parse(JSON.stringify(document)), trust(alice, bob));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("verify against a naive model of upstream Mathison's loader", () => {
   const pool = ['k0', 'k1', 'k2', 'k3'].map(makeSigner);
   const blankable = ['none', 'name', 'invariant id', 'cap_id', 'file path', 'file sha256'] as const;
@@ -409,7 +447,10 @@ describe("verify against a naive model of upstream Mathison's loader", () => {
       fc.asyncProperty(scenario, async (s) => {
         const genome = signedOf(s);
         const text = JSON.stringify(genome);
-        const ours = verify(JSON.parse(text), trustedOf(s));
+        const keys = trustedOf(s);
+        const ours = verify(JSON.parse(text), keys);
+        // The webhook's path (validated once, then verified) decides exactly the same.
+        expect(verifyValidated(validateGenome(JSON.parse(text)), keys)).toEqual(ours);
         const theirs = await mathisonLoads(text);
         if (theirs.ok && !ours.ok) tally.loaderOnly += 1;
         if (!ours.ok) return;

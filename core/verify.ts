@@ -2,7 +2,13 @@ import { decodeBase64Strict } from './base64.ts';
 import { canonicalBytes, sha256Hex } from './canonical.ts';
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import { verifyEd25519, type Ed25519PublicKey } from './ed25519.ts';
-import { signaturesOf, validateGenome, type Genome, type GenomeSignature } from './genome.ts';
+import {
+  signaturesOf,
+  validateGenome,
+  type Genome,
+  type GenomeResult,
+  type GenomeSignature,
+} from './genome.ts';
 import { keyFingerprint } from './key-material.ts';
 import { decodePublicKey, type TrustedKey } from './trust.ts';
 
@@ -78,12 +84,36 @@ export function verify(
   }
 }
 
+/**
+ * verify() for a caller that has already run validateGenome on the document (and not changed
+ * it since): the same verdict, without walking the document a second time. The webhook
+ * validates a changed genome on UPDATE before comparing it with the stored one.
+ */
+export function verifyValidated(
+  valid: GenomeResult,
+  trustedKeys: readonly TrustedKey[],
+  policy: VerifyPolicy = DEFAULT_POLICY,
+): Verdict {
+  try {
+    return decideValidated(valid, trustedKeys, policy);
+  } catch (err) {
+    return { ok: false, ...refuse('GENOME_VERIFY_ERROR', `verification failed: ${String(err)}`) };
+  }
+}
+
 function decide(
   document: unknown,
   trustedKeys: readonly TrustedKey[],
   policy: VerifyPolicy,
 ): Verdict {
-  const valid = validateGenome(document);
+  return decideValidated(validateGenome(document), trustedKeys, policy);
+}
+
+function decideValidated(
+  valid: GenomeResult,
+  trustedKeys: readonly TrustedKey[],
+  policy: VerifyPolicy,
+): Verdict {
   if (!valid.ok) return { ok: false, ...valid.refusal };
   const genome = valid.genome;
   const bytes = canonicalBytes(genome, valid.nestedKeysSorted);

@@ -1,3 +1,4 @@
+import { GENOME_LABEL } from './api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from './crd.ts';
 
 /** Where the API server reaches the webhook: a Service in the cluster, or a URL (local runs). */
@@ -6,6 +7,12 @@ export type WebhookEndpoint =
 
 /** Path at which the webhook serves Genome admissions. */
 export const VALIDATE_GENOME_PATH = '/validate-genome';
+
+/** Path at which the webhook serves pod mutations (genome injection). */
+export const MUTATE_POD_PATH = '/mutate-pod';
+
+/** Name of the pod mutating webhook inside its configuration. */
+export const POD_WEBHOOK_NAME = 'pods.genome.mathison.io';
 
 /** Name of the Genome validating webhook inside its configuration. */
 export const GENOME_WEBHOOK_NAME = 'genomes.mathison.io';
@@ -48,6 +55,60 @@ export function genomeWebhookConfiguration(
             scope: 'Namespaced',
           },
         ],
+        namespaceSelector: {
+          matchExpressions: [
+            {
+              key: 'kubernetes.io/metadata.name',
+              operator: 'NotIn',
+              values: ['kube-system', ownNamespace],
+            },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Returns the MutatingWebhookConfiguration that injects genomes into pods: CREATE of pods that
+ * carry the genome label only (an object selector, so no other pod is ever sent), fail closed,
+ * no side effects, reinvoked if a later webhook changes the pod, and never for kube-system or
+ * the webhook's own namespace.
+ */
+export function podWebhookConfiguration(
+  name: string,
+  ownNamespace: string,
+  endpoint: WebhookEndpoint,
+  caBundle?: string,
+): Record<string, unknown> {
+  const clientConfig =
+    'url' in endpoint
+      ? { url: endpoint.url }
+      : { service: { ...endpoint.service, path: MUTATE_POD_PATH } };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name, labels: { 'app.kubernetes.io/name': 'genome-operator' } },
+    webhooks: [
+      {
+        name: POD_WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        reinvocationPolicy: 'IfNeeded',
+        timeoutSeconds: 5,
+        clientConfig: { ...clientConfig, ...(caBundle === undefined ? {} : { caBundle }) },
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods'],
+            operations: ['CREATE'],
+            scope: 'Namespaced',
+          },
+        ],
+        objectSelector: { matchExpressions: [{ key: GENOME_LABEL, operator: 'Exists' }] },
         namespaceSelector: {
           matchExpressions: [
             {

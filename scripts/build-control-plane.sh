@@ -2,11 +2,10 @@
 # Builds the real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 # kubectl) from their published Go modules, at pinned versions, into a cache outside the work
 # tree. A second run with the same versions finds the binaries and returns at once.
-#
-# Why a wrapper module: k8s.io/kubernetes's own go.mod replaces its ~30 staging modules
-# (k8s.io/api, k8s.io/apiserver, ...) with local ./staging paths, which a consumer cannot see.
-# The wrapper requires k8s.io/kubernetes and pins each staging module to the matching v0.Y.Z.
+# The node's binaries (kubelet, containerd, ...) are built by build-node.sh beside it.
 set -euo pipefail
+# shellcheck source=lib/k8s-wrapper-module.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/k8s-wrapper-module.sh"
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
@@ -38,32 +37,11 @@ log "building Kubernetes $K8S_VERSION and etcd $ETCD_VERSION with $(go version |
 log "the first build takes several minutes; later runs reuse the cache"
 
 # --- kube-apiserver, kube-controller-manager, kubectl -------------------------------------
-minor="${K8S_VERSION#v1.}"   # e.g. 37.2
-staging_version="v0.$minor"
-gomod_file=$(cd "$work/k8s" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
-  sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod_file" | sort -u)
-[[ -n "$staging" ]] || { log "found no staging replaces in $gomod_file"; exit 1; }
-{
-  echo "module genome-operator.local/control-plane"
-  echo
-  echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
-  echo
-  echo "require k8s.io/kubernetes $K8S_VERSION"
-  echo
-  echo "replace ("
-  for m in $staging; do echo "	$m => $m $staging_version"; done
-  echo ")"
-} >"$work/k8s/go.mod"
-log "wrapper module pins $(echo "$staging" | wc -l) staging modules to $staging_version"
+write_k8s_wrapper_module "$work/k8s" "$K8S_VERSION" genome-operator.local/control-plane
 (
   cd "$work/k8s"
   go mod download k8s.io/kubernetes
-  go build -trimpath -ldflags "-s -w \
-    -X k8s.io/component-base/version.gitVersion=$K8S_VERSION \
-    -X k8s.io/component-base/version.gitMajor=1 \
-    -X k8s.io/component-base/version.gitMinor=${minor%%.*} \
-    -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION" \
+  go build -trimpath -ldflags "$(k8s_version_ldflags "$K8S_VERSION")" \
     -o "$DEST/bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \

@@ -1,8 +1,11 @@
-// A local control plane that outlives the command: `make cluster-up`, `make cluster-down`.
+// A local cluster that outlives the command: `make cluster-up`, `make cluster-down`. It has a
+// node (kubelet, containerd, ...) unless NODE=0 or this machine cannot run one.
 // Usage: tsx scripts/cluster.ts up|down|status
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startControlPlane } from '../cluster/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { nodeUnsupportedReason, startNodeCluster, type NodeCluster } from '../cluster/node.ts';
 import {
   isRunning,
   stopProcesses,
@@ -17,6 +20,8 @@ interface ClusterState {
   serverUrl: string;
   kubeconfigPath: string;
   processes: ManagedProcess[];
+  /** Removes the node's cgroups and network once the processes are gone (absent without a node). */
+  cleanupCommand?: string[];
   startedAt: string;
 }
 
@@ -41,6 +46,18 @@ function printUsage(): void {
   );
 }
 
+/** A control plane with a node, unless NODE=0 or this machine cannot run one (it says why). */
+async function startCluster(): Promise<{ cp: ControlPlane; nodeCluster?: NodeCluster }> {
+  const why = process.env.GENOME_NODE === '0' ? 'NODE=0' : nodeUnsupportedReason();
+  const options = { dir: STATE_DIR, detached: true };
+  if (!why) {
+    const nodeCluster = await startNodeCluster(options);
+    return { cp: nodeCluster, nodeCluster };
+  }
+  console.log(`starting without a node (pods stay Pending): ${why}`);
+  return { cp: await startControlPlane(options) };
+}
+
 async function up(): Promise<void> {
   const previous = readState();
   if (await isHealthy(previous)) {
@@ -49,17 +66,22 @@ async function up(): Promise<void> {
     return;
   }
   // Anything half-alive from an earlier run goes first: a fresh start is simpler than a repair.
-  if (previous) await stopProcesses(previous.processes);
+  if (previous) await stopAll(previous);
   rmSync(STATE_DIR, { recursive: true, force: true });
-  const cp = await startControlPlane({ dir: STATE_DIR, detached: true });
+  const { cp, nodeCluster } = await startCluster();
   const state: ClusterState = {
     serverUrl: cp.serverUrl,
     kubeconfigPath: cp.kubeconfigPath,
     processes: cp.processes,
+    cleanupCommand: nodeCluster?.node.host.cleanupCommand,
     startedAt: new Date().toISOString(),
   };
   writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
-  console.log(`local control plane running at ${cp.serverUrl}; logs in ${STATE_DIR}/*.log`);
+  const where = nodeCluster
+    ? `${STATE_DIR}/*.log and ${STATE_DIR}/node/*.log`
+    : `${STATE_DIR}/*.log`;
+  const what = nodeCluster ? 'local control plane and node' : 'local control plane';
+  console.log(`${what} running at ${cp.serverUrl}; logs in ${where}`);
   printUsage();
 }
 
@@ -69,13 +91,23 @@ async function down(): Promise<void> {
     console.log(`no local control plane (no ${STATE_FILE})`);
     return;
   }
-  await stopProcesses(state.processes);
+  await stopAll(state);
   // They are no longer our children, so PID 1 reaps them; wait so that none shows in `ps` after us.
   const zombies = await waitUntilReaped(state.processes);
   if (zombies.length > 0)
     console.warn(`exited but not yet reaped by PID 1: ${zombies.map((p) => p.pid).join(', ')}`);
   rmSync(STATE_DIR, { recursive: true, force: true });
   console.log(`stopped ${state.processes.map((p) => p.name).join(', ')}; removed ${STATE_DIR}`);
+}
+
+/** Stops the processes, then removes the node's containers, cgroups and network (if any). */
+async function stopAll(state: ClusterState): Promise<void> {
+  try {
+    await stopProcesses(state.processes);
+  } finally {
+    const [command, ...args] = state.cleanupCommand ?? [];
+    if (command) spawnSync(command, args, { stdio: 'inherit' });
+  }
 }
 
 async function status(): Promise<void> {

@@ -1,10 +1,11 @@
 // `make dev`: run the product against the KUBECONFIG cluster, or against a local control plane
 // started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane } from '../cluster/control-plane.ts';
+import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
 import { isClusterReady } from '../cluster/readiness.ts';
 import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
 import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
@@ -25,7 +26,8 @@ interface Cluster {
 }
 
 /**
- * Starts a local control plane and copies its kubeconfig to the stable path (.cluster/kubeconfig),
+ * Starts a local control plane, with a node unless NODE=0 or the machine cannot run one (it
+ * says why), and copies its kubeconfig to the stable path (.cluster/kubeconfig),
  * which it removes again on stop. Refuses, before starting anything, when that path already
  * belongs to a live cluster (`make cluster-up`, or another `make dev`).
  */
@@ -37,12 +39,19 @@ async function startLocalCluster(): Promise<Cluster> {
       `a local cluster is already running with ${stable} (make cluster-up, or another make dev): ` +
         `use it with KUBECONFIG=${stable} make dev, or stop it first (make cluster-down, or Ctrl-C)`,
     );
-  const cp = await startControlPlane();
+  const why = process.env.GENOME_NODE === '0' ? 'NODE=0' : nodeUnsupportedReason();
+  if (why)
+    console.log(`[dev] starting the control plane without a node (pods stay Pending): ${why}`);
+  const cp = why ? await startControlPlane() : await startNodeCluster();
   mkdirSync(dirname(stable), { recursive: true });
   copyFileSync(cp.kubeconfigPath, stable);
-  console.log(`local control plane running; kubeconfig written to ${stable}`);
+  console.log(
+    `local ${why ? 'control plane' : 'control plane and node'} running; kubeconfig written to ${stable}`,
+  );
   const stop = async () => {
     rmSync(stable, { force: true });
+    // The folder too, unless something else (cluster-up's state) lives there.
+    if (readdirSync(dirname(stable)).length === 0) rmSync(dirname(stable), { recursive: true });
     await cp.stop();
   };
   return { kubeconfigPath: stable, stop };

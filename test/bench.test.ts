@@ -11,7 +11,11 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
-async function bench(file: string, env: Record<string, string>, timeout = 50_000): Promise<string> {
+async function bench(
+  file: string,
+  env: Record<string, string>,
+  timeout = 110_000,
+): Promise<string> {
   const { stdout } = await promisify(execFile)(TSX, [join(ROOT, 'bench', file)], {
     env: { ...process.env, ...env },
     timeout,
@@ -35,18 +39,25 @@ describe('make bench, run small', () => {
     }
   });
 
-  it('webhook.bench prints p50, p99 and throughput beside raw Ed25519 at 1, 16 and 128', async () => {
+  it('webhook.bench prints no-op, ceiling, webhook and their ratios at 1, 16 and 128', async () => {
     const out = await bench('webhook.bench.ts', { BENCH_SCALE: '0.02', BENCH_MS: '20' });
+    const ms = String.raw`\d+\.\d\d \( *\d+\.\d\d\)`; // the webhook's, then the no-op's
     for (const size of ['4 KB', '1 MB']) {
       const section = out.slice(out.indexOf(`${size} genome`));
       expect(section).toMatch(new RegExp(String.raw`raw Ed25519 verifies/s .*: +${NUMBER}\n`));
       for (const concurrency of [1, 16, 128]) {
-        // concurrency, p50, p99, requests/s, ratio to raw, CPU of server and client
-        const row = String.raw`\n +${concurrency} +\d+\.\d\d +\d+\.\d\d +${NUMBER} +\d\.\d\d +\d+% / +\d+%`;
+        // no-op/s, ceiling/s, webhook/s, vs ceiling, vs raw, raw/s, p50 and p99 of both, CPU
+        // µs per request of the webhook and of the ceiling, their ratio, CPU of server/client
+        const cpu = String.raw`\d+ \( *\d+\) +\d+\.\d\d`;
+        const row = String.raw`\n +${concurrency} +${NUMBER} +${NUMBER} +${NUMBER} +\d+\.\d\d +\d+\.\d\d +${NUMBER} +${ms} +${ms} +${cpu} +\d+% / +\d+%`;
         expect(section).toMatch(new RegExp(row));
       }
+      expect(section).toMatch(/webhook p50 \/ \(no-op p50 \+ one raw verification\) = \d+\.\d\d/);
     }
-  });
+    const large = out.slice(out.indexOf('1 MB genome'));
+    expect(large).toMatch(new RegExp(String.raw`JSON\.parse of the body/s .*: +${NUMBER}\n`));
+    expect(large).toMatch(new RegExp(String.raw`canonical serialisations/s .*: +${NUMBER}\n`));
+  }, 120_000); // two servers, a shared 2-core machine
 
   it('operator.bench prints latency, cold start beside the API server, revocation and RSS', async () => {
     // Its own control plane, three Genomes of 50 KB and two single ones.

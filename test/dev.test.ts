@@ -28,7 +28,13 @@ beforeAll(async () => {
   const { KUBECONFIG: _ignored, ...env } = environmentWithoutProxies();
   dev = spawn(TSX, [join(ROOT, 'scripts', 'dev.ts')], {
     cwd: ROOT,
-    env: { ...env, GENOME_CLUSTER_DIR: stateDir, WEBHOOK_LISTEN: `127.0.0.1:${port}` },
+    // No node: this test is about the kubeconfig; test/node/ covers make dev's node parts.
+    env: {
+      ...env,
+      GENOME_NODE: '0',
+      GENOME_CLUSTER_DIR: stateDir,
+      WEBHOOK_LISTEN: `127.0.0.1:${port}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -82,5 +88,6 @@ describe('make dev on a machine with no cluster configured', () => {
     dev.kill('SIGINT');
     expect(await exited()).toBe(0);
     expect(existsSync(stable)).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { toKubectlYaml } from '../core/kubectl-yaml.ts';
 import { makeGenome } from '../core/test-fixtures.ts';
 import { verify } from '../core/verify.ts';
 import { trust } from '../core/test-fixtures.ts';
-import { kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import { kubeClient, kubectl, uniqueNamespace, installGenomeCrd } from './support/cluster.ts';
 import { totkTestSigner } from './support/test-key.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -132,13 +132,7 @@ async function storedGenome(name: string): Promise<Genome> {
 
 beforeAll(async () => {
   namespace = await uniqueNamespace('manifest-yaml');
-  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/genomes.mathison.io',
-    '--timeout=30s',
-  ]);
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
 }, 60_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));

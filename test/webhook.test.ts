@@ -7,7 +7,13 @@ import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
 import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-fixtures.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
-import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import {
+  eventually,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+  installGenomeCrd,
+} from './support/cluster.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
 import { totkTestSigner } from './support/test-key.ts';
 import { startWebhook, type RunningWebhook } from './support/webhook.ts';
@@ -89,13 +95,7 @@ beforeAll(async () => {
   namespace = await uniqueNamespace('genomes');
   configName = `genome-webhook-${namespace}`;
   const [port] = await pickFreePorts(1);
-  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/genomes.mathison.io',
-    '--timeout=30s',
-  ]);
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   await apply(
     trustSecret(
       'trusted-keys',

@@ -19,6 +19,9 @@ export interface AdmissionResponse {
   allowed: boolean;
   status?: { code: number; reason?: string; message: string };
   warnings?: string[];
+  /** A mutation: base64 of a JSON Patch (RFC 6902) document. */
+  patchType?: 'JSONPatch';
+  patch?: string;
 }
 
 /** The AdmissionReview the webhook answers with. */

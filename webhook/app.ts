@@ -4,7 +4,9 @@ import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
-import { VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
+import type { InjectionSettings } from '../core/plan-injection.ts';
+import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
+import { decidePodMutation, type GenomeCache } from './mutate-pod.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 
 /** Where the webhook gets trusted keys: an in-memory view kept current by a watch. */
@@ -22,6 +24,8 @@ export interface WebhookDeps {
   log: Logger;
   /** Largest request body accepted (an UPDATE carries the object twice). */
   maxBodyBytes: number;
+  /** The pod mutation: the Genome cache and what to inject; without it /mutate-pod is 404. */
+  pods?: { genomes: GenomeCache; injection: InjectionSettings };
 }
 
 /**
@@ -54,6 +58,8 @@ export function createApp(deps: WebhookDeps): RequestListener {
     const path = req.url?.split('?', 1)[0];
     if (path === VALIDATE_GENOME_PATH && req.method === 'POST') {
       admit(deps, req, res).catch((err: unknown) => failed(deps.log, res, err));
+    } else if (path === MUTATE_POD_PATH && req.method === 'POST' && deps.pods) {
+      mutate(deps, deps.pods, req, res).catch((err: unknown) => failed(deps.log, res, err));
     } else app(req, res);
   };
 }
@@ -62,6 +68,7 @@ function readinessProblems(deps: WebhookDeps): string[] {
   const problems: string[] = [];
   if (!deps.trust.synced()) problems.push('trusted keys not loaded yet');
   if (!deps.certificateValid()) problems.push('serving certificate missing or expired');
+  if (deps.pods && !deps.pods.genomes.synced()) problems.push('Genomes not loaded yet');
   return problems;
 }
 
@@ -127,6 +134,38 @@ async function admit(deps: WebhookDeps, req: IncomingMessage, res: ServerRespons
     uid: request.uid,
     genomeId: verdict?.ok ? verdict.genomeId : verdict?.genomeId,
     code: verdict !== undefined && !verdict.ok ? verdict.code : undefined,
+    message: response.status?.message,
+    skipped: decision.skipped,
+    ms: Number(process.hrtime.bigint() - started) / 1e6,
+  });
+  sendJson(res, 200, reply(response));
+}
+
+async function mutate(
+  deps: WebhookDeps,
+  pods: NonNullable<WebhookDeps['pods']>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const body = await readBody(req, res, deps.maxBodyBytes);
+  if (body === undefined) return;
+  const request = parseReview(body);
+  if (typeof request === 'string') {
+    deps.log.warn('bad admission request', { error: request });
+    sendJson(res, 400, { error: request });
+    return;
+  }
+  const decision = decidePodMutation(request, pods.genomes, pods.injection);
+  const { response } = decision;
+  deps.log.info(response.allowed ? 'pod admitted' : 'pod refused', {
+    namespace: request.namespace,
+    name: request.name,
+    dryRun: request.dryRun === true,
+    uid: request.uid,
+    genomeId: decision.genomeId,
+    code: decision.code,
+    patched: response.patch !== undefined,
     message: response.status?.message,
     skipped: decision.skipped,
     ms: Number(process.hrtime.bigint() - started) / 1e6,

@@ -5,8 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
 import { jsonLogger } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
+import { startInformer } from '../kube/informer.ts';
 import { watchTrustedKeys } from '../kube/trust-source.ts';
 import { createApp } from './app.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
@@ -24,6 +26,9 @@ interface Settings {
   tlsDir: string;
   tlsSecret: string;
   configurations: string[];
+  mutatingConfigurations: string[];
+  bootCheckImage: string;
+  bootCheckPullPolicy: string;
   dnsNames: string[];
   ipAddresses: string[];
   maxBodyBytes: number;
@@ -50,6 +55,14 @@ function tlsMode(env: NodeJS.ProcessEnv): Settings['tlsMode'] {
   return mode;
 }
 
+/** The product image, which runs the boot check as the injected init container. */
+function bootCheckSettings(env: NodeJS.ProcessEnv) {
+  return {
+    bootCheckImage: env.GENOME_BOOT_CHECK_IMAGE ?? 'genome.local/genome-operator:v1',
+    bootCheckPullPolicy: env.GENOME_BOOT_CHECK_PULL_POLICY ?? 'IfNotPresent',
+  };
+}
+
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const namespace = ownNamespace(env);
   const [host = '0.0.0.0', port = '8443'] = (env.WEBHOOK_LISTEN ?? '0.0.0.0:8443').split(
@@ -65,6 +78,8 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     tlsDir: env.WEBHOOK_TLS_DIR ?? '/etc/genome-webhook/tls',
     tlsSecret: env.WEBHOOK_TLS_SECRET ?? 'genome-webhook-tls',
     configurations: list(env.WEBHOOK_CONFIGURATIONS ?? 'genome-operator'),
+    mutatingConfigurations: list(env.WEBHOOK_MUTATING_CONFIGURATIONS ?? 'genome-operator'),
+    ...bootCheckSettings(env),
     dnsNames: env.WEBHOOK_DNS_NAMES === undefined ? serviceNames : list(env.WEBHOOK_DNS_NAMES),
     ipAddresses: list(env.WEBHOOK_IP_ADDRESSES),
     // An UPDATE carries the object twice; the API server's own request limit is 3 MiB.
@@ -83,6 +98,7 @@ function certificates(
     namespace: settings.namespace,
     secretName: settings.tlsSecret,
     validatingWebhooks: settings.configurations,
+    mutatingWebhooks: settings.mutatingConfigurations,
     dnsNames: settings.dnsNames,
     ipAddresses: settings.ipAddresses,
     logger,
@@ -100,6 +116,12 @@ async function main(): Promise<void> {
     tls: settings.tlsMode,
   });
   const trust = await watchTrustedKeys(kubeConfig, settings.namespace, log);
+  // Every Genome of the cluster, for the pod mutation: admission reads this cache, never the API.
+  const genomes = startInformer(kubeConfig, {
+    path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
+    log,
+  });
+  await genomes.waitForSync(5_000);
   const source = certificates(settings, kubeConfig, log);
   await source.start();
   const app = createApp({
@@ -108,6 +130,14 @@ async function main(): Promise<void> {
     policy: DEFAULT_POLICY,
     log,
     maxBodyBytes: settings.maxBodyBytes,
+    pods: {
+      genomes: {
+        // The API server stores Genomes in the CRD's schema; planInjection reads them defensively.
+        get: (key) => genomes.get(key) as unknown as GenomeResource | undefined,
+        synced: () => genomes.synced(),
+      },
+      injection: { image: settings.bootCheckImage, imagePullPolicy: settings.bootCheckPullPolicy },
+    },
   });
   const serving = await serveHttps(app, source, { host: settings.host, port: settings.port });
   // A request that stalls must not hold a socket forever; the API server gives up after 5 s.
@@ -120,7 +150,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping', { signal });
     source.stop();
-    await Promise.allSettled([serving.close(), trust.stop()]);
+    await Promise.allSettled([serving.close(), trust.stop(), genomes.stop()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Genome } from '../core/genome.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
-import { DEFAULT_POLICY } from '../core/verify.ts';
+import { DEFAULT_POLICY, verify } from '../core/verify.ts';
 import type { AdmissionRequest } from './admission.ts';
 import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
@@ -125,6 +125,30 @@ describe('decideGenomeAdmission', () => {
   it('denies objects of another kind rather than admitting them unseen', () => {
     const response = decide(request({ kind: { group: '', version: 'v1', kind: 'ConfigMap' } }));
     expect(response.allowed).toBe(false);
+  });
+});
+
+describe('decideGenomeAdmission validates spec.genome once and decides as verify does', () => {
+  const genomes: [string, unknown][] = [
+    ['signed', signed('2.0.0')],
+    ['tampered', { ...signed('2.0.0'), name: 'TAMPERED' }],
+    ['schema problem', { ...signed('2.0.0'), parents: 'x' }],
+    ['unsigned', makeGenome([alice], { version: '2.0.0' })],
+    ['by an untrusted key', signWith(makeGenome([makeSigner('eve')]), makeSigner('eve'))],
+    ['not an object', 'text'],
+  ];
+
+  it.each(genomes)('CREATE and a changed UPDATE: the verdict of verify (%s)', (_name, genome) => {
+    const expected = verify(genome, keys, DEFAULT_POLICY);
+    const create = request({ object: object(genome) });
+    const update = request({
+      operation: 'UPDATE',
+      oldObject: object(signed('1.0.0')),
+      object: object(genome),
+    });
+    for (const r of [create, update]) {
+      expect(decideGenomeAdmission(r, keys, DEFAULT_POLICY).verdict).toEqual(expected);
+    }
   });
 });
 

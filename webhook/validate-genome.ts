@@ -1,10 +1,10 @@
 import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
 import { refuse, type Refusal } from '../core/codes.ts';
 import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
-import { validateGenome } from '../core/genome.ts';
+import { validateGenome, type GenomeResult } from '../core/genome.ts';
 import { compareSemver } from '../core/semver.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import { verify, type Verdict, type VerifyPolicy } from '../core/verify.ts';
+import { verifyValidated, type Verdict, type VerifyPolicy } from '../core/verify.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
 
 /** The decision on one admission request, and what to log about it. */
@@ -27,6 +27,14 @@ interface Subject {
   old: GenomeObject | undefined;
   trustedKeys: readonly TrustedKey[];
   policy: VerifyPolicy;
+  /** validateGenome's answer for spec.genome, once a step has asked: each request walks it once. */
+  valid?: GenomeResult;
+}
+
+/** validateGenome of the new spec.genome, computed at most once per request. */
+function validated(s: Subject): GenomeResult {
+  s.valid ??= validateGenome(s.object.spec?.genome);
+  return s.valid;
 }
 
 /** One step: a final decision, or undefined to go on. */
@@ -62,7 +70,7 @@ const hasGenome: Step = (s) =>
 const genomeUnchanged: Step = (s) => {
   const before = s.old?.spec?.genome;
   const after = s.object.spec?.genome;
-  if (before === undefined || !validateGenome(after).ok || !sameJson(before, after)) {
+  if (before === undefined || !validated(s).ok || !sameJson(before, after)) {
     return undefined;
   }
   return { response: allowed(s.request.uid), skipped: 'spec.genome unchanged' };
@@ -77,7 +85,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 const verified: Step = (s) => {
-  const verdict = verify(s.object.spec?.genome, s.trustedKeys, s.policy);
+  // Exactly verify(spec.genome): validateGenome, then the checks (core/verify.ts).
+  const verdict = verifyValidated(validated(s), s.trustedKeys, s.policy);
   if (!verdict.ok) return deny(s, verdict, verdict);
   const downgrade = checkDowngrade(verdict.genome.version, s.old, s.object);
   if (typeof downgrade === 'object') return deny(s, downgrade, verdict);

@@ -62,12 +62,19 @@ export const devSteps: DevStep[] = [
     name: 'install the Genome CRD',
     run: async (ctx) => {
       kubectl(ctx, ['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-      kubectl(ctx, [
-        'wait',
-        '--for=condition=Established',
-        'crd/genomes.mathison.io',
-        '--timeout=60s',
-      ]);
+      // Polled: `kubectl wait` fails at once when it reads the CRD before it has any status.
+      const established = '{.status.conditions[?(@.type=="Established")].status}';
+      await until(
+        'the Genome CRD to be Established',
+        () =>
+          kubectl(ctx, [
+            'get',
+            'crd',
+            'genomes.mathison.io',
+            '-o',
+            `jsonpath=${established}`,
+          ]).trim() === 'True',
+      );
     },
   },
   {

@@ -80,3 +80,27 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Applies the Genome CRD and waits until the API server serves it. Polls the condition
+ * instead of `kubectl wait`, which fails at once ("<nil> is of the type <nil>") when it reads
+ * the CRD before the API server has written any status.
+ */
+export async function installGenomeCrd(crdPath: string): Promise<void> {
+  await kubectl(['apply', '-f', crdPath]);
+  const jsonpath = '{.status.conditions[?(@.type=="Established")].status}';
+  await eventually(
+    'the Genome CRD to be Established',
+    async () => {
+      const got = await kubectl([
+        'get',
+        'crd',
+        'genomes.mathison.io',
+        '-o',
+        `jsonpath=${jsonpath}`,
+      ]);
+      return got.stdout.trim() === 'True' ? true : undefined;
+    },
+    30_000,
+  );
+}

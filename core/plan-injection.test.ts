@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import type { GenomeResource } from './api.ts';
+import {
+  BOOT_CHECK_ANNOTATION,
+  GENOME_CONTAINERS_ANNOTATION,
+  INJECTION_STATUS_ANNOTATION,
+  planInjection,
+  type PatchOperation,
+} from './plan-injection.ts';
+
+const ID = 'a1b2c3d4e5f6'.padEnd(64, '0');
+const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
+
+function genome(status: GenomeResource['status'], generation = 2): GenomeResource {
+  return {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
+    metadata: { name: 'totk', namespace: 'apps', generation },
+    spec: { genome: {} },
+    status,
+  };
+}
+
+const VERIFIED = genome({
+  observedGeneration: 2,
+  genomeId: ID,
+  configMapName: 'totk-a1b2c3d4e5f6',
+  conditions: [
+    {
+      type: 'Verified',
+      status: 'True',
+      reason: 'Verified',
+      message: 'ok',
+      lastTransitionTime: 't',
+    },
+  ],
+});
+
+function pod(annotations: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    metadata: { labels: { 'genome.mathison.io/genome': 'totk', app: 'm' }, annotations },
+    spec: {
+      containers: [
+        { name: 'app', image: 'mathison', env: [{ name: 'A', value: '1' }] },
+        { name: 'sidecar', image: 'proxy' },
+      ],
+      ...extra,
+    },
+  };
+}
+
+/** Applies a plan's `add` operations (top-level members of metadata and spec only). */
+function applyPatch(object: unknown, patch: PatchOperation[]): Record<string, any> {
+  const out = structuredClone(object) as Record<string, any>;
+  for (const op of patch) {
+    const [, part, key] = op.path.split('/') as [string, string, string];
+    out[part] = { ...out[part], [key]: op.value };
+  }
+  return out;
+}
+
+function injectedPod(input: unknown) {
+  const plan = planInjection(input, 'apps', VERIFIED, SETTINGS);
+  if (!plan.ok) throw new Error(plan.refusal.message);
+  return applyPatch(input, plan.patch);
+}
+
+describe('planInjection for a verified Genome', () => {
+  it('mounts the published ConfigMap read-only in every container, sets the variable, id, gate, boot check and status', () => {
+    const out = injectedPod(pod());
+    expect(out.spec.volumes).toEqual([
+      { name: 'mathison-genome', configMap: { name: 'totk-a1b2c3d4e5f6', defaultMode: 0o444 } },
+    ]);
+    for (const c of out.spec.containers) {
+      expect(c.volumeMounts).toEqual([
+        { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+      ]);
+      expect(c.env).toContainEqual({
+        name: 'MATHISON_GENOME_PATH',
+        value: '/etc/mathison/genome/genome.json',
+      });
+    }
+    expect(out.spec.containers[0].env[0]).toEqual({ name: 'A', value: '1' });
+    expect(out.metadata.annotations['genome.mathison.io/id']).toBe(ID);
+    expect(out.spec.readinessGates).toEqual([{ conditionType: 'genome.mathison.io/verified' }]);
+    expect(out.spec.initContainers).toHaveLength(1);
+    expect(out.spec.initContainers[0]).toMatchObject({
+      name: 'genome-verify',
+      image: SETTINGS.image,
+      imagePullPolicy: 'Never',
+      args: ['/app/genome-boot-check.mjs'],
+      env: [
+        { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' },
+        { name: 'GENOME_EXPECTED_ID', value: ID },
+      ],
+      securityContext: { readOnlyRootFilesystem: true, runAsNonRoot: true },
+    });
+    expect(JSON.parse(out.metadata.annotations[INJECTION_STATUS_ANNOTATION])).toEqual({
+      genomeId: ID,
+      configMap: 'totk-a1b2c3d4e5f6',
+      containers: ['app', 'sidecar'],
+      bootCheck: true,
+    });
+  });
+
+  it.each([
+    ['a fresh pod', pod()],
+    [
+      'a pod with its own init container and gate',
+      pod(
+        {},
+        {
+          initContainers: [{ name: 'migrate', image: 'x' }],
+          readinessGates: [{ conditionType: 'other' }],
+        },
+      ),
+    ],
+    ['a pod that names one container', pod({ [GENOME_CONTAINERS_ANNOTATION]: 'app' })],
+    ['a pod without the boot check', pod({ [BOOT_CHECK_ANNOTATION]: 'false' })],
+  ])('is idempotent: reinvocation on %s changes nothing', (_what, input) => {
+    const once = injectedPod(input);
+    const again = planInjection(once, 'apps', VERIFIED, SETTINGS);
+    expect(again).toMatchObject({ ok: true, patch: [] });
+  });
+
+  it('keeps the pod’s own init containers after the boot check, and its own gates', () => {
+    const out = injectedPod(
+      pod(
+        {},
+        {
+          initContainers: [{ name: 'migrate', image: 'x' }],
+          readinessGates: [{ conditionType: 'other' }],
+        },
+      ),
+    );
+    expect(out.spec.initContainers.map((c: { name: string }) => c.name)).toEqual([
+      'genome-verify',
+      'migrate',
+    ]);
+    expect(out.spec.readinessGates).toEqual([
+      { conditionType: 'other' },
+      { conditionType: 'genome.mathison.io/verified' },
+    ]);
+  });
+
+  it('narrows the mount to the containers the annotation names', () => {
+    const out = injectedPod(pod({ [GENOME_CONTAINERS_ANNOTATION]: ' app ' }));
+    expect(out.spec.containers[0].volumeMounts).toHaveLength(1);
+    expect(out.spec.containers[1].volumeMounts).toBeUndefined();
+    expect(out.spec.containers[1].env).toBeUndefined();
+  });
+
+  it('leaves the boot check out when the annotation says false', () => {
+    const out = injectedPod(pod({ [BOOT_CHECK_ANNOTATION]: 'false' }));
+    expect(out.spec.initContainers).toBeUndefined();
+    expect(out.spec.readinessGates).toHaveLength(1);
+  });
+
+  it('moves a pod created from an older publication to the current ConfigMap and id', () => {
+    const old = injectedPod(pod());
+    old.spec.volumes[0].configMap.name = 'totk-000000000000';
+    old.metadata.annotations['genome.mathison.io/id'] = 'f'.repeat(64);
+    const out = injectedPod(old);
+    expect(out.spec.volumes[0].configMap.name).toBe('totk-a1b2c3d4e5f6');
+    expect(out.metadata.annotations['genome.mathison.io/id']).toBe(ID);
+    expect(out.spec.initContainers[0].env[1].value).toBe(ID);
+  });
+});
+
+const condition = (status: 'True' | 'False', reason: string, message: string) => [
+  { type: 'Verified' as const, status, reason, message, lastTransitionTime: 't' },
+];
+
+describe('planInjection refuses (fail closed)', () => {
+  it.each([
+    ['a missing Genome', pod(), undefined, 'GENOME_MISSING', 'Genome apps/totk does not exist'],
+    [
+      'a Genome with no status yet',
+      pod(),
+      genome(undefined),
+      'GENOME_NOT_VERIFIED',
+      'not verified yet',
+    ],
+    [
+      'a refused Genome, with its reason',
+      pod(),
+      genome({
+        observedGeneration: 2,
+        conditions: condition('False', 'GENOME_UNTRUSTED_SIGNER', 'key k is not trusted'),
+      }),
+      'GENOME_NOT_VERIFIED',
+      'GENOME_UNTRUSTED_SIGNER: key k is not trusted',
+    ],
+    [
+      'a Genome verified at an older generation',
+      pod(),
+      genome({ ...VERIFIED.status, observedGeneration: 1 }),
+      'GENOME_NOT_VERIFIED',
+      'generation 2 is not verified yet',
+    ],
+    [
+      'a verified Genome not published yet',
+      pod(),
+      genome({ ...VERIFIED.status, configMapName: undefined }),
+      'GENOME_NOT_VERIFIED',
+      'not published yet',
+    ],
+    [
+      'a containers annotation naming no container of the pod',
+      pod({ [GENOME_CONTAINERS_ANNOTATION]: 'app,nope' }),
+      VERIFIED,
+      'POD_GENOME_ANNOTATION_INVALID',
+      'nope',
+    ],
+  ])('%s', (...[, input, found, code, text]) => {
+    const plan = planInjection(input, 'apps', found, SETTINGS);
+    expect(plan.ok).toBe(false);
+    if (plan.ok) return;
+    expect(plan.refusal.code).toBe(code);
+    expect(plan.refusal.message).toContain(text);
+  });
+
+  it('escapes genome-controlled text in the reason', () => {
+    const hostile = genome({ conditions: condition('False', 'X', 'evil\u001b[2J') });
+    const plan = planInjection(pod(), 'apps', hostile, SETTINGS);
+    expect(plan.ok || plan.refusal.message).not.toContain('\u001b');
+  });
+});

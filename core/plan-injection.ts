@@ -1,0 +1,251 @@
+/**
+ * What the mutating webhook does to a pod that names a Genome (label genome.mathison.io/genome):
+ * pure, from the pod and the Genome as the webhook's cache holds it. A verified Genome gives the
+ * pod its published ConfigMap, read-only at /etc/mathison/genome, MATHISON_GENOME_PATH, the id
+ * annotation, the readiness gate and the boot check; anything else refuses (fail closed).
+ * Applying the plan to its own result changes nothing (reinvocation, re-application).
+ */
+import {
+  CONDITION_VERIFIED,
+  GENOME_CONFIGMAP_KEY,
+  GENOME_ID_ANNOTATION,
+  GENOME_LABEL,
+  VERIFIED_READINESS_GATE,
+  type GenomeResource,
+} from './api.ts';
+import { refuse, type Refusal } from './codes.ts';
+import { displayText, displayValue } from './display.ts';
+
+/** Where the genome is mounted in each container. */
+export const GENOME_MOUNT_PATH = '/etc/mathison/genome';
+/** The variable that points Mathison at its genome. */
+export const GENOME_PATH_ENV = 'MATHISON_GENOME_PATH';
+/** The variable that tells the boot check which genome id the pod was admitted with. */
+export const EXPECTED_ID_ENV = 'GENOME_EXPECTED_ID';
+/** The name of the injected volume (and of its mounts). */
+export const GENOME_VOLUME = 'mathison-genome';
+/** The name of the injected init container. */
+export const BOOT_CHECK_CONTAINER = 'genome-verify';
+/** Annotation: a comma-separated list of the containers that get the mount (default: all). */
+export const GENOME_CONTAINERS_ANNOTATION = 'genome.mathison.io/containers';
+/** Annotation: "false" leaves the boot-check init container out. */
+export const BOOT_CHECK_ANNOTATION = 'genome.mathison.io/boot-check';
+/** Annotation the webhook writes: what it injected, as JSON. */
+export const INJECTION_STATUS_ANNOTATION = 'genome.mathison.io/injection';
+
+/** A JSON object, as pods arrive in an AdmissionReview. */
+type Obj = Record<string, unknown>;
+
+/** The parts of the webhook's settings the plan needs. */
+export interface InjectionSettings {
+  /** The product image that runs the boot check. */
+  image: string;
+  imagePullPolicy: string;
+}
+
+/** One JSON Patch operation (RFC 6902), as an admission response carries them. */
+export interface PatchOperation {
+  op: 'add';
+  path: string;
+  value: unknown;
+}
+
+/** The plan: the patch (empty when the pod already has everything) and what it injected. */
+export type InjectionPlan =
+  | { ok: true; patch: PatchOperation[]; genomeId: string; configMapName: string }
+  | { ok: false; refusal: Refusal };
+
+/** The Genome's name that a pod asks for, or undefined when the pod does not opt in. */
+export function requestedGenome(pod: unknown): string | undefined {
+  const labels = asObj(asObj(asObj(pod).metadata).labels);
+  const name = labels[GENOME_LABEL];
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** What the Genome's status says: the id and ConfigMap to inject, or why it may not be used. */
+export function verifiedPublication(
+  name: string,
+  namespace: string,
+  genome: GenomeResource | undefined,
+): { genomeId: string; configMapName: string } | Refusal {
+  const which = `Genome ${displayText(namespace)}/${displayText(name)}`;
+  if (genome === undefined) return refuse('GENOME_MISSING', `${which} does not exist`);
+  const problem = statusProblem(genome);
+  if (problem !== undefined) return refuse('GENOME_NOT_VERIFIED', `${which} ${problem}`);
+  const { genomeId = '', configMapName = '' } = genome.status ?? {};
+  return { genomeId, configMapName };
+}
+
+/** Why the status does not make the Genome usable now, or undefined. */
+function statusProblem(genome: GenomeResource): string | undefined {
+  const status = genome.status ?? {};
+  const verified = status.conditions?.find((c) => c.type === CONDITION_VERIFIED);
+  if (verified === undefined) return 'is not verified yet';
+  if (verified.status !== 'True')
+    return `is not verified (${displayText(verified.reason)}: ${displayText(verified.message, 1024)})`;
+  const generation = genome.metadata.generation;
+  if (generation !== undefined && status.observedGeneration !== generation)
+    return `generation ${generation} is not verified yet`;
+  if (!status.genomeId || !status.configMapName) return 'is verified but not published yet';
+  return undefined;
+}
+
+/** Plans the injection into `pod` of the Genome the cache holds (undefined: none of that name). */
+export function planInjection(
+  pod: unknown,
+  namespace: string,
+  genome: GenomeResource | undefined,
+  settings: InjectionSettings,
+): InjectionPlan {
+  const name = requestedGenome(pod);
+  if (name === undefined)
+    return { ok: false, refusal: refuse('WEBHOOK_MISCONFIGURED', 'the pod has no genome label') };
+  const publication = verifiedPublication(name, namespace, genome);
+  if ('code' in publication) return { ok: false, refusal: publication };
+  const before = asObj(pod);
+  const targets = targetContainers(before);
+  if ('code' in targets) return { ok: false, refusal: targets };
+  const after = injected(before, { ...publication, targets, settings });
+  return { ok: true, patch: diff(before, after), ...publication };
+}
+
+interface Injection {
+  genomeId: string;
+  configMapName: string;
+  targets: Set<string>;
+  settings: InjectionSettings;
+}
+
+/** The names of the containers to mount into, or a refusal for a name the pod lacks. */
+function targetContainers(pod: Obj): Set<string> | Refusal {
+  const names = asList(asObj(pod.spec).containers).map((c) => String(asObj(c).name));
+  const listed = asObj(asObj(pod.metadata).annotations)[GENOME_CONTAINERS_ANNOTATION];
+  if (typeof listed !== 'string') return new Set(names);
+  const wanted = listed
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = wanted.filter((n) => !names.includes(n));
+  if (unknown.length > 0 || wanted.length === 0) {
+    const what =
+      unknown.length > 0
+        ? `names ${unknown.map((n) => displayValue(n)).join(', ')}, not a container of the pod`
+        : 'is empty';
+    return refuse('POD_GENOME_ANNOTATION_INVALID', `${GENOME_CONTAINERS_ANNOTATION} ${what}`);
+  }
+  return new Set(wanted);
+}
+
+/** The pod as it should be: the inputs decide every injected value, so this is idempotent. */
+function injected(pod: Obj, plan: Injection): Obj {
+  const meta = asObj(pod.metadata);
+  const spec = asObj(pod.spec);
+  const annotations = asObj(meta.annotations);
+  const bootCheck = annotations[BOOT_CHECK_ANNOTATION] !== 'false';
+  const status = {
+    genomeId: plan.genomeId,
+    configMap: plan.configMapName,
+    containers: [...plan.targets].sort(),
+    bootCheck,
+  };
+  const initContainers = asList(spec.initContainers).filter(
+    (c) => asObj(c).name !== BOOT_CHECK_CONTAINER,
+  );
+  return {
+    ...pod,
+    metadata: {
+      ...meta,
+      annotations: {
+        ...annotations,
+        [GENOME_ID_ANNOTATION]: plan.genomeId,
+        [INJECTION_STATUS_ANNOTATION]: JSON.stringify(status),
+      },
+    },
+    spec: {
+      ...spec,
+      volumes: upsert(asList(spec.volumes), genomeVolume(plan.configMapName)),
+      containers: asList(spec.containers).map((c) =>
+        plan.targets.has(String(asObj(c).name)) ? withGenome(asObj(c)) : c,
+      ),
+      initContainers: bootCheck ? [bootCheckContainer(plan), ...initContainers] : initContainers,
+      readinessGates: upsertGate(asList(spec.readinessGates)),
+    },
+  };
+}
+
+function genomeVolume(configMapName: string): Obj {
+  return { name: GENOME_VOLUME, configMap: { name: configMapName, defaultMode: 0o444 } };
+}
+
+const MOUNT = { name: GENOME_VOLUME, mountPath: GENOME_MOUNT_PATH, readOnly: true };
+const PATH_ENV = { name: GENOME_PATH_ENV, value: `${GENOME_MOUNT_PATH}/${GENOME_CONFIGMAP_KEY}` };
+
+/** A container with the genome mounted (replacing any mount of that volume or at that path). */
+function withGenome(container: Obj): Obj {
+  const mounts = asList(container.volumeMounts).filter((m) => {
+    const mount = asObj(m);
+    return mount.name !== GENOME_VOLUME && mount.mountPath !== GENOME_MOUNT_PATH;
+  });
+  return {
+    ...container,
+    volumeMounts: [...mounts, MOUNT],
+    env: upsert(asList(container.env), PATH_ENV),
+  };
+}
+
+function bootCheckContainer(plan: Injection): Obj {
+  return {
+    name: BOOT_CHECK_CONTAINER,
+    image: plan.settings.image,
+    imagePullPolicy: plan.settings.imagePullPolicy,
+    args: ['/app/genome-boot-check.mjs'],
+    env: [PATH_ENV, { name: EXPECTED_ID_ENV, value: plan.genomeId }],
+    volumeMounts: [MOUNT],
+    resources: {
+      requests: { cpu: '10m', memory: '32Mi' },
+      limits: { memory: '128Mi' },
+    },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+}
+
+function upsertGate(gates: unknown[]): unknown[] {
+  const has = gates.some((g) => asObj(g).conditionType === VERIFIED_READINESS_GATE);
+  return has ? gates : [...gates, { conditionType: VERIFIED_READINESS_GATE }];
+}
+
+/** The list with `item` in place of the entry of the same name, or appended. */
+function upsert(list: unknown[], item: Obj): unknown[] {
+  const index = list.findIndex((e) => asObj(e).name === item.name);
+  return index === -1 ? [...list, item] : list.map((e, i) => (i === index ? item : e));
+}
+
+/** One `add` per changed top-level field of metadata and spec (add replaces an existing member). */
+function diff(before: Obj, after: Obj): PatchOperation[] {
+  const patch: PatchOperation[] = [];
+  for (const part of ['metadata', 'spec'] as const) {
+    const was = asObj(before[part]);
+    const now = asObj(after[part]);
+    for (const key of Object.keys(now)) {
+      const empty = Array.isArray(now[key]) && (now[key] as unknown[]).length === 0;
+      if (empty && was[key] === undefined) continue;
+      if (JSON.stringify(was[key]) !== JSON.stringify(now[key]))
+        patch.push({ op: 'add', path: `/${part}/${key}`, value: now[key] });
+    }
+  }
+  return patch;
+}
+
+function asObj(value: unknown): Obj {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : {};
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Writes the build context of the product image (the repository's root Dockerfile) into $1:
+# build/image/runtime (Node 24 and its libraries, images/node-runtime.sh) and build/image/app
+# (one esbuild bundle per entry: the webhook, the operator when the repository has it, the
+# verify CLI and the init container's boot check). With Docker: run this with the repository
+# root as $1, then `docker build .`; the .dockerignore sends only build/image.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="$1/build/image"
+rm -rf "$out"
+bash images/node-runtime.sh "$out/runtime"
+entries=(webhook=webhook/main.ts genome-verify=scripts/genome-verify.ts genome-boot-check=scripts/genome-boot-check.ts)
+if [ -f operator/main.ts ]; then entries+=(operator=operator/main.ts); fi
+bash images/bundle.sh "$out/app" "${entries[@]}"

@@ -1,0 +1,3 @@
+module genome-operator.local/test-server
+
+go 1.26

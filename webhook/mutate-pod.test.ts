@@ -1,0 +1,152 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GenomeResource } from '../core/api.ts';
+import { silentLogger } from '../core/log.ts';
+import { DEFAULT_POLICY } from '../core/verify.ts';
+import { createApp } from './app.ts';
+import { decidePodMutation, type GenomeCache } from './mutate-pod.ts';
+
+const ID = 'c0ffee'.padEnd(64, '1');
+const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
+const verified: GenomeResource = {
+  apiVersion: 'mathison.io/v1alpha1',
+  kind: 'Genome',
+  metadata: { name: 'totk', namespace: 'apps', generation: 1 },
+  spec: { genome: {} },
+  status: {
+    observedGeneration: 1,
+    genomeId: ID,
+    configMapName: 'totk-c0ffee111111',
+    conditions: [
+      {
+        type: 'Verified',
+        status: 'True',
+        reason: 'Verified',
+        message: '',
+        lastTransitionTime: 't',
+      },
+    ],
+  },
+};
+const state = { synced: true, lookups: [] as string[] };
+const cache: GenomeCache = {
+  get: (key) => {
+    state.lookups.push(key);
+    return key === 'apps/totk' ? verified : undefined;
+  },
+  synced: () => state.synced,
+};
+
+const podReview = (labels: Record<string, string>, extra: object = {}) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'u-9',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    operation: 'CREATE',
+    namespace: 'apps',
+    object: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'm' }] } },
+    ...extra,
+  },
+});
+
+let server: Server;
+let base: string;
+beforeAll(async () => {
+  const app = createApp({
+    trust: { keys: () => [], synced: () => true },
+    certificateValid: () => true,
+    policy: DEFAULT_POLICY,
+    log: silentLogger,
+    maxBodyBytes: 64 * 1024,
+    pods: { genomes: cache, injection: SETTINGS },
+  });
+  server = createServer(app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+const post = async (body: unknown) => {
+  const res = await fetch(`${base}/mutate-pod?timeout=5s`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  return { status: res.status, body: (await res.json()) as { response: Record<string, any> } };
+};
+
+describe('POST /mutate-pod', () => {
+  it('answers a labelled pod of a verified Genome with a JSON Patch that injects it', async () => {
+    const { status, body } = await post(podReview({ 'genome.mathison.io/genome': 'totk' }));
+    expect(status).toBe(200);
+    expect(body.response).toMatchObject({ uid: 'u-9', allowed: true, patchType: 'JSONPatch' });
+    const patch = JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8'));
+    const paths = patch.map((op: { path: string }) => op.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/metadata/annotations',
+        '/spec/volumes',
+        '/spec/containers',
+        '/spec/initContainers',
+        '/spec/readinessGates',
+      ]),
+    );
+    const annotations = patch.find((op: { path: string }) => op.path === '/metadata/annotations');
+    expect(annotations.value['genome.mathison.io/id']).toBe(ID);
+  });
+
+  it('refuses a pod naming a missing Genome with the code, fail closed', async () => {
+    const { body } = await post(podReview({ 'genome.mathison.io/genome': 'nope' }));
+    expect(body.response.allowed).toBe(false);
+    expect(body.response.status.code).toBe(403);
+    expect(body.response.status.message).toMatch(
+      /^GENOME_MISSING: Genome apps\/nope does not exist/,
+    );
+  });
+
+  it('reads the Genome from the cache of the pod’s own namespace', async () => {
+    state.lookups = [];
+    await post(podReview({ 'genome.mathison.io/genome': 'totk' }));
+    expect(state.lookups).toEqual(['apps/totk']);
+  });
+});
+
+describe('decidePodMutation', () => {
+  const request = (review: ReturnType<typeof podReview>) => review.request as never;
+
+  it('refuses while the Genome cache has not synced (WEBHOOK_NOT_READY)', () => {
+    state.synced = false;
+    try {
+      const decision = decidePodMutation(
+        request(podReview({ 'genome.mathison.io/genome': 'totk' })),
+        cache,
+        SETTINGS,
+      );
+      expect(decision.response.allowed).toBe(false);
+      expect(decision.code).toBe('WEBHOOK_NOT_READY');
+    } finally {
+      state.synced = true;
+    }
+  });
+
+  it('lets an unlabelled pod and a non-CREATE through untouched', () => {
+    const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS);
+    expect(plain.response).toEqual({ uid: 'u-9', allowed: true });
+    const update = decidePodMutation(
+      request(podReview({ 'genome.mathison.io/genome': 'nope' }, { operation: 'UPDATE' })),
+      cache,
+      SETTINGS,
+    );
+    expect(update.response).toEqual({ uid: 'u-9', allowed: true });
+  });
+
+  it('refuses anything but a Pod (WEBHOOK_MISCONFIGURED)', () => {
+    const review = podReview({ 'genome.mathison.io/genome': 'totk' });
+    review.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+    const decision = decidePodMutation(request(review), cache, SETTINGS);
+    expect(decision.code).toBe('WEBHOOK_MISCONFIGURED');
+    expect(decision.response.allowed).toBe(false);
+  });
+});

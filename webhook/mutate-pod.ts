@@ -1,0 +1,58 @@
+/**
+ * The pod mutating webhook's decision: for a CREATE of a pod that names a Genome, inject the
+ * Genome's verified publication (core/plan-injection.ts) or refuse with the code and the
+ * Genome's reason. The Genome comes from the webhook's informer cache: no API call here.
+ */
+import type { GenomeResource } from '../core/api.ts';
+import { refuse } from '../core/codes.ts';
+import { planInjection, requestedGenome, type InjectionSettings } from '../core/plan-injection.ts';
+import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
+
+/** The webhook's view of the Genomes of the cluster, keyed `namespace/name`. */
+export interface GenomeCache {
+  get(key: string): GenomeResource | undefined;
+  synced(): boolean;
+}
+
+/** The answer, with what the log line needs. */
+export interface PodMutationDecision {
+  response: AdmissionResponse;
+  genomeId?: string;
+  code?: string;
+  /** Why nothing was decided about a genome (not a pod CREATE, or no genome label). */
+  skipped?: string;
+}
+
+/** Decides the admission of a pod: inject, refuse, or let it through untouched. */
+export function decidePodMutation(
+  request: AdmissionRequest,
+  genomes: GenomeCache,
+  settings: InjectionSettings,
+): PodMutationDecision {
+  const { uid } = request;
+  if (request.kind.group !== '' || request.kind.kind !== 'Pod') {
+    const refusal = refuse('WEBHOOK_MISCONFIGURED', `sent a ${request.kind.kind}, not a Pod`);
+    return { response: denied(uid, refusal), code: refusal.code };
+  }
+  if (request.operation !== 'CREATE') return { response: allowed(uid), skipped: 'not a CREATE' };
+  const name = requestedGenome(request.object);
+  if (name === undefined) return { response: allowed(uid), skipped: 'no genome label' };
+  if (!genomes.synced()) {
+    const refusal = refuse('WEBHOOK_NOT_READY', 'the Genome cache has not synced yet');
+    return { response: denied(uid, refusal), code: refusal.code };
+  }
+  const namespace = request.namespace ?? '';
+  const plan = planInjection(
+    request.object,
+    namespace,
+    genomes.get(`${namespace}/${name}`),
+    settings,
+  );
+  if (!plan.ok) return { response: denied(uid, plan.refusal), code: plan.refusal.code };
+  const response = allowed(uid);
+  if (plan.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(plan.patch)).toString('base64');
+  }
+  return { response, genomeId: plan.genomeId };
+}
