@@ -66,9 +66,10 @@ verify: deps ## Fail when generated files (the CRD) drift from their source in c
 	$(TSX) scripts/generate-crd.ts --check
 
 .PHONY: bench
-bench: deps ## Benchmarks: verdicts/s and admissions/s beside raw Ed25519 verifications/s
+bench: deps control-plane ## Benchmarks: verdicts/s, admissions/s (beside raw Ed25519), the operator (beside the API server)
 	$(TSX) bench/verify.bench.ts
 	$(TSX) bench/webhook.bench.ts
+	$(TSX) bench/operator.bench.ts
 
 .PHONY: cluster-up
 cluster-up: deps control-plane node-if-supported ## Start a local cluster with a node (NODE=0: without); writes .cluster/kubeconfig

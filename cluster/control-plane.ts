@@ -57,6 +57,8 @@ export interface ControlPlane {
   adopt(procs: SpawnedProcess[]): void;
   /** Stops every process (SIGTERM, then SIGKILL), waits for them to exit and removes a temp dir. */
   stop(): Promise<void>;
+  /** Stops the kube-apiserver and starts it again on the same port; resolves once it is ready. */
+  restartApiServer(): Promise<void>;
 }
 
 interface Ports {
@@ -105,7 +107,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       network ? [network.address, network.kubernetesServiceIp] : [],
     );
     const layout: Layout = { binDir, dir, files, network, kubeconfigPath: join(dir, 'kubeconfig') };
-    const serverUrl = await launchWithRetries(layout, tracker, options.readyTimeoutMs ?? 60_000);
+    const { serverUrl, ports } = await launchWithRetries(
+      layout,
+      tracker,
+      options.readyTimeoutMs ?? 60_000,
+    );
     if (options.detached) tracker.detach();
     log(
       `ready in ${((performance.now() - began) / 1000).toFixed(1)}s at ${serverUrl} (state in ${dir})`,
@@ -118,6 +124,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       processes: tracker.live(),
       adopt: tracker.add,
       stop: tracker.stop,
+      restartApiServer: () => restartApiServer(layout, ports, tracker),
     };
   } catch (err) {
     await tracker.stop();
@@ -206,7 +213,7 @@ async function launchWithRetries(
   layout: Layout,
   tracker: Tracker,
   timeoutMs: number,
-): Promise<string> {
+): Promise<{ serverUrl: string; ports: Ports }> {
   for (let attempt = 1; ; attempt++) {
     const [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0] =
       await pickFreePorts(4);
@@ -218,11 +225,26 @@ async function launchWithRetries(
     tracker.add(launched);
     try {
       await waitUntilReady(layout.kubeconfigPath, launched, timeoutMs);
-      return serverUrl;
+      return { serverUrl, ports };
     } catch (err) {
       await stopProcesses(launched);
       if (!(err instanceof StartError && err.portCollision && attempt < PORT_ATTEMPTS)) throw err;
     }
+  }
+}
+
+/** Stops the running kube-apiserver (SIGTERM) and starts a new one with the same flags. */
+async function restartApiServer(layout: Layout, ports: Ports, tracker: Tracker): Promise<void> {
+  await stopProcesses(tracker.live().filter((p) => p.name === 'kube-apiserver'));
+  const name = 'kube-apiserver';
+  const log = join(layout.dir, `${name}.log`);
+  const proc = spawnLogged(name, join(layout.binDir, name), apiserverArgs(layout, ports), log);
+  tracker.add([proc]);
+  const kc = loadKubeConfig(layout.kubeconfigPath);
+  const deadline = Date.now() + 60_000;
+  while (!(await isClusterReady(kc, 1_000))) {
+    if (proc.exit || Date.now() > deadline) throw new StartError(proc, 'did not come back');
+    await sleep(100);
   }
 }
 

@@ -22,6 +22,8 @@ export const TRUSTED_KEYS_LABEL = 'genome.mathison.io/trusted-keys';
 export const GENOME_LABEL = 'genome.mathison.io/genome';
 /** The standard label saying which component manages an object (value FIELD_MANAGER). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** Label on a published ConfigMap: the uid of the Genome that owns it (a name may exceed 63). */
+export const GENOME_UID_LABEL = 'genome.mathison.io/genome-uid';
 
 // Annotations.
 

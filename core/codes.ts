@@ -51,6 +51,12 @@ export const REFUSAL_CODES = {
     action:
       'report this as a bug with the genome and the log line; the genome is not necessarily bad',
   },
+  GENOME_TEST_KEY_IN_PRODUCTION: {
+    meaning:
+      'in production mode, the threshold is met only with keys marked as test keys (annotation genome.mathison.io/test-keys on the trust Secret)',
+    action:
+      'sign the genome with production keys, or run the operator without production mode on a test cluster',
+  },
   WEBHOOK_MISCONFIGURED: {
     meaning: 'the webhook received a request it is not configured for',
     action:

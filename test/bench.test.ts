@@ -11,10 +11,14 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
-async function bench(file: string, env: Record<string, string>): Promise<string> {
+async function bench(
+  file: string,
+  env: Record<string, string>,
+  timeout = 110_000,
+): Promise<string> {
   const { stdout } = await promisify(execFile)(TSX, [join(ROOT, 'bench', file)], {
     env: { ...process.env, ...env },
-    timeout: 110_000,
+    timeout,
   });
   return stdout;
 }
@@ -54,4 +58,20 @@ describe('make bench, run small', () => {
     expect(large).toMatch(new RegExp(String.raw`JSON\.parse of the body/s .*: +${NUMBER}\n`));
     expect(large).toMatch(new RegExp(String.raw`canonical serialisations/s .*: +${NUMBER}\n`));
   }, 120_000); // two servers, a shared 2-core machine
+
+  it('operator.bench prints latency, cold start beside the API server, revocation and RSS', async () => {
+    // Its own control plane, three Genomes of 50 KB and two single ones.
+    const out = await bench(
+      'operator.bench.ts',
+      { BENCH_GENOMES: '3', BENCH_SINGLE: '2' },
+      170_000,
+    );
+    expect(out).toMatch(
+      /API server alone, 3 ConfigMaps \+ 3 status applies: +\d+\.\d\d s \(\d+ writes\/s\)/,
+    );
+    expect(out).toMatch(/cold start → 3 Ready: +\d+\.\d\d s \(\d+\.\d\d× the API server alone/);
+    expect(out).toMatch(/operator RSS with 3 cached: +\d+ MB/);
+    expect(out).toMatch(/key revocation → 3 Verified=False: +\d+\.\d\d s/);
+    expect(out).toMatch(/apply → Ready, single 4 KB Genomes \(2\): p50 \d+ ms, p99 \d+ ms/);
+  }, 180_000);
 });

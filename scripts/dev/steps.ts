@@ -10,6 +10,7 @@ import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
 import { genomeWebhookConfiguration } from '../../core/webhook-config.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
+import { runOperator, showVerified } from './operator-step.ts';
 
 /** What every dev step gets: the cluster it works on. */
 export interface DevContext {
@@ -148,4 +149,6 @@ export const devSteps: DevStep[] = [
       console.log(kubectl(ctx, ['get', 'gn', '-n', 'default']));
     },
   },
+  runOperator,
+  showVerified,
 ];

@@ -1,0 +1,308 @@
+/**
+ * The operator against a local control plane of its own, beside the API server's own write
+ * rate measured in the same run: apply → Ready latency for single Genomes; N Genomes of 50 KB
+ * converging from a cold operator start, beside the time the API server takes for the same
+ * writes (N ConfigMaps and N status updates, made directly); a key revocation reaching all N;
+ * the operator's RSS with them cached. BENCH_GENOMES (default 1000) and BENCH_SINGLE (default
+ * 50) scale it down for the smoke test.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { kubectlBinary } from '../cluster/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import {
+  operatorHealth,
+  operatorRbac,
+  spawnOperator,
+  writeTokenKubeconfig,
+  type OperatorProcess,
+} from '../cluster/operator-process.ts';
+import { pickFreePorts } from '../cluster/ports.ts';
+import { environmentWithoutProxies } from '../cluster/processes.ts';
+import { loadKubeConfig } from '../cluster/readiness.ts';
+import type { GenomeResource } from '../core/api.ts';
+import { genomeManifest } from '../core/manifest.ts';
+import { makeSigner, signWith } from '../core/test-fixtures.ts';
+import { startInformer, type Informer } from '../kube/informer.ts';
+import { genomeOfSize } from './genomes.ts';
+
+const N = Number(process.env.BENCH_GENOMES ?? 1000);
+const SINGLE = Number(process.env.BENCH_SINGLE ?? 50);
+const WORKERS = 16;
+const SYSTEM = 'genome-system';
+const signer = makeSigner('bench-key');
+const GROUP = { group: 'mathison.io', version: 'v1alpha1', plural: 'genomes' };
+
+/** Runs `fn` on each item with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>) {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+}
+
+function kubectl(cp: ControlPlane, args: string[], input?: string): string {
+  const out = spawnSync(kubectlBinary(), ['--kubeconfig', cp.kubeconfigPath, ...args], {
+    input,
+    encoding: 'utf8',
+    env: environmentWithoutProxies(),
+  });
+  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr}`);
+  return out.stdout;
+}
+
+function setTrust(cp: ControlPlane, keys: Record<string, string>): void {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'trusted-keys',
+      namespace: SYSTEM,
+      labels: { 'genome.mathison.io/trusted-keys': 'true' },
+    },
+    stringData: keys,
+  };
+  // replace (apply would keep a key removed from stringData)
+  kubectl(cp, ['replace', '-f', '-'], JSON.stringify(secret));
+}
+
+const readyOf = (g: GenomeResource) =>
+  g.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' &&
+  g.status.observedGeneration === g.metadata.generation;
+const refusedOf = (g: GenomeResource) =>
+  g.status?.conditions?.find((c) => c.type === 'Verified')?.status === 'False';
+
+/** Resolves when `check` holds for `count` Genomes of the informer's cache; the time it took. */
+function until(
+  informer: Informer<GenomeResource & KubernetesObject>,
+  count: number,
+  check: (g: GenomeResource) => boolean,
+  since = performance.now(),
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(
+      () => reject(new Error(`timed out: ${informer.list().filter(check).length}/${count}`)),
+      600_000,
+    );
+    const test = () => {
+      if (informer.list().filter(check).length < count) return;
+      clearTimeout(timeout);
+      stop();
+      resolve(performance.now() - since);
+    };
+    const stop = informer.onChange(test);
+    test();
+  });
+}
+
+/** `count` distinct signed Genomes of about `bytes` each (distinct versions: distinct ids). */
+async function createGenomes(kc: KubeConfig, namespace: string, count: number, bytes: number) {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const { signature: _s, ...unsigned } = genomeOfSize(bytes, signer);
+  const names = Array.from({ length: count }, (_, i) => `g-${i}`);
+  const genomes = names.map((_, i) => signWith({ ...unsigned, version: `1.0.${i}` }, signer));
+  await pool(names, 16, (name) => {
+    const genome = genomes[Number(name.slice(2))]!;
+    return custom.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: genomeManifest(genome, name, namespace),
+    });
+  });
+  return { genome: genomes[0]!, names };
+}
+
+/** The API server's own rate for the operator's writes: N ConfigMaps and N status applies. */
+async function apiServerWrites(
+  kc: KubeConfig,
+  namespace: string,
+  names: string[],
+  genomeText: string,
+) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const started = performance.now();
+  await pool(names, WORKERS, async (name) => {
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: {
+        metadata: { name: `${name}-cm` },
+        immutable: true,
+        data: { 'genome.json': genomeText },
+      },
+    });
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        ...GROUP,
+        namespace,
+        name,
+        body: {
+          apiVersion: 'mathison.io/v1alpha1',
+          kind: 'Genome',
+          metadata: { name },
+          status: { genomeId: 'x'.repeat(64) },
+        },
+        fieldManager: 'bench',
+        force: true,
+      },
+      apply,
+    );
+  });
+  return performance.now() - started;
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane({ log: () => {} });
+  const dir = mkdtempSync(join(tmpdir(), 'genome-operator-bench-'));
+  let operator: OperatorProcess | undefined;
+  try {
+    const admin = loadKubeConfig(cp.kubeconfigPath);
+    kubectl(cp, [
+      'apply',
+      '-f',
+      join(import.meta.dirname, '..', 'crds', 'genomes.mathison.io.yaml'),
+    ]);
+    kubectl(cp, [
+      'wait',
+      '--for=condition=Established',
+      'crd/genomes.mathison.io',
+      '--timeout=30s',
+    ]);
+    for (const ns of [SYSTEM, 'bench', 'baseline', 'single'])
+      kubectl(cp, ['create', 'namespace', ns]);
+    kubectl(cp, ['create', 'secret', 'generic', 'trusted-keys', '-n', SYSTEM]);
+    setTrust(cp, { [signer.keyId]: signer.publicKey });
+    kubectl(
+      cp,
+      ['apply', '-f', '-'],
+      operatorRbac(SYSTEM)
+        .map((o) => JSON.stringify(o))
+        .join('\n'),
+    );
+    const token = kubectl(cp, [
+      'create',
+      'token',
+      'genome-operator',
+      '-n',
+      SYSTEM,
+      '--duration=2h',
+    ]).trim();
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    writeTokenKubeconfig(cp.kubeconfigPath, token, kubeconfigPath);
+
+    console.log(
+      `operator benchmark: ${N} Genomes of 50 KB, ${WORKERS} workers, one local control plane\n`,
+    );
+    const { genome, names } = await createGenomes(admin, 'bench', N, 50_000);
+    await createGenomes(admin, 'baseline', N, 50_000);
+    const limitMs = await apiServerWrites(
+      admin,
+      'baseline',
+      names,
+      `${JSON.stringify(genome, null, 2)}\n`,
+    );
+    console.log(
+      `API server alone, ${N} ConfigMaps + ${N} status applies: ${(limitMs / 1000).toFixed(2)} s (${Math.round((2 * N) / (limitMs / 1000))} writes/s)`,
+    );
+
+    const informer = startInformer<GenomeResource & KubernetesObject>(admin, {
+      path: '/apis/mathison.io/v1alpha1/namespaces/bench/genomes',
+    });
+    await informer.waitForSync(60_000);
+    const [port] = await pickFreePorts(1);
+    const spawned = performance.now();
+    operator = spawnOperator({
+      kubeconfigPath,
+      namespace: SYSTEM,
+      healthListen: `127.0.0.1:${port}`,
+      args: [`--workers=${WORKERS}`],
+    });
+    const booted = (async () => {
+      while ((await operatorHealth(port!, '/readyz')).status !== 200)
+        await new Promise((r) => setTimeout(r, 50));
+      return performance.now() - spawned;
+    })();
+    const coldMs = await until(informer, N, readyOf, spawned);
+    const bootMs = await booted;
+    console.log(
+      `operator process start → /readyz 200:  ${(bootMs / 1000).toFixed(2)} s (node, tsx, cache sync)`,
+    );
+    console.log(
+      `cold start → ${N} Ready:              ${(coldMs / 1000).toFixed(2)} s (${(coldMs / limitMs).toFixed(2)}× the API server alone; goal ≤ 2×)`,
+    );
+    console.log(
+      `operator RSS with ${N} cached:          ${rssMb(operator.pid).toFixed(0)} MB (goal < 200 MB)`,
+    );
+
+    const revoked = performance.now();
+    setTrust(cp, {});
+    const revokeMs = await until(informer, N, refusedOf, revoked);
+    console.log(
+      `key revocation → ${N} Verified=False:  ${(revokeMs / 1000).toFixed(2)} s (goal < 2 s)`,
+    );
+    setTrust(cp, { [signer.keyId]: signer.publicKey });
+    await until(informer, N, readyOf);
+    await informer.stop();
+
+    const single = startInformer<GenomeResource & KubernetesObject>(admin, {
+      path: '/apis/mathison.io/v1alpha1/namespaces/single/genomes',
+    });
+    await single.waitForSync(60_000);
+    const small = genomeOfSize(4_000, signer);
+    const custom = admin.makeApiClient(CustomObjectsApi);
+    const latencies: number[] = [];
+    for (let i = 0; i < SINGLE; i++) {
+      const started = performance.now();
+      const done = until(single, i + 1, readyOf, started);
+      await custom.createNamespacedCustomObject({
+        ...GROUP,
+        namespace: 'single',
+        body: genomeManifest(small, `s-${i}`, 'single'),
+      });
+      latencies.push(await done);
+    }
+    await single.stop();
+    console.log(
+      `apply → Ready, single 4 KB Genomes (${SINGLE}): p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms (goal p99 < 1 s)`,
+    );
+    const metrics = await operatorHealth(port!, '/metrics');
+    const verified = /genome_verifications_total\{result="Verified"\} (\d+)/.exec(
+      metrics.text,
+    )?.[1];
+    const heap = /^genome_operator_nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics.text)?.[1];
+    console.log(
+      `verifications computed by the operator: ${verified ?? '?'} Verified; heap used now ${(Number(heap) / 1e6).toFixed(0)} MB`,
+    );
+  } finally {
+    await operator?.stop();
+    await cp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { genomeId } from './canonical.ts';
+import { parseGenome } from './genome.ts';
+import {
+  GENOME_CONFIGMAP_KEY as GENOME_FILE,
+  TRUSTED_KEYS_CONFIGMAP_KEY as TRUSTED_KEYS_FILE,
+} from './api.ts';
+import { configMapName, desiredConfigMap } from './render.ts';
+import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
+import { parseTrustFile } from './trust.ts';
+import { verify, type Verified } from './verify.ts';
+
+const alice = makeSigner('alice');
+const bob = makeSigner('bob');
+const ID = 'a'.repeat(64);
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+describe('configMapName', () => {
+  const cases: { name: string; genome: string; expected?: string }[] = [
+    {
+      name: 'a short name gets the short id appended',
+      genome: 'totk',
+      expected: 'totk-aaaaaaaaaaaa',
+    },
+    { name: 'dots become dashes', genome: 'totk.v1', expected: 'totk-v1-aaaaaaaaaaaa' },
+    { name: 'a 253-character name is cut to a DNS label', genome: 'x'.repeat(253) },
+    { name: 'a long dotted name stays a DNS label', genome: `${'a.'.repeat(60)}b` },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const name = configMapName(c.genome, ID);
+      if (c.expected !== undefined) expect(name).toBe(c.expected);
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(DNS_LABEL);
+      expect(name.endsWith('-aaaaaaaaaaaa')).toBe(true);
+    });
+  }
+
+  it('two long names with the same prefix get different names', () => {
+    const a = configMapName(`${'p'.repeat(100)}-one`, ID);
+    const b = configMapName(`${'p'.repeat(100)}-two`, ID);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('desiredConfigMap', () => {
+  const genome = signWith(makeGenome([alice, bob]), alice);
+  const verdict = verify(genome, trust(alice, bob)) as Verified;
+  const owner = { name: 'totk', namespace: 'apps', uid: 'uid-1' };
+  const cm = desiredConfigMap(owner, genome, verdict, trust(alice, bob));
+
+  it('is immutable and owned by the Genome as its controller', () => {
+    expect(cm.immutable).toBe(true);
+    expect(cm.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Genome', name: 'totk', uid: 'uid-1', controller: true }),
+    ]);
+    expect(cm.metadata.namespace).toBe('apps');
+  });
+
+  it('holds genome.json that parses strictly to the same genome id', () => {
+    const parsed = parseGenome(cm.data[GENOME_FILE]!);
+    expect(parsed.ok).toBe(true);
+    expect(genomeId(parsed.ok ? parsed.genome : {})).toBe(verdict.genomeId);
+  });
+
+  it('holds only the keys that verified it, as a trust file that verifies the genome', () => {
+    const set = parseTrustFile(cm.data[TRUSTED_KEYS_FILE]!, 'cm');
+    expect('keys' in set && set.keys.map((k) => k.keyId)).toEqual(['alice']);
+    expect('keys' in set && verify(genome, set.keys).ok).toBe(true);
+  });
+
+  it('is labelled with the Genome uid and name, and annotated with the full id', () => {
+    expect(cm.metadata.labels).toMatchObject({
+      'genome.mathison.io/genome-uid': 'uid-1',
+      'genome.mathison.io/genome': 'totk',
+      'app.kubernetes.io/managed-by': 'genome-operator',
+    });
+    expect(cm.metadata.annotations['genome.mathison.io/id']).toBe(verdict.genomeId);
+  });
+});

@@ -1,0 +1,91 @@
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { FIELD_MANAGER, type GenomeStatus } from '../core/api.ts';
+import {
+  GENOME_API_VERSION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from '../core/api.ts';
+import type { PublishedConfigMap } from '../core/render.ts';
+import { isNotFound, statusCode } from './errors.ts';
+
+/** The writes the operator makes, all with field manager genome-operator. */
+export interface OperatorWrites {
+  /** Server-side applies a published ConfigMap; returns its uid. */
+  applyConfigMap(configMap: PublishedConfigMap): Promise<string | undefined>;
+  /** Deletes a ConfigMap (only the one with `uid`, when given); absent is done. */
+  deleteConfigMap(namespace: string, name: string, uid?: string): Promise<void>;
+  /** Server-side applies a Genome's status through the status subresource. */
+  applyStatus(namespace: string, name: string, status: GenomeStatus): Promise<void>;
+}
+
+const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+/** The operator's writes on the API server of `kc`. */
+export function operatorWrites(kc: KubeConfig): OperatorWrites {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const deleteConfigMap = async (namespace: string, name: string, uid?: string) => {
+    try {
+      await core.deleteNamespacedConfigMap({
+        namespace,
+        name,
+        ...(uid !== undefined && { body: { preconditions: { uid } } }),
+      });
+    } catch (err) {
+      // 404: gone already. 409: a precondition failed, so it is another object now.
+      if (!isNotFound(err) && statusCode(err) !== 409) throw err;
+    }
+  };
+  const apply = (configMap: PublishedConfigMap) =>
+    core.patchNamespacedConfigMap(
+      {
+        namespace: configMap.metadata.namespace,
+        name: configMap.metadata.name,
+        body: configMap,
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
+      APPLY,
+    );
+  return {
+    deleteConfigMap,
+    applyConfigMap: async (configMap) => {
+      try {
+        return (await apply(configMap)).metadata?.uid;
+      } catch (err) {
+        // 422: a ConfigMap of that name exists with other immutable content: replace it.
+        if (statusCode(err) !== 422) throw err;
+        await deleteConfigMap(configMap.metadata.namespace, configMap.metadata.name);
+        return (await apply(configMap)).metadata?.uid;
+      }
+    },
+    applyStatus: async (namespace, name, status) => {
+      await custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GENOME_GROUP,
+          version: GENOME_VERSION,
+          namespace,
+          plural: GENOME_PLURAL,
+          name,
+          body: {
+            apiVersion: GENOME_API_VERSION,
+            kind: GENOME_KIND,
+            metadata: { name, namespace },
+            status,
+          },
+          fieldManager: FIELD_MANAGER,
+          force: true,
+        },
+        APPLY,
+      );
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import type { GenomeResource } from '../core/api.ts';
+import { GENOME_LABEL } from '../core/api.ts';
+import { errorMessage, type Logger } from '../core/log.ts';
+import type { TrustedKey } from '../core/trust.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { OperatorWrites } from '../kube/operator-writes.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
+import { WorkQueue, type WorkQueueOptions } from './queue.ts';
+import { reconcile, type CachedPod } from './reconcile.ts';
+import { VerifyCache } from './verify-cache.ts';
+
+/** A change a cache saw. */
+export interface CacheEvent<T> {
+  type: 'add' | 'update' | 'delete';
+  object: T;
+}
+
+/** The part of kube/informer.ts's Informer the controller uses. */
+export interface ObjectCache<T> {
+  get(key: string): T | undefined;
+  list(): T[];
+  onChange(handler: (event: CacheEvent<T>) => void): () => void;
+}
+
+/** The part of kube/trust-source.ts's TrustSource the controller uses. */
+export interface KeySource {
+  keys(): readonly TrustedKey[];
+  onChange(listener: () => void): void;
+}
+
+/** What the controller runs on. */
+export interface ControllerDeps {
+  genomes: ObjectCache<GenomeResource>;
+  configMaps: ObjectCache<CachedConfigMap>;
+  pods: ObjectCache<CachedPod>;
+  trust: KeySource;
+  writes: OperatorWrites;
+  events: EventRecorder;
+  production: boolean;
+  metrics: OperatorMetrics;
+  log: Logger;
+  queue: WorkQueueOptions;
+}
+
+/** A running controller. */
+export interface Controller {
+  /** Stops taking work and waits for the reconciles in process. */
+  stop(): Promise<void>;
+}
+
+const keyOf = (object: { metadata?: { namespace?: string; name?: string } }) =>
+  `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+/** The Genome that controls a ConfigMap, from its owner reference. */
+function ownerKey(
+  configMap: CachedConfigMap & {
+    metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
+  },
+) {
+  const owner = configMap.metadata?.ownerReferences?.find(
+    (o) => o.controller && o.kind === 'Genome',
+  );
+  return owner?.name === undefined
+    ? undefined
+    : `${configMap.metadata?.namespace ?? ''}/${owner.name}`;
+}
+
+/**
+ * Starts the Genome controller on synced caches: every change only enqueues keys (a Genome,
+ * the owner of a ConfigMap, the Genome a pod names, every Genome when the keys change), and
+ * the workers reconcile what the caches say now.
+ */
+export function startController(deps: ControllerDeps): Controller {
+  const owned = new OwnedConfigMaps();
+  for (const configMap of deps.configMaps.list()) owned.observe({ type: 'add', object: configMap });
+  const verifier = new VerifyCache();
+  const reconcileDeps = {
+    genome: (key: string) => deps.genomes.get(key),
+    pods: () => deps.pods.list(),
+    keys: () => deps.trust.keys(),
+    owned,
+    verifier,
+    writes: deps.writes,
+    events: deps.events,
+    production: deps.production,
+    metrics: deps.metrics,
+    log: deps.log,
+    now: () => new Date(),
+  };
+  const queue = new WorkQueue(
+    async (key) => {
+      const end = deps.metrics.reconcileDuration.startTimer();
+      try {
+        await reconcile(reconcileDeps, key);
+        end({ outcome: 'success' });
+      } catch (err) {
+        end({ outcome: 'error' });
+        throw err;
+      } finally {
+        deps.metrics.queueDepth.set(queue.depth());
+      }
+    },
+    {
+      ...deps.queue,
+      onRetry: (key, err, delayMs) => {
+        deps.metrics.queueRetries.inc();
+        deps.log.warn('reconcile failed; retrying', { key, delayMs, err: errorMessage(err) });
+      },
+    },
+  );
+  const enqueue = (key: string | undefined) => {
+    if (key === undefined) return;
+    queue.add(key);
+    deps.metrics.queueDepth.set(queue.depth());
+  };
+  const enqueueAll = () => deps.genomes.list().forEach((g) => enqueue(keyOf(g)));
+  const unsubscribe = [
+    deps.genomes.onChange((e) => {
+      if (e.type === 'delete') {
+        verifier.forget(e.object.metadata.uid ?? '');
+        owned.forget(e.object.metadata.uid ?? '');
+      }
+      enqueue(keyOf(e.object));
+    }),
+    deps.configMaps.onChange((e) => {
+      owned.observe(e);
+      enqueue(ownerKey(e.object));
+    }),
+    deps.pods.onChange((e) => {
+      const genome = e.object.metadata?.labels?.[GENOME_LABEL];
+      if (genome !== undefined) enqueue(`${e.object.metadata?.namespace ?? ''}/${genome}`);
+    }),
+  ];
+  let running = true;
+  deps.trust.onChange(() => {
+    if (running) enqueueAll();
+  });
+  enqueueAll();
+  return {
+    stop: async () => {
+      running = false;
+      unsubscribe.forEach((u) => u());
+      await queue.shutdown();
+    },
+  };
+}

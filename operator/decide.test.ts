@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import type { GenomeResource, GenomeStatus } from '../core/api.ts';
+import { configMapName } from '../core/render.ts';
+import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import type { TrustedKey } from '../core/trust.ts';
+import { verify } from '../core/verify.ts';
+import { decide, type DecideInput, type OwnedConfigMap } from './decide.ts';
+
+const alice = makeSigner('alice');
+const bob = makeSigner('bob');
+const now = new Date('2026-12-01T12:00:00Z');
+const genome = signWith(makeGenome([alice]), alice);
+const testAlice = trust({ ...alice, test: true });
+
+/** A Genome resource at generation 2 with the given status. */
+function resource(status?: GenomeStatus, spec: unknown = genome): GenomeResource {
+  return {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
+    metadata: { name: 'totk', namespace: 'apps', uid: 'uid-1', generation: 2 },
+    spec: { genome: spec },
+    ...(status && { status }),
+  };
+}
+
+/** The input for a Genome verified against `keys`, overridable. */
+function input(
+  overrides: Partial<DecideInput> = {},
+  keys: TrustedKey[] = trust(alice),
+): DecideInput {
+  const base = resource(overrides.genome?.status);
+  const g = overrides.genome ?? base;
+  return {
+    genome: g,
+    verdict: verify(g.spec.genome, keys),
+    keys,
+    production: false,
+    owned: [],
+    mounted: new Set(),
+    now,
+    ...overrides,
+  };
+}
+
+/** The plan of a first reconcile, to build "already reconciled" states from. */
+const first = decide(input());
+const id = first.status.genomeId!;
+const published = configMapName('totk', id);
+const publishedCm: OwnedConfigMap = {
+  metadata: { ...first.apply!.metadata, uid: 'cm-1' },
+  immutable: true,
+  data: first.apply!.data,
+};
+
+describe('decide', () => {
+  it('a verified genome is published and its status says Verified and Ready', () => {
+    expect(first.apply?.metadata.name).toBe(published);
+    expect(first.status).toMatchObject({
+      observedGeneration: 2,
+      genomeId: id,
+      shortId: id.slice(0, 12),
+      verifiedSigners: ['alice'],
+      configMapName: published,
+    });
+    expect(first.status.conditions).toEqual([
+      expect.objectContaining({
+        type: 'Verified',
+        status: 'True',
+        reason: 'Verified',
+        observedGeneration: 2,
+      }),
+      expect.objectContaining({
+        type: 'Ready',
+        status: 'True',
+        reason: 'Published',
+        observedGeneration: 2,
+      }),
+    ]);
+    expect(first.writeStatus).toBe(true);
+    expect(first.events.map((e) => e.reason)).toEqual(['Verified']);
+  });
+
+  it('a second reconcile of the same world writes nothing and emits nothing', () => {
+    const plan = decide(input({ genome: resource(first.status), owned: [publishedCm] }));
+    expect(plan.writeStatus).toBe(false);
+    expect(plan.apply).toBeUndefined();
+    expect(plan.events).toEqual([]);
+    expect(plan.replace).toBe(false);
+    expect(plan.remove).toEqual([]);
+  });
+
+  it('a genome signed by an untrusted key is refused with the code and nothing is published', () => {
+    const plan = decide(input({}, trust(bob)));
+    expect(plan.apply).toBeUndefined();
+    expect(plan.status.configMapName).toBeUndefined();
+    expect(plan.status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Verified', 'False', 'GENOME_UNTRUSTED_SIGNER'],
+      ['Ready', 'False', 'GENOME_UNTRUSTED_SIGNER'],
+    ]);
+    expect(plan.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'Refused' })]);
+  });
+
+  it('a revoked key turns a verified genome False, emits Revoked and removes its unmounted ConfigMap', () => {
+    const plan = decide(
+      input({ genome: resource(first.status), owned: [publishedCm] }, trust(bob)),
+    );
+    expect(plan.status.conditions?.[0]).toMatchObject({
+      status: 'False',
+      reason: 'GENOME_UNTRUSTED_SIGNER',
+      lastTransitionTime: '2026-12-01T12:00:00Z',
+    });
+    expect(plan.events.map((e) => e.reason)).toEqual(['Revoked']);
+    expect(plan.remove).toEqual([published]);
+  });
+
+  it('a ConfigMap a pod still mounts is kept', () => {
+    const plan = decide(
+      input(
+        { genome: resource(first.status), owned: [publishedCm], mounted: new Set([published]) },
+        trust(bob),
+      ),
+    );
+    expect(plan.remove).toEqual([]);
+  });
+
+  it('an older ConfigMap is removed once no pod mounts it, and the current one kept', () => {
+    const old: OwnedConfigMap = {
+      metadata: { name: 'totk-0123456789ab' },
+      immutable: true,
+      data: {},
+    };
+    const plan = decide(input({ genome: resource(first.status), owned: [old, publishedCm] }));
+    expect(plan.remove).toEqual(['totk-0123456789ab']);
+  });
+
+  it('a published ConfigMap that was deleted is applied again with a Republished Event', () => {
+    const plan = decide(input({ genome: resource(first.status), owned: [] }));
+    expect(plan.apply?.metadata.name).toBe(published);
+    expect(plan.events.map((e) => e.reason)).toEqual(['Republished']);
+  });
+
+  it('a ConfigMap whose labels were removed is applied again, without an Event', () => {
+    const unlabelled = { ...publishedCm, metadata: { ...publishedCm.metadata, labels: {} } };
+    const plan = decide(input({ genome: resource(first.status), owned: [unlabelled] }));
+    expect(plan.apply?.metadata.name).toBe(published);
+    expect(plan.replace).toBe(false);
+  });
+
+  it('a ConfigMap of that name with other content is replaced', () => {
+    const tampered = { ...publishedCm, immutable: false, data: { 'genome.json': '{}' } };
+    const plan = decide(input({ genome: resource(first.status), owned: [tampered] }));
+    expect(plan.replace).toBe(true);
+    expect(plan.events.map((e) => e.reason)).toEqual(['Republished']);
+  });
+
+  it('a repeated refusal emits no second Event and keeps lastTransitionTime', () => {
+    const refused = decide(input({}, trust(bob)));
+    const later = {
+      ...input({ genome: resource(refused.status) }, trust(bob)),
+      now: new Date('2026-12-02T00:00:00Z'),
+    };
+    const plan = decide(later);
+    expect(plan.events).toEqual([]);
+    expect(plan.writeStatus).toBe(false);
+  });
+
+  it('in production mode a genome met only by test keys is refused with its own code', () => {
+    const plan = decide({ ...input({}, testAlice), production: true });
+    expect(plan.apply).toBeUndefined();
+    expect(plan.status.conditions?.[0]).toMatchObject({
+      status: 'False',
+      reason: 'GENOME_TEST_KEY_IN_PRODUCTION',
+    });
+  });
+
+  it('outside production mode the same genome is verified, with the test-key warning in the message', () => {
+    const plan = decide(input({}, testAlice));
+    expect(plan.status.conditions?.[0]).toMatchObject({ status: 'True' });
+    expect(plan.status.conditions?.[0]?.message).toMatch(/TEST key/);
+  });
+
+  it('a schema-invalid genome is refused without a genome id', () => {
+    const broken = resource(undefined, { ...genome, extra: 1 });
+    const plan = decide(input({ genome: broken }));
+    expect(plan.status.genomeId).toBeUndefined();
+    expect(plan.status.conditions?.[0]).toMatchObject({ reason: 'GENOME_INVALID_SCHEMA' });
+  });
+
+  it('control characters from the genome are escaped in the condition message and the Event', () => {
+    const hostile = signWith(makeGenome([alice]), alice);
+    const verdict = {
+      ok: false as const,
+      code: 'GENOME_INVALID_SCHEMA' as const,
+      message: 'bad \u001b[31mred\u202e',
+    };
+    const plan = decide({ ...input({ genome: resource(undefined, hostile) }), verdict });
+    const text = `${plan.status.conditions?.[0]?.message} ${plan.events[0]?.message}`;
+    expect(text).not.toContain('\u001b');
+    expect(text).not.toContain('\u202e');
+    expect(text).toContain('\\u{1b}[31mred\\u{202e}');
+  });
+});

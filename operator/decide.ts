@@ -1,0 +1,270 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  CONDITION_READY,
+  CONDITION_VERIFIED,
+  REASON_PUBLISHED,
+  REASON_VERIFIED,
+  shortGenomeId,
+  type GenomeConditionType,
+  type GenomeResource,
+  type GenomeStatus,
+} from '../core/api.ts';
+import { actionFor, refuse } from '../core/codes.ts';
+import {
+  findCondition,
+  setCondition,
+  summarizeReady,
+  type ConditionInput,
+} from '../core/conditions.ts';
+import { displayMessage } from '../core/display.ts';
+import { desiredConfigMap, type GenomeRef, type PublishedConfigMap } from '../core/render.ts';
+import type { TrustedKey } from '../core/trust.ts';
+import type { Refused, Verdict, Verified } from '../core/verify.ts';
+
+/** What an Event on the Genome says. */
+export interface GenomeEvent {
+  type: 'Normal' | 'Warning';
+  reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished';
+  message: string;
+}
+
+/** A ConfigMap the Genome owns, as the cache holds it. */
+export interface OwnedConfigMap {
+  metadata?: {
+    name?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean }[];
+  };
+  immutable?: boolean;
+  data?: Record<string, string>;
+}
+
+/** Everything decide() looks at, gathered by the reconciler. */
+export interface DecideInput {
+  genome: GenomeResource;
+  verdict: Verdict;
+  /** The trusted keys the verdict was reached with. */
+  keys: readonly TrustedKey[];
+  /** Production mode: refuse genomes whose threshold is met only with test keys. */
+  production: boolean;
+  /** The ConfigMaps this Genome owns now. */
+  owned: readonly OwnedConfigMap[];
+  /** Names of ConfigMaps that pods in the namespace still mount. */
+  mounted: ReadonlySet<string>;
+  now: Date;
+}
+
+/** What to do: the ConfigMap to apply, those to delete, the status and the Events. */
+export interface Plan {
+  /** The ConfigMap to apply: verified, and missing or not as it should be (else no write). */
+  apply?: PublishedConfigMap;
+  /** The ConfigMap of that name exists with other content: delete it before applying. */
+  replace: boolean;
+  /** Owned ConfigMaps to delete: not the current one and no longer mounted. */
+  remove: string[];
+  status: GenomeStatus;
+  /** False when the status is already what it should be (no write). */
+  writeStatus: boolean;
+  events: GenomeEvent[];
+}
+
+/**
+ * Decides what the world should look like for one Genome: gather → decide → act's pure
+ * middle. Never throws for a genome's content; the verdict is data.
+ */
+export function decide(input: DecideInput): Plan {
+  const verdict = productionVerdict(input);
+  const desired = verdict.ok
+    ? desiredConfigMap(ownerOf(input.genome), input.genome.spec.genome, verdict, input.keys)
+    : undefined;
+  const name = desired?.metadata.name;
+  const previous = input.genome.status ?? {};
+  const status = statusFor(input.genome, verdict, name, input.now);
+  const published = publishing(input.owned, desired, previous);
+  return {
+    ...(desired && published.write && { apply: desired }),
+    replace: published.replace,
+    remove: removable(input, name),
+    status,
+    writeStatus: !isDeepStrictEqual(comparable(previous), comparable(status)),
+    events: eventsFor(previous, verdict, name, published.republish),
+  };
+}
+
+/** The Genome as the owner of its ConfigMaps (the API server always sets these fields). */
+function ownerOf(genome: GenomeResource): GenomeRef {
+  const { name = '', namespace = '', uid = '' } = genome.metadata;
+  return { name, namespace, uid };
+}
+
+/** Whether the ConfigMap must be replaced (other content) or comes back (deleted, edited). */
+function publishing(
+  owned: readonly OwnedConfigMap[],
+  desired: PublishedConfigMap | undefined,
+  previous: GenomeStatus,
+): { write: boolean; replace: boolean; republish: boolean } {
+  if (desired === undefined) return { write: false, replace: false, republish: false };
+  const existing = owned.find((c) => c.metadata?.name === desired.metadata.name);
+  const replace = existing !== undefined && !sameContent(existing, desired);
+  const deleted = existing === undefined && previous.configMapName === desired.metadata.name;
+  const write = existing === undefined || replace || !sameMetadata(existing, desired);
+  return { write, replace, republish: replace || deleted };
+}
+
+/** The labels, annotations and controller reference it should have are there. */
+function sameMetadata(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
+  const { labels = {}, annotations = {}, ownerReferences = [] } = existing.metadata ?? {};
+  const want = desired.metadata;
+  return (
+    Object.entries(want.labels).every(([k, v]) => labels[k] === v) &&
+    Object.entries(want.annotations).every(([k, v]) => annotations[k] === v) &&
+    ownerReferences.some((o) => o.controller === true && o.uid === want.ownerReferences[0]?.uid)
+  );
+}
+
+/** Owned ConfigMaps that are not the current one and that no pod mounts any more. */
+function removable(input: DecideInput, current: string | undefined): string[] {
+  return input.owned
+    .map((c) => c.metadata?.name ?? '')
+    .filter((name) => name !== '' && name !== current && !input.mounted.has(name));
+}
+
+/**
+ * The production rule: a verified genome whose threshold is met only with the help of keys
+ * marked as test keys is refused with a code of its own.
+ */
+export function productionVerdict(
+  input: Pick<DecideInput, 'verdict' | 'keys' | 'production'>,
+): Verdict {
+  const { verdict, keys, production } = input;
+  if (!production || !verdict.ok) return verdict;
+  const testKeys = new Set(keys.filter((k) => k.test).map((k) => k.keyId));
+  const real = verdict.signers.filter((s) => !testKeys.has(s));
+  const threshold = Math.max(verdict.genome.authority.threshold, 1);
+  if (real.length >= threshold) return verdict;
+  const used = verdict.signers.filter((s) => testKeys.has(s)).join(', ');
+  const message = `${real.length} production signer(s) signed and ${threshold} are required; the test key(s) ${used} do not count in production`;
+  return {
+    ok: false,
+    ...refuse('GENOME_TEST_KEY_IN_PRODUCTION', message),
+    genomeId: verdict.genomeId,
+  };
+}
+
+function sameContent(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
+  return existing.immutable === true && isDeepStrictEqual(existing.data ?? {}, desired.data);
+}
+
+/** The status the Genome should have for this verdict. */
+function statusFor(
+  genome: GenomeResource,
+  verdict: Verdict,
+  configMapName: string | undefined,
+  now: Date,
+): GenomeStatus {
+  const generation = genome.metadata.generation ?? 0;
+  const previous = genome.status?.conditions ?? [];
+  const verified = setCondition(previous, verifiedCondition(verdict, generation), now);
+  const ready = summarizeReady(verified, [CONDITION_VERIFIED], {
+    type: CONDITION_READY,
+    generation,
+    reason: REASON_PUBLISHED,
+    message: `published in ConfigMap ${configMapName ?? ''}`,
+  });
+  const id = verdict.genomeId;
+  return {
+    observedGeneration: generation,
+    ...(id !== undefined && { genomeId: id, shortId: shortGenomeId(id) }),
+    verifiedSigners: verdict.ok ? verdict.signers : [],
+    ...(configMapName !== undefined && { configMapName }),
+    conditions: setCondition(verified, ready, now),
+  };
+}
+
+function verifiedCondition(
+  verdict: Verdict,
+  generation: number,
+): ConditionInput<GenomeConditionType> {
+  const base = { type: CONDITION_VERIFIED as GenomeConditionType, observedGeneration: generation };
+  if (verdict.ok) {
+    return { ...base, status: 'True', reason: REASON_VERIFIED, message: verifiedMessage(verdict) };
+  }
+  return { ...base, status: 'False', reason: verdict.code, message: refusedMessage(verdict) };
+}
+
+function verifiedMessage(verdict: Verified): string {
+  const warnings = verdict.warnings.length > 0 ? `; ${verdict.warnings.join('; ')}` : '';
+  return displayMessage(
+    `verified by ${verdict.signers.join(', ')} against the cluster's trusted keys${warnings}`,
+  );
+}
+
+function refusedMessage(verdict: Refused): string {
+  const field = verdict.field === undefined ? '' : ` (${verdict.field})`;
+  return displayMessage(`${verdict.message}${field}. ${actionFor(verdict.code)}`);
+}
+
+/** Status without the fields that do not decide whether to write it. */
+function comparable(status: GenomeStatus): GenomeStatus {
+  return { ...status, conditions: status.conditions ?? [] };
+}
+
+/** What the Event rules look at. */
+interface EventContext {
+  was: ReturnType<typeof findCondition>;
+  sameGenome: boolean;
+  verdict: Verdict;
+  configMapName: string;
+  republish: boolean;
+}
+
+/** One Event rule: the Event this change calls for, or undefined. */
+type EventRule = (context: EventContext) => GenomeEvent | undefined;
+
+const verifiedEvent: EventRule = ({ was, sameGenome, verdict, configMapName }) => {
+  if (!verdict.ok || (was?.status === 'True' && sameGenome)) return undefined;
+  const message = `genome ${shortGenomeId(verdict.genomeId)} verified by ${verdict.signers.join(', ')}; published in ConfigMap ${configMapName}`;
+  return { type: 'Normal', reason: 'Verified', message: displayMessage(message) };
+};
+
+const refusedEvent: EventRule = ({ was, sameGenome, verdict }) => {
+  if (verdict.ok || (was?.status === 'False' && was.reason === verdict.code && sameGenome)) {
+    return undefined;
+  }
+  const reason = was?.status === 'True' && sameGenome ? 'Revoked' : 'Refused';
+  return {
+    type: 'Warning',
+    reason,
+    message: displayMessage(`${verdict.code}: ${verdict.message}`),
+  };
+};
+
+const republishedEvent: EventRule = ({ republish, configMapName }) =>
+  republish
+    ? {
+        type: 'Normal',
+        reason: 'Republished',
+        message: `ConfigMap ${configMapName} was changed or deleted; published it again`,
+      }
+    : undefined;
+
+const EVENT_RULES: readonly EventRule[] = [verifiedEvent, refusedEvent, republishedEvent];
+
+/** The Events of a change: only transitions, so a steady state emits none. */
+function eventsFor(
+  previous: GenomeStatus,
+  verdict: Verdict,
+  configMapName: string | undefined,
+  republish: boolean,
+): GenomeEvent[] {
+  const context: EventContext = {
+    was: findCondition(previous.conditions ?? [], CONDITION_VERIFIED),
+    sameGenome: previous.genomeId !== undefined && previous.genomeId === verdict.genomeId,
+    verdict,
+    configMapName: configMapName ?? '',
+    republish,
+  };
+  return EVENT_RULES.map((rule) => rule(context)).filter((e) => e !== undefined);
+}

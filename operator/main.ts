@@ -1,0 +1,237 @@
+/**
+ * The operator process: wiring only. Reads its configuration (operator/settings.ts) and fails
+ * closed before touching the cluster; watches Genomes, its ConfigMaps, labelled pods and the
+ * trusted keys; reconciles while it holds the leader Lease; serves /healthz, /readyz and
+ * /metrics in every replica; on SIGTERM finishes in-flight reconciles and releases the Lease.
+ */
+import { existsSync, readFileSync, accessSync, constants } from 'node:fs';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER, type GenomeResource } from '../core/api.ts';
+import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
+import { errorMessage, jsonLogger, type Logger } from '../core/log.ts';
+import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
+import { eventRecorder } from '../kube/events.ts';
+import { startInformer, type Informer } from '../kube/informer.ts';
+import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
+import { operatorWrites } from '../kube/operator-writes.ts';
+import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
+import { startController, type Controller, type ObjectCache } from './controller.ts';
+import { serveHealth } from './health-server.ts';
+import { createMetrics, type OperatorMetrics } from './metrics.ts';
+import type { CachedConfigMap } from './owned-config-maps.ts';
+import { DEFAULT_QUEUE_OPTIONS } from './queue.ts';
+import type { CachedPod } from './reconcile.ts';
+import { readSettings, type Settings } from './settings.ts';
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+/** Exit code for configuration the operator refuses to start with. */
+const EXIT_CONFIG = 2;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message })}\n`,
+  );
+  process.exit(code);
+}
+
+function settingsOrExit(): Settings {
+  const result = readSettings({
+    argv: process.argv.slice(2),
+    env: process.env,
+    serviceAccountNamespace: existsSync(SERVICE_ACCOUNT_NAMESPACE)
+      ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim()
+      : undefined,
+    readable: (path) => {
+      try {
+        accessSync(path, constants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    hostname: hostname(),
+  });
+  if (!result.ok) fail(`invalid configuration: ${result.message}`, EXIT_CONFIG);
+  return result.settings;
+}
+
+/** Loads the kubeconfig, refusing one that does not parse or names no cluster. */
+function kubeConfigOrExit(settings: Settings): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (settings.kubeconfig === undefined) kc.loadFromCluster();
+    else kc.loadFromFile(settings.kubeconfig);
+  } catch (err) {
+    fail(`invalid configuration: cannot load the kubeconfig: ${errorMessage(err)}`, EXIT_CONFIG);
+  }
+  if (kc.getCurrentCluster() === null) {
+    fail(
+      'invalid configuration: the kubeconfig has no current cluster (set current-context)',
+      EXIT_CONFIG,
+    );
+  }
+  return kc;
+}
+
+/** The caches the operator reconciles from. */
+interface Caches {
+  genomes: Informer<GenomeResource & KubernetesObject>;
+  configMaps: Informer<CachedConfigMap & KubernetesObject>;
+  pods: Informer<CachedPod & KubernetesObject>;
+  trust: TrustSource;
+}
+
+async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
+  const trust = await watchTrustedKeys(kc, settings.namespace, log);
+  return {
+    trust,
+    genomes: startInformer(kc, {
+      path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
+      log,
+    }),
+    configMaps: startInformer(kc, {
+      path: '/api/v1/configmaps',
+      labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
+      log,
+    }),
+    // Only pods that opt in: the label exists.
+    pods: startInformer(kc, { path: '/api/v1/pods', labelSelector: GENOME_LABEL, log }),
+  };
+}
+
+function notReady(caches: Caches): string | undefined {
+  if (!caches.trust.synced()) return 'trusted keys not loaded (or their watch is down)';
+  const unsynced = (['genomes', 'configMaps', 'pods'] as const).filter((c) => !caches[c].synced());
+  return unsynced.length > 0 ? `caches not synced: ${unsynced.join(', ')}` : undefined;
+}
+
+async function waitUntilSynced(caches: Caches, stopped: () => boolean): Promise<void> {
+  while (notReady(caches) !== undefined && !stopped()) await sleep(100);
+}
+
+/** Keeps the key and certificate metrics current. */
+interface Wiring {
+  kc: KubeConfig;
+  settings: Settings;
+  caches: Caches;
+  metrics: OperatorMetrics;
+  log: Logger;
+}
+
+function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void {
+  const tick = () => {
+    metrics.trustedKeys.set(caches.trust.keys().length);
+    const problems = caches.trust.problems();
+    const exposed = problems.filter((p) => p.privateKey).length;
+    metrics.refusedKeys.set({ private_key: 'true' }, exposed);
+    metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
+    if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
+  };
+  caches.trust.onChange(tick);
+  const certificate = () =>
+    readCertificateExpiry(kc, settings.namespace, settings.webhookTlsSecret).then(
+      (expiry) => expiry !== undefined && metrics.webhookCertificateExpiry.set(expiry / 1000),
+      (err: unknown) =>
+        log.warn('could not read the webhook certificate', { err: errorMessage(err) }),
+    );
+  void certificate();
+  const timers = [setInterval(tick, 5_000), setInterval(() => void certificate(), 60_000)];
+  tick();
+  return () => timers.forEach(clearInterval);
+}
+
+async function main(): Promise<void> {
+  const settings = settingsOrExit();
+  const kc = kubeConfigOrExit(settings);
+  const log = jsonLogger((line) => process.stdout.write(line), { component: 'genome-operator' });
+  const metrics = createMetrics();
+  log.info('starting', {
+    namespace: settings.namespace,
+    production: settings.production,
+    leaderElect: settings.leaderElect,
+    identity: settings.identity,
+  });
+  const caches = await startCaches(kc, settings, log);
+  const health = await serveHealth(
+    { notReady: () => notReady(caches), registry: metrics.registry },
+    settings.healthHost,
+    settings.healthPort,
+  );
+  log.info('serving health and metrics', { port: health.port });
+  const stopGauges = watchGauges({ kc, settings, caches, metrics, log });
+  let controller: Controller | undefined;
+  let stopping = false;
+  let term = 0;
+  const lead = async () => {
+    await waitUntilSynced(caches, () => stopping);
+    if (stopping) return;
+    const current = term;
+    const started = startController({
+      genomes: caches.genomes as ObjectCache<GenomeResource>,
+      configMaps: caches.configMaps,
+      pods: caches.pods,
+      trust: caches.trust,
+      writes: operatorWrites(kc),
+      events: eventRecorder(kc, log),
+      production: settings.production,
+      metrics,
+      log,
+      queue: { ...DEFAULT_QUEUE_OPTIONS, workers: settings.workers },
+    });
+    // Leadership may have been lost while waiting for the caches.
+    if (current !== term) return void started.stop();
+    controller = started;
+    log.info('reconciling');
+  };
+  const standDown = async () => {
+    term++;
+    const running = controller;
+    controller = undefined;
+    await running?.stop();
+  };
+  let elector: LeaderElector | undefined;
+  if (settings.leaderElect) {
+    elector = startLeaderElection(
+      {
+        kubeConfig: kc,
+        namespace: settings.namespace,
+        name: settings.leaseName,
+        identity: settings.identity,
+        log,
+      },
+      {
+        onStartedLeading: () => {
+          metrics.leader.set(1);
+          void lead();
+        },
+        onStoppedLeading: () => {
+          metrics.leader.set(0);
+          void standDown();
+        },
+      },
+    );
+  } else {
+    metrics.leader.set(1);
+    void lead();
+  }
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    // In-flight reconciles finish before the Lease is released, so the next leader never
+    // overlaps with this one's writes.
+    await standDown();
+    await elector?.release();
+    stopGauges();
+    // The caches need no stopping: the process exits, and nothing is written after this.
+    await health.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => fail(`operator failed: ${errorMessage(err)}`, 1));

@@ -1,0 +1,80 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The operator's Prometheus metrics, on a registry of their own. */
+export interface OperatorMetrics {
+  registry: Registry;
+  /** Verification results, labelled `result` = Verified or the refusal code. */
+  verifications: Counter<'result'>;
+  /** How long one reconcile takes, labelled `outcome` = success or error. */
+  reconcileDuration: Histogram<'outcome'>;
+  queueDepth: Gauge;
+  queueRetries: Counter;
+  trustedKeys: Gauge;
+  /** Trust Secret entries refused (never used), labelled `private_key` = true or false. */
+  refusedKeys: Gauge<'private_key'>;
+  /** Unix time of the last successful read of the trusted keys. */
+  lastKeySync: Gauge;
+  /** Unix time at which the webhook's serving certificate expires. */
+  webhookCertificateExpiry: Gauge;
+  /** 1 while this replica holds the Lease. */
+  leader: Gauge;
+}
+
+/** Creates the operator's metrics (and Node's process metrics) on a fresh registry. */
+export function createMetrics(): OperatorMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'genome_operator_' });
+  const registers = [registry];
+  return {
+    registry,
+    verifications: new Counter({
+      name: 'genome_verifications_total',
+      help: 'Genome verifications by result: Verified, or the refusal code.',
+      labelNames: ['result'],
+      registers,
+    }),
+    reconcileDuration: new Histogram({
+      name: 'genome_reconcile_duration_seconds',
+      help: 'Time to reconcile one Genome.',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'genome_queue_depth',
+      help: 'Genome keys waiting in the work queue.',
+      registers,
+    }),
+    queueRetries: new Counter({
+      name: 'genome_queue_retries_total',
+      help: 'Reconciles retried after an error.',
+      registers,
+    }),
+    trustedKeys: new Gauge({
+      name: 'genome_trusted_keys',
+      help: 'Usable trusted keys loaded from the trust Secrets.',
+      registers,
+    }),
+    refusedKeys: new Gauge({
+      name: 'genome_trusted_keys_refused',
+      help: 'Trust Secret entries refused and never used (private key material, bad encodings, conflicts).',
+      labelNames: ['private_key'],
+      registers,
+    }),
+    lastKeySync: new Gauge({
+      name: 'genome_trusted_keys_last_sync_timestamp_seconds',
+      help: 'Unix time of the last successful load of the trusted keys.',
+      registers,
+    }),
+    webhookCertificateExpiry: new Gauge({
+      name: 'genome_webhook_certificate_expiry_timestamp_seconds',
+      help: "Unix time at which the webhook's serving certificate expires.",
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'genome_operator_leader',
+      help: '1 while this replica holds the leader Lease, else 0.',
+      registers,
+    }),
+  };
+}

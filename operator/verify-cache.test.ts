@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { keySetVersion, VerifyCache } from './verify-cache.ts';
+
+const alice = makeSigner('alice');
+const bob = makeSigner('bob');
+const genome = signWith(makeGenome([alice]), alice);
+
+describe('keySetVersion', () => {
+  it('is the same for the same keys in any order', () => {
+    expect(keySetVersion(trust(alice, bob))).toBe(keySetVersion(trust(bob, alice)));
+  });
+  it('changes when a key is removed, added or marked as a test key', () => {
+    const base = keySetVersion(trust(alice, bob));
+    expect(keySetVersion(trust(alice))).not.toBe(base);
+    expect(keySetVersion(trust(alice, bob, makeSigner('carol')))).not.toBe(base);
+    expect(keySetVersion(trust({ ...alice, test: true }, bob))).not.toBe(base);
+  });
+});
+
+describe('VerifyCache', () => {
+  it('verifies a genome once per key-set version', () => {
+    const cache = new VerifyCache();
+    const keys = trust(alice);
+    const v = keySetVersion(keys);
+    const revision = { uid: 'u', generation: 1 };
+    expect(cache.verdict(revision, genome, keys, v)).toMatchObject({
+      fresh: true,
+      verdict: { ok: true },
+    });
+    expect(cache.verdict(revision, genome, keys, v)).toMatchObject({
+      fresh: false,
+      verdict: { ok: true },
+    });
+    expect(cache.verdict({ uid: 'other', generation: 7 }, genome, keys, v).fresh).toBe(false);
+    expect(cache.computed).toBe(1);
+  });
+
+  it('verifies again when the keys change, and the new verdict follows the new keys', () => {
+    const cache = new VerifyCache();
+    const revision = { uid: 'u', generation: 1 };
+    cache.verdict(revision, genome, trust(alice), keySetVersion(trust(alice)));
+    const after = cache.verdict(revision, genome, trust(bob), keySetVersion(trust(bob)));
+    expect(after).toMatchObject({
+      fresh: true,
+      verdict: { ok: false, code: 'GENOME_UNTRUSTED_SIGNER' },
+    });
+  });
+
+  it('verifies again when the Genome has a new generation with other content', () => {
+    const cache = new VerifyCache();
+    const keys = trust(alice);
+    const v = keySetVersion(keys);
+    cache.verdict({ uid: 'u', generation: 1 }, genome, keys, v);
+    const changed = signWith(makeGenome([alice], { version: '2.0.0' }), alice);
+    expect(cache.verdict({ uid: 'u', generation: 2 }, changed, keys, v).fresh).toBe(true);
+  });
+
+  it('does not cache a genome without an id (schema invalid)', () => {
+    const cache = new VerifyCache();
+    const keys = trust(alice);
+    const bad = { ...genome, extra: true };
+    cache.verdict({ uid: 'u', generation: 1 }, bad, keys, 'v');
+    expect(cache.verdict({ uid: 'u', generation: 1 }, bad, keys, 'v')).toMatchObject({
+      fresh: true,
+      verdict: { ok: false, code: 'GENOME_INVALID_SCHEMA' },
+    });
+  });
+});

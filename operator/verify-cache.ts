@@ -1,0 +1,72 @@
+import { canonicalBytes, sha256Hex } from '../core/canonical.ts';
+import { validateGenome } from '../core/genome.ts';
+import type { TrustedKey } from '../core/trust.ts';
+import { verify, type Verdict } from '../core/verify.ts';
+
+/** A version of a key set: equal for the same keys (ids, key bytes, test marks) in any order. */
+export function keySetVersion(keys: readonly TrustedKey[]): string {
+  const lines = keys.map((k) => `${k.keyId} ${k.key.spkiBase64} ${k.test ? 'test' : ''}`).sort();
+  return sha256Hex(Buffer.from(lines.join('\n'))).slice(0, 16);
+}
+
+/** Which Genome revision is asked about: its uid and generation (spec changes bump it). */
+export interface Revision {
+  uid: string;
+  generation: number;
+}
+
+const LIMIT = 10_000;
+
+/**
+ * Verdicts cached by genome id and key-set version: a genome is verified again only when its
+ * content or the trusted keys changed. The genome id of a Genome revision is remembered too,
+ * so that a cache hit costs no canonicalization.
+ */
+export class VerifyCache {
+  private readonly ids = new Map<string, string | undefined>();
+  private readonly verdicts = new Map<string, Verdict>();
+  private version = '';
+  /** How many verdicts were computed (not served from the cache). */
+  computed = 0;
+
+  /** The verdict for a revision's genome under the keys of `version`; `fresh` when computed now. */
+  verdict(
+    revision: Revision,
+    genome: unknown,
+    keys: readonly TrustedKey[],
+    version: string,
+  ): { verdict: Verdict; fresh: boolean } {
+    // Verdicts under older keys are never asked for again (and would keep old genomes alive).
+    if (version !== this.version) this.verdicts.clear();
+    this.version = version;
+    const id = this.idOf(revision, genome);
+    const key = `${id}|${version}`;
+    const cached = id === undefined ? undefined : this.verdicts.get(key);
+    if (cached !== undefined) return { verdict: cached, fresh: false };
+    const verdict = verify(genome, keys);
+    this.computed++;
+    if (id !== undefined) this.remember(this.verdicts, key, verdict);
+    return { verdict, fresh: true };
+  }
+
+  /** Forgets a deleted Genome's revisions. */
+  forget(uid: string): void {
+    for (const key of this.ids.keys()) if (key.startsWith(`${uid}/`)) this.ids.delete(key);
+  }
+
+  private idOf(revision: Revision, genome: unknown): string | undefined {
+    const key = `${revision.uid}/${revision.generation}`;
+    if (this.ids.has(key)) return this.ids.get(key);
+    const valid = validateGenome(genome);
+    const id = valid.ok
+      ? sha256Hex(canonicalBytes(valid.genome, valid.nestedKeysSorted))
+      : undefined;
+    this.remember(this.ids, key, id);
+    return id;
+  }
+
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    if (map.size >= LIMIT) map.clear();
+    map.set(key, value);
+  }
+}
