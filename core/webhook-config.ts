@@ -18,10 +18,43 @@ export const POD_WEBHOOK_NAME = 'pods.genome.mathison.io';
 export const GENOME_WEBHOOK_NAME = 'genomes.mathison.io';
 
 /**
+ * What both webhooks share: fail closed, no side effects, a 5 s timeout, the endpoint with its
+ * path and CA bundle, and never kube-system or the webhook's own namespace, so a broken
+ * webhook cannot lock the cluster or itself out.
+ */
+function failClosedWebhook(
+  ownNamespace: string,
+  endpoint: WebhookEndpoint,
+  path: string,
+  caBundle: string | undefined,
+): Record<string, unknown> {
+  const clientConfig =
+    'url' in endpoint ? { url: endpoint.url } : { service: { ...endpoint.service, path } };
+  return {
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Fail',
+    matchPolicy: 'Equivalent',
+    timeoutSeconds: 5,
+    clientConfig: { ...clientConfig, ...(caBundle === undefined ? {} : { caBundle }) },
+    namespaceSelector: {
+      matchExpressions: [
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['kube-system', ownNamespace],
+        },
+      ],
+    },
+  };
+}
+
+const METADATA_LABELS = { 'app.kubernetes.io/name': 'genome-operator' };
+
+/**
  * Returns the ValidatingWebhookConfiguration for Genomes: CREATE and UPDATE of genomes only
  * (status updates never reach it), fail closed, no side effects, 5 s timeout, and never for
- * kube-system or the webhook's own namespace, so a broken webhook cannot lock the cluster or
- * itself out.
+ * kube-system or the webhook's own namespace.
  */
 export function genomeWebhookConfiguration(
   name: string,
@@ -29,23 +62,14 @@ export function genomeWebhookConfiguration(
   endpoint: WebhookEndpoint,
   caBundle?: string,
 ): Record<string, unknown> {
-  const clientConfig =
-    'url' in endpoint
-      ? { url: endpoint.url }
-      : { service: { ...endpoint.service, path: VALIDATE_GENOME_PATH } };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: { name, labels: { 'app.kubernetes.io/name': 'genome-operator' } },
+    metadata: { name, labels: METADATA_LABELS },
     webhooks: [
       {
         name: GENOME_WEBHOOK_NAME,
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        timeoutSeconds: 5,
-        clientConfig: { ...clientConfig, ...(caBundle === undefined ? {} : { caBundle }) },
+        ...failClosedWebhook(ownNamespace, endpoint, VALIDATE_GENOME_PATH, caBundle),
         rules: [
           {
             apiGroups: [GENOME_GROUP],
@@ -55,15 +79,6 @@ export function genomeWebhookConfiguration(
             scope: 'Namespaced',
           },
         ],
-        namespaceSelector: {
-          matchExpressions: [
-            {
-              key: 'kubernetes.io/metadata.name',
-              operator: 'NotIn',
-              values: ['kube-system', ownNamespace],
-            },
-          ],
-        },
       },
     ],
   };
@@ -81,24 +96,15 @@ export function podWebhookConfiguration(
   endpoint: WebhookEndpoint,
   caBundle?: string,
 ): Record<string, unknown> {
-  const clientConfig =
-    'url' in endpoint
-      ? { url: endpoint.url }
-      : { service: { ...endpoint.service, path: MUTATE_POD_PATH } };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    metadata: { name, labels: { 'app.kubernetes.io/name': 'genome-operator' } },
+    metadata: { name, labels: METADATA_LABELS },
     webhooks: [
       {
         name: POD_WEBHOOK_NAME,
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
+        ...failClosedWebhook(ownNamespace, endpoint, MUTATE_POD_PATH, caBundle),
         reinvocationPolicy: 'IfNeeded',
-        timeoutSeconds: 5,
-        clientConfig: { ...clientConfig, ...(caBundle === undefined ? {} : { caBundle }) },
         rules: [
           {
             apiGroups: [''],
@@ -109,15 +115,6 @@ export function podWebhookConfiguration(
           },
         ],
         objectSelector: { matchExpressions: [{ key: GENOME_LABEL, operator: 'Exists' }] },
-        namespaceSelector: {
-          matchExpressions: [
-            {
-              key: 'kubernetes.io/metadata.name',
-              operator: 'NotIn',
-              values: ['kube-system', ownNamespace],
-            },
-          ],
-        },
       },
     ],
   };
