@@ -114,16 +114,24 @@ function readBody(
   });
 }
 
+/**
+ * Reads and parses the AdmissionReview of a request; answers 413 or 400 itself and returns
+ * undefined when the body is too large or not a valid review.
+ */
+async function readReview(deps: WebhookDeps, req: IncomingMessage, res: ServerResponse) {
+  const body = await readBody(req, res, deps.maxBodyBytes);
+  if (body === undefined) return undefined;
+  const request = parseReview(body);
+  if (typeof request !== 'string') return request;
+  deps.log.warn('bad admission request', { error: request });
+  sendJson(res, 400, { error: request });
+  return undefined;
+}
+
 async function admit(deps: WebhookDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
-  const body = await readBody(req, res, deps.maxBodyBytes);
-  if (body === undefined) return;
-  const request = parseReview(body);
-  if (typeof request === 'string') {
-    deps.log.warn('bad admission request', { error: request });
-    sendJson(res, 400, { error: request });
-    return;
-  }
+  const request = await readReview(deps, req, res);
+  if (request === undefined) return;
   const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy);
   const { response, verdict } = decision;
   deps.log.info(response.allowed ? 'genome admitted' : 'genome refused', {
@@ -148,14 +156,8 @@ async function mutate(
   res: ServerResponse,
 ): Promise<void> {
   const started = process.hrtime.bigint();
-  const body = await readBody(req, res, deps.maxBodyBytes);
-  if (body === undefined) return;
-  const request = parseReview(body);
-  if (typeof request === 'string') {
-    deps.log.warn('bad admission request', { error: request });
-    sendJson(res, 400, { error: request });
-    return;
-  }
+  const request = await readReview(deps, req, res);
+  if (request === undefined) return;
   const decision = decidePodMutation(request, pods.genomes, pods.injection);
   const { response } = decision;
   deps.log.info(response.allowed ? 'pod admitted' : 'pod refused', {
