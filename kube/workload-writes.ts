@@ -7,7 +7,7 @@ import {
 import { FIELD_MANAGER } from '../core/api.ts';
 import { isNotFound } from './errors.ts';
 
-/** A Deployment or StatefulSet to patch; `uid` makes the patch fail (409) on a namesake. */
+/** A Deployment or StatefulSet to patch; `uid` makes the patch fail (422) on a namesake. */
 export interface WorkloadRef {
   kind: string;
   namespace: string;
@@ -32,8 +32,9 @@ export function workloadWrites(kc: KubeConfig): WorkloadWrites {
   return {
     patchTemplate: async (workload, patch) => {
       const { namespace, name, uid } = workload;
-      // metadata.uid in a patch is a precondition: a workload recreated under the same name
-      // since the cache saw it is refused with 409 (and the queue retries on a fresher cache).
+      // metadata.uid in a patch acts as a precondition: on a workload recreated under the same
+      // name since the cache saw it, the API server refuses to change the uid (422 Invalid), so
+      // nothing is written, and the queue retries on a fresher cache.
       const body = { ...patch, ...(uid !== undefined && { metadata: { uid } }) };
       const request = { namespace, name, body, fieldManager: FIELD_MANAGER };
       try {

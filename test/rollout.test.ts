@@ -11,6 +11,8 @@ import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { makeGenome, signWith } from '../core/test-fixtures.ts';
 import { podWebhookConfiguration } from '../core/webhook-config.ts';
+import { workloadWrites } from '../kube/workload-writes.ts';
+import { stampPatch } from '../operator/rollout.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -281,5 +283,24 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
         ? true
         : undefined;
     });
+  });
+
+  it('the stamp patch is refused (422) for a namesake with another uid, and a workload that is gone is done', async () => {
+    await applyJson(deployment('namesake', undefined, 0));
+    const { metadata } = await readDeployment('namesake');
+    const writes = workloadWrites(kubeClient());
+    const ref = { kind: 'Deployment', namespace: ns, name: 'namesake' };
+    const refused = await writes
+      .patchTemplate({ ...ref, uid: 'not-its-uid' }, stampPatch(id1))
+      .then(
+        () => undefined,
+        (err: { code?: number; body?: unknown }) => err,
+      );
+    // The API server refuses to change metadata.uid (422 Invalid): nothing is written.
+    expect(refused?.code, String(refused?.body)).toBe(422);
+    expect(stampOf(await readDeployment('namesake'))).toBeUndefined();
+    await writes.patchTemplate({ ...ref, uid: metadata?.uid }, stampPatch(id1));
+    expect(stampOf(await readDeployment('namesake'))).toBe(id1);
+    await writes.patchTemplate({ ...ref, name: 'never-was', uid: 'x' }, stampPatch(id1));
   });
 });
