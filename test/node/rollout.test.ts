@@ -2,10 +2,8 @@
 // webhook. A labelled Deployment of the reference Mathison container runs TOTK; a new version
 // signed with the repository's TEST key is applied; the operator stamps the template, the
 // Deployment rolls, and every running pod ends on the new id, which its /health reports.
-//
-// The readiness gate writer is not part of this test (its own test covers it), so no pod here
-// becomes Ready: the Deployment's strategy allows all its pods to be unavailable at once
-// (maxUnavailable 100%), else the rolling update would wait for Ready pods forever.
+// The operator also drives the readiness gate, so this is a true rolling update: the
+// Deployment's default strategy waits for new pods to be Ready before it removes old ones.
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +32,7 @@ import {
 import { totkTestSigner } from '../support/test-key.ts';
 import { startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import { healthOf, mathisonContainer, totk } from './genome-fixtures.ts';
-import { apply } from './support.ts';
+import { apply, hasCondition } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const signer = totkTestSigner();
@@ -66,19 +64,17 @@ async function published(id: string): Promise<void> {
 
 const labels = { app: 'mathison', [GENOME_LABEL]: 'mathison' };
 
-/** Waits until the Deployment has exactly `count` live pods, all running their app on `id`. */
+/** Waits until the Deployment has exactly `count` live pods, all Ready on `id`. */
 async function allRunningOn(id: string, count: number): Promise<V1Pod[]> {
   return eventually(
-    `${count} running pods on ${id.slice(0, 12)} and no other`,
+    `${count} Ready pods on ${id.slice(0, 12)} and no other`,
     async () => {
       const list = await kubeClient()
         .makeApiClient(CoreV1Api)
         .listNamespacedPod({ namespace: ns, labelSelector: 'app=mathison' });
       const live = list.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
       const running = live.filter(
-        (p) =>
-          p.metadata?.annotations?.[GENOME_ID_ANNOTATION] === id &&
-          p.status?.containerStatuses?.[0]?.state?.running !== undefined,
+        (p) => p.metadata?.annotations?.[GENOME_ID_ANNOTATION] === id && hasCondition(p, 'Ready'),
       );
       return live.length === count && running.length === count ? running : undefined;
     },
@@ -144,7 +140,7 @@ afterAll(async () => {
 });
 
 describe('a new verified version of a Genome, on real pods', () => {
-  it('rolls the labelled Deployment: every running pod ends on the new id, and /health says so', async () => {
+  it('rolls the labelled Deployment: every pod is replaced by a Ready one on the new id, and /health says so', async () => {
     await apply(ns, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -152,7 +148,6 @@ describe('a new verified version of a Genome, on real pods', () => {
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'mathison' } },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '100%' } },
         template: { metadata: { labels }, spec: { containers: [mathisonContainer()] } },
       },
     });
