@@ -67,6 +67,12 @@ export const GENOME_CONFIGMAP_KEY = 'genome.json';
 export const TRUSTED_KEYS_CONFIGMAP_KEY = 'trusted-keys.json';
 /** How many characters of the genome id status.shortId (and kubectl get gn) shows. */
 export const SHORT_ID_LENGTH = 12;
+/** spec.rollout: the operator stamps a new verified id on the pod templates that name the Genome. */
+export const ROLLOUT_AUTOMATIC = 'Automatic';
+/** spec.rollout: pod templates are left alone; new pods still get the current id at admission. */
+export const ROLLOUT_MANUAL = 'Manual';
+/** What a Genome's workloads do when its verified genome id changes (spec.rollout). */
+export type RolloutPolicy = typeof ROLLOUT_AUTOMATIC | typeof ROLLOUT_MANUAL;
 
 // The Genome resource.
 
@@ -130,7 +136,8 @@ export interface GenomeResource {
   apiVersion: string;
   kind: typeof GENOME_KIND;
   metadata: ObjectMeta;
-  spec: { genome: unknown };
+  /** `rollout` is not signed content: changing it never touches spec.genome. */
+  spec: { genome: unknown; rollout?: RolloutPolicy };
   status?: GenomeStatus;
 }
 

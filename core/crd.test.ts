@@ -60,4 +60,15 @@ describe('genomeCrd', () => {
       'Age',
     ]);
   });
+
+  it('has spec.rollout beside spec.genome: Automatic or Manual, Automatic by default, described for kubectl explain', () => {
+    const spec = (genomeCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec;
+    expect(spec.required).toEqual(['genome']);
+    expect(spec.properties.rollout).toMatchObject({
+      type: 'string',
+      enum: ['Automatic', 'Manual'],
+      default: 'Automatic',
+    });
+    expect(spec.properties.rollout.description).toMatch(/genome\.mathison\.io\/id/);
+  });
 });

@@ -2,6 +2,10 @@ import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
 
 import {
   GENERATED_BY_ANNOTATION,
+  GENOME_ID_ANNOTATION,
+  GENOME_LABEL,
+  ROLLOUT_AUTOMATIC,
+  ROLLOUT_MANUAL,
   GENOME_GROUP,
   GENOME_KIND,
   GENOME_PLURAL,
@@ -130,6 +134,14 @@ const statusSchema: OpenApiSchema = {
   },
 };
 
+/** spec.rollout: outside spec.genome, so its default never touches signed content. */
+const rolloutSchema: OpenApiSchema = {
+  type: 'string',
+  enum: [ROLLOUT_AUTOMATIC, ROLLOUT_MANUAL],
+  default: ROLLOUT_AUTOMATIC,
+  description: `What happens to the Deployments and StatefulSets of this namespace whose pod template carries the label ${GENOME_LABEL}: <this Genome's name> when the verified genome id changes. ${ROLLOUT_AUTOMATIC} (default): the operator stamps the new id on the pod template (annotation ${GENOME_ID_ANNOTATION}), which starts a rolling update. ${ROLLOUT_MANUAL}: templates are left alone; pods created from now on still get the current genome at admission (kubectl rollout restart rolls them).`,
+};
+
 /** Returns the CustomResourceDefinition of Genome, generated from the genome schema. */
 export function genomeCrd(): Record<string, unknown> {
   return {
@@ -196,9 +208,9 @@ export function genomeCrd(): Record<string, unknown> {
                 metadata: { type: 'object' },
                 spec: {
                   type: 'object',
-                  description: 'The signed genome.',
+                  description: 'The signed genome, and what to do when its verified id changes.',
                   required: ['genome'],
-                  properties: { genome: toOpenApi(GENOME_SCHEMA) },
+                  properties: { genome: toOpenApi(GENOME_SCHEMA), rollout: rolloutSchema },
                 },
                 status: statusSchema,
               },

@@ -103,6 +103,32 @@ describe('the informer', () => {
     expect(informer.resourceVersion()).toBe('13');
   });
 
+  it('caches what the transform keeps, from lists and from watch events', async () => {
+    const fake = fakeClient();
+    const big = (name: string, rv: string) => ({
+      ...obj(name, rv),
+      data: { blob: 'x'.repeat(1000) },
+    });
+    fake.lists.push(list('10', big('a', '10')));
+    informer = startInformerWith(fake.client, {
+      path: '/x',
+      backoff: fast,
+      transform: ({ metadata }) => ({ metadata }),
+    });
+    const seen: KubernetesObject[] = [];
+    informer.onChange((e) => seen.push(e.object));
+    expect(await informer.waitForSync(1000)).toBe(true);
+    await eventually(() => fake.watches.length === 1);
+    (fake.watches[0] as FakeWatch).send({ type: 'MODIFIED', object: big('a', '11') });
+    (fake.watches[0] as FakeWatch).send({ type: 'ADDED', object: big('b', '12') });
+    expect(informer.list()).toEqual([
+      { metadata: { name: 'a', namespace: 'ops', resourceVersion: '11' } },
+      { metadata: { name: 'b', namespace: 'ops', resourceVersion: '12' } },
+    ]);
+    expect(seen.every((o) => !('data' in o))).toBe(true);
+    expect(informer.resourceVersion()).toBe('12');
+  });
+
   it('pages through a long list with continue tokens', async () => {
     const fake = fakeClient();
     fake.lists.push(

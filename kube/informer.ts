@@ -34,6 +34,12 @@ export interface InformerOptions {
   pageSize?: number;
   /** The clock, for tests (default Date.now). */
   now?: () => number;
+  /**
+   * Shrinks each object before it is cached (and before handlers see it): keep only the fields
+   * the consumer reads, so a cache of large objects stays small. Must keep metadata.name,
+   * namespace and resourceVersion. List pages are shrunk one page at a time.
+   */
+  transform?: (object: KubernetesObject) => KubernetesObject;
 }
 
 /** A cache of one resource kept current by list + watch. */
@@ -216,7 +222,7 @@ class InformerLoop<T extends KubernetesObject> {
         limit: this.options.pageSize ?? 500,
         continue: token || undefined,
       });
-      items.push(...page.items);
+      items.push(...page.items.map((item) => this.shrink(item)));
     } while (page.metadata?.continue && !this.stopped);
     return { items, rv: page.metadata?.resourceVersion ?? '' };
   }
@@ -279,7 +285,7 @@ class InformerLoop<T extends KubernetesObject> {
       return 'closed';
     }
     const rv = event.object.metadata?.resourceVersion;
-    if (event.type !== 'BOOKMARK') this.apply(event);
+    if (event.type !== 'BOOKMARK') this.apply({ ...event, object: this.shrink(event.object) });
     if (rv) this.rv = rv;
     return 'closed';
   }
@@ -297,6 +303,10 @@ class InformerLoop<T extends KubernetesObject> {
     this.emit(
       old ? { type: 'update', object: event.object, old } : { type: 'add', object: event.object },
     );
+  }
+
+  private shrink(object: T): T {
+    return this.options.transform === undefined ? object : (this.options.transform(object) as T);
   }
 
   private emit(event: InformerEvent<T>): void {

@@ -8,6 +8,8 @@ import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 import { PodIndex } from './pod-index.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
+import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
+import type { WorkloadWrites } from '../kube/workload-writes.ts';
 import { VerifyCache } from './verify-cache.ts';
 
 /** A change a cache saw. */
@@ -41,6 +43,9 @@ export interface ControllerDeps {
   metrics: OperatorMetrics;
   log: Logger;
   queue: WorkQueueOptions;
+  /** Deployments and StatefulSets (operator/rollout.ts), and the writes that roll them. */
+  workloads: readonly WorkloadCache[];
+  workloadWrites: WorkloadWrites;
 }
 
 /** A running controller. */
@@ -91,11 +96,20 @@ export function startController(deps: ControllerDeps): Controller {
     log: deps.log,
     now: () => new Date(),
   };
+  const rollout = rollouts({
+    ...deps,
+    podsOf: (key) => pods.podsOf(key),
+    keys: () => deps.trust.keys(),
+    verifier,
+    writes: deps.workloadWrites,
+    rollouts: deps.metrics.rollouts,
+  });
   const queue = new WorkQueue(
     async (key) => {
       const end = deps.metrics.reconcileDuration.startTimer();
       try {
         await reconcile(reconcileDeps, key);
+        await rollout.reconcile(key);
         end({ outcome: 'success' });
       } catch (err) {
         end({ outcome: 'error' });
@@ -131,6 +145,7 @@ export function startController(deps: ControllerDeps): Controller {
       enqueue(ownerKey(e.object));
     }),
     deps.pods.onChange((e) => pods.observe(e).forEach(enqueue)),
+    ...rollout.watch(enqueue),
   ];
   let running = true;
   deps.trust.onChange(() => {

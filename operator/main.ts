@@ -24,6 +24,8 @@ import type { CachedConfigMap } from './owned-config-maps.ts';
 import { DEFAULT_QUEUE_OPTIONS } from './queue.ts';
 import type { CachedPod } from './reconcile.ts';
 import { readSettings, type Settings } from './settings.ts';
+import { workloadWrites } from '../kube/workload-writes.ts';
+import { shrinkWorkload, WORKLOAD_KINDS, type CachedWorkload } from './rollout.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** Exit code for configuration the operator refuses to start with. */
@@ -80,6 +82,8 @@ interface Caches {
   genomes: Informer<GenomeResource & KubernetesObject>;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
   pods: Informer<CachedPod & KubernetesObject>;
+  /** Deployments and StatefulSets, all namespaces, shrunk to what rollouts read. */
+  workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;
 }
 
@@ -98,12 +102,18 @@ async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Pro
     }),
     // Only pods that opt in: the label exists.
     pods: startInformer(kc, { path: '/api/v1/pods', labelSelector: GENOME_LABEL, log }),
+    workloads: WORKLOAD_KINDS.map(({ kind, apiVersion, path }) =>
+      startInformer(kc, { path, log, transform: shrinkWorkload(kind, apiVersion) }),
+    ),
   };
 }
 
 function notReady(caches: Caches): string | undefined {
   if (!caches.trust.synced()) return 'trusted keys not loaded (or their watch is down)';
-  const unsynced = (['genomes', 'configMaps', 'pods'] as const).filter((c) => !caches[c].synced());
+  const unsynced: string[] = (['genomes', 'configMaps', 'pods'] as const).filter(
+    (c) => !caches[c].synced(),
+  );
+  if (caches.workloads.some((w) => !w.synced())) unsynced.push('workloads');
   return unsynced.length > 0 ? `caches not synced: ${unsynced.join(', ')}` : undefined;
 }
 
@@ -179,6 +189,8 @@ async function main(): Promise<void> {
       metrics,
       log,
       queue: { ...DEFAULT_QUEUE_OPTIONS, workers: settings.workers },
+      workloads: caches.workloads,
+      workloadWrites: workloadWrites(kc),
     });
     // Leadership may have been lost while waiting for the caches.
     if (current !== term) return void started.stop();

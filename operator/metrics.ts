@@ -20,6 +20,8 @@ export interface OperatorMetrics {
   leader: Gauge;
   /** Pod readiness-gate conditions written, labelled `status` = True or False. */
   gateWrites: Counter<'status'>;
+  /** Pod templates stamped with a new genome id (rollouts started), labelled `kind`. */
+  rollouts: Counter<'kind'>;
 }
 
 /** Creates the operator's metrics (and Node's process metrics) on a fresh registry. */
@@ -82,6 +84,12 @@ export function createMetrics(): OperatorMetrics {
       name: 'genome_pod_gate_writes_total',
       help: 'Readiness gate conditions (genome.mathison.io/verified) written to pods, by status.',
       labelNames: ['status'],
+      registers,
+    }),
+    rollouts: new Counter({
+      name: 'genome_rollouts_total',
+      help: 'Pod templates stamped with a new verified genome id (rolling updates started), by kind.',
+      labelNames: ['kind'],
       registers,
     }),
   };

@@ -105,6 +105,25 @@ describe('decideGenomeAdmission', () => {
     expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
   });
 
+  it('admits a Genome with spec.rollout, and an update that changes only spec.rollout without verifying again', () => {
+    const genome = signed();
+    const withRollout = (rollout: string) => ({ ...object(genome), spec: { genome, rollout } });
+    expect(decide(request({ object: withRollout('Manual') }))).toEqual({
+      uid: 'uid-1',
+      allowed: true,
+    });
+    const result = decideGenomeAdmission(
+      request({
+        operation: 'UPDATE',
+        oldObject: withRollout('Automatic'),
+        object: withRollout('Manual'),
+      }),
+      [], // no trusted keys at all: a re-verification would refuse
+      DEFAULT_POLICY,
+    );
+    expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
+  });
+
   it('refuses every genome when no keys are trusted', () => {
     const response = decideGenomeAdmission(request({}), [], DEFAULT_POLICY).response;
     expect(response.status?.message).toMatch(/^TRUST_KEYS_MISSING/);

@@ -1,0 +1,299 @@
+import { describe, expect, it } from 'vitest';
+import type { GenomeResource, RolloutPolicy } from '../core/api.ts';
+import {
+  decideRollouts,
+  pendingNote,
+  rolledOutNotes,
+  selects,
+  shrinkWorkload,
+  stampPatch,
+  type CachedWorkload,
+  type RolloutInput,
+  type RolloutPod,
+} from './rollout.ts';
+
+const OLD = 'a'.repeat(64);
+const NEW = 'b'.repeat(64);
+const LABEL = 'genome.mathison.io/genome';
+const ID = 'genome.mathison.io/id';
+
+/** A Genome `app` in `apps` whose stored status publishes `published` (null: no status yet). */
+function genome(
+  published: string | null = NEW,
+  rollout?: RolloutPolicy,
+  observed = 3,
+): GenomeResource {
+  const verified = {
+    type: 'Verified' as const,
+    status: 'True' as const,
+    reason: 'Verified',
+    message: 'ok',
+    lastTransitionTime: '2026-12-01T00:00:00Z',
+  };
+  return {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
+    metadata: { name: 'app', namespace: 'apps', uid: 'uid-1', generation: 3 },
+    spec: { genome: {}, ...(rollout && { rollout }) },
+    ...(published && {
+      status: {
+        observedGeneration: observed,
+        genomeId: published,
+        configMapName: `app-${published.slice(0, 12)}`,
+        conditions: [verified],
+      },
+    }),
+  };
+}
+
+/** A workload whose template names `genomeName` and carries the id annotation `stamped`. */
+function workload(
+  name: string,
+  options: { stamped?: string; genomeName?: string; kind?: string; namespace?: string } = {},
+): CachedWorkload {
+  const { stamped, genomeName = 'app', kind = 'Deployment', namespace = 'apps' } = options;
+  return {
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name, namespace, uid: `uid-${name}` },
+    spec: {
+      selector: { matchLabels: { run: name } },
+      template: {
+        metadata: {
+          labels: { run: name, ...(genomeName && { [LABEL]: genomeName }) },
+          ...(stamped && { annotations: { [ID]: stamped } }),
+        },
+      },
+    },
+  };
+}
+
+/** A pod of workload `run` admitted with genome id `id` (undefined: no annotation). */
+function pod(run: string, id: string | undefined, extra: Partial<RolloutPod> = {}): RolloutPod {
+  return {
+    metadata: {
+      namespace: 'apps',
+      labels: { run, [LABEL]: 'app' },
+      ...(id && { annotations: { [ID]: id } }),
+      ...extra.metadata,
+    },
+    status: { phase: 'Running', ...extra.status },
+  };
+}
+
+function input(overrides: Partial<RolloutInput>): RolloutInput {
+  return { genome: genome(), verifiedId: NEW, workloads: [], pods: [], ...overrides };
+}
+
+const rolled = (i: RolloutInput) =>
+  decideRollouts(i).roll.map((r) => `${r.kind}/${r.name} ${r.from?.[0] ?? '-'}→${r.to[0]}`);
+
+describe('decideRollouts: which workloads get the new id stamped on their pod template', () => {
+  const table: [string, Partial<RolloutInput>, string[]][] = [
+    [
+      'a template stamped with the old id is rolled',
+      { workloads: [workload('web', { stamped: OLD })] },
+      ['Deployment/web a→b'],
+    ],
+    [
+      'a template already stamped with the current id is left alone, even while old pods are replaced',
+      { workloads: [workload('web', { stamped: NEW })], pods: [pod('web', OLD)] },
+      [],
+    ],
+    [
+      'an unstamped template whose running pods carry the old id is rolled (the first change after creation)',
+      { workloads: [workload('web')], pods: [pod('web', NEW), pod('web', OLD)] },
+      ['Deployment/web a→b'],
+    ],
+    [
+      'an unstamped template whose pods the webhook admitted with the current id is not rolled again',
+      { workloads: [workload('web')], pods: [pod('web', NEW), pod('web', NEW)] },
+      [],
+    ],
+    [
+      'an unstamped template with no pods yet is not rolled: its pods will get the current id',
+      { workloads: [workload('web')] },
+      [],
+    ],
+    [
+      'a pod admitted without injection (no id annotation) does not run the current genome: rolled',
+      { workloads: [workload('web')], pods: [pod('web', undefined)] },
+      ['Deployment/web -→b'],
+    ],
+    [
+      'pods that are terminating or finished do not count',
+      {
+        workloads: [workload('web')],
+        pods: [
+          pod('web', OLD, { metadata: { deletionTimestamp: new Date() } }),
+          pod('web', OLD, { status: { phase: 'Succeeded' } }),
+          pod('web', OLD, { status: { phase: 'Failed' } }),
+        ],
+      },
+      [],
+    ],
+    [
+      "another workload's pods (its selector does not select them) do not count",
+      { workloads: [workload('web')], pods: [pod('api', OLD)] },
+      [],
+    ],
+    [
+      'Deployments and StatefulSets both roll, in a stable order',
+      {
+        workloads: [
+          workload('web', { stamped: OLD, kind: 'StatefulSet' }),
+          workload('api', { stamped: OLD }),
+        ],
+      },
+      ['Deployment/api a→b', 'StatefulSet/web a→b'],
+    ],
+    [
+      'a template naming another Genome, no Genome, or in another namespace is untouched',
+      {
+        workloads: [
+          workload('other', { stamped: OLD, genomeName: 'other' }),
+          workload('plain', { stamped: OLD, genomeName: '' }),
+          workload('elsewhere', { stamped: OLD, namespace: 'prod' }),
+        ],
+      },
+      [],
+    ],
+    [
+      'a workload being deleted is not rolled',
+      {
+        workloads: [
+          {
+            ...workload('web', { stamped: OLD }),
+            metadata: { name: 'web', namespace: 'apps', deletionTimestamp: new Date() },
+          },
+        ],
+      },
+      [],
+    ],
+    [
+      'nothing rolls while the genome is refused (a key was revoked)',
+      { verifiedId: undefined, workloads: [workload('web', { stamped: OLD })] },
+      [],
+    ],
+    [
+      'nothing rolls before the stored status publishes the verified id (the webhook injects from it)',
+      { genome: genome(OLD), workloads: [workload('web', { stamped: OLD })] },
+      [],
+    ],
+    [
+      'nothing rolls while the status is of an older generation',
+      { genome: genome(NEW, undefined, 2), workloads: [workload('web', { stamped: OLD })] },
+      [],
+    ],
+    [
+      'nothing rolls before the Genome has any status',
+      { genome: genome(null), workloads: [workload('web', { stamped: OLD })] },
+      [],
+    ],
+  ];
+  it.each(table)('%s', (_name, overrides, expected) => {
+    expect(rolled(input(overrides))).toEqual(expected);
+  });
+
+  it('under spec.rollout Manual, stamps nothing and reports what would have rolled', () => {
+    const plan = decideRollouts(
+      input({
+        genome: genome(NEW, 'Manual'),
+        workloads: [workload('web', { stamped: OLD }), workload('db', { kind: 'StatefulSet' })],
+        pods: [pod('db', OLD)],
+      }),
+    );
+    expect(plan.roll).toEqual([]);
+    expect(plan.pending.map((r) => `${r.kind}/${r.name}`)).toEqual([
+      'Deployment/web',
+      'StatefulSet/db',
+    ]);
+    expect(pendingNote(plan.pending, NEW)).toBe(
+      'spec.rollout is Manual: Deployment web, StatefulSet db still run an older genome than bbbbbbbbbbbb; kubectl rollout restart rolls them',
+    );
+  });
+
+  it('spec.rollout Automatic is the same as no spec.rollout', () => {
+    const workloads = [workload('web', { stamped: OLD })];
+    expect(rolled(input({ genome: genome(NEW, 'Automatic'), workloads }))).toEqual(
+      rolled(input({ workloads })),
+    );
+  });
+
+  it('says why nothing is considered', () => {
+    expect(decideRollouts(input({ verifiedId: undefined })).held).toBe(
+      'the genome is not verified',
+    );
+    expect(decideRollouts(input({ genome: genome(OLD) })).held).toMatch(/does not publish/);
+  });
+});
+
+describe('selects', () => {
+  const labels = { app: 'web', tier: 'front' };
+  it.each([
+    ['matchLabels that all match', { matchLabels: { app: 'web' } }, true],
+    ['matchLabels with one other value', { matchLabels: { app: 'web', tier: 'back' } }, false],
+    ['In', { matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }] }, true],
+    ['NotIn', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['front'] }] }, false],
+    ['NotIn on a missing key', { matchExpressions: [{ key: 'x', operator: 'NotIn' }] }, true],
+    ['Exists', { matchExpressions: [{ key: 'app', operator: 'Exists' }] }, true],
+    ['DoesNotExist', { matchExpressions: [{ key: 'app', operator: 'DoesNotExist' }] }, false],
+    ['an unknown operator', { matchExpressions: [{ key: 'app', operator: 'Gt' }] }, false],
+    ['an empty selector (selects nothing here)', {}, false],
+  ])('%s', (_name, selector, expected) => {
+    expect(selects(selector, labels)).toBe(expected);
+  });
+});
+
+describe('shrinkWorkload', () => {
+  it('keeps identity, selector and the template labels and annotations; drops containers, status, managed fields', () => {
+    const full = {
+      metadata: {
+        name: 'web',
+        namespace: 'apps',
+        uid: 'u',
+        resourceVersion: '7',
+        managedFields: [{ manager: 'kubectl' }],
+        annotations: { big: 'x'.repeat(1000) },
+      },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { run: 'web' } },
+        template: {
+          metadata: { labels: { run: 'web' }, annotations: { [ID]: OLD } },
+          spec: { containers: [{ name: 'app', image: 'x' }] },
+        },
+      },
+      status: { replicas: 3 },
+    } as CachedWorkload;
+    expect(shrinkWorkload('Deployment', 'apps/v1')(full)).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'apps', uid: 'u', resourceVersion: '7' },
+      spec: {
+        selector: { matchLabels: { run: 'web' } },
+        template: { metadata: { labels: { run: 'web' }, annotations: { [ID]: OLD } } },
+      },
+    });
+  });
+});
+
+describe('what a rollout writes and says', () => {
+  it('patches only the id annotation of the pod template', () => {
+    expect(stampPatch(NEW)).toEqual({
+      spec: { template: { metadata: { annotations: { [ID]: NEW } } } },
+    });
+  });
+
+  it('names the workload and both short ids, escaping the names', () => {
+    const [r] = decideRollouts(input({ workloads: [workload('web', { stamped: OLD })] })).roll;
+    expect(rolledOutNotes(r!, 'app')).toEqual({
+      genome: 'rolled Deployment web to genome bbbbbbbbbbbb (was aaaaaaaaaaaa)',
+      workload:
+        'pod template stamped with genome bbbbbbbbbbbb (was aaaaaaaaaaaa) of Genome app: rolling update',
+    });
+    expect(rolledOutNotes({ ...r!, name: 'w\u001b[31m', from: undefined }, 'a').genome).toBe(
+      'rolled Deployment w\\u{1b}[31m to genome bbbbbbbbbbbb (was none)',
+    );
+  });
+});

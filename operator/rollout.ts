@@ -1,0 +1,271 @@
+/**
+ * Automatic rollouts, the pure part: which Deployments and StatefulSets of a Genome get the
+ * Genome's newly verified id stamped on their pod template (which starts their rolling update),
+ * and what to say about it. The reconciler (operator/reconcile-rollouts.ts) gathers the caches
+ * and makes the writes.
+ */
+import {
+  GENOME_ID_ANNOTATION,
+  GENOME_LABEL,
+  ROLLOUT_MANUAL,
+  shortGenomeId,
+  type GenomeResource,
+} from '../core/api.ts';
+import { displayText } from '../core/display.ts';
+import { verifiedPublication } from '../core/plan-injection.ts';
+
+type Labels = Record<string, string>;
+
+/** A label selector (apps/v1 `spec.selector`). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/** A Deployment or StatefulSet as the rollout cache keeps it (see shrinkWorkload). */
+export interface CachedWorkload {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: Date;
+  };
+  spec?: {
+    selector?: LabelSelector;
+    template?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    };
+  };
+}
+
+/** A labelled pod, as far as which genome it runs goes. */
+export interface RolloutPod {
+  metadata?: {
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string | Date;
+  };
+  status?: { phase?: string };
+}
+
+/** The workload kinds that get rollouts, with the collection the operator watches. */
+export const WORKLOAD_KINDS = [
+  { kind: 'Deployment', apiVersion: 'apps/v1', path: '/apis/apps/v1/deployments' },
+  { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' },
+] as const;
+
+/**
+ * Returns the informer transform of one workload kind: keeps identity, selector and the pod
+ * template's labels and annotations, and drops the rest (containers, status, managedFields),
+ * so caching every Deployment of the cluster costs a few hundred bytes each. Sets kind and
+ * apiVersion, which list items lack.
+ */
+export function shrinkWorkload(kind: string, apiVersion: string) {
+  return (object: CachedWorkload): CachedWorkload => ({
+    apiVersion,
+    kind,
+    metadata: identity(object.metadata ?? {}),
+    spec: {
+      ...(object.spec?.selector !== undefined && { selector: object.spec.selector }),
+      template: { metadata: labelsAndAnnotations(object.spec?.template?.metadata ?? {}) },
+    },
+  });
+}
+
+function identity(metadata: NonNullable<CachedWorkload['metadata']>) {
+  const { name, namespace, uid, resourceVersion, deletionTimestamp } = metadata;
+  return {
+    name,
+    namespace,
+    uid,
+    resourceVersion,
+    ...(deletionTimestamp !== undefined && { deletionTimestamp }),
+  };
+}
+
+function labelsAndAnnotations(metadata: { labels?: Labels; annotations?: Labels }) {
+  const { labels, annotations } = metadata;
+  return {
+    ...(labels !== undefined && { labels }),
+    ...(annotations !== undefined && { annotations }),
+  };
+}
+
+/** The Genome a workload's pod template names (label genome.mathison.io/genome), if any. */
+export function templateGenome(workload: CachedWorkload): string | undefined {
+  const name = workload.spec?.template?.metadata?.labels?.[GENOME_LABEL];
+  return name === undefined || name === '' ? undefined : name;
+}
+
+/**
+ * Whether a label selector selects these labels, as the API server matches them. An empty or
+ * missing selector selects nothing here: apps/v1 refuses one, and "every pod" is never meant.
+ */
+export function selects(selector: LabelSelector | undefined, labels: Record<string, string>) {
+  const match = Object.entries(selector?.matchLabels ?? {});
+  const expressions = selector?.matchExpressions ?? [];
+  if (match.length === 0 && expressions.length === 0) return false;
+  return match.every(([k, v]) => labels[k] === v) && expressions.every((e) => holds(e, labels));
+}
+
+function holds(
+  e: { key: string; operator: string; values?: string[] },
+  labels: Record<string, string>,
+): boolean {
+  const value = labels[e.key];
+  switch (e.operator) {
+    case 'In':
+      return value !== undefined && (e.values ?? []).includes(value);
+    case 'NotIn':
+      return value === undefined || !(e.values ?? []).includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    default:
+      return false;
+  }
+}
+
+/** Everything the rollout decision looks at, gathered from the caches. */
+export interface RolloutInput {
+  genome: GenomeResource;
+  /** The genome id this reconcile verified against the current keys, or undefined if refused. */
+  verifiedId: string | undefined;
+  /** Every cached workload (any namespace; the decision keeps the Genome's own). */
+  workloads: readonly CachedWorkload[];
+  /** The labelled pods that name the Genome (others are ignored too). */
+  pods: readonly RolloutPod[];
+}
+
+/** A workload to roll (or, under spec.rollout Manual, that would be rolled). */
+export interface Rollout {
+  workload: CachedWorkload;
+  kind: string;
+  name: string;
+  namespace: string;
+  /** The id it is rolled to. */
+  to: string;
+  /** The id it ran: the template's stamp, else a running pod's (undefined: a pod with none). */
+  from: string | undefined;
+}
+
+/** The decision: what to stamp, what Manual holds back, or why nothing is considered. */
+export interface RolloutPlan {
+  roll: Rollout[];
+  /** Under spec.rollout Manual: the workloads that would have been rolled. */
+  pending: Rollout[];
+  /** Why no workload is considered at all (not verified, not yet published), if so. */
+  held?: string;
+}
+
+/** The id the Genome's workloads should run now, or why there is none yet. */
+function currentId(input: RolloutInput): { id: string } | { held: string } {
+  if (input.verifiedId === undefined) return { held: 'the genome is not verified' };
+  const { name = '', namespace = '' } = input.genome.metadata;
+  const published = verifiedPublication(name, namespace, input.genome);
+  // Stamp only once the stored status publishes this very id: the pod webhook injects from
+  // that status, so a pod created by the rollout before it would be refused or get the old id.
+  if (!('genomeId' in published) || published.genomeId !== input.verifiedId) {
+    return { held: 'the status does not publish the verified id yet' };
+  }
+  return { id: input.verifiedId };
+}
+
+/** A pod that is not going away: not being deleted, not finished. */
+function live(pod: RolloutPod): boolean {
+  const phase = pod.status?.phase;
+  return (
+    pod.metadata?.deletionTimestamp === undefined && phase !== 'Succeeded' && phase !== 'Failed'
+  );
+}
+
+/** The live labelled pods of the workload: its namespace, its Genome, its selector. */
+function podsOf(workload: CachedWorkload, pods: readonly RolloutPod[], genome: string) {
+  const namespace = workload.metadata?.namespace;
+  const selector = workload.spec?.selector;
+  return pods.filter((p) => {
+    const labels = p.metadata?.labels ?? {};
+    return (
+      p.metadata?.namespace === namespace &&
+      labels[GENOME_LABEL] === genome &&
+      live(p) &&
+      selects(selector, labels)
+    );
+  });
+}
+
+const idOf = (object: { metadata?: { annotations?: Labels } } | undefined) =>
+  object?.metadata?.annotations?.[GENOME_ID_ANNOTATION];
+
+/**
+ * Whether one workload must be rolled to `id`, and from what. Its template's stamp decides
+ * when there is one (equal: done, even while pods of the old id are still being replaced;
+ * other: roll). Without a stamp, only a live pod that does not run `id` calls for a roll: a
+ * new workload whose pods the webhook admitted with the current id is not restarted again.
+ */
+export function rolloutOf(
+  workload: CachedWorkload,
+  id: string,
+  pods: readonly RolloutPod[],
+  genome: string,
+): Rollout | undefined {
+  if (workload.metadata?.deletionTimestamp !== undefined) return undefined;
+  const stamped = idOf(workload.spec?.template);
+  if (stamped === id) return undefined;
+  const behind = podsOf(workload, pods, genome).find((p) => idOf(p) !== id);
+  if (stamped === undefined && behind === undefined) return undefined;
+  return rollout(workload, id, stamped ?? idOf(behind));
+}
+
+function rollout(workload: CachedWorkload, to: string, from: string | undefined): Rollout {
+  const { name = '', namespace = '' } = workload.metadata ?? {};
+  return { workload, kind: workload.kind ?? '', name, namespace, to, from };
+}
+
+/**
+ * Decides the rollouts of one Genome: its verified and published id is stamped on the pod
+ * template of each Deployment and StatefulSet of its namespace that names it and does not
+ * run that id yet; under spec.rollout Manual they are only reported. Level-based: the same
+ * caches give the same answer, whatever woke the reconcile.
+ */
+export function decideRollouts(input: RolloutInput): RolloutPlan {
+  const current = currentId(input);
+  if ('held' in current) return { roll: [], pending: [], held: current.held };
+  const { name, namespace } = input.genome.metadata;
+  const due = input.workloads
+    .filter((w) => w.metadata?.namespace === namespace && templateGenome(w) === name)
+    .map((w) => rolloutOf(w, current.id, input.pods, name ?? ''))
+    .filter((r) => r !== undefined)
+    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  return input.genome.spec.rollout === ROLLOUT_MANUAL
+    ? { roll: [], pending: due }
+    : { roll: due, pending: [] };
+}
+
+/** The merge patch that stamps `id` on a pod template: that annotation and nothing else. */
+export function stampPatch(id: string) {
+  return { spec: { template: { metadata: { annotations: { [GENOME_ID_ANNOTATION]: id } } } } };
+}
+
+const short = (id: string | undefined) => (id === undefined ? 'none' : shortGenomeId(id));
+
+/** What the Events of a rollout say: one on the Genome, one on the workload. */
+export function rolledOutNotes(rollout: Rollout, genome: string) {
+  const workload = `${rollout.kind} ${displayText(rollout.name)}`;
+  const change = `genome ${short(rollout.to)} (was ${short(rollout.from)})`;
+  return {
+    genome: `rolled ${workload} to ${change}`,
+    workload: `pod template stamped with ${change} of Genome ${displayText(genome)}: rolling update`,
+  };
+}
+
+/** What the Event of a Genome under spec.rollout Manual says about the workloads held back. */
+export function pendingNote(pending: readonly Rollout[], id: string): string {
+  const names = pending.map((r) => `${r.kind} ${displayText(r.name)}`).join(', ');
+  return `spec.rollout is Manual: ${names} still run an older genome than ${short(id)}; kubectl rollout restart rolls them`;
+}
