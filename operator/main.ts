@@ -14,6 +14,7 @@ import { errorMessage, jsonLogger, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
+import { stripBookkeeping } from '../kube/strip.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorWrites } from '../kube/operator-writes.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
@@ -91,17 +92,26 @@ async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Pro
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
   return {
     trust,
+    // managedFields and kubectl's last-applied copy are dropped from every cached object: for a
+    // Genome each is about as large as its genome, and nothing here reads them.
     genomes: startInformer(kc, {
       path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
       log,
+      transform: stripBookkeeping,
     }),
     configMaps: startInformer(kc, {
       path: '/api/v1/configmaps',
       labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
       log,
+      transform: stripBookkeeping,
     }),
     // Only pods that opt in: the label exists.
-    pods: startInformer(kc, { path: '/api/v1/pods', labelSelector: GENOME_LABEL, log }),
+    pods: startInformer(kc, {
+      path: '/api/v1/pods',
+      labelSelector: GENOME_LABEL,
+      log,
+      transform: stripBookkeeping,
+    }),
     workloads: WORKLOAD_KINDS.map(({ kind, apiVersion, path }) =>
       startInformer(kc, { path, log, transform: shrinkWorkload(kind, apiVersion) }),
     ),

@@ -9,6 +9,7 @@ import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from
 import { jsonLogger } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer } from '../kube/informer.ts';
+import { genomeWithoutSpec } from '../kube/strip.ts';
 import { watchTrustedKeys } from '../kube/trust-source.ts';
 import { createApp } from './app.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
@@ -117,9 +118,11 @@ async function main(): Promise<void> {
   });
   const trust = await watchTrustedKeys(kubeConfig, settings.namespace, log);
   // Every Genome of the cluster, for the pod mutation: admission reads this cache, never the API.
+  // It reads metadata and status only, so the genomes themselves are not kept.
   const genomes = startInformer(kubeConfig, {
     path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
     log,
+    transform: genomeWithoutSpec,
   });
   await genomes.waitForSync(5_000);
   const source = certificates(settings, kubeConfig, log);

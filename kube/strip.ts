@@ -1,0 +1,31 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+/** The annotation kubectl's client-side apply keeps: a full copy of the applied object. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * An informer transform that drops what no controller of this project reads and what can be
+ * as large as the object itself: `metadata.managedFields` (for a Genome, one entry per field of
+ * its genome) and kubectl's last-applied copy. Like client-go's TransformStripManagedFields.
+ */
+export function stripBookkeeping<T extends KubernetesObject>(object: T): T {
+  const metadata = object.metadata;
+  if (metadata === undefined) return object;
+  const { managedFields: _managed, annotations, ...rest } = metadata;
+  const kept =
+    annotations === undefined || !(LAST_APPLIED_ANNOTATION in annotations)
+      ? annotations
+      : Object.fromEntries(
+          Object.entries(annotations).filter(([k]) => k !== LAST_APPLIED_ANNOTATION),
+        );
+  return { ...object, metadata: { ...rest, ...(kept !== undefined && { annotations: kept }) } };
+}
+
+/**
+ * An informer transform for caches that read only a Genome's metadata and status (the pod
+ * webhook): the genome itself, which can be a megabyte, is not kept.
+ */
+export function genomeWithoutSpec<T extends KubernetesObject>(object: T): T {
+  const { spec: _spec, ...rest } = stripBookkeeping(object) as T & { spec?: unknown };
+  return rest as T;
+}
