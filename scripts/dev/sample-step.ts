@@ -201,14 +201,23 @@ export const sampleWorkloadStep: DevStep = {
     };
     await until(`two sample pods injected with genome ${genomeId.slice(0, 12)}`, injected, 60);
     if (ctx.node !== 'none') {
-      await until(
-        'the sample pods to be Ready',
-        () => {
-          const pods = samplePods(ctx);
-          return pods.length === 2 && pods.every((p) => p.ready);
-        },
-        180,
-      );
+      const all = (test: (p: PodView) => boolean) => () => {
+        const pods = samplePods(ctx);
+        return pods.length === 2 && pods.every(test);
+      };
+      // The boot check, then the app's readiness probe; then the gate, which the operator opens.
+      if (
+        await until(
+          'the sample containers to be ready',
+          all((p) => p.running),
+          180,
+        )
+      )
+        await until(
+          'the sample pods to be Ready',
+          all((p) => p.ready),
+          30,
+        );
     }
     const pods = samplePods(ctx);
     console.log(kubectl(ctx, ['get', 'pods', '-n', SAMPLE_NAMESPACE, '-l', `app=${SAMPLE_APP}`]));
