@@ -156,6 +156,15 @@ describe('the pod webhook request metric', () => {
     expect(mounts).toContain('/var/run/secrets/kubernetes.io/serviceaccount');
   });
 
+  it('counts a labelled pod without a ServiceAccount token once: nothing changes it after the webhook', async () => {
+    const before = await mutations();
+    const object = pod('tokenless', { [GENOME_LABEL]: 'totk' });
+    Object.assign(object.spec, { automountServiceAccountToken: false });
+    const stored = await createPod(ns, object);
+    expect(await mutations()).toBe(before + 1);
+    expect(stored.metadata.annotations?.['genome.mathison.io/id']).toBe(TOTK_ID);
+  });
+
   it('does not move for an unlabelled pod, which is stored untouched', async () => {
     const before = await mutations();
     const stored = await createPod(ns, pod('unlabelled', { app: 'plain' }));
