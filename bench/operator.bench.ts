@@ -6,11 +6,7 @@
  * the operator's RSS with them cached. BENCH_GENOMES (default 1000) and BENCH_SINGLE (default
  * 50) scale it down for the smoke test.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -19,64 +15,24 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { kubectlBinary } from '../cluster/binaries.ts';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import {
   operatorHealth,
-  operatorRbac,
   spawnOperator,
-  writeTokenKubeconfig,
   type OperatorProcess,
 } from '../cluster/operator-process.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
-import { environmentWithoutProxies } from '../cluster/processes.ts';
-import { loadKubeConfig } from '../cluster/readiness.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { makeSigner, signWith } from '../core/test-fixtures.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
+import { percentile, pool, startBenchCluster, SYSTEM } from './bench-cluster.ts';
 import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 50);
 const WORKERS = 16;
-const SYSTEM = 'genome-system';
 const signer = makeSigner('bench-key');
 const GROUP = { group: 'mathison.io', version: 'v1alpha1', plural: 'genomes' };
-
-/** Runs `fn` on each item with at most `limit` at once. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-}
-
-function kubectl(cp: ControlPlane, args: string[], input?: string): string {
-  const out = spawnSync(kubectlBinary(), ['--kubeconfig', cp.kubeconfigPath, ...args], {
-    input,
-    encoding: 'utf8',
-    env: environmentWithoutProxies(),
-  });
-  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr}`);
-  return out.stdout;
-}
-
-function setTrust(cp: ControlPlane, keys: Record<string, string>): void {
-  const secret = {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: 'trusted-keys',
-      namespace: SYSTEM,
-      labels: { 'genome.mathison.io/trusted-keys': 'true' },
-    },
-    stringData: keys,
-  };
-  // replace (apply would keep a key removed from stringData)
-  kubectl(cp, ['replace', '-f', '-'], JSON.stringify(secret));
-}
 
 const readyOf = (g: GenomeResource) =>
   g.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' &&
@@ -171,50 +127,12 @@ function rssMb(pid: number): number {
   return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
-}
-
 async function main(): Promise<void> {
-  const cp = await startControlPlane({ log: () => {} });
-  const dir = mkdtempSync(join(tmpdir(), 'genome-operator-bench-'));
+  const cluster = await startBenchCluster(['bench', 'baseline', 'single']);
+  const { admin, setTrust } = cluster;
   let operator: OperatorProcess | undefined;
   try {
-    const admin = loadKubeConfig(cp.kubeconfigPath);
-    kubectl(cp, [
-      'apply',
-      '-f',
-      join(import.meta.dirname, '..', 'crds', 'genomes.mathison.io.yaml'),
-    ]);
-    kubectl(cp, [
-      'wait',
-      '--for=condition=Established',
-      'crd/genomes.mathison.io',
-      '--timeout=30s',
-    ]);
-    for (const ns of [SYSTEM, 'bench', 'baseline', 'single'])
-      kubectl(cp, ['create', 'namespace', ns]);
-    kubectl(cp, ['create', 'secret', 'generic', 'trusted-keys', '-n', SYSTEM]);
-    setTrust(cp, { [signer.keyId]: signer.publicKey });
-    kubectl(
-      cp,
-      ['apply', '-f', '-'],
-      operatorRbac(SYSTEM)
-        .map((o) => JSON.stringify(o))
-        .join('\n'),
-    );
-    const token = kubectl(cp, [
-      'create',
-      'token',
-      'genome-operator',
-      '-n',
-      SYSTEM,
-      '--duration=2h',
-    ]).trim();
-    const kubeconfigPath = join(dir, 'kubeconfig');
-    writeTokenKubeconfig(cp.kubeconfigPath, token, kubeconfigPath);
-
+    setTrust({ [signer.keyId]: signer.publicKey });
     console.log(
       `operator benchmark: ${N} Genomes of 50 KB, ${WORKERS} workers, one local control plane\n`,
     );
@@ -237,7 +155,7 @@ async function main(): Promise<void> {
     const [port] = await pickFreePorts(1);
     const spawned = performance.now();
     operator = spawnOperator({
-      kubeconfigPath,
+      kubeconfigPath: cluster.operatorKubeconfig,
       namespace: SYSTEM,
       healthListen: `127.0.0.1:${port}`,
       args: [`--workers=${WORKERS}`],
@@ -260,12 +178,12 @@ async function main(): Promise<void> {
     );
 
     const revoked = performance.now();
-    setTrust(cp, {});
+    setTrust({});
     const revokeMs = await until(informer, N, refusedOf, revoked);
     console.log(
       `key revocation → ${N} Verified=False:  ${(revokeMs / 1000).toFixed(2)} s (goal < 2 s)`,
     );
-    setTrust(cp, { [signer.keyId]: signer.publicKey });
+    setTrust({ [signer.keyId]: signer.publicKey });
     await until(informer, N, readyOf);
     await informer.stop();
 
@@ -300,8 +218,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await operator?.stop();
-    await cp.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
   }
 }
 

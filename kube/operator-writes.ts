@@ -24,9 +24,29 @@ export interface OperatorWrites {
   deleteConfigMap(namespace: string, name: string, uid?: string): Promise<void>;
   /** Server-side applies a Genome's status through the status subresource. */
   applyStatus(namespace: string, name: string, status: GenomeStatus): Promise<void>;
+  /**
+   * Sets the readiness gate's condition on the pod with `uid` (a strategic merge patch of
+   * pods/status: the one condition, merged by type; the kubelet's conditions are untouched).
+   */
+  patchPodGate(
+    namespace: string,
+    name: string,
+    uid: string,
+    condition: PodCondition,
+  ): Promise<void>;
+}
+
+/** A pod condition, as written. */
+export interface PodCondition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
 }
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 /** The operator's writes on the API server of `kc`. */
 export function operatorWrites(kc: KubeConfig): OperatorWrites {
@@ -85,6 +105,14 @@ export function operatorWrites(kc: KubeConfig): OperatorWrites {
           force: true,
         },
         APPLY,
+      );
+    },
+    patchPodGate: async (namespace, name, uid, condition) => {
+      // The uid makes the patch fail (the uid is immutable) on a new pod of the same name.
+      const body = { metadata: { uid }, status: { conditions: [condition] } };
+      await core.patchNamespacedPodStatus(
+        { namespace, name, body, fieldManager: FIELD_MANAGER },
+        STRATEGIC,
       );
     },
   };

@@ -1,11 +1,11 @@
 import type { GenomeResource } from '../core/api.ts';
-import { GENOME_LABEL } from '../core/api.ts';
 import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
+import { PodIndex } from './pod-index.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
 import { VerifyCache } from './verify-cache.ts';
@@ -68,16 +68,19 @@ function ownerKey(
 
 /**
  * Starts the Genome controller on synced caches: every change only enqueues keys (a Genome,
- * the owner of a ConfigMap, the Genome a pod names, every Genome when the keys change), and
+ * the owner of a ConfigMap, the Genomes a pod named and names, every Genome when the keys
+ * change), and
  * the workers reconcile what the caches say now.
  */
 export function startController(deps: ControllerDeps): Controller {
   const owned = new OwnedConfigMaps();
   for (const configMap of deps.configMaps.list()) owned.observe({ type: 'add', object: configMap });
+  const pods = new PodIndex<CachedPod>();
+  for (const pod of deps.pods.list()) pods.observe({ type: 'add', object: pod });
   const verifier = new VerifyCache();
   const reconcileDeps = {
     genome: (key: string) => deps.genomes.get(key),
-    pods: () => deps.pods.list(),
+    pods: (key: string) => pods.podsOf(key),
     keys: () => deps.trust.keys(),
     owned,
     verifier,
@@ -127,10 +130,7 @@ export function startController(deps: ControllerDeps): Controller {
       owned.observe(e);
       enqueue(ownerKey(e.object));
     }),
-    deps.pods.onChange((e) => {
-      const genome = e.object.metadata?.labels?.[GENOME_LABEL];
-      if (genome !== undefined) enqueue(`${e.object.metadata?.namespace ?? ''}/${genome}`);
-    }),
+    deps.pods.onChange((e) => pods.observe(e).forEach(enqueue)),
   ];
   let running = true;
   deps.trust.onChange(() => {

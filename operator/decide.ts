@@ -68,6 +68,8 @@ export interface Plan {
   /** False when the status is already what it should be (no write). */
   writeStatus: boolean;
   events: GenomeEvent[];
+  /** The verdict that decided (the production rule applied): the pods' gates follow it. */
+  verdict: Verdict;
 }
 
 /**
@@ -90,6 +92,7 @@ export function decide(input: DecideInput): Plan {
     status,
     writeStatus: !isDeepStrictEqual(comparable(previous), comparable(status)),
     events: eventsFor(previous, verdict, name, published.republish),
+    verdict,
   };
 }
 

@@ -18,6 +18,8 @@ export interface OperatorMetrics {
   webhookCertificateExpiry: Gauge;
   /** 1 while this replica holds the Lease. */
   leader: Gauge;
+  /** Pod readiness-gate conditions written, labelled `status` = True or False. */
+  gateWrites: Counter<'status'>;
 }
 
 /** Creates the operator's metrics (and Node's process metrics) on a fresh registry. */
@@ -74,6 +76,12 @@ export function createMetrics(): OperatorMetrics {
     leader: new Gauge({
       name: 'genome_operator_leader',
       help: '1 while this replica holds the leader Lease, else 0.',
+      registers,
+    }),
+    gateWrites: new Counter({
+      name: 'genome_pod_gate_writes_total',
+      help: 'Readiness gate conditions (genome.mathison.io/verified) written to pods, by status.',
+      labelNames: ['status'],
       registers,
     }),
   };

@@ -1,24 +1,25 @@
-import { GENOME_API_VERSION, GENOME_KIND } from '../core/api.ts';
-import { GENOME_LABEL, type GenomeResource } from '../core/api.ts';
-import { withFields, type Logger } from '../core/log.ts';
+import { GENOME_API_VERSION, GENOME_CONFIGMAP_KEY, GENOME_KIND } from '../core/api.ts';
+import type { GenomeResource } from '../core/api.ts';
+import { errorMessage, withFields, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
+import type { Verdict } from '../core/verify.ts';
+import { isNotFound, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
-import { decide, type DecideInput, type Plan } from './decide.ts';
+import { decide, productionVerdict, type DecideInput, type Plan } from './decide.ts';
+import { gateWrites, hasGate, mountedConfigMap, type GatedPod, type GateWrite } from './gate.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { OwnedConfigMaps } from './owned-config-maps.ts';
 import { keySetVersion, type VerifyCache } from './verify-cache.ts';
 
-/** A cached pod, as far as its volumes go. */
-export interface CachedPod {
-  metadata?: { namespace?: string; labels?: Record<string, string> };
-  spec?: { volumes?: { configMap?: { name?: string } }[] };
-}
+/** A cached labelled pod: its volumes (for clean-up) and its gate. */
+export type CachedPod = GatedPod;
 
 /** What reconcile reads (caches) and writes (the API server). */
 export interface ReconcileDeps {
   genome(key: string): GenomeResource | undefined;
-  pods(): readonly CachedPod[];
+  /** The pods that name the Genome `namespace/name`. */
+  pods(key: string): readonly CachedPod[];
   keys(): readonly TrustedKey[];
   owned: OwnedConfigMaps;
   verifier: VerifyCache;
@@ -30,13 +31,25 @@ export interface ReconcileDeps {
   now(): Date;
 }
 
+/** How many pods' gates are written at once. */
+const GATE_WRITERS = 32;
+
 /**
  * Reconciles one Genome (key `namespace/name`): gather from the caches, decide (pure), act.
- * A Genome that is gone needs nothing: garbage collection removes what it owned.
+ * A Genome that is gone needs its pods' gates closed; garbage collection removes what it owned.
  */
 export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
   const genome = deps.genome(key);
-  if (genome?.metadata.uid === undefined) return;
+  if (genome?.metadata.uid === undefined) {
+    const gates = gateWrites(deps.pods(key), {
+      genomeKey: key,
+      verdict: undefined,
+      published: new Map(),
+      now: deps.now(),
+    });
+    await writeGates(deps, gates, withFields(deps.log, { key }));
+    return;
+  }
   const input = gather(deps, genome, genome.metadata.uid);
   const plan = decide(input);
   const log = withFields(deps.log, {
@@ -44,7 +57,7 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     name: genome.metadata.name,
     genomeId: plan.status.genomeId,
   });
-  await act(deps, genome, plan, log);
+  await act(deps, { genome, key, input, plan }, log);
 }
 
 function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): DecideInput {
@@ -63,21 +76,79 @@ function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): Decid
     keys,
     production: deps.production,
     owned: deps.owned.ownedBy(uid),
-    mounted: mountedBy(deps.pods(), genome),
+    mounted: mountedBy(deps.pods(keyOf(genome))),
     now: deps.now(),
   };
 }
 
+const keyOf = (genome: GenomeResource) =>
+  `${genome.metadata.namespace ?? ''}/${genome.metadata.name ?? ''}`;
+
 /** Names of the ConfigMaps that the Genome's pods mount. */
-function mountedBy(pods: readonly CachedPod[], genome: GenomeResource): Set<string> {
-  const { namespace, name } = genome.metadata;
-  const names = pods
-    .filter(
-      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[GENOME_LABEL] === name,
-    )
-    .flatMap((p) => p.spec?.volumes ?? [])
-    .map((v) => v.configMap?.name ?? '');
+function mountedBy(pods: readonly CachedPod[]): Set<string> {
+  const names = pods.flatMap((p) => p.spec?.volumes ?? []).map((v) => v.configMap?.name ?? '');
   return new Set(names.filter((n) => n !== ''));
+}
+
+/**
+ * The verdicts of the genomes a verified Genome publishes, by ConfigMap name: the current one
+ * is the Genome's own verdict; an older one that gated pods still mount (a rollout under way)
+ * is verified again, from the ConfigMap's content, against the current keys.
+ */
+function publishedVerdicts(deps: ReconcileDeps, input: DecideInput, plan: Plan) {
+  const published = new Map<string, Verdict>();
+  const current = plan.status.configMapName;
+  if (!plan.verdict.ok || current === undefined) return published;
+  published.set(current, plan.verdict);
+  const mounted = new Set(deps.pods(keyOf(input.genome)).filter(hasGate).map(mountedConfigMap));
+  const version = keySetVersion(input.keys);
+  for (const { name, uid, text } of input.owned.map(contentOf)) {
+    if (name === current || !mounted.has(name) || text === undefined) continue;
+    const verdict = deps.verifier.publishedVerdict(uid, text, input.keys, version);
+    published.set(name, productionVerdict({ ...input, verdict }));
+  }
+  return published;
+}
+
+/** A published ConfigMap's name, uid and genome text. */
+function contentOf(configMap: DecideInput['owned'][number]) {
+  const { name = '', uid = '' } = configMap.metadata ?? {};
+  const text = uid === '' ? undefined : configMap.data?.[GENOME_CONFIGMAP_KEY];
+  return { name, uid, text };
+}
+
+/**
+ * Writes the gates' conditions, GATE_WRITERS at a time. A pod that is gone (or replaced by
+ * one of the same name) needs nothing; any other failure throws, after every write was tried,
+ * so the queue retries.
+ */
+async function writeGates(deps: ReconcileDeps, gates: GateWrite[], log: Logger): Promise<void> {
+  if (gates.length === 0) return;
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async () => {
+    while (next < gates.length) {
+      const gate = gates[next++]!;
+      try {
+        await deps.writes.patchPodGate(gate.namespace, gate.name, gate.uid, gate.condition);
+        deps.metrics.gateWrites.inc({ status: gate.condition.status });
+      } catch (err) {
+        if (!isNotFound(err) && statusCode(err) !== 409) failures.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(GATE_WRITERS, gates.length) }, worker));
+  const opened = gates.filter((g) => g.condition.status === 'True').length;
+  log.info('readiness gates written', {
+    opened,
+    closed: gates.length - opened,
+    failed: failures.length,
+    reason: gates[0]?.condition.reason,
+  });
+  if (failures.length > 0)
+    throw new Error(
+      `${failures.length} of ${gates.length} readiness gate writes failed: ${errorMessage(failures[0])}`,
+    );
 }
 
 /** Applies the plan's ConfigMap (deleting one of that name with other content first). */
@@ -89,18 +160,37 @@ async function publish(deps: ReconcileDeps, ownerUid: string, plan: Plan): Promi
   deps.owned.noteApplied(ownerUid, { ...plan.apply, metadata: { ...plan.apply.metadata, uid } });
 }
 
+interface Decided {
+  genome: GenomeResource;
+  key: string;
+  input: DecideInput;
+  plan: Plan;
+}
+
+/** The gate writes the plan calls for on the Genome's pods. */
+function gatesOf(deps: ReconcileDeps, { key, input, plan }: Decided): GateWrite[] {
+  return gateWrites(deps.pods(key), {
+    genomeKey: key,
+    verdict: plan.verdict,
+    published: publishedVerdicts(deps, input, plan),
+    now: input.now,
+  });
+}
+
 /**
- * Carries out a plan: the ConfigMap first (so status never says Ready for a ConfigMap that
- * failed to apply: a failure throws before status is written, and the queue retries), then
- * clean-up, status and Events.
+ * Carries out a plan. The pods' gates first: closing them is the most urgent thing a
+ * revocation does, and opening one never depends on this reconcile's other writes (a pod is
+ * admitted only after its ConfigMap was published). Then the ConfigMap (so status never says
+ * Ready for a ConfigMap that failed to apply: a failure throws before status is written, and
+ * the queue retries), clean-up, status and Events. A failed gate write throws after the rest.
  */
-async function act(
-  deps: ReconcileDeps,
-  genome: GenomeResource,
-  plan: Plan,
-  log: Logger,
-): Promise<void> {
+async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
+  const { genome, plan } = decided;
   const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
+  const failure = await writeGates(deps, gatesOf(deps, decided), log).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   await publish(deps, uid, plan);
   for (const name of plan.remove) {
     await deps.writes.deleteConfigMap(namespace, name);
@@ -112,8 +202,13 @@ async function act(
     const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
     log.info('status written', { ready: ready?.status, reason: ready?.reason });
   }
-  const { resourceVersion } = genome.metadata;
-  const metadata = { name: genomeName, namespace, uid, resourceVersion };
+  await recordEvents(deps, genome, plan);
+  if (failure !== undefined) throw failure;
+}
+
+async function recordEvents(deps: ReconcileDeps, genome: GenomeResource, plan: Plan) {
+  const { name, namespace, uid, resourceVersion } = genome.metadata;
+  const metadata = { name, namespace, uid, resourceVersion };
   const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata };
   for (const event of plan.events) await deps.events.record(involved, event);
 }

@@ -1,7 +1,7 @@
 import { canonicalBytes, sha256Hex } from '../core/canonical.ts';
-import { validateGenome } from '../core/genome.ts';
+import { parseGenome, validateGenome } from '../core/genome.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import { verify, type Verdict } from '../core/verify.ts';
+import { verify, verifyValidated, type Verdict } from '../core/verify.ts';
 
 /** A version of a key set: equal for the same keys (ids, key bytes, test marks) in any order. */
 export function keySetVersion(keys: readonly TrustedKey[]): string {
@@ -47,6 +47,27 @@ export class VerifyCache {
     this.computed++;
     if (id !== undefined) this.remember(this.verdicts, key, verdict);
     return { verdict, fresh: true };
+  }
+
+  /**
+   * The verdict, under the keys of `version`, for the genome.json text of a published
+   * ConfigMap (by its uid: its content is immutable): an older genome that pods still mount.
+   */
+  publishedVerdict(
+    uid: string,
+    text: string,
+    keys: readonly TrustedKey[],
+    version: string,
+  ): Verdict {
+    if (version !== this.version) this.verdicts.clear();
+    this.version = version;
+    const key = `configmap:${uid}|${version}`;
+    const cached = this.verdicts.get(key);
+    if (cached !== undefined) return cached;
+    const verdict = verifyValidated(parseGenome(text), keys);
+    this.computed++;
+    this.remember(this.verdicts, key, verdict);
+    return verdict;
   }
 
   /** Forgets a deleted Genome's revisions. */

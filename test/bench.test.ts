@@ -85,4 +85,17 @@ describe('make bench, run small', () => {
     expect(out).toMatch(/key revocation → 3 Verified=False: +\d+\.\d\d s/);
     expect(out).toMatch(/apply → Ready, single 4 KB Genomes \(2\): p50 \d+ ms, p99 \d+ ms/);
   }, 180_000);
+
+  it('gate.bench prints the gates of N pods after revocation and restore beside the API server', async () => {
+    const out = await bench('gate.bench.ts', { BENCH_PODS: '5' }, 170_000);
+    expect(out).toMatch(/5 new pods → every gate True: +\d+\.\d\d s/);
+    expect(out).toMatch(
+      /API server alone, 5 pods\/status patches: +\d+\.\d\d s \(\d+ writes\/s at 32 concurrent\)/,
+    );
+    expect(out).toMatch(
+      /key revocation → every gate False: +\d+\.\d\d s \(\d+\.\d\d× the API server alone/,
+    );
+    expect(out).toMatch(/key restored → every gate True: +\d+\.\d\d s \(\d+\.\d\d×/);
+    expect(out).toMatch(/gate writes counted by the operator: True \d+, False 5/);
+  }, 180_000);
 });

@@ -266,6 +266,37 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     expect(text).toMatch(/genome_operator_leader 1/);
   });
 
+  it('ignores and reports a trust Secret entry that holds a private key: Event, metric, no key material in its log', async () => {
+    const leaked = makeSigner('leaked-key');
+    const material = leaked.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    const secret = trustSecret(ownNamespace, 'leaky-keys', { [leaked.keyId]: material });
+    await kubectl(['create', '-f', '-'], { input: JSON.stringify(secret) });
+    const refused = /genome_trusted_keys_refused\{private_key="true"\} (\d+)/;
+    await eventually('the refusal to be counted', async () => {
+      const { text } = await operatorHealth(operator.port, '/metrics');
+      return refused.exec(text)?.[1] === '1' ? true : undefined;
+    });
+    const { text } = await operatorHealth(operator.port, '/metrics');
+    expect(text).toMatch(/genome_trusted_keys 2/); // the leaked entry is never a key
+    const events = await eventually('an Event on the Secret', async () => {
+      const list = await core().listNamespacedEvent({
+        namespace: ownNamespace,
+        fieldSelector: 'involvedObject.name=leaky-keys',
+      });
+      return list.items.length > 0 ? list.items : undefined;
+    });
+    expect(events[0]?.reason).toBe('PrivateKeyInTrustStore');
+    expect(events[0]?.type).toBe('Warning');
+    expect(JSON.stringify(events)).not.toContain(material);
+    expect(operator.output()).toMatch(/PRIVATE_KEY_EXPOSED/);
+    expect(operator.output()).not.toContain(material);
+    await kubectl(['delete', 'secret', 'leaky-keys', '-n', ownNamespace]);
+    await eventually('the refusal count to return to 0', async () => {
+      const now = await operatorHealth(operator.port, '/metrics');
+      return refused.exec(now.text)?.[1] === '0' ? true : undefined;
+    });
+  });
+
   it('in production mode, a genome verified only by a test key is refused with its own code; others stay verified', async () => {
     await operator.stop();
     operator = await startOperator({

@@ -1,7 +1,6 @@
-// The TOTK genome and its TEST key, and the ConfigMap the operator publishes for a verified
-// genome. Until the operator is merged, node tests create that ConfigMap (and the Genome status)
-// themselves, in the shape the operator branch writes (its core/render.ts desiredConfigMap):
-// name <genome>-<first 12 of the id>, immutable, data genome.json and trusted-keys.json.
+// The TOTK genome and its TEST key, and a ConfigMap in the shape the operator publishes for a
+// verified genome (core/render.ts desiredConfigMap: name <genome>-<first 12 of the id>,
+// immutable, data genome.json and trusted-keys.json), for tests that forge or replace one.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {

@@ -1,17 +1,22 @@
-// The pod mutating webhook on real pods: the real webhook process (same TLS as the validating
-// one) injects a verified Genome into a labelled Deployment's pods, refuses pods naming a
-// missing or unverified Genome, and the injected boot check refuses a ConfigMap replaced after
-// admission.
-//
-// Until the operator is merged, this test plays the operator's part itself: it creates the
-// published ConfigMap and writes the Genome status in the operator's documented shape
-// (genomeId, shortId, verifiedSigners, configMapName, Verified/Ready conditions), and it sets
-// the readiness gate condition genome.mathison.io/verified True through pods/status, which the
-// operator will do. The lead switches this to the real operator when it lands.
+// Genomes on real pods, end to end: the real operator process (under its least-privilege
+// ServiceAccount) verifies the Genomes, publishes their ConfigMaps and drives the readiness gate;
+// the real webhook process (same TLS as the validating one) injects a verified Genome into a
+// labelled Deployment's pods and refuses pods naming a missing or unverified Genome; the
+// injected boot check refuses a ConfigMap replaced after admission. Revoking the key takes the
+// pods out of the Service's endpoints without a restart, and restoring it brings them back.
 import { join } from 'node:path';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  Watch,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERIFIED_READINESS_GATE } from '../../core/api.ts';
+import type { Genome } from '../../core/genome.ts';
+import { genomeManifest } from '../../core/manifest.ts';
+import { makeGenome, makeSigner, signWith } from '../../core/test-fixtures.ts';
 import { podWebhookConfiguration } from '../../core/webhook-config.ts';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import {
@@ -21,6 +26,14 @@ import {
   kubectl,
   uniqueNamespace,
 } from '../support/cluster.ts';
+import {
+  operatorCredentials,
+  readGenome,
+  removeOperatorCredentials,
+  startOperator,
+  trustSecret,
+  type RunningOperator,
+} from '../support/operator.ts';
 import { startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import {
   configMapNameFor,
@@ -30,95 +43,59 @@ import {
   tamperedTotk,
   totk,
 } from './genome-fixtures.ts';
-import { apply, hasCondition, podOf, readPod, waitForPod } from './support.ts';
+import { apply, hasCondition, readPod, waitForPod } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const LABEL = 'genome.mathison.io/genome';
+const totkKey = (JSON.parse(totk.trust) as { key_id: string; public_key: string }[])[0]!;
+/** A key that stays trusted when the TEST key is revoked (so the key set is never empty). */
+const other = makeSigner('other-key-001');
+const mallory = makeSigner('mallory-key');
 let ns: string;
 let ownNamespace: string;
 let configName: string;
+let kubeconfig: string;
+let operator: RunningOperator | undefined;
 let webhook: RunningWebhook | undefined;
+const core = () => kubeClient().makeApiClient(CoreV1Api);
 
-/** A Genome of the TOTK genome; the validating webhook is not registered here. */
-const genomeObject = (name: string) => ({
-  apiVersion: 'mathison.io/v1alpha1',
-  kind: 'Genome',
-  metadata: { name },
-  spec: { genome: totk.genome },
-});
-
-/** Writes the Genome status as the operator does (the operator is not running in this test). */
-async function writeStatus(name: string, verified: boolean): Promise<void> {
-  const read = await kubectl(['get', 'genome', name, '-n', ns, '-o', 'json']);
-  const generation = (JSON.parse(read.stdout) as { metadata: { generation: number } }).metadata
-    .generation;
-  const now = new Date().toISOString().slice(0, 19) + 'Z';
-  const condition = (type: string) =>
-    verified
-      ? {
-          type,
-          status: 'True',
-          reason: type === 'Verified' ? 'Verified' : 'Published',
-          message: 'ok',
-          lastTransitionTime: now,
-          observedGeneration: generation,
-        }
-      : {
-          type,
-          status: 'False',
-          reason: 'GENOME_UNTRUSTED_SIGNER',
-          message: 'TEST-ONLY-totk-key-001 is not a trusted key',
-          lastTransitionTime: now,
-          observedGeneration: generation,
-        };
-  const status = {
-    observedGeneration: generation,
-    conditions: [condition('Verified'), condition('Ready')],
-    ...(verified && {
-      genomeId: totk.id,
-      shortId: totk.id.slice(0, 12),
-      verifiedSigners: ['TEST-ONLY-totk-key-001'],
-      configMapName: configMapNameFor(name, totk.id),
-    }),
+/** The trust Secret: the TEST key (marked as a test key) when `withTotk`, and `other`. */
+function trust(withTotk: boolean): V1Secret {
+  const keys = {
+    [other.keyId]: other.publicKey,
+    ...(withTotk && { [totkKey.key_id]: totkKey.public_key }),
   };
-  await kubectl([
-    'patch',
-    'genome',
-    name,
-    '-n',
-    ns,
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status }),
-  ]);
+  return trustSecret(ownNamespace, 'trusted-keys', keys, [totkKey.key_id]) as V1Secret;
 }
 
-/** Sets the gate's condition through pods/status, as the operator will (never Ready itself). */
-async function openGate(pod: string): Promise<void> {
-  const patch = {
-    status: {
-      conditions: [
-        {
-          type: VERIFIED_READINESS_GATE,
-          status: 'True',
-          reason: 'Verified',
-          message: 'set by the test in place of the operator',
-        },
-      ],
-    },
-  };
-  await kubectl([
-    'patch',
-    'pod',
-    pod,
-    '-n',
-    ns,
-    '--subresource=status',
-    '--type=strategic',
-    '-p',
-    JSON.stringify(patch),
-  ]);
+/** Replaces the trust Secret; returns when the API server has stored it. */
+async function setTrust(withTotk: boolean): Promise<void> {
+  await core().replaceNamespacedSecret({
+    namespace: ownNamespace,
+    name: 'trusted-keys',
+    body: trust(withTotk),
+  });
+}
+
+async function applyGenome(name: string, genome: unknown): Promise<void> {
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify(genomeManifest(genome as Genome, name, ns)),
+  });
+}
+
+/** Waits until the operator has decided the Genome's Verified condition. */
+async function verifiedIs(name: string, status: 'True' | 'False') {
+  return eventually(`Genome ${name} Verified=${status}`, async () => {
+    const genome = await readGenome(ns, name);
+    const verified = genome?.status?.conditions?.find((c) => c.type === 'Verified');
+    const ready = genome?.status?.conditions?.find((c) => c.type === 'Ready');
+    const settled = status === 'False' || ready?.status === 'True';
+    return verified?.status === status && settled ? genome : undefined;
+  });
+}
+
+async function runOperator(identity: string): Promise<RunningOperator> {
+  return startOperator({ namespace: ownNamespace, kubeconfig, identity });
 }
 
 const labelledPod = (name: string, genome: string, extra: object = {}) => ({
@@ -133,10 +110,13 @@ beforeAll(async () => {
   ownNamespace = await uniqueNamespace('genome-system');
   ns = await uniqueNamespace('mathison');
   configName = `genome-pods-${ns}`;
-  await apply(ns, genomeObject('totk'), genomeObject('untrusted'));
-  await apply(ns, publishedConfigMap(configMapNameFor('totk', totk.id), totk.text, totk.id));
-  await writeStatus('totk', true);
-  await writeStatus('untrusted', false);
+  await core().createNamespacedSecret({ namespace: ownNamespace, body: trust(true) });
+  kubeconfig = await operatorCredentials(ownNamespace);
+  operator = await runOperator('operator-0');
+  await applyGenome('totk', totk.genome);
+  await applyGenome('untrusted', signWith(makeGenome([mallory]), mallory));
+  await verifiedIs('totk', 'True');
+  await verifiedIs('untrusted', 'False');
   const [port] = await pickFreePorts(1);
   const url = `https://127.0.0.1:${port}/mutate-pod`;
   await kubectl(['apply', '-f', '-'], {
@@ -160,39 +140,117 @@ beforeAll(async () => {
     },
     30_000,
   );
-}, 180_000);
+}, 240_000);
 
 afterAll(async () => {
   await kubectl(['delete', 'mutatingwebhookconfiguration', configName, '--ignore-not-found'], {
     allowFailure: true,
   });
   await webhook?.stop();
+  await operator?.stop();
+  await removeOperatorCredentials(ownNamespace);
 });
 
-describe('a labelled Deployment', () => {
-  let pod: V1Pod;
+/** The Deployment's pods, once `count` of them exist. */
+async function podsOf(app: string, count: number): Promise<V1Pod[]> {
+  return eventually(`${count} pods of ${app}`, async () => {
+    const list = await core().listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
+    const live = list.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    return live.length === count ? live : undefined;
+  });
+}
+
+/** The addresses the Service's EndpointSlices list as ready. */
+async function readyEndpoints(service: string): Promise<string[]> {
+  const slices = await kubeClient()
+    .makeApiClient(DiscoveryV1Api)
+    .listNamespacedEndpointSlice({
+      namespace: ns,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+    });
+  return slices.items
+    .flatMap((s) => s.endpoints ?? [])
+    .filter((e) => e.conditions?.ready === true)
+    .flatMap((e) => e.addresses)
+    .sort();
+}
+
+const gateStatus = (pod: V1Pod) =>
+  pod.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE)?.status;
+const readyStatus = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+const restarts = (pod: V1Pod) =>
+  (pod.status?.containerStatuses ?? []).map((c) => `${c.name}:${c.restartCount}`);
+
+/**
+ * Watches the pods of `app` and records, per pod, when the gate condition and then Ready were
+ * first seen with `status` (milliseconds after `start()`).
+ */
+function watchFlips(app: string, status: 'True' | 'False') {
+  const gate = new Map<string, number>();
+  const ready = new Map<string, number>();
+  let t0 = 0;
+  const request = new Watch(kubeClient()).watch(
+    `/api/v1/namespaces/${ns}/pods`,
+    { labelSelector: `app=${app}` },
+    (_type, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (t0 === 0) return;
+      const now = performance.now() - t0;
+      if (gateStatus(pod) === status && !gate.has(name)) gate.set(name, now);
+      if (readyStatus(pod) === status && !ready.has(name)) ready.set(name, now);
+    },
+    () => {},
+  );
+  return {
+    /** Starts the clock once the watch is open. */
+    start: async () => {
+      await request;
+      t0 = performance.now();
+    },
+    gate,
+    ready,
+    stop: async () => (await request).abort(),
+  };
+}
+
+describe('a labelled Deployment behind a Service', () => {
+  let pods: V1Pod[];
 
   it('gets the volume, mount, variable, id annotation, gate and boot check; the boot check passes', async () => {
-    await apply(ns, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'mathison' },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'mathison' } },
-        template: {
-          metadata: { labels: { app: 'mathison', [LABEL]: 'totk' } },
-          spec: { containers: [mathisonContainer()] },
+    await apply(
+      ns,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'mathison' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'mathison' } },
+          template: {
+            metadata: { labels: { app: 'mathison', [LABEL]: 'totk' } },
+            spec: { containers: [mathisonContainer()] },
+          },
         },
       },
-    });
-    const name = await podOf(ns, 'mathison');
-    pod = await waitForPod(
-      ns,
-      name,
-      'running its app container',
-      (p) => p.status?.containerStatuses?.[0]?.state?.running !== undefined,
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'mathison' },
+        spec: { selector: { app: 'mathison' }, ports: [{ port: 80, targetPort: 3000 }] },
+      },
     );
+    const names = (await podsOf('mathison', 2)).map((p) => p.metadata!.name!);
+    pods = await Promise.all(
+      names.map((name) =>
+        waitForPod(
+          ns,
+          name,
+          'running its app container',
+          (p) => p.status?.containerStatuses?.[0]?.state?.running !== undefined,
+        ),
+      ),
+    );
+    const pod = pods[0]!;
     expect(pod.metadata?.annotations?.['genome.mathison.io/id']).toBe(totk.id);
     expect(JSON.parse(pod.metadata?.annotations?.['genome.mathison.io/injection'] ?? '{}')).toEqual(
       {
@@ -223,21 +281,69 @@ describe('a labelled Deployment', () => {
     expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
   });
 
-  it('is not Ready until the gate condition is True; then Ready, and /health reports the Genome status id', async () => {
-    const name = pod.metadata!.name!;
-    // The container is ready (its probe passes) but the gate holds the pod back.
-    await waitForPod(ns, name, 'containers ready', (p) => hasCondition(p, 'ContainersReady'));
-    expect(hasCondition(await readPod(ns, name), 'Ready')).toBe(false);
-    await openGate(name);
-    await waitForPod(ns, name, 'Ready', (p) => hasCondition(p, 'Ready'));
-    const status = JSON.parse(
-      (await kubectl(['get', 'genome', 'totk', '-n', ns, '-o', 'json'])).stdout,
-    ).status;
-    const health = await healthOf(kubectl, ns, name);
+  it('becomes Ready through the gate the operator opens; /health reports the Genome status id; the Service lists both pods', async () => {
+    const ready = await Promise.all(
+      pods.map((p) => waitForPod(ns, p.metadata!.name!, 'Ready', (q) => hasCondition(q, 'Ready'))),
+    );
+    for (const pod of ready) {
+      const gate = pod.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE);
+      expect(gate).toMatchObject({ status: 'True', reason: 'Verified' });
+    }
+    const status = (await readGenome(ns, 'totk'))?.status;
+    const health = await healthOf(kubectl, ns, pods[0]!.metadata!.name!);
     expect(
       (health.governance as { genome: { genome_id_full: string } }).genome.genome_id_full,
-    ).toBe(status.genomeId);
-    expect(JSON.stringify(health)).toContain(`"genome_id":"${status.genomeId.slice(0, 16)}..."`);
+    ).toBe(status?.genomeId);
+    expect(JSON.stringify(health)).toContain(`"genome_id":"${status?.genomeId?.slice(0, 16)}..."`);
+    const ips = ready.map((p) => p.status!.podIP!).sort();
+    await eventually('both pods in the endpoints', async () =>
+      JSON.stringify(await readyEndpoints('mathison')) === JSON.stringify(ips) ? true : undefined,
+    );
+  });
+
+  it('revoking the key takes every pod out of the endpoints without a restart; restoring it brings them back', async () => {
+    const names = pods.map((p) => p.metadata!.name!);
+    const before = await Promise.all(names.map((n) => readPod(ns, n)));
+    for (const [status, withTotk] of [
+      ['False', false],
+      ['True', true],
+    ] as const) {
+      const flips = watchFlips('mathison', status);
+      await flips.start();
+      const t0 = performance.now();
+      await setTrust(withTotk);
+      const written = performance.now() - t0;
+      const after = await Promise.all(
+        names.map((n) =>
+          waitForPod(ns, n, `gate and Ready ${status}`, (p) => readyStatus(p) === status),
+        ),
+      );
+      await eventually(`endpoints ${status === 'True' ? 'back' : 'empty'}`, async () => {
+        const ready = await readyEndpoints('mathison');
+        return ready.length === (status === 'True' ? 2 : 0) ? true : undefined;
+      });
+      await flips.stop();
+      for (const pod of after) {
+        const gate = pod.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE);
+        expect(gate?.status).toBe(status);
+        if (status === 'False') {
+          expect(gate?.reason).toBe('GENOME_UNTRUSTED_SIGNER');
+          expect(gate?.message).toMatch(/TEST-ONLY-totk-key-001/);
+        }
+      }
+      // No restart: the same pods, the same containers.
+      expect(after.map((p) => p.metadata?.uid)).toEqual(before.map((p) => p.metadata?.uid));
+      expect(after.map(restarts)).toEqual(before.map(restarts));
+      const figures = names.map((n) => {
+        const gate = flips.gate.get(n) ?? NaN;
+        const ready = flips.ready.get(n) ?? NaN;
+        return `${n}: gate ${gate.toFixed(0)} ms, Ready ${ready.toFixed(0)} ms (kubelet +${(ready - gate).toFixed(0)} ms)`;
+      });
+      // Figures, not assertions (speed is the benchmark's to judge): from the Secret write.
+      console.log(
+        `[gate] trust ${withTotk ? 'restored' : 'revoked'} (Secret write ${written.toFixed(0)} ms); ${figures.join('; ')}`,
+      );
+    }
   });
 });
 
@@ -247,7 +353,7 @@ describe('fail closed', () => {
     [
       'an unverified Genome, with its reason',
       'untrusted',
-      /GENOME_NOT_VERIFIED: .*GENOME_UNTRUSTED_SIGNER: TEST-ONLY-totk-key-001 is not a trusted key/,
+      /GENOME_NOT_VERIFIED: .*GENOME_UNTRUSTED_SIGNER: none of the signers \(mallory-key\) is a trusted key/,
     ],
   ])('refuses a pod naming %s with the code', async (_what, genome, message) => {
     const out = await kubectl(['create', '-n', ns, '-f', '-'], {
@@ -256,18 +362,18 @@ describe('fail closed', () => {
     });
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(message);
-    const list = await kubeClient().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
+    const list = await core().listNamespacedPod({ namespace: ns });
     expect(list.items.map((p) => p.metadata?.name)).not.toContain(`refused-${genome}`);
   });
 
-  it('a ConfigMap replaced by hand after admission: the boot check refuses and the app never starts', async () => {
+  it('a ConfigMap replaced by hand after admission: the boot check refuses, the app never starts, the operator puts it back', async () => {
     // A Genome of its own: the kubelet keeps serving the content of an immutable ConfigMap it
     // already holds for a running pod, even after it is deleted and re-created, so a replaced
     // ConfigMap shows only to pods on nodes that did not have it yet (seen here with 'totk').
-    await apply(ns, genomeObject('solo'));
-    await writeStatus('solo', true);
+    await applyGenome('solo', totk.genome);
+    await verifiedIs('solo', 'True');
     const cm = configMapNameFor('solo', totk.id);
-    await apply(ns, publishedConfigMap(cm, totk.text, totk.id));
+    const genuine = (await core().readNamespacedConfigMap({ namespace: ns, name: cm })).data;
     // A scheduling gate holds the admitted pod until the ConfigMap has been replaced.
     await apply(
       ns,
@@ -277,6 +383,10 @@ describe('fail closed', () => {
     );
     const admitted = await readPod(ns, 'swapped');
     expect(admitted.metadata?.annotations?.['genome.mathison.io/id']).toBe(totk.id);
+    // The operator would put the ConfigMap back at once: stopped, the swap is what the
+    // kubelet mounts.
+    await operator?.stop();
+    operator = undefined;
     await kubectl(['delete', 'configmap', cm, '-n', ns]);
     await apply(ns, publishedConfigMap(cm, tamperedTotk(), totk.id));
     await kubectl([
@@ -300,5 +410,12 @@ describe('fail closed', () => {
     expect(failed.status?.containerStatuses?.[0]?.state?.terminated).toBeUndefined();
     const logs = await kubectl(['logs', '-n', ns, 'swapped', '-c', 'genome-verify']);
     expect(JSON.parse(logs.stdout)).toMatchObject({ code: 'GENOME_INVALID_SIGNATURE' });
+    operator = await runOperator('operator-1');
+    await eventually('the operator to put the ConfigMap back', async () => {
+      const now = await core()
+        .readNamespacedConfigMap({ namespace: ns, name: cm })
+        .catch(() => undefined);
+      return JSON.stringify(now?.data) === JSON.stringify(genuine) ? true : undefined;
+    });
   });
 });

@@ -1,0 +1,167 @@
+/**
+ * The readiness gate genome.mathison.io/verified, decided (pure) from the caches: a pod's
+ * condition is True only while the genome it mounts is a verified genome of its Genome, and
+ * False, with the code as its reason, as soon as it is not. The operator writes only this
+ * condition (a strategic merge patch of pods/status), never Ready: the kubelet computes Ready
+ * from the containers and the gates.
+ */
+import {
+  GENOME_ID_ANNOTATION,
+  REASON_VERIFIED,
+  shortGenomeId,
+  VERIFIED_READINESS_GATE,
+} from '../core/api.ts';
+import type { RefusalCode } from '../core/codes.ts';
+import { displayMessage, displayText } from '../core/display.ts';
+import { GENOME_VOLUME } from '../core/plan-injection.ts';
+import type { Verdict } from '../core/verify.ts';
+
+/** A pod condition as the API server holds it. */
+export interface PodCondition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string | Date;
+}
+
+/** A labelled pod, as far as its gate goes. */
+export interface GatedPod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string | Date;
+  };
+  spec?: {
+    volumes?: { name?: string; configMap?: { name?: string } }[];
+    readinessGates?: { conditionType?: string }[];
+  };
+  status?: { phase?: string; conditions?: PodCondition[] };
+}
+
+/** The gate's condition as the operator writes it. */
+export interface GateCondition {
+  type: typeof VERIFIED_READINESS_GATE;
+  status: 'True' | 'False';
+  reason: typeof REASON_VERIFIED | RefusalCode;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** What the gates of one Genome's pods depend on. */
+export interface GateInput {
+  /** `namespace/name` of the Genome, for messages. */
+  genomeKey: string;
+  /** The Genome's verdict (the production rule applied), or undefined when it is gone. */
+  verdict: Verdict | undefined;
+  /**
+   * The verdicts, under the current keys, of the genomes its ConfigMaps hold, by ConfigMap
+   * name: the current one and older ones that pods still mount (during a rollout).
+   */
+  published: ReadonlyMap<string, Verdict>;
+  now: Date;
+}
+
+/** One pod whose condition must be written. */
+export interface GateWrite {
+  namespace: string;
+  name: string;
+  uid: string;
+  condition: GateCondition;
+}
+
+type Desired = Pick<GateCondition, 'status' | 'reason' | 'message'>;
+
+/** Whether the operator keeps this pod's gate: it declares it, and it is neither done nor going. */
+export function hasGate(pod: GatedPod): boolean {
+  const declared = (pod.spec?.readinessGates ?? []).some(
+    (g) => g.conditionType === VERIFIED_READINESS_GATE,
+  );
+  const phase = pod.status?.phase;
+  const over = phase === 'Succeeded' || phase === 'Failed';
+  return declared && !over && pod.metadata?.deletionTimestamp === undefined;
+}
+
+/** The name of the ConfigMap the pod mounts its genome from, if any. */
+export function mountedConfigMap(pod: GatedPod): string | undefined {
+  const volume = (pod.spec?.volumes ?? []).find((v) => v.name === GENOME_VOLUME);
+  const name = volume?.configMap?.name;
+  return name === undefined || name === '' ? undefined : name;
+}
+
+/** The condition the pod's gate should carry now (without its transition time). */
+export function desiredGate(pod: GatedPod, input: GateInput): Desired {
+  const which = `Genome ${displayText(input.genomeKey)}`;
+  const { verdict } = input;
+  if (verdict === undefined) return closed('GENOME_MISSING', `${which} does not exist`);
+  if (!verdict.ok)
+    return closed(verdict.code, `${which} is not verified: ${verdict.code}: ${verdict.message}`);
+  const configMap = mountedConfigMap(pod);
+  if (configMap === undefined)
+    return closed('GENOME_MISSING', `the pod mounts no genome (volume ${GENOME_VOLUME})`);
+  const mounted = input.published.get(configMap);
+  if (mounted === undefined)
+    return closed(
+      'GENOME_NOT_VERIFIED',
+      `ConfigMap ${displayText(configMap)} is not a published ConfigMap of ${which}`,
+    );
+  if (!mounted.ok)
+    return closed(
+      mounted.code,
+      `the genome in ConfigMap ${displayText(configMap)} is not verified: ${mounted.message}`,
+    );
+  const admitted = pod.metadata?.annotations?.[GENOME_ID_ANNOTATION];
+  if (admitted !== mounted.genomeId)
+    return closed(
+      'GENOME_ID_MISMATCH',
+      `the pod was admitted with genome ${displayText(admitted ?? '(none)')}, ConfigMap ${displayText(configMap)} holds ${mounted.genomeId}`,
+    );
+  return {
+    status: 'True',
+    reason: REASON_VERIFIED,
+    message: `genome ${shortGenomeId(mounted.genomeId)} verified by ${mounted.signers.join(', ')}`,
+  };
+}
+
+function closed(reason: RefusalCode, message: string): Desired {
+  return { status: 'False', reason, message: displayMessage(message) };
+}
+
+/** The gate writes a Genome's pods need: only pods whose condition differs from the desired one. */
+export function gateWrites(pods: readonly GatedPod[], input: GateInput): GateWrite[] {
+  return pods.map((pod) => gateWrite(pod, input)).filter((w) => w !== undefined);
+}
+
+/** The write one pod needs, or undefined. */
+function gateWrite(pod: GatedPod, input: GateInput): GateWrite | undefined {
+  if (!hasGate(pod)) return undefined;
+  const want = desiredGate(pod, input);
+  const have = currentGate(pod);
+  if (have === undefined || have.status !== want.status) return write(pod, want, input.now);
+  if (have.reason === want.reason && have.message === want.message) return undefined;
+  // Same status, new words: the transition time stays.
+  return write(pod, want, have.lastTransitionTime ? new Date(have.lastTransitionTime) : input.now);
+}
+
+/** The gate's condition the pod carries now, if any. */
+function currentGate(pod: GatedPod): PodCondition | undefined {
+  return (pod.status?.conditions ?? []).find((c) => c.type === VERIFIED_READINESS_GATE);
+}
+
+function write(pod: GatedPod, want: Desired, since: Date): GateWrite {
+  const { namespace = '', name = '', uid = '' } = pod.metadata ?? {};
+  const condition: GateCondition = {
+    type: VERIFIED_READINESS_GATE,
+    ...want,
+    lastTransitionTime: timestamp(since),
+  };
+  return { namespace, name, uid, condition };
+}
+
+/** RFC 3339 with whole seconds, as the API server stores condition times. */
+function timestamp(now: Date): string {
+  return `${now.toISOString().slice(0, 19)}Z`;
+}

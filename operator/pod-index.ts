@@ -1,0 +1,51 @@
+import { GENOME_LABEL } from '../core/api.ts';
+import type { GatedPod } from './gate.ts';
+
+/** A change the pod cache saw. */
+export interface PodChange<P extends GatedPod> {
+  type: 'add' | 'update' | 'delete';
+  object: P;
+}
+
+const keyOf = (pod: GatedPod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+
+/** The `namespace/name` key of the Genome a pod names, or undefined. */
+export function genomeKeyOf(pod: GatedPod): string | undefined {
+  const name = pod.metadata?.labels?.[GENOME_LABEL];
+  return name === undefined || name === '' ? undefined : `${pod.metadata?.namespace ?? ''}/${name}`;
+}
+
+/**
+ * The labelled pods by the Genome they name, kept from the pod cache's changes, so a
+ * reconcile reads its Genome's pods without walking every pod in the cluster. A pod's label
+ * may change: both the Genome it named and the one it names now are affected.
+ */
+export class PodIndex<P extends GatedPod> {
+  private readonly byGenome = new Map<string, Map<string, P>>();
+  private readonly genomeOfPod = new Map<string, string>();
+
+  /** Takes one change; returns the keys of the Genomes whose pods changed. */
+  observe(change: PodChange<P>): string[] {
+    const pod = keyOf(change.object);
+    const before = this.genomeOfPod.get(pod);
+    const after = change.type === 'delete' ? undefined : genomeKeyOf(change.object);
+    if (before !== undefined && before !== after) {
+      const pods = this.byGenome.get(before);
+      pods?.delete(pod);
+      if (pods?.size === 0) this.byGenome.delete(before);
+      this.genomeOfPod.delete(pod);
+    }
+    if (after !== undefined) {
+      const pods = this.byGenome.get(after) ?? new Map<string, P>();
+      pods.set(pod, change.object);
+      this.byGenome.set(after, pods);
+      this.genomeOfPod.set(pod, after);
+    }
+    return [...new Set([before, after])].filter((k) => k !== undefined);
+  }
+
+  /** The pods that name the Genome `namespace/name`. */
+  podsOf(genomeKey: string): P[] {
+    return [...(this.byGenome.get(genomeKey)?.values() ?? [])];
+  }
+}

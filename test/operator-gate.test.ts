@@ -1,0 +1,241 @@
+// The readiness gate genome.mathison.io/verified, driven by the real operator process (under
+// its least-privilege ServiceAccount) on the real API server. The pods are held by a scheduling
+// gate: they exist and carry conditions, no kubelet ever runs them (so nothing computes Ready),
+// and, unlike pods bound to a node that does not exist, the pod garbage collector leaves them. They are made the way the pod webhook makes them (label, gate, genome volume, id
+// annotation); the webhook itself, on real pods, is test/node/genome-injection.test.ts.
+import { join } from 'node:path';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GenomeResource } from '../core/api.ts';
+import type { Genome } from '../core/genome.ts';
+import { genomeManifest } from '../core/manifest.ts';
+import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import {
+  eventually,
+  installGenomeCrd,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+} from './support/cluster.ts';
+import {
+  operatorCredentials,
+  readGenome,
+  removeOperatorCredentials,
+  startOperator,
+  trustSecret,
+  type RunningOperator,
+} from './support/operator.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const GATE = 'genome.mathison.io/verified';
+const alice = makeSigner('alice-key');
+const bob = makeSigner('bob-key');
+let ownNamespace: string;
+let namespace: string;
+let operator: RunningOperator;
+const core = () => kubeClient().makeApiClient(CoreV1Api);
+
+async function setTrust(signers: { keyId: string; publicKey: string }[]) {
+  const keys = Object.fromEntries(signers.map((s) => [s.keyId, s.publicKey]));
+  const secret = trustSecret(ownNamespace, 'trusted-keys', keys);
+  const replaced = await kubectl(['replace', '-f', '-'], {
+    input: JSON.stringify(secret),
+    allowFailure: true,
+  });
+  if (replaced.code !== 0) await kubectl(['create', '-f', '-'], { input: JSON.stringify(secret) });
+}
+
+async function applyGenome(name: string, genome: Genome) {
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify(genomeManifest(genome, name, namespace)),
+  });
+}
+
+async function readyGenome(name: string, version: string): Promise<GenomeResource> {
+  return eventually(`${name} ${version} to be Ready`, async () => {
+    const genome = await readGenome(namespace, name);
+    const ready = genome?.status?.conditions?.find((c) => c.type === 'Ready');
+    const current =
+      (genome?.spec.genome as Genome | undefined)?.version === version &&
+      genome?.status?.observedGeneration === genome?.metadata.generation;
+    return ready?.status === 'True' && current ? genome : undefined;
+  });
+}
+
+/** A pod as the pod webhook admits it, held unscheduled. */
+function gatedPod(
+  name: string,
+  genome: string,
+  { configMap, id, gate = true }: { configMap: string; id: string; gate?: boolean },
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace,
+      labels: { 'genome.mathison.io/genome': genome },
+      annotations: { 'genome.mathison.io/id': id },
+    },
+    spec: {
+      schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
+      ...(gate && { readinessGates: [{ conditionType: GATE }] }),
+      containers: [{ name: 'mathison', image: 'genome.local/none:0' }],
+      volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+    },
+  };
+}
+
+async function createPods(...pods: object[]) {
+  await kubectl(['create', '-f', '-'], { input: pods.map((p) => JSON.stringify(p)).join('\n') });
+}
+
+const gateOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === GATE);
+
+/** Waits until every named pod's gate has `status` (and `reason`, when given); returns the pods. */
+async function gatesBecome(names: string[], status: string, reason?: string): Promise<V1Pod[]> {
+  return eventually(
+    `${names.join(', ')} gate ${status} ${reason ?? ''}`,
+    async () => {
+      const pods = await Promise.all(
+        names.map((name) => core().readNamespacedPod({ namespace, name })),
+      );
+      const done = pods.every((p) => {
+        const gate = gateOf(p);
+        return gate?.status === status && (reason === undefined || gate.reason === reason);
+      });
+      return done ? pods : undefined;
+    },
+    30_000,
+  );
+}
+
+let totkMap: string;
+let totkId: string;
+
+beforeAll(async () => {
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
+  ownNamespace = await uniqueNamespace('genome-system');
+  namespace = await uniqueNamespace('gated');
+  await setTrust([alice, bob]);
+  const kubeconfig = await operatorCredentials(ownNamespace);
+  operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'gate-0' });
+  await applyGenome('app', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
+  const genome = await readyGenome('app', '1.0.0');
+  totkMap = genome.status?.configMapName ?? '';
+  totkId = genome.status?.genomeId ?? '';
+}, 180_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  await kubectl(['delete', 'namespace', namespace, ownNamespace, '--wait=false'], {
+    allowFailure: true,
+  });
+  await removeOperatorCredentials(ownNamespace);
+  if (operator && process.env.DEBUG_OPERATOR) process.stderr.write(operator.output());
+});
+
+describe('the readiness gate, driven by the operator', () => {
+  it('is True on pods that mount the verified genome, and False, with the code, on pods that do not', async () => {
+    await createPods(
+      gatedPod('good-1', 'app', { configMap: totkMap, id: totkId }),
+      gatedPod('good-2', 'app', { configMap: totkMap, id: totkId }),
+      gatedPod('forged', 'app', { configMap: 'forged-map', id: totkId }),
+      gatedPod('other-id', 'app', { configMap: totkMap, id: 'f'.repeat(64) }),
+      gatedPod('ungated', 'app', { configMap: totkMap, id: totkId, gate: false }),
+    );
+    const [good] = await gatesBecome(['good-1', 'good-2'], 'True', 'Verified');
+    expect(gateOf(good!)?.message).toBe(`genome ${totkId.slice(0, 12)} verified by alice-key`);
+    await gatesBecome(['forged'], 'False', 'GENOME_NOT_VERIFIED');
+    await gatesBecome(['other-id'], 'False', 'GENOME_ID_MISMATCH');
+    const ungated = await core().readNamespacedPod({ namespace, name: 'ungated' });
+    expect(gateOf(ungated)).toBeUndefined();
+  });
+
+  it('writes only its own condition, through pods/status, never Ready', async () => {
+    const pod = await core().readNamespacedPod({ namespace, name: 'good-1' });
+    // No kubelet runs this pod: a Ready condition could only come from the operator.
+    const types = pod.status?.conditions?.map((c) => c.type);
+    expect(types).toContain(GATE);
+    expect(types).not.toContain('Ready');
+    const mine = pod.metadata?.managedFields?.filter((f) => f.manager === 'genome-operator');
+    expect(mine?.map((f) => f.subresource)).toEqual(['status']);
+    const fields = JSON.stringify(mine?.[0]?.fieldsV1);
+    expect(fields).toContain(`k:{\\"type\\":\\"${GATE}\\"}`);
+    expect(fields).not.toContain('Ready');
+  });
+
+  it('a write meant for an earlier pod of the same name fails: the uid in the patch guards it', async () => {
+    // What kube/operator-writes.ts patchPodGate sends, with another pod's uid.
+    const patch = {
+      metadata: { uid: '00000000-0000-0000-0000-000000000000' },
+      status: { conditions: [] },
+    };
+    const out = await kubectl(
+      [
+        'patch',
+        'pod',
+        'good-1',
+        '-n',
+        namespace,
+        '--subresource=status',
+        '--type=strategic',
+        '-p',
+        JSON.stringify(patch),
+      ],
+      { allowFailure: true },
+    );
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/uid|UID/);
+  });
+
+  it('turns False when the key is revoked, keeps the pods, and turns True again when it returns', async () => {
+    const before = await core().readNamespacedPod({ namespace, name: 'good-1' });
+    await setTrust([bob]);
+    const revoked = await gatesBecome(['good-1', 'good-2'], 'False', 'GENOME_UNTRUSTED_SIGNER');
+    expect(gateOf(revoked[0]!)?.message).toMatch(/alice-key/);
+    expect(revoked[0]?.metadata?.uid).toBe(before.metadata?.uid);
+    await setTrust([alice, bob]);
+    const restored = await gatesBecome(['good-1', 'good-2'], 'True', 'Verified');
+    const flippedAt = Date.parse(String(gateOf(restored[0]!)?.lastTransitionTime));
+    expect(flippedAt).toBeGreaterThanOrEqual(
+      Date.parse(String(gateOf(revoked[0]!)?.lastTransitionTime)),
+    );
+  });
+
+  it('turns False when the id annotation is changed after admission', async () => {
+    await kubectl([
+      'annotate',
+      'pod',
+      'good-2',
+      '-n',
+      namespace,
+      '--overwrite',
+      `genome.mathison.io/id=${'e'.repeat(64)}`,
+    ]);
+    await gatesBecome(['good-2'], 'False', 'GENOME_ID_MISMATCH');
+  });
+
+  it('during a rollout keeps pods of the older genome True while it verifies, and closes both when the key goes', async () => {
+    await applyGenome('app', signWith(makeGenome([alice], { version: '1.1.0' }), alice));
+    const next = await readyGenome('app', '1.1.0');
+    const nextMap = next.status?.configMapName ?? '';
+    expect(nextMap).not.toBe(totkMap);
+    await createPods(
+      gatedPod('new-1', 'app', { configMap: nextMap, id: next.status?.genomeId ?? '' }),
+    );
+    await gatesBecome(['new-1'], 'True', 'Verified');
+    // good-1 still mounts the older ConfigMap, which the operator keeps while it is mounted.
+    await gatesBecome(['good-1'], 'True', 'Verified');
+    await setTrust([bob]);
+    await gatesBecome(['good-1', 'new-1'], 'False', 'GENOME_UNTRUSTED_SIGNER');
+    await setTrust([alice, bob]);
+    await gatesBecome(['good-1', 'new-1'], 'True', 'Verified');
+  });
+
+  it('turns False with GENOME_MISSING when the Genome is deleted', async () => {
+    await kubectl(['delete', 'genome', 'app', '-n', namespace]);
+    const pods = await gatesBecome(['good-1', 'new-1'], 'False', 'GENOME_MISSING');
+    expect(gateOf(pods[0]!)?.message).toMatch(/Genome .*\/app does not exist/);
+  });
+});
