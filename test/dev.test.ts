@@ -127,7 +127,7 @@ describe('make dev on a machine with no cluster configured', () => {
       after('3. put it back'),
     ];
     expect(shell).toContain(`export KUBECONFIG=${stable}`);
-    expect(watch).toMatch(/^kubectl -n default get pods -l app=mathison -w/);
+    expect(watch).toBe('kubectl -n default get pods -l app=mathison -o wide -w');
     const run = (command: string) => {
       const done = spawnSync('bash', ['-c', `${shell}; ${command}`], {
         encoding: 'utf8',

@@ -243,8 +243,9 @@ export function trustCommands(ctx: Pick<DevContext, 'kubeconfigPath' | 'kubectl'
     '):',
     `  1. withdraw trust: remove the TEST key from the trust Secret`,
     `     ${secret} --type=json -p '${remove}'`,
-    `  2. watch the pods go NotReady (0/1, no restart) and leave the Service's endpoints:`,
-    `     kubectl -n ${SAMPLE_NAMESPACE} get pods -l app=${SAMPLE_APP} -w   # and: kubectl -n ${SAMPLE_NAMESPACE} get endpointslices -l kubernetes.io/service-name=${SAMPLE_APP} -w`,
+    `  2. watch the pods go NotReady (READINESS GATES 0/1, RESTARTS unchanged) and their endpoints turn not ready:`,
+    `     kubectl -n ${SAMPLE_NAMESPACE} get pods -l app=${SAMPLE_APP} -o wide -w`,
+    `     # and: kubectl -n ${SAMPLE_NAMESPACE} get endpointslices -l kubernetes.io/service-name=${SAMPLE_APP} -w -o custom-columns='ADDRESSES:.endpoints[*].addresses[0],READY:.endpoints[*].conditions.ready'`,
     `  3. put it back: they become Ready again`,
     `     ${secret} --type=merge -p '${restore}'`,
   ].join('\n');
