@@ -66,7 +66,7 @@ verify: deps ## Fail when generated files (the CRD) drift from their source in c
 	$(TSX) scripts/generate-crd.ts --check
 
 .PHONY: bench
-bench: deps control-plane ## Benchmarks: verdicts/s, admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server)
+bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server)
 	$(TSX) bench/verify.bench.ts
 	$(TSX) bench/webhook.bench.ts
 	$(TSX) bench/operator.bench.ts

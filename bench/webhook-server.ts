@@ -1,8 +1,9 @@
 /**
  * One server for bench/webhook.bench.ts, over HTTPS on the project's own serveHttps with a
  * throwaway certificate. BENCH_HANDLER=webhook (the default): the real createApp, with one
- * trusted key given in BENCH_TRUST (key id and base64 SPKI, "id:key") and the JSON logger
- * that main.ts uses, writing to /dev/null. BENCH_HANDLER=noop: the same body read and
+ * trusted key given in BENCH_TRUST (key id and base64 SPKI, "id:key"), the pod mutation with
+ * one verified Genome in its cache (bench/pods.ts) and the JSON logger that main.ts uses,
+ * writing to /dev/null. BENCH_HANDLER=noop: the same body read and
  * JSON.parse, then a fixed "allowed" reply: the floor under any admission. Prints
  * {"port", "ca"} as one JSON line once it listens.
  */
@@ -13,6 +14,7 @@ import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
 import { createApp } from '../webhook/app.ts';
+import { benchGenomeCache } from './pods.ts';
 import { serveHttps, servingCertificate, type CertificateSource } from '../tls/serving.ts';
 
 function webhook(): RequestListener {
@@ -26,6 +28,11 @@ function webhook(): RequestListener {
     policy: DEFAULT_POLICY,
     log: jsonLogger((line) => writeSync(sink, line), { component: 'genome-webhook' }),
     maxBodyBytes: 16 * 1024 * 1024,
+    // As main.ts builds it, with the informer's cache replaced by one holding the same object.
+    pods: {
+      genomes: benchGenomeCache(),
+      injection: { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'IfNotPresent' },
+    },
   });
 }
 

@@ -8,6 +8,12 @@
  * the round trip, the parse and one verification. For 1 MB the ceiling also counts one
  * canonical serialisation of the genome (JSON.parse of the body is inside the no-op already;
  * its rate is printed too).
+ *
+ * Then pod admission (the mutating webhook's /mutate-pod, bench/pods.ts): a labelled pod naming
+ * a Genome verified in the webhook's cache, at 1, 16 and 128 concurrent, beside the same no-op
+ * and the raw Ed25519 rate of the same run. A pod admission verifies nothing (the operator did,
+ * the cache holds its verdict), so its ceiling is the no-op round trip itself; the reply carries
+ * the JSON patch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +26,7 @@ import { verifyEd25519 } from '../core/ed25519.ts';
 import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
 import { genomeOfSize } from './genomes.ts';
 import { fmt, median, rate } from './measure.ts';
+import { podReview } from './pods.ts';
 
 const signer = makeSigner('bench-key');
 const trustedKey = trust(signer)[0]!.key;
@@ -47,18 +54,28 @@ function review(genome: unknown, uid: number): string {
   });
 }
 
-/** One admission round trip; its latency in ms. Throws unless the genome was admitted. */
-async function post(pool: Pool, body: string): Promise<number> {
+/** What one load posts: the path and body, and whether the answer must carry a patch. */
+interface Target {
+  path: '/validate-genome' | '/mutate-pod';
+  body: string;
+  /** The webhook must answer with a JSON patch (the no-op never does). */
+  patched: boolean;
+}
+
+/** One admission round trip; its latency in ms. Throws unless the object was admitted. */
+async function post(pool: Pool, target: Target, patched: boolean): Promise<number> {
   const started = process.hrtime.bigint();
   const res = await pool.request({
-    path: '/validate-genome',
+    path: target.path,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body,
+    body: target.body,
   });
   const text = await res.body.text();
-  if (!(JSON.parse(text) as { response?: { allowed?: boolean } }).response?.allowed) {
-    throw new Error(`not allowed: ${text.slice(0, 300)}`);
+  const response = (JSON.parse(text) as { response?: { allowed?: boolean; patch?: string } })
+    .response;
+  if (!response?.allowed || (patched && response.patch === undefined)) {
+    throw new Error(`not allowed${patched ? ' with a patch' : ''}: ${text.slice(0, 300)}`);
   }
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
@@ -70,6 +87,7 @@ function cpuSeconds(pid: number): number {
 }
 
 interface Origin {
+  handler: 'webhook' | 'noop';
   port: number;
   ca: string;
   pid: number;
@@ -87,7 +105,7 @@ interface Load {
 
 async function load(
   origin: Origin,
-  body: string,
+  target: Target,
   concurrency: number,
   total: number,
 ): Promise<Load> {
@@ -101,13 +119,15 @@ async function load(
   });
   const latencies: number[] = [];
   let next = 0;
+  const patched = target.patched && origin.handler === 'webhook';
   const worker = async () => {
     while (next < total) {
       next += 1;
-      latencies.push(await post(pool, body));
+      latencies.push(await post(pool, target, patched));
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, () => post(pool, body))); // warm connections
+  // Warm the connections.
+  await Promise.all(Array.from({ length: concurrency }, () => post(pool, target, patched)));
   const started = process.hrtime.bigint();
   const [clientCpu, serverCpu] = [process.cpuUsage(), cpuSeconds(origin.pid)];
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -150,7 +170,7 @@ async function start(handler: 'webhook' | 'noop'): Promise<Origin> {
   );
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   const { port, ca } = JSON.parse(line) as { port: number; ca: string };
-  return { port, ca, pid: child.pid!, process: child };
+  return { handler, port, ca, pid: child.pid!, process: child };
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
@@ -217,6 +237,62 @@ function row(concurrency: number, noop: Load, hook: Load, costs: Costs) {
   ].join(' ');
 }
 
+const POD_HEADER = [
+  '  conc   no-op/s     pods/s  vs no-op  vs raw     raw/s',
+  '  p50 ms (no-op)  p99 ms (no-op)   CPU µs/req (no-op)  CPU server/client',
+].join('  ');
+
+function podRow(concurrency: number, noop: Load, hook: Load, raw: number) {
+  return [
+    `  ${String(concurrency).padStart(4)}`,
+    fmt(noop.throughput),
+    fmt(hook.throughput),
+    `${ratio(hook.throughput / noop.throughput)}  `,
+    ratio(hook.throughput / raw),
+    fmt(raw),
+    ` ${ms(hook.p50)} (${ms(noop.p50)})`,
+    `${ms(hook.p99)} (${ms(noop.p99)})`,
+    `  ${hook.cpuMicros.toFixed(0).padStart(7)} (${noop.cpuMicros.toFixed(0).padStart(7)})`,
+    `    ${pct(hook.cpu.server)} / ${pct(hook.cpu.client)}`,
+  ].join(' ');
+}
+
+/**
+ * Pod admissions through /mutate-pod beside the no-op, with the raw Ed25519 rate (over a 4 KB
+ * genome's canonical bytes) measured right before and right after each row.
+ */
+async function pods(scale: number, rawMs: number): Promise<void> {
+  const genome = sortedKeys(genomeOfSize(4096, signer));
+  const message = canonicalBytes(genome);
+  const sig = Buffer.from(genome.signature!.sig_base64, 'base64');
+  const raw = () => rate(() => verifyEd25519(trustedKey, message, sig), rawMs);
+  const body = podReview(1);
+  console.log(
+    `pod admission (/mutate-pod, Genome verified in the cache; request body ${body.length} bytes)`,
+  );
+  console.log(POD_HEADER);
+  const raws: number[] = [];
+  for (const [i, [concurrency, count]] of [
+    [1, 2000],
+    [16, 6000],
+    [128, 6000],
+  ].entries()) {
+    const total = Math.max(concurrency!, Math.round(count! * scale));
+    const before = raw();
+    const pair = i % 2 === 0 ? [noop, hook] : [hook, noop];
+    const results = new Map<Origin, Load>();
+    for (const origin of pair) {
+      const target: Target = { path: '/mutate-pod', body, patched: true };
+      results.set(origin, await load(origin, target, concurrency!, total));
+    }
+    const rawRate = (before + raw()) / 2;
+    raws.push(rawRate);
+    console.log(podRow(concurrency!, results.get(noop)!, results.get(hook)!, rawRate));
+  }
+  console.log(`  raw Ed25519 verifies/s (4 KB genome), this run: ${fmt(median(raws))}`);
+  console.log('');
+}
+
 const [hook, noop] = [await start('webhook'), await start('noop')];
 console.log(
   `node ${process.version}; webhook and no-op each in its own process; HTTPS keep-alive; undici client\n`,
@@ -257,7 +333,10 @@ try {
       // The no-op first on even rows, the webhook first on odd ones: noise hits both alike.
       const pair = i % 2 === 0 ? [noop, hook] : [hook, noop];
       const results = new Map<Origin, Load>();
-      for (const origin of pair) results.set(origin, await load(origin, body, concurrency, total));
+      for (const origin of pair) {
+        const target: Target = { path: '/validate-genome', body, patched: false };
+        results.set(origin, await load(origin, target, concurrency, total));
+      }
       const costs = mean(before, measureCosts(work, rawMs));
       raws.push(costs.raw);
       console.log(row(concurrency, results.get(noop)!, results.get(hook)!, costs));
@@ -270,6 +349,7 @@ try {
     );
     console.log('');
   }
+  if (only === undefined || only === 'pods') await pods(scale, rawMs);
 } finally {
   for (const origin of [hook, noop]) origin.process.kill('SIGTERM');
 }

@@ -123,6 +123,50 @@ describe('planInjection for a verified Genome', () => {
     expect(again).toMatchObject({ ok: true, patch: [] });
   });
 
+  it('is idempotent on the pod as the API server sends it back on reinvocation', () => {
+    // What happens between the first call and the reinvocation: the object comes back in Go's
+    // field order (not ours), defaulted (terminationMessagePath), and the ServiceAccount plugin
+    // has mounted its token into every container, the injected init container too.
+    const token = {
+      name: 'kube-api-access-x1',
+      readOnly: true,
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+    };
+    const reversed = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(reversed)
+        : value !== null && typeof value === 'object'
+          ? Object.fromEntries(
+              Object.entries(value)
+                .reverse()
+                .map(([k, v]) => [k, reversed(v)]),
+            )
+          : value;
+    const once = injectedPod(pod());
+    for (const c of [...once.spec.containers, ...once.spec.initContainers]) {
+      c.volumeMounts = [...(c.volumeMounts ?? []), token];
+      c.terminationMessagePath = '/dev/termination-log';
+    }
+    const returned = reversed(once);
+    expect(planInjection(returned, 'apps', VERIFIED, SETTINGS)).toMatchObject({
+      ok: true,
+      patch: [],
+    });
+  });
+
+  it('sets its own fields of a changed boot check again and keeps what others added', () => {
+    const once = injectedPod(pod());
+    const check = once.spec.initContainers[0];
+    check.image = 'someone-else:latest';
+    check.terminationMessagePolicy = 'File';
+    const out = injectedPod(once);
+    expect(out.spec.initContainers).toHaveLength(1);
+    expect(out.spec.initContainers[0]).toMatchObject({
+      image: SETTINGS.image,
+      terminationMessagePolicy: 'File',
+    });
+  });
+
   it('keeps the pod’s own init containers after the boot check, and its own gates', () => {
     const out = injectedPod(
       pod(

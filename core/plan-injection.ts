@@ -5,6 +5,7 @@
  * annotation, the readiness gate and the boot check; anything else refuses (fail closed).
  * Applying the plan to its own result changes nothing (reinvocation, re-application).
  */
+import { isDeepStrictEqual } from 'node:util';
 import {
   CONDITION_VERIFIED,
   GENOME_CONFIGMAP_KEY,
@@ -151,6 +152,9 @@ function injected(pod: Obj, plan: Injection): Obj {
   const initContainers = asList(spec.initContainers).filter(
     (c) => asObj(c).name !== BOOT_CHECK_CONTAINER,
   );
+  const existingCheck = asList(spec.initContainers).find(
+    (c) => asObj(c).name === BOOT_CHECK_CONTAINER,
+  );
   return {
     ...pod,
     metadata: {
@@ -167,7 +171,9 @@ function injected(pod: Obj, plan: Injection): Obj {
       containers: asList(spec.containers).map((c) =>
         plan.targets.has(String(asObj(c).name)) ? withGenome(asObj(c)) : c,
       ),
-      initContainers: bootCheck ? [bootCheckContainer(plan), ...initContainers] : initContainers,
+      initContainers: bootCheck
+        ? [bootCheckContainer(plan, existingCheck), ...initContainers]
+        : initContainers,
       readinessGates: upsertGate(asList(spec.readinessGates)),
     },
   };
@@ -180,20 +186,42 @@ function genomeVolume(configMapName: string): Obj {
 const MOUNT = { name: GENOME_VOLUME, mountPath: GENOME_MOUNT_PATH, readOnly: true };
 const PATH_ENV = { name: GENOME_PATH_ENV, value: `${GENOME_MOUNT_PATH}/${GENOME_CONFIGMAP_KEY}` };
 
-/** A container with the genome mounted (replacing any mount of that volume or at that path). */
-function withGenome(container: Obj): Obj {
-  const mounts = asList(container.volumeMounts).filter((m) => {
+/**
+ * The mounts with the genome's (replacing any other mount of that volume or at that path); an
+ * identical mount stays where it is, so that a mount added after it (the ServiceAccount token
+ * of a reinvoked pod) does not make a second patch.
+ */
+function withMount(mounts: unknown[]): unknown[] {
+  const kept = mounts.filter((m) => {
     const mount = asObj(m);
+    if (isDeepStrictEqual(mount, MOUNT)) return true;
     return mount.name !== GENOME_VOLUME && mount.mountPath !== GENOME_MOUNT_PATH;
   });
+  return kept.some((m) => isDeepStrictEqual(m, MOUNT)) ? kept : [...kept, MOUNT];
+}
+
+/** A container with the genome mounted and the variable set. */
+function withGenome(container: Obj): Obj {
   return {
     ...container,
-    volumeMounts: [...mounts, MOUNT],
+    volumeMounts: withMount(asList(container.volumeMounts)),
     env: upsert(asList(container.env), PATH_ENV),
   };
 }
 
-function bootCheckContainer(plan: Injection): Obj {
+/**
+ * The boot check init container. On a pod that already has it (a reinvocation), what the API
+ * server and its plugins added since (defaults such as terminationMessagePath, the
+ * ServiceAccount token mount) is kept, and every field the plan owns is set again.
+ */
+function bootCheckContainer(plan: Injection, existing: unknown): Obj {
+  const own = ownBootCheck(plan);
+  if (existing === undefined) return own;
+  const before = asObj(existing);
+  return { ...before, ...own, volumeMounts: withMount(asList(before.volumeMounts)) };
+}
+
+function ownBootCheck(plan: Injection): Obj {
   return {
     name: BOOT_CHECK_CONTAINER,
     image: plan.settings.image,
@@ -235,7 +263,8 @@ function diff(before: Obj, after: Obj): PatchOperation[] {
     for (const key of Object.keys(now)) {
       const empty = Array.isArray(now[key]) && (now[key] as unknown[]).length === 0;
       if (empty && was[key] === undefined) continue;
-      if (JSON.stringify(was[key]) !== JSON.stringify(now[key]))
+      // Deep equality regardless of key order: the API server sends objects in Go's field order.
+      if (!isDeepStrictEqual(was[key], now[key]))
         patch.push({ op: 'add', path: `/${part}/${key}`, value: now[key] });
     }
   }

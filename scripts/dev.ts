@@ -2,7 +2,7 @@
 // started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane } from '../cluster/control-plane.ts';
 import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
@@ -22,6 +22,7 @@ const howToUse: DevStep = {
 
 interface Cluster {
   kubeconfigPath: string;
+  node: DevContext['node'];
   stop(): Promise<void>;
 }
 
@@ -54,7 +55,7 @@ async function startLocalCluster(): Promise<Cluster> {
     if (readdirSync(dirname(stable)).length === 0) rmSync(dirname(stable), { recursive: true });
     await cp.stop();
   };
-  return { kubeconfigPath: stable, stop };
+  return { kubeconfigPath: stable, node: why ? 'none' : 'local', stop };
 }
 
 async function useOrStartCluster(): Promise<Cluster> {
@@ -67,10 +68,11 @@ async function useOrStartCluster(): Promise<Cluster> {
       `the cluster in KUBECONFIG=${external} (${kc.getCurrentCluster()?.server}) does not answer /readyz`,
     );
   }
+  const nodes = (await kc.makeApiClient(CoreV1Api).listNode()).items.length;
   console.log(
-    `using the cluster in KUBECONFIG (${kc.getCurrentCluster()?.server}); starting no control plane`,
+    `using the cluster in KUBECONFIG (${kc.getCurrentCluster()?.server}, ${nodes} node(s)); starting no control plane`,
   );
-  return { kubeconfigPath: external, stop: async () => {} };
+  return { kubeconfigPath: external, node: nodes > 0 ? 'cluster' : 'none', stop: async () => {} };
 }
 
 async function main(): Promise<void> {
@@ -89,7 +91,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
   try {
     cluster = await useOrStartCluster();
-    const ctx: DevContext = { kubeconfigPath: cluster.kubeconfigPath, kubectl: kubectlBinary() };
+    const ctx: DevContext = {
+      kubeconfigPath: cluster.kubeconfigPath,
+      kubectl: kubectlBinary(),
+      node: cluster.node,
+    };
     for (const step of [...devSteps, howToUse]) {
       console.log(`[dev] ${step.name}`);
       const cleanup = await step.run(ctx);

@@ -39,7 +39,7 @@ describe('make bench, run small', () => {
     }
   });
 
-  it('webhook.bench prints no-op, ceiling, webhook and their ratios at 1, 16 and 128', async () => {
+  it('webhook.bench prints no-op, ceiling, webhook and their ratios at 1, 16 and 128, for Genomes and pods', async () => {
     const out = await bench('webhook.bench.ts', { BENCH_SCALE: '0.02', BENCH_MS: '20' });
     const ms = String.raw`\d+\.\d\d \( *\d+\.\d\d\)`; // the webhook's, then the no-op's
     for (const size of ['4 KB', '1 MB']) {
@@ -54,9 +54,20 @@ describe('make bench, run small', () => {
       }
       expect(section).toMatch(/webhook p50 \/ \(no-op p50 \+ one raw verification\) = \d+\.\d\d/);
     }
-    const large = out.slice(out.indexOf('1 MB genome'));
+    const large = out.slice(out.indexOf('1 MB genome'), out.indexOf('pod admission'));
     expect(large).toMatch(new RegExp(String.raw`JSON\.parse of the body/s .*: +${NUMBER}\n`));
     expect(large).toMatch(new RegExp(String.raw`canonical serialisations/s .*: +${NUMBER}\n`));
+    // Pod admission through /mutate-pod (every answer checked to carry a patch by the bench).
+    const pods = out.slice(out.indexOf('pod admission (/mutate-pod'));
+    expect(pods.length).toBeLessThan(out.length);
+    for (const concurrency of [1, 16, 128]) {
+      // no-op/s, pods/s, vs no-op, vs raw, raw/s, p50 and p99 of both, CPU µs/req of both
+      const row = String.raw`\n +${concurrency} +${NUMBER} +${NUMBER} +\d+\.\d\d +\d+\.\d\d +${NUMBER} +${ms} +${ms} +\d+ \( *\d+\) +\d+% / +\d+%`;
+      expect(pods).toMatch(new RegExp(row));
+    }
+    expect(pods).toMatch(
+      new RegExp(String.raw`raw Ed25519 verifies/s \(4 KB genome\).*: +${NUMBER}\n`),
+    );
   }, 120_000); // two servers, a shared 2-core machine
 
   it('operator.bench prints latency, cold start beside the API server, revocation and RSS', async () => {

@@ -39,11 +39,11 @@ beforeAll(async () => {
   });
   dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 110_000;
+  const deadline = Date.now() + 170_000;
   while (!output.includes('[dev] running') && dev.exitCode === null && Date.now() < deadline)
     await new Promise((resolve) => setTimeout(resolve, 200));
   if (!output.includes('[dev] running')) throw new Error(`make dev did not start:\n${output}`);
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   if (dev.exitCode === null) {
@@ -59,6 +59,16 @@ describe('make dev on a machine with no cluster configured', () => {
     expect(output).toContain(`KUBECONFIG=${stable}`);
   });
 
+  /** kubectl get through the printed kubeconfig; its stdout. */
+  const get = (args: string[]): string => {
+    const got = spawnSync(kubectlBinary(), ['--kubeconfig', stable, 'get', ...args], {
+      encoding: 'utf8',
+      env: environmentWithoutProxies(),
+    });
+    if (got.status !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${got.stderr}`);
+    return got.stdout;
+  };
+
   it('serves the sample genome through that kubeconfig', () => {
     const got = spawnSync(
       kubectlBinary(),
@@ -70,6 +80,81 @@ describe('make dev on a machine with no cluster configured', () => {
     );
     expect(got.stderr).toBe('');
     expect(got.stdout).toContain('genome.mathison.io/');
+  });
+
+  it('runs the sample Deployment (two replicas) behind a Service, its pods injected with the TOTK genome', async () => {
+    const deployment = JSON.parse(get(['deployment', 'mathison', '-n', 'default', '-o', 'json']));
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.metadata.labels['genome.mathison.io/genome']).toBe('totk');
+    expect(deployment.spec.template.spec.containers[0].image).toBe(
+      'genome.local/mathison-reference:v1',
+    );
+    const service = JSON.parse(get(['service', 'mathison', '-n', 'default', '-o', 'json']));
+    expect(service.spec.selector).toEqual({ app: 'mathison' });
+    const status = JSON.parse(get(['gn', 'totk', '-n', 'default', '-o', 'json'])).status;
+    expect(status.genomeId).toMatch(/^[0-9a-f]{64}$/);
+    // No node here: the pods stay Pending, but they were admitted through the pod webhook.
+    const pods = JSON.parse(get(['pods', '-n', 'default', '-l', 'app=mathison', '-o', 'json']))
+      .items as Record<string, any>[];
+    expect(pods).toHaveLength(2);
+    for (const pod of pods) {
+      expect(pod.metadata.annotations['genome.mathison.io/id']).toBe(status.genomeId);
+      expect(pod.spec.readinessGates).toEqual([{ conditionType: 'genome.mathison.io/verified' }]);
+      expect(pod.spec.volumes).toContainEqual(
+        expect.objectContaining({
+          name: 'mathison-genome',
+          configMap: expect.objectContaining({ name: status.configMapName }),
+        }),
+      );
+      expect(pod.spec.initContainers[0]).toMatchObject({
+        name: 'genome-verify',
+        image: 'genome.local/genome-operator:v1',
+      });
+    }
+  });
+
+  it('prints the three commands of readiness following trust; the first and last withdraw and restore it', async () => {
+    const lines = output.split('\n');
+    const after = (marker: string) => {
+      const at = lines.findIndex((l) => l.includes(marker));
+      expect(at, `"${marker}" in the output`).toBeGreaterThan(-1);
+      return lines[at + 1]!.trim();
+    };
+    const shell = after('readiness follows trust (in a shell with:');
+    const [withdraw, watch, restore] = [
+      after('1. withdraw trust'),
+      after('2. watch the pods go NotReady'),
+      after('3. put it back'),
+    ];
+    expect(shell).toContain(`export KUBECONFIG=${stable}`);
+    expect(watch).toBe('kubectl -n default get pods -l app=mathison -o wide -w');
+    const run = (command: string) => {
+      const done = spawnSync('bash', ['-c', `${shell}; ${command}`], {
+        encoding: 'utf8',
+        env: environmentWithoutProxies(),
+      });
+      expect(done.stderr).toBe('');
+      expect(done.status).toBe(0);
+    };
+    const verified = () =>
+      get([
+        'gn',
+        'totk',
+        '-n',
+        'default',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Verified")].status}',
+      ]);
+    const until = async (want: string) => {
+      const deadline = Date.now() + 30_000;
+      while (verified() !== want && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(verified()).toBe(want);
+    };
+    run(withdraw);
+    await until('False');
+    run(restore);
+    await until('True');
   });
 
   it('refuses a second make dev on the same path, before starting anything', () => {

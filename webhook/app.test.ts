@@ -99,3 +99,35 @@ describe('the webhook app', () => {
     expect((await fetch(`${base}/validate-pod`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 });
+
+describe('GET /metrics', () => {
+  /** The value of genome_webhook_requests_total for one endpoint and result. */
+  const requests = async (endpoint: string, result: string): Promise<number> => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) =>
+        l.startsWith(`genome_webhook_requests_total{endpoint="${endpoint}",result="${result}"} `),
+      );
+    return Number(line?.split(' ')[1] ?? NaN);
+  };
+
+  it('counts admission requests by endpoint and result, from zero', async () => {
+    const before = {
+      allowed: await requests('validate-genome', 'allowed'),
+      refused: await requests('validate-genome', 'refused'),
+      invalid: await requests('validate-genome', 'invalid'),
+      pods: await requests('mutate-pod', 'allowed'),
+    };
+    expect(before.pods).toBe(0); // this app has no pod mutation: the series exists at 0
+    await post(JSON.stringify(review(signWith(makeGenome([alice]), alice))));
+    await post(JSON.stringify(review(makeGenome([alice])))); // unsigned: refused
+    await post('{"apiVersion":');
+    expect(await requests('validate-genome', 'allowed')).toBe(before.allowed + 1);
+    expect(await requests('validate-genome', 'refused')).toBe(before.refused + 1);
+    expect(await requests('validate-genome', 'invalid')).toBe(before.invalid + 1);
+    expect(await requests('mutate-pod', 'allowed')).toBe(0);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('genome_webhook_process_resident_memory_bytes');
+  });
+});

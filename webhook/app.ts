@@ -8,6 +8,12 @@ import type { InjectionSettings } from '../core/plan-injection.ts';
 import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
 import { decidePodMutation, type GenomeCache } from './mutate-pod.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
+import {
+  createWebhookMetrics,
+  type WebhookEndpointName,
+  type WebhookMetrics,
+  type WebhookRequestResult,
+} from './metrics.ts';
 
 /** Where the webhook gets trusted keys: an in-memory view kept current by a watch. */
 export interface KeySource {
@@ -26,18 +32,22 @@ export interface WebhookDeps {
   maxBodyBytes: number;
   /** The pod mutation: the Genome cache and what to inject; without it /mutate-pod is 404. */
   pods?: { genomes: GenomeCache; injection: InjectionSettings };
+  /** Where requests are counted; a fresh registry when not given. Served at GET /metrics. */
+  metrics?: WebhookMetrics;
 }
 
 /**
  * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body
  * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, an oversized
  * one 413 (the API server then fails closed). /healthz says the process is alive; /readyz
- * whether trusted keys are loaded and the certificate is valid.
+ * whether trusted keys are loaded and the certificate is valid; /metrics serves the request
+ * counter (genome_webhook_requests_total{endpoint,result}) and Node's process metrics.
  *
  * The admission path is handled before express: it is the hot path, and express's router and
  * body parser cost more than the verification itself (docs/adr/0002-admission-hot-path.md).
  */
 export function createApp(deps: WebhookDeps): RequestListener {
+  const metrics = deps.metrics ?? createWebhookMetrics();
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -53,13 +63,29 @@ export function createApp(deps: WebhookDeps): RequestListener {
         : problems.join('; '),
     );
   });
+  app.get('/metrics', (_req, res) => {
+    metrics.registry.metrics().then(
+      (text) => res.type(metrics.registry.contentType).send(text),
+      () => res.status(500).end(),
+    );
+  });
+  const handling = (endpoint: WebhookEndpointName): Handling => ({
+    deps,
+    count: (result) => metrics.requests.inc({ endpoint, result }),
+  });
+  const validating = handling('validate-genome');
+  const mutating = handling('mutate-pod');
   return (req, res) => {
     // The API server adds ?timeout=5s to the path.
     const path = req.url?.split('?', 1)[0];
     if (path === VALIDATE_GENOME_PATH && req.method === 'POST') {
-      admit(deps, req, res).catch((err: unknown) => failed(deps.log, res, err));
+      admit(validating, req, res).catch((err: unknown) =>
+        failed(deps.log, res, err, validating.count),
+      );
     } else if (path === MUTATE_POD_PATH && req.method === 'POST' && deps.pods) {
-      mutate(deps, deps.pods, req, res).catch((err: unknown) => failed(deps.log, res, err));
+      mutate(mutating, deps.pods, req, res).catch((err: unknown) =>
+        failed(deps.log, res, err, mutating.count),
+      );
     } else app(req, res);
   };
 }
@@ -81,8 +107,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Counts one request's result. */
+type Count = (result: WebhookRequestResult) => void;
+
+/** What an admission handler works with: the app's parts and its endpoint's counter. */
+interface Handling {
+  deps: WebhookDeps;
+  count: Count;
+}
+
 /** A bug must never take the process down: answer 500 (the API server fails closed) and log. */
-function failed(log: Logger, res: ServerResponse, err: unknown): void {
+function failed(log: Logger, res: ServerResponse, err: unknown, count: Count): void {
+  count('error');
   log.error('admission failed', { err: errorMessage(err) });
   if (res.headersSent) res.destroy();
   else sendJson(res, 500, { error: 'internal error; the request was not admitted' });
@@ -118,19 +154,32 @@ function readBody(
  * Reads and parses the AdmissionReview of a request; answers 413 or 400 itself and returns
  * undefined when the body is too large or not a valid review.
  */
-async function readReview(deps: WebhookDeps, req: IncomingMessage, res: ServerResponse) {
+async function readReview(
+  deps: WebhookDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  count: Count,
+) {
   const body = await readBody(req, res, deps.maxBodyBytes);
-  if (body === undefined) return undefined;
+  if (body === undefined) {
+    count('invalid');
+    return undefined;
+  }
   const request = parseReview(body);
   if (typeof request !== 'string') return request;
+  count('invalid');
   deps.log.warn('bad admission request', { error: request });
   sendJson(res, 400, { error: request });
   return undefined;
 }
 
-async function admit(deps: WebhookDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function admit(
+  { deps, count }: Handling,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = process.hrtime.bigint();
-  const request = await readReview(deps, req, res);
+  const request = await readReview(deps, req, res, count);
   if (request === undefined) return;
   const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy);
   const { response, verdict } = decision;
@@ -146,17 +195,18 @@ async function admit(deps: WebhookDeps, req: IncomingMessage, res: ServerRespons
     skipped: decision.skipped,
     ms: Number(process.hrtime.bigint() - started) / 1e6,
   });
+  count(response.allowed ? 'allowed' : 'refused');
   sendJson(res, 200, reply(response));
 }
 
 async function mutate(
-  deps: WebhookDeps,
+  { deps, count }: Handling,
   pods: NonNullable<WebhookDeps['pods']>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   const started = process.hrtime.bigint();
-  const request = await readReview(deps, req, res);
+  const request = await readReview(deps, req, res, count);
   if (request === undefined) return;
   const decision = decidePodMutation(request, pods.genomes, pods.injection);
   const { response } = decision;
@@ -172,6 +222,7 @@ async function mutate(
     skipped: decision.skipped,
     ms: Number(process.hrtime.bigint() - started) / 1e6,
   });
+  count(response.allowed ? 'allowed' : 'refused');
   sendJson(res, 200, reply(response));
 }
 

@@ -150,3 +150,21 @@ describe('decidePodMutation', () => {
     expect(decision.response.allowed).toBe(false);
   });
 });
+
+describe('the request metric of /mutate-pod', () => {
+  it('counts each pod admission once, by result', async () => {
+    const count = async (result: string) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) =>
+          l.startsWith(`genome_webhook_requests_total{endpoint="mutate-pod",result="${result}"} `),
+        );
+      return Number(line?.split(' ')[1] ?? NaN);
+    };
+    const [allowed, refused] = [await count('allowed'), await count('refused')];
+    await post(podReview({ 'genome.mathison.io/genome': 'totk' }));
+    await post(podReview({ 'genome.mathison.io/genome': 'nope' }));
+    expect([await count('allowed'), await count('refused')]).toEqual([allowed + 1, refused + 1]);
+  });
+});

@@ -14,6 +14,7 @@ import {
 } from '../../cluster/operator-process.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import type { DevContext, DevStep } from './steps.ts';
+import { SAMPLE_GENOME, SAMPLE_NAMESPACE } from './sample-step.ts';
 
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
 const HEALTH = process.env.OPERATOR_HEALTH_LISTEN ?? '127.0.0.1:9080';
@@ -82,14 +83,14 @@ export const showVerified: DevStep = {
   name: 'wait for the operator to verify the sample',
   run: async (ctx) => {
     await until(
-      'totk-root to be Verified',
+      `${SAMPLE_GENOME} to be Verified`,
       async () =>
         kubectl(ctx, [
           'get',
           'gn',
-          'totk-root',
+          SAMPLE_GENOME,
           '-n',
-          'default',
+          SAMPLE_NAMESPACE,
           '-o',
           'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
         ]) === 'True',

@@ -1,21 +1,35 @@
 /**
  * The steps of `make dev` after the cluster is ready: install the CRD, trust the TEST key,
- * register and run the webhook, apply the sample genome. Each step may return its undo.
+ * register and run the webhook (Genome validation and pod injection), apply the sample genome,
+ * run the operator, then the images and the sample Mathison workload. Each step may return its
+ * undo.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { genomeManifest } from '../../core/manifest.ts';
 import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
-import { genomeWebhookConfiguration } from '../../core/webhook-config.ts';
+import {
+  genomeWebhookConfiguration,
+  MUTATE_POD_PATH,
+  podWebhookConfiguration,
+} from '../../core/webhook-config.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { runOperator, showVerified } from './operator-step.ts';
+import {
+  SAMPLE_GENOME,
+  SAMPLE_NAMESPACE,
+  sampleImages,
+  sampleWorkloadStep,
+} from './sample-step.ts';
 
 /** What every dev step gets: the cluster it works on. */
 export interface DevContext {
   kubeconfigPath: string;
   kubectl: string;
+  /** Where pods run: the local node dev started, the nodes of a KUBECONFIG cluster, or none. */
+  node: 'local' | 'cluster' | 'none';
 }
 
 /** One thing `make dev` does once the cluster is ready; it may return how to undo it on exit. */
@@ -29,6 +43,8 @@ const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
 const CONFIG_NAME = 'genome-operator';
 const LISTEN = process.env.WEBHOOK_LISTEN ?? '127.0.0.1:9443';
 const WEBHOOK_URL = process.env.WEBHOOK_URL ?? `https://${LISTEN}/validate-genome`;
+/** The pod injection: the same host and port as WEBHOOK_URL. */
+const POD_WEBHOOK_URL = Object.assign(new URL(WEBHOOK_URL), { pathname: MUTATE_POD_PATH }).href;
 const TOTK = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0');
 
 function kubectl(ctx: DevContext, args: string[], input?: string): string {
@@ -98,10 +114,11 @@ export const devSteps: DevStep[] = [
     },
   },
   {
-    name: `register and run the validating webhook at ${WEBHOOK_URL}`,
+    name: `register and run the webhook at ${WEBHOOK_URL} and ${POD_WEBHOOK_URL}`,
     run: async (ctx) => {
-      // Registered before the webhook serves, as a Helm install does; it fills in the caBundle.
+      // Registered before the webhook serves, as a Helm install does; it fills in the caBundles.
       applyJson(ctx, genomeWebhookConfiguration(CONFIG_NAME, NAMESPACE, { url: WEBHOOK_URL }));
+      applyJson(ctx, podWebhookConfiguration(CONFIG_NAME, NAMESPACE, { url: POD_WEBHOOK_URL }));
       const { stop } = spawnWebhook({
         kubeconfigPath: ctx.kubeconfigPath,
         namespace: NAMESPACE,
@@ -114,14 +131,11 @@ export const devSteps: DevStep[] = [
       );
       return async () => {
         // Leave no fail-closed webhook behind on a cluster that outlives make dev.
-        spawnSync(ctx.kubectl, [
-          '--kubeconfig',
-          ctx.kubeconfigPath,
-          'delete',
-          'validatingwebhookconfiguration',
-          CONFIG_NAME,
-          '--ignore-not-found',
-        ]);
+        for (const kind of ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration'])
+          spawnSync(ctx.kubectl, [
+            ...['--kubeconfig', ctx.kubeconfigPath],
+            ...['delete', kind, CONFIG_NAME, '--ignore-not-found'],
+          ]);
         await stop();
       };
     },
@@ -130,7 +144,7 @@ export const devSteps: DevStep[] = [
     name: 'apply the sample genome (TOTK_ROOT, signed with the TEST key)',
     run: async (ctx) => {
       const genome = JSON.parse(readFileSync(join(TOTK, 'genome.json'), 'utf8'));
-      const manifest = JSON.stringify(genomeManifest(genome, 'totk-root', 'default'));
+      const manifest = JSON.stringify(genomeManifest(genome, SAMPLE_GENOME, SAMPLE_NAMESPACE));
       let last = '';
       const admitted = () => {
         try {
@@ -146,9 +160,11 @@ export const devSteps: DevStep[] = [
           throw new Error(`${err.message}: ${last}`, { cause: err });
         },
       );
-      console.log(kubectl(ctx, ['get', 'gn', '-n', 'default']));
+      console.log(kubectl(ctx, ['get', 'gn', '-n', SAMPLE_NAMESPACE]));
     },
   },
   runOperator,
   showVerified,
+  sampleImages,
+  sampleWorkloadStep,
 ];

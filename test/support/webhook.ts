@@ -1,3 +1,4 @@
+import { request } from 'node:https';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { eventually, kubeconfigPath } from './cluster.ts';
@@ -50,4 +51,33 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
     });
   }
   return { port, url: `https://127.0.0.1:${port}`, output: webhook.output, stop: webhook.stop };
+}
+
+/**
+ * genome_webhook_requests_total of a local webhook for one endpoint, summed over results, from
+ * its /metrics (over HTTPS; the serving certificate is not checked for a local scrape).
+ */
+export async function webhookRequests(
+  port: number,
+  endpoint: 'validate-genome' | 'mutate-pod',
+): Promise<number> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('/metrics timed out')));
+    req.end();
+  });
+  const prefix = `genome_webhook_requests_total{endpoint="${endpoint}",`;
+  const lines = text.split('\n').filter((l) => l.startsWith(prefix));
+  if (lines.length === 0) throw new Error(`no ${prefix}...} series in /metrics`);
+  return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
