@@ -158,13 +158,47 @@ describe('planInjection for a verified Genome', () => {
     const once = injectedPod(pod());
     const check = once.spec.initContainers[0];
     check.image = 'someone-else:latest';
-    check.terminationMessagePolicy = 'File';
+    check.volumeMounts.push({
+      name: 'kube-api-access-x1',
+      readOnly: true,
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+    });
     const out = injectedPod(once);
     expect(out.spec.initContainers).toHaveLength(1);
-    expect(out.spec.initContainers[0]).toMatchObject({
-      image: SETTINGS.image,
-      terminationMessagePolicy: 'File',
-    });
+    expect(out.spec.initContainers[0]).toMatchObject({ image: SETTINGS.image });
+    expect(out.spec.initContainers[0].volumeMounts).toHaveLength(2);
+  });
+
+  it('keeps nothing of a genome-verify container the pod brings that could skip or fool the check', () => {
+    // A pod that names its own init container genome-verify must not be able to replace the
+    // check's program, run it as a sidecar, feed it NODE_OPTIONS or shadow /app.
+    const forged = {
+      name: 'genome-verify',
+      image: 'evil:1',
+      command: ['/bin/true'],
+      restartPolicy: 'Always',
+      envFrom: [{ configMapRef: { name: 'node-options' } }],
+      workingDir: '/tmp',
+      stdin: true,
+      lifecycle: { postStart: { exec: { command: ['x'] } } },
+      volumeMounts: [
+        { name: 'fake', mountPath: '/app' },
+        { name: 'fake', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+      ],
+      terminationMessagePath: '/app/genome-boot-check.mjs',
+    };
+    const out = injectedPod(pod({}, { initContainers: [forged] }));
+    expect(out.spec.initContainers).toHaveLength(1);
+    const check = out.spec.initContainers[0];
+    for (const field of ['command', 'restartPolicy', 'envFrom', 'workingDir', 'stdin', 'lifecycle'])
+      expect(check).not.toHaveProperty(field);
+    expect(check.image).toBe(SETTINGS.image);
+    // Only the genome mount, and a read-only mount of the ServiceAccount token, survive.
+    expect(check.volumeMounts).toEqual([
+      { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+    ]);
+    // The kubelet mounts a file at terminationMessagePath: over the program, it would empty it.
+    expect(check.terminationMessagePath).toBe('/dev/termination-log');
   });
 
   it('keeps the pod’s own init containers after the boot check, and its own gates', () => {

@@ -209,16 +209,36 @@ function withGenome(container: Obj): Obj {
   };
 }
 
+/** Where the ServiceAccount plugin (and token projectors like it) mount credentials. */
+const CREDENTIALS_PATH = '/var/run/secrets/';
+
 /**
- * The boot check init container. On a pod that already has it (a reinvocation), what the API
- * server and its plugins added since (defaults such as terminationMessagePath, the
- * ServiceAccount token mount) is kept, and every field the plan owns is set again.
+ * The boot check init container. On a pod that already has one of that name (a reinvocation,
+ * or a pod that brings its own), only the read-only mounts under /var/run/secrets/ that the
+ * ServiceAccount plugin adds are kept. Anything else could skip or fool the check (a command,
+ * restartPolicy Always, envFrom, a mount over /app, a terminationMessagePath on its program),
+ * so every other field is the plan's, the API server's defaults included.
  */
 function bootCheckContainer(plan: Injection, existing: unknown): Obj {
   const own = ownBootCheck(plan);
   if (existing === undefined) return own;
-  const before = asObj(existing);
-  return { ...before, ...own, volumeMounts: withMount(asList(before.volumeMounts)) };
+  return {
+    ...own,
+    volumeMounts: withMount(asList(asObj(existing).volumeMounts).filter(keptMount)),
+  };
+}
+
+/** The genome's own mount, or a read-only credentials mount: the mounts a boot check keeps. */
+function keptMount(m: unknown): boolean {
+  const mount = asObj(m);
+  if (isDeepStrictEqual(mount, MOUNT)) return true;
+  const path = mount.mountPath;
+  return (
+    mount.readOnly === true &&
+    typeof path === 'string' &&
+    path.startsWith(CREDENTIALS_PATH) &&
+    !path.includes('..')
+  );
 }
 
 function ownBootCheck(plan: Injection): Obj {
@@ -227,6 +247,9 @@ function ownBootCheck(plan: Injection): Obj {
     image: plan.settings.image,
     imagePullPolicy: plan.settings.imagePullPolicy,
     args: ['/app/genome-boot-check.mjs'],
+    // The API server's defaults, set here so that a reinvocation finds nothing to change.
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
     env: [PATH_ENV, { name: EXPECTED_ID_ENV, value: plan.genomeId }],
     volumeMounts: [MOUNT],
     resources: {
