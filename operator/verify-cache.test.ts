@@ -66,4 +66,22 @@ describe('VerifyCache', () => {
       verdict: { ok: false, code: 'GENOME_INVALID_SCHEMA' },
     });
   });
+
+  it('keeps no genome in the cache: a hit carries the genome the caller passed now', () => {
+    const cache = new VerifyCache();
+    const keys = trust(alice);
+    const v = keySetVersion(keys);
+    const revision = { uid: 'u', generation: 1 };
+    const first = cache.verdict(revision, genome, keys, v).verdict;
+    expect(first.ok && first.genome).toBe(genome);
+    // The informer hands over a new object of the same revision after every status write.
+    const copy = structuredClone(genome);
+    const hit = cache.verdict(revision, copy, keys, v);
+    expect(hit.fresh).toBe(false);
+    expect(hit.verdict.ok && hit.verdict.genome).toBe(copy);
+    const stored = [
+      ...(cache as unknown as { verdicts: Map<string, { genome?: unknown }> }).verdicts.values(),
+    ];
+    expect(stored.every((verdict) => verdict.genome === undefined)).toBe(true);
+  });
 });

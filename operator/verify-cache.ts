@@ -1,5 +1,5 @@
 import { canonicalBytes, sha256Hex } from '../core/canonical.ts';
-import { parseGenome, validateGenome } from '../core/genome.ts';
+import { parseGenome, validateGenome, type Genome } from '../core/genome.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify, verifyValidated, type Verdict } from '../core/verify.ts';
 
@@ -42,10 +42,16 @@ export class VerifyCache {
     const id = this.idOf(revision, genome);
     const key = `${id}|${version}`;
     const cached = id === undefined ? undefined : this.verdicts.get(key);
-    if (cached !== undefined) return { verdict: cached, fresh: false };
+    // A cached verdict holds no genome (it would keep an old copy of every Genome alive beside
+    // the informer's current one): the caller's genome, of the same revision, is put back.
+    if (cached !== undefined)
+      return {
+        verdict: cached.ok ? { ...cached, genome: genome as Genome } : cached,
+        fresh: false,
+      };
     const verdict = verify(genome, keys);
     this.computed++;
-    if (id !== undefined) this.remember(this.verdicts, key, verdict);
+    if (id !== undefined) this.remember(this.verdicts, key, withoutGenome(verdict));
     return { verdict, fresh: true };
   }
 
@@ -90,4 +96,9 @@ export class VerifyCache {
     if (map.size >= LIMIT) map.clear();
     map.set(key, value);
   }
+}
+
+/** The verdict as the cache keeps it: a Verified one without its genome (see verdict()). */
+function withoutGenome(verdict: Verdict): Verdict {
+  return verdict.ok ? { ...verdict, genome: undefined as unknown as Genome } : verdict;
 }
