@@ -87,6 +87,7 @@ describe('decide', () => {
     expect(plan.events).toEqual([]);
     expect(plan.replace).toBe(false);
     expect(plan.remove).toEqual([]);
+    expect(plan.inPlace).toBe(true);
   });
 
   it('a genome signed by an untrusted key is refused with the code and nothing is published', () => {
@@ -151,6 +152,9 @@ describe('decide', () => {
     const plan = decide(input({ genome: resource(first.status), owned: [tampered] }));
     expect(plan.replace).toBe(true);
     expect(plan.events.map((e) => e.reason)).toEqual(['Republished']);
+    // No pod's gate opens on it until it is put back.
+    expect(plan.inPlace).toBe(false);
+    expect(decide(input({ genome: resource(first.status), owned: [] })).inPlace).toBe(false);
   });
 
   it('a repeated refusal emits no second Event and keeps lastTransitionTime', () => {

@@ -70,6 +70,8 @@ export interface Plan {
   events: GenomeEvent[];
   /** The verdict that decided (the production rule applied): the pods' gates follow it. */
   verdict: Verdict;
+  /** The current ConfigMap exists, owned, immutable, with the content it should have. */
+  inPlace: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export function decide(input: DecideInput): Plan {
     writeStatus: !isDeepStrictEqual(comparable(previous), comparable(status)),
     events: eventsFor(previous, verdict, name, published.republish),
     verdict,
+    inPlace: published.inPlace,
   };
 }
 
@@ -107,13 +110,19 @@ function publishing(
   owned: readonly OwnedConfigMap[],
   desired: PublishedConfigMap | undefined,
   previous: GenomeStatus,
-): { write: boolean; replace: boolean; republish: boolean } {
-  if (desired === undefined) return { write: false, replace: false, republish: false };
+): { write: boolean; replace: boolean; republish: boolean; inPlace: boolean } {
+  if (desired === undefined)
+    return { write: false, replace: false, republish: false, inPlace: false };
   const existing = owned.find((c) => c.metadata?.name === desired.metadata.name);
   const replace = existing !== undefined && !sameContent(existing, desired);
   const deleted = existing === undefined && previous.configMapName === desired.metadata.name;
   const write = existing === undefined || replace || !sameMetadata(existing, desired);
-  return { write, replace, republish: replace || deleted };
+  return {
+    write,
+    replace,
+    republish: replace || deleted,
+    inPlace: existing !== undefined && !replace,
+  };
 }
 
 /** The labels, annotations and controller reference it should have are there. */

@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 
-const cm = (name: string, uid: string, owner = 'g1'): CachedConfigMap => ({
-  metadata: { name, namespace: 'apps', uid, labels: { 'genome.mathison.io/genome-uid': owner } },
+const cm = (
+  name: string,
+  uid: string,
+  owner = 'g1',
+  { namespace = 'apps', controller = owner }: { namespace?: string; controller?: string } = {},
+): CachedConfigMap => ({
+  metadata: {
+    name,
+    namespace,
+    uid,
+    labels: { 'genome.mathison.io/genome-uid': owner },
+    ownerReferences: [{ uid: controller, controller: true }],
+  },
   immutable: true,
   data: {},
 });
-const names = (owned: OwnedConfigMaps, uid = 'g1') =>
-  owned.ownedBy(uid).map((c) => c.metadata?.name);
+const names = (owned: OwnedConfigMaps, uid = 'g1', namespace = 'apps') =>
+  owned.ownedBy(uid, namespace).map((c) => c.metadata?.name);
 
 describe('OwnedConfigMaps', () => {
   it('indexes the cache by owner uid', () => {
@@ -26,5 +37,14 @@ describe('OwnedConfigMaps', () => {
     owned.observe({ type: 'add', object: cm('a', 'u1') });
     owned.observe({ type: 'delete', object: cm('a', 'u1') });
     expect(names(owned)).toEqual([]);
+  });
+
+  it('takes a copied label for nothing: no controller reference to the same uid, or another namespace', () => {
+    const owned = new OwnedConfigMaps();
+    owned.observe({ type: 'add', object: cm('label-only', 'u1', 'g1', { controller: 'other' }) });
+    owned.observe({ type: 'add', object: cm('elsewhere', 'u2', 'g1', { namespace: 'evil' }) });
+    owned.observe({ type: 'add', object: cm('real', 'u3') });
+    expect(names(owned)).toEqual(['real']);
+    expect(names(owned, 'g1', 'evil')).toEqual(['elsewhere']);
   });
 });

@@ -3,7 +3,24 @@ import type { OwnedConfigMap } from './decide.ts';
 
 /** A cached ConfigMap, as far as ownership goes. */
 export interface CachedConfigMap extends OwnedConfigMap {
-  metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean; kind?: string; name?: string }[];
+  };
+}
+
+/**
+ * The uid of the Genome that owns a ConfigMap: its genome-uid label, and only when its
+ * controller reference names the same uid. A label alone is not ownership: anyone who can
+ * create a ConfigMap can copy the label.
+ */
+function ownerOf(configMap: CachedConfigMap): string | undefined {
+  const uid = configMap.metadata?.labels?.[GENOME_UID_LABEL];
+  const controller = configMap.metadata?.ownerReferences?.find((o) => o.controller === true);
+  return uid !== undefined && controller?.uid === uid ? uid : undefined;
 }
 
 /** A change the ConfigMap cache saw. */
@@ -23,7 +40,7 @@ export class OwnedConfigMaps {
 
   /** Takes one change from the ConfigMap cache. */
   observe(change: ConfigMapChange): void {
-    const uid = change.object.metadata?.labels?.[GENOME_UID_LABEL];
+    const uid = ownerOf(change.object);
     const name = keyOf(change.object);
     for (const owned of this.applied.values()) owned.delete(name);
     if (uid === undefined) return;
@@ -51,10 +68,13 @@ export class OwnedConfigMaps {
     this.byOwner.get(ownerUid)?.delete(`${namespace}/${name}`);
   }
 
-  /** The ConfigMaps a Genome owns. */
-  ownedBy(uid: string): CachedConfigMap[] {
+  /**
+   * The ConfigMaps the Genome of `uid` owns in its `namespace` (an owner reference cannot reach
+   * across namespaces; one that claims to is not the Genome's).
+   */
+  ownedBy(uid: string, namespace: string): CachedConfigMap[] {
     const merged = new Map([...(this.applied.get(uid) ?? []), ...(this.byOwner.get(uid) ?? [])]);
-    return [...merged.values()];
+    return [...merged.values()].filter((c) => c.metadata?.namespace === namespace);
   }
 
   /** Forgets a Genome that is gone. */

@@ -2,7 +2,10 @@ import { GENOME_API_VERSION, GENOME_CONFIGMAP_KEY, GENOME_KIND } from '../core/a
 import type { GenomeResource } from '../core/api.ts';
 import { errorMessage, withFields, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import type { Verdict } from '../core/verify.ts';
+import type { Verdict, Verified } from '../core/verify.ts';
+import { refuse } from '../core/codes.ts';
+import { displayText } from '../core/display.ts';
+import { configMapName } from '../core/render.ts';
 import { isNotFound, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
@@ -75,7 +78,7 @@ function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): Decid
     verdict,
     keys,
     production: deps.production,
-    owned: deps.owned.ownedBy(uid),
+    owned: deps.owned.ownedBy(uid, genome.metadata.namespace ?? ''),
     mounted: mountedBy(deps.pods(keyOf(genome))),
     now: deps.now(),
   };
@@ -91,30 +94,51 @@ function mountedBy(pods: readonly CachedPod[]): Set<string> {
 }
 
 /**
- * The verdicts of the genomes a verified Genome publishes, by ConfigMap name: the current one
- * is the Genome's own verdict; an older one that gated pods still mount (a rollout under way)
- * is verified again, from the ConfigMap's content, against the current keys.
+ * The verdicts of the genomes a verified Genome publishes, by ConfigMap name. The current one
+ * is the Genome's own verdict, once its ConfigMap is in place with the content it should have
+ * (a ConfigMap replaced by hand opens no gate until it is put back). An older one that gated
+ * pods still mount (a rollout under way) is verified again, from its content, against the
+ * current keys, and counts only as the Genome's own: owned, immutable, named after the genome
+ * it holds, and a genome of the same name as the current one.
  */
 function publishedVerdicts(deps: ReconcileDeps, input: DecideInput, plan: Plan) {
   const published = new Map<string, Verdict>();
   const current = plan.status.configMapName;
   if (!plan.verdict.ok || current === undefined) return published;
-  published.set(current, plan.verdict);
+  if (plan.inPlace) published.set(current, plan.verdict);
   const mounted = new Set(deps.pods(keyOf(input.genome)).filter(hasGate).map(mountedConfigMap));
   const version = keySetVersion(input.keys);
-  for (const { name, uid, text } of input.owned.map(contentOf)) {
-    if (name === current || !mounted.has(name) || text === undefined) continue;
+  for (const { name, uid, text, immutable } of input.owned.map(contentOf)) {
+    if (name === current || !mounted.has(name) || text === undefined || !immutable) continue;
     const verdict = deps.verifier.publishedVerdict(uid, text, input.keys, version);
-    published.set(name, productionVerdict({ ...input, verdict }));
+    published.set(name, ownEarlier(input, plan.verdict, name, verdict));
   }
   return published;
+}
+
+/** An earlier genome's verdict, refused unless the ConfigMap is one this Genome published. */
+function ownEarlier(input: DecideInput, current: Verified, name: string, verdict: Verdict) {
+  if (!verdict.ok) return verdict;
+  const genomeName = input.genome.metadata.name ?? '';
+  const ours =
+    name === configMapName(genomeName, verdict.genomeId) &&
+    verdict.genome.name === current.genome.name;
+  if (!ours)
+    return {
+      ok: false as const,
+      ...refuse(
+        'GENOME_NOT_VERIFIED',
+        `ConfigMap ${displayText(name)} holds a genome that Genome ${displayText(genomeName)} never published`,
+      ),
+    };
+  return productionVerdict({ ...input, verdict });
 }
 
 /** A published ConfigMap's name, uid and genome text. */
 function contentOf(configMap: DecideInput['owned'][number]) {
   const { name = '', uid = '' } = configMap.metadata ?? {};
   const text = uid === '' ? undefined : configMap.data?.[GENOME_CONFIGMAP_KEY];
-  return { name, uid, text };
+  return { name, uid, text, immutable: configMap.immutable === true };
 }
 
 /**
@@ -185,15 +209,17 @@ function gatesOf(deps: ReconcileDeps, { key, input, plan }: Decided): GateWrite[
  * the queue retries), clean-up, status and Events. A failed gate write throws after the rest.
  */
 async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
-  const { genome, plan } = decided;
+  const { genome, input, plan } = decided;
   const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
   const failure = await writeGates(deps, gatesOf(deps, decided), log).then(
     () => undefined,
     (err: unknown) => err,
   );
   await publish(deps, uid, plan);
+  const uids = new Map(input.owned.map((c) => [c.metadata?.name, c.metadata?.uid]));
   for (const name of plan.remove) {
-    await deps.writes.deleteConfigMap(namespace, name);
+    // Only the object the cache holds: a ConfigMap made since under that name is not ours.
+    await deps.writes.deleteConfigMap(namespace, name, uids.get(name));
     deps.owned.noteDeleted(uid, namespace, name);
     log.info('removed an old ConfigMap', { configMap: name });
   }

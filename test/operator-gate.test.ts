@@ -152,6 +152,23 @@ describe('the readiness gate, driven by the operator', () => {
     expect(gateOf(ungated)).toBeUndefined();
   });
 
+  it('a ConfigMap that copies the published one (labels and content) opens no gate, and is not deleted', async () => {
+    const real = await core().readNamespacedConfigMap({ namespace, name: totkMap });
+    await kubectl(['create', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'app-copy', namespace, labels: real.metadata?.labels },
+        immutable: true,
+        data: real.data,
+      }),
+    });
+    await createPods(gatedPod('copy', 'app', { configMap: 'app-copy', id: totkId }));
+    await gatesBecome(['copy'], 'False', 'GENOME_NOT_VERIFIED');
+    const still = await core().readNamespacedConfigMap({ namespace, name: 'app-copy' });
+    expect(still.metadata?.uid).toBeDefined();
+  });
+
   it('writes only its own condition, through pods/status, never Ready', async () => {
     const pod = await core().readNamespacedPod({ namespace, name: 'good-1' });
     // No kubelet runs this pod: a Ready condition could only come from the operator.
