@@ -201,6 +201,42 @@ describe('planInjection for a verified Genome', () => {
     expect(check.terminationMessagePath).toBe('/dev/termination-log');
   });
 
+  it('leaves no other mount under the genome path and one MATHISON_GENOME_PATH in each container', () => {
+    // A deeper mount is applied after the genome's and would sit on top of genome.json; the
+    // kubelet takes the last of two entries of one variable.
+    const out = injectedPod(
+      pod(
+        {},
+        {
+          containers: [
+            {
+              name: 'app',
+              image: 'x',
+              volumeMounts: [
+                { name: 'fake', mountPath: '/etc/mathison/genome/genome.json', subPath: 'g.json' },
+                { name: 'fake', mountPath: '/etc/mathison/genome//' },
+                { name: 'data', mountPath: '/data' },
+              ],
+              env: [
+                { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' },
+                { name: 'MATHISON_GENOME_PATH', value: '/data/fake.json' },
+              ],
+            },
+          ],
+        },
+      ),
+    );
+    const app = out.spec.containers[0];
+    expect(app.volumeMounts).toEqual([
+      { name: 'data', mountPath: '/data' },
+      { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+    ]);
+    expect(app.env).toEqual([
+      { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' },
+    ]);
+    expect(planInjection(out, 'apps', VERIFIED, SETTINGS)).toMatchObject({ ok: true, patch: [] });
+  });
+
   it('keeps the pod’s own init containers after the boot check, and its own gates', () => {
     const out = injectedPod(
       pod(

@@ -5,6 +5,7 @@
  * annotation, the readiness gate and the boot check; anything else refuses (fail closed).
  * Applying the plan to its own result changes nothing (reinvocation, re-application).
  */
+import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
   CONDITION_VERIFIED,
@@ -195,9 +196,19 @@ function withMount(mounts: unknown[]): unknown[] {
   const kept = mounts.filter((m) => {
     const mount = asObj(m);
     if (isDeepStrictEqual(mount, MOUNT)) return true;
-    return mount.name !== GENOME_VOLUME && mount.mountPath !== GENOME_MOUNT_PATH;
+    return mount.name !== GENOME_VOLUME && !atOrUnderGenome(mount.mountPath);
   });
   return kept.some((m) => isDeepStrictEqual(m, MOUNT)) ? kept : [...kept, MOUNT];
+}
+
+/**
+ * Whether a mount path is the genome's directory or inside it (a deeper mount is applied after
+ * the genome's and would sit on top of genome.json).
+ */
+function atOrUnderGenome(path: unknown): boolean {
+  if (typeof path !== 'string') return false;
+  const clean = posix.normalize(path).replace(/\/+$/, '');
+  return clean === GENOME_MOUNT_PATH || clean.startsWith(`${GENOME_MOUNT_PATH}/`);
 }
 
 /** A container with the genome mounted and the variable set. */
@@ -271,10 +282,14 @@ function upsertGate(gates: unknown[]): unknown[] {
   return has ? gates : [...gates, { conditionType: VERIFIED_READINESS_GATE }];
 }
 
-/** The list with `item` in place of the entry of the same name, or appended. */
+/**
+ * The list with `item` in place of the first entry of the same name, or appended, and no other
+ * entry of that name (of two entries of one variable, the kubelet takes the last).
+ */
 function upsert(list: unknown[], item: Obj): unknown[] {
   const index = list.findIndex((e) => asObj(e).name === item.name);
-  return index === -1 ? [...list, item] : list.map((e, i) => (i === index ? item : e));
+  if (index === -1) return [...list, item];
+  return list.flatMap((e, i) => (i === index ? [item] : asObj(e).name === item.name ? [] : [e]));
 }
 
 /** One `add` per changed top-level field of metadata and spec (add replaces an existing member). */
