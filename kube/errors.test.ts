@@ -7,6 +7,7 @@ import {
   isNotFound,
   isRetryable,
   isTerminal,
+  isUidMismatch,
   statusCode,
   statusOf,
 } from './errors.ts';
@@ -56,5 +57,13 @@ describe('API error mapping', () => {
     expect(await statusOf(Promise.reject(api(403)))).toBe(403);
     await expect(statusOf(Promise.reject(api(500)), 409)).rejects.toThrow(ApiException);
     await expect(statusOf(Promise.reject(new Error('reset')))).rejects.toThrow('reset');
+  });
+
+  it('isUidMismatch: 422 on metadata.uid only', () => {
+    const body = (field: string) =>
+      JSON.stringify({ kind: 'Status', code: 422, details: { causes: [{ field }] } });
+    expect(isUidMismatch(new ApiException(422, 'Invalid', body('metadata.uid'), {}))).toBe(true);
+    expect(isUidMismatch(new ApiException(422, 'Invalid', body('spec.replicas'), {}))).toBe(false);
+    expect(isUidMismatch(new ApiException(409, 'Conflict', body('metadata.uid'), {}))).toBe(false);
   });
 });

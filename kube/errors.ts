@@ -18,6 +18,16 @@ export function isNotFound(err: unknown): boolean {
   return statusCode(err) === 404;
 }
 
+/**
+ * True when a write that carried `metadata.uid` as a precondition met another object of the
+ * same name: the API server refuses to change a uid (422, field metadata.uid).
+ */
+export function isUidMismatch(err: unknown): boolean {
+  if (statusCode(err) !== 422) return false;
+  const body = err instanceof ApiException ? err.body : (err as { body?: unknown } | null)?.body;
+  return JSON.stringify(body ?? '').includes('metadata.uid');
+}
+
 /** True when a write lost a race (stale resourceVersion) or a create found the name taken: 409. */
 export function isConflict(err: unknown): boolean {
   return statusCode(err) === 409;

@@ -6,6 +6,8 @@ import type { OperatorWrites } from '../kube/operator-writes.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 import { PodIndex } from './pod-index.ts';
+import { hasGate, releasedGate } from './gate.ts';
+import { isNotFound, isUidMismatch } from '../kube/errors.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
 import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
@@ -53,6 +55,9 @@ export interface Controller {
   /** Stops taking work and waits for the reconciles in process. */
   stop(): Promise<void>;
 }
+
+/** Queue keys of released pods (label removed) start with this; Genome keys never do. */
+const RELEASED = 'released-pod:';
 
 const keyOf = (object: { metadata?: { namespace?: string; name?: string } }) =>
   `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
@@ -108,8 +113,12 @@ export function startController(deps: ControllerDeps): Controller {
     async (key) => {
       const end = deps.metrics.reconcileDuration.startTimer();
       try {
-        await reconcile(reconcileDeps, key);
-        await rollout.reconcile(key);
+        if (key.startsWith(RELEASED)) {
+          await closeReleased(key.slice(RELEASED.length));
+        } else {
+          await reconcile(reconcileDeps, key);
+          await rollout.reconcile(key);
+        }
         end({ outcome: 'success' });
       } catch (err) {
         end({ outcome: 'error' });
@@ -126,6 +135,22 @@ export function startController(deps: ControllerDeps): Controller {
       },
     },
   );
+  // Pods that left the watch with their gate declared (label removed): closed by key.
+  const released = new Map<string, CachedPod>();
+  const closeReleased = async (key: string) => {
+    const pod = released.get(key);
+    const gate = pod === undefined ? undefined : releasedGate(pod, new Date());
+    if (gate !== undefined) {
+      try {
+        await deps.writes.patchPodGate(gate.namespace, gate.name, gate.uid, gate.condition);
+        deps.metrics.gateWrites.inc({ status: 'False' });
+        deps.log.info('closed the gate of a pod whose genome label was removed', { pod: key });
+      } catch (err) {
+        if (!isNotFound(err) && !isUidMismatch(err)) throw err;
+      }
+    }
+    if (released.get(key) === pod) released.delete(key);
+  };
   const enqueue = (key: string | undefined) => {
     if (key === undefined) return;
     queue.add(key);
@@ -144,7 +169,17 @@ export function startController(deps: ControllerDeps): Controller {
       owned.observe(e);
       enqueue(ownerKey(e.object));
     }),
-    deps.pods.onChange((e) => pods.observe(e).forEach(enqueue)),
+    deps.pods.onChange((e) => {
+      // A label-selector watch says DELETED, with the pod as it was, when the label goes: the
+      // pod may live on. A pod really deleted has its deletionTimestamp set (hasGate is false
+      // then) or, deleted at once, answers the close with 404, which is taken for done.
+      if (e.type === 'delete' && hasGate(e.object)) {
+        const key = keyOf(e.object);
+        released.set(key, e.object);
+        enqueue(`${RELEASED}${key}`);
+      }
+      pods.observe(e).forEach(enqueue);
+    }),
     ...rollout.watch(enqueue),
   ];
   let running = true;

@@ -165,3 +165,19 @@ function write(pod: GatedPod, want: Desired, since: Date): GateWrite {
 function timestamp(now: Date): string {
   return `${now.toISOString().slice(0, 19)}Z`;
 }
+
+/**
+ * The write that closes the gate of a pod that left the operator's watch with its gate still
+ * declared: someone removed its genome.mathison.io/genome label. Nothing keeps its genome
+ * verified any more, so it must not keep a True it was given.
+ */
+export function releasedGate(pod: GatedPod, now: Date): GateWrite | undefined {
+  if (!hasGate(pod)) return undefined;
+  const want = closed(
+    'GENOME_MISSING',
+    'the pod no longer names a Genome (its label genome.mathison.io/genome was removed), so nothing keeps its genome verified',
+  );
+  const have = currentGate(pod);
+  if (have?.status === 'False' && have.reason === want.reason) return undefined;
+  return write(pod, want, now);
+}

@@ -6,7 +6,7 @@ import type { Verdict, Verified } from '../core/verify.ts';
 import { refuse } from '../core/codes.ts';
 import { displayText } from '../core/display.ts';
 import { configMapName } from '../core/render.ts';
-import { isNotFound, statusCode } from '../kube/errors.ts';
+import { isNotFound, isUidMismatch, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
 import { decide, productionVerdict, type DecideInput, type Plan } from './decide.ts';
@@ -157,7 +157,8 @@ async function writeGates(deps: ReconcileDeps, gates: GateWrite[], log: Logger):
         await deps.writes.patchPodGate(gate.namespace, gate.name, gate.uid, gate.condition);
         deps.metrics.gateWrites.inc({ status: gate.condition.status });
       } catch (err) {
-        if (!isNotFound(err) && statusCode(err) !== 409) failures.push(err);
+        // Gone, or replaced by a pod of the same name (which the cache shows on its own).
+        if (!isNotFound(err) && statusCode(err) !== 409 && !isUidMismatch(err)) failures.push(err);
       }
     }
   };

@@ -203,7 +203,10 @@ describe('the readiness gate, driven by the operator', () => {
       { allowFailure: true },
     );
     expect(out.code).not.toBe(0);
-    expect(out.stderr).toMatch(/uid|UID/);
+    // What kube/errors.ts isUidMismatch recognises (422 on metadata.uid), so the operator takes
+    // it for a replaced pod rather than a failure to retry.
+    expect(out.stderr).toMatch(/metadata\.uid/);
+    expect(out.stderr).toMatch(/Invalid|invalid/);
   });
 
   it('turns False when the key is revoked, keeps the pods, and turns True again when it returns', async () => {
@@ -248,6 +251,16 @@ describe('the readiness gate, driven by the operator', () => {
     await gatesBecome(['good-1', 'new-1'], 'False', 'GENOME_UNTRUSTED_SIGNER');
     await setTrust([alice, bob]);
     await gatesBecome(['good-1', 'new-1'], 'True', 'Verified');
+  });
+
+  it('closes the gate of a pod whose genome label is removed (it leaves the operator’s watch)', async () => {
+    const genome = await readGenome(namespace, 'app');
+    const { configMapName = '', genomeId = '' } = genome?.status ?? {};
+    await createPods(gatedPod('leaver', 'app', { configMap: configMapName, id: genomeId }));
+    await gatesBecome(['leaver'], 'True', 'Verified');
+    await kubectl(['label', 'pod', 'leaver', '-n', namespace, 'genome.mathison.io/genome-']);
+    const [pod] = await gatesBecome(['leaver'], 'False', 'GENOME_MISSING');
+    expect(gateOf(pod!)?.message).toMatch(/label genome\.mathison\.io\/genome was removed/);
   });
 
   it('turns False with GENOME_MISSING when the Genome is deleted', async () => {
