@@ -106,6 +106,11 @@ describe('decideRollouts: which workloads get the new id stamped on their pod te
       ['Deployment/web a→b'],
     ],
     [
+      'a template stamped with an old id whose live pods all run the current id (restarted by hand) is not rolled again',
+      { workloads: [workload('web', { stamped: OLD })], pods: [pod('web', NEW), pod('web', NEW)] },
+      [],
+    ],
+    [
       'an unstamped template whose pods the webhook admitted with the current id is not rolled again',
       { workloads: [workload('web')], pods: [pod('web', NEW), pod('web', NEW)] },
       [],
@@ -211,6 +216,17 @@ describe('decideRollouts: which workloads get the new id stamped on their pod te
     expect(pendingNote(plan.pending, NEW)).toBe(
       'spec.rollout is Manual: Deployment web, StatefulSet db still run an older genome than bbbbbbbbbbbb; kubectl rollout restart rolls them',
     );
+  });
+
+  it('under Manual, a workload restarted by hand onto the current id is no longer reported', () => {
+    const plan = decideRollouts(
+      input({
+        genome: genome(NEW, 'Manual'),
+        workloads: [workload('web', { stamped: OLD })],
+        pods: [pod('web', NEW)],
+      }),
+    );
+    expect(plan.pending).toEqual([]);
   });
 
   it('spec.rollout Automatic is the same as no spec.rollout', () => {

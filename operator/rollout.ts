@@ -203,10 +203,11 @@ const idOf = (object: { metadata?: { annotations?: Labels } } | undefined) =>
   object?.metadata?.annotations?.[GENOME_ID_ANNOTATION];
 
 /**
- * Whether one workload must be rolled to `id`, and from what. Its template's stamp decides
- * when there is one (equal: done, even while pods of the old id are still being replaced;
- * other: roll). Without a stamp, only a live pod that does not run `id` calls for a roll: a
- * new workload whose pods the webhook admitted with the current id is not restarted again.
+ * Whether one workload must be rolled to `id`, and from what. A stamp equal to `id` means done,
+ * even while pods of the old id are still being replaced. Otherwise only a live pod that does
+ * not run `id` calls for a roll: a new workload whose pods the webhook admitted with the
+ * current id, or one restarted by hand (kubectl rollout restart under Manual), is not
+ * restarted again. A workload with no live pod gets the stamp (it restarts nothing).
  */
 export function rolloutOf(
   workload: CachedWorkload,
@@ -217,8 +218,11 @@ export function rolloutOf(
   if (workload.metadata?.deletionTimestamp !== undefined) return undefined;
   const stamped = idOf(workload.spec?.template);
   if (stamped === id) return undefined;
-  const behind = podsOf(workload, pods, genome).find((p) => idOf(p) !== id);
-  if (stamped === undefined && behind === undefined) return undefined;
+  const running = podsOf(workload, pods, genome);
+  const behind = running.find((p) => idOf(p) !== id);
+  // Every live pod runs `id` already (a new workload, or one restarted by hand under Manual):
+  // nothing to roll. A stamp of another id on a workload with no live pod is updated (free).
+  if (behind === undefined && (stamped === undefined || running.length > 0)) return undefined;
   return rollout(workload, id, stamped ?? idOf(behind));
 }
 
