@@ -118,6 +118,12 @@ export const REFUSAL_CODES = {
     action:
       'list only containers of the pod in genome.mathison.io/containers (comma-separated), or remove the annotation to mount the genome in every container',
   },
+  POD_GENOME_LABEL_CHANGED: {
+    meaning:
+      'an existing pod was to gain, lose or change its genome.mathison.io/genome label: a pod names its Genome when it is created, where the genome is injected and checked',
+    action:
+      'create a new pod with the label you want (for a Deployment, change its pod template); the label of a running pod cannot change',
+  },
   WEBHOOK_NOT_READY: {
     meaning:
       'the webhook has not loaded the Genomes of the cluster yet, so it cannot tell whether a pod may start (fail closed)',

@@ -110,7 +110,9 @@ export function podWebhookConfiguration(
             apiGroups: [''],
             apiVersions: ['v1'],
             resources: ['pods'],
-            operations: ['CREATE'],
+            // UPDATE: a running pod may not gain, lose or change its genome label (the
+            // object selector sends an UPDATE when either the old or the new pod has it).
+            operations: ['CREATE', 'UPDATE'],
             scope: 'Namespaced',
           },
         ],

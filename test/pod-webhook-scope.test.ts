@@ -185,4 +185,22 @@ describe('the pod webhook request metric', () => {
       expect(stored.spec.readinessGates).toBeUndefined();
     }
   });
+
+  it('refuses taking the genome label off a labelled pod, or putting it on an unlabelled one; other label changes pass', async () => {
+    const remove = await kubectl(['label', 'pod', 'labelled', '-n', ns, `${GENOME_LABEL}-`], {
+      allowFailure: true,
+    });
+    expect(remove.code).not.toBe(0);
+    expect(remove.stderr).toMatch(/POD_GENOME_LABEL_CHANGED: .*from totk to none/);
+    const add = await kubectl(['label', 'pod', 'unlabelled', '-n', ns, `${GENOME_LABEL}=totk`], {
+      allowFailure: true,
+    });
+    expect(add.code).not.toBe(0);
+    expect(add.stderr).toMatch(/POD_GENOME_LABEL_CHANGED: .*from none to totk/);
+    await kubectl(['label', 'pod', 'labelled', '-n', ns, 'team=blue']);
+    const stored = JSON.parse(
+      (await kubectl(['get', 'pod', 'labelled', '-n', ns, '-o', 'json'])).stdout,
+    ) as { metadata: { labels: Record<string, string> } };
+    expect(stored.metadata.labels).toMatchObject({ [GENOME_LABEL]: 'totk', team: 'blue' });
+  });
 });

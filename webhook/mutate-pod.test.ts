@@ -134,13 +134,43 @@ describe('decidePodMutation', () => {
   it('lets an unlabelled pod and a non-CREATE through untouched', () => {
     const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS);
     expect(plain.response).toEqual({ uid: 'u-9', allowed: true });
+    const same = { metadata: { labels: { 'genome.mathison.io/genome': 'nope' } } };
     const update = decidePodMutation(
-      request(podReview({ 'genome.mathison.io/genome': 'nope' }, { operation: 'UPDATE' })),
+      request(
+        podReview(
+          { 'genome.mathison.io/genome': 'nope' },
+          { operation: 'UPDATE', oldObject: same },
+        ),
+      ),
       cache,
       SETTINGS,
     );
     expect(update.response).toEqual({ uid: 'u-9', allowed: true });
   });
+
+  it.each([
+    ['added', {}, { 'genome.mathison.io/genome': 'totk' }, /from none to totk/],
+    ['removed', { 'genome.mathison.io/genome': 'totk' }, {}, /from totk to none/],
+    [
+      'changed',
+      { 'genome.mathison.io/genome': 'a' },
+      { 'genome.mathison.io/genome': 'b' },
+      /from a to b/,
+    ],
+  ])(
+    'refuses an UPDATE where the genome label is %s (POD_GENOME_LABEL_CHANGED)',
+    (_what, before, after, message) => {
+      const oldObject = { metadata: { labels: before } };
+      const decision = decidePodMutation(
+        request(podReview(after, { operation: 'UPDATE', oldObject })),
+        cache,
+        SETTINGS,
+      );
+      expect(decision.code).toBe('POD_GENOME_LABEL_CHANGED');
+      expect(decision.response.allowed).toBe(false);
+      expect(decision.response.status?.message).toMatch(message);
+    },
+  );
 
   it('refuses anything but a Pod (WEBHOOK_MISCONFIGURED)', () => {
     const review = podReview({ 'genome.mathison.io/genome': 'totk' });

@@ -1,10 +1,11 @@
 /**
  * The pod mutating webhook's decision: for a CREATE of a pod that names a Genome, inject the
  * Genome's verified publication (core/plan-injection.ts) or refuse with the code and the
- * Genome's reason. The Genome comes from the webhook's informer cache: no API call here.
+ * Genome's reason; for an UPDATE, refuse a change of the genome label. The Genome comes from the webhook's informer cache: no API call here.
  */
 import type { GenomeResource } from '../core/api.ts';
 import { refuse } from '../core/codes.ts';
+import { displayText } from '../core/display.ts';
 import { planInjection, requestedGenome, type InjectionSettings } from '../core/plan-injection.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
 
@@ -34,6 +35,7 @@ export function decidePodMutation(
     const refusal = refuse('WEBHOOK_MISCONFIGURED', `sent a ${request.kind.kind}, not a Pod`);
     return { response: denied(uid, refusal), code: refusal.code };
   }
+  if (request.operation === 'UPDATE') return labelKept(request);
   if (request.operation !== 'CREATE') return { response: allowed(uid), skipped: 'not a CREATE' };
   const name = requestedGenome(request.object);
   if (name === undefined) return { response: allowed(uid), skipped: 'no genome label' };
@@ -55,4 +57,22 @@ export function decidePodMutation(
     response.patch = Buffer.from(JSON.stringify(plan.patch)).toString('base64');
   }
   return { response, genomeId: plan.genomeId };
+}
+
+/**
+ * An UPDATE of a pod: allowed, untouched, unless it adds, removes or changes the genome label.
+ * A pod names its Genome at CREATE, where the genome is injected and the boot check added; a
+ * label added later would name a Genome for a pod that never got either, and a label removed
+ * would take the pod out of the operator's watch with its gate as it was.
+ */
+function labelKept(request: AdmissionRequest): PodMutationDecision {
+  const before = requestedGenome(request.oldObject);
+  const after = requestedGenome(request.object);
+  if (before === after) return { response: allowed(request.uid), skipped: 'label unchanged' };
+  const show = (name: string | undefined) => (name === undefined ? 'none' : displayText(name));
+  const refusal = refuse(
+    'POD_GENOME_LABEL_CHANGED',
+    `the label genome.mathison.io/genome of a pod cannot change after it is created (from ${show(before)} to ${show(after)})`,
+  );
+  return { response: denied(request.uid, refusal), code: refusal.code };
 }
