@@ -30,6 +30,10 @@ deps: $(NPM_STAMP) ## Install dependencies, including Node 24 (from the npm regi
 control-plane: ## Build (or find cached) etcd, kube-apiserver, kube-controller-manager, kubectl
 	bash scripts/build-control-plane.sh
 
+.PHONY: helm
+helm: ## Build (or find cached) the helm client (Helm 4, from the Go module helm.sh/helm/v4)
+	bash scripts/build-helm.sh
+
 .PHONY: node
 node: ## Build (or find cached) kubelet, kube-proxy, kube-scheduler, containerd, runc, CNI plugins, crictl
 	bash scripts/build-node.sh
@@ -39,12 +43,12 @@ node-if-supported:
 	@if [ -z "$(NODE_UNSUPPORTED)" ]; then bash scripts/build-node.sh; else echo "no local node ($(NODE_UNSUPPORTED))"; fi
 
 .PHONY: test
-test: deps control-plane node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
+test: deps control-plane helm node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
 	@if [ -z "$(NODE_UNSUPPORTED)" ]; then npx vitest run; \
 	else echo "leaving the node tests out: $(NODE_UNSUPPORTED)"; npx vitest run --project unit --project integration; fi
 
 .PHONY: test-node
-test-node: deps control-plane node ## Run the node tests only (real pods on a local node)
+test-node: deps control-plane helm node ## Run the node tests only (real pods on a local node)
 	npx vitest run --project node
 
 .PHONY: test-unit
@@ -58,12 +62,14 @@ lint: deps ## ESLint, Prettier and the TypeScript compiler
 	npx prettier --check .
 
 .PHONY: crds
-crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts
+crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts, and copy it into the chart
 	$(TSX) scripts/generate-crd.ts
+	$(TSX) scripts/sync-chart.ts
 
 .PHONY: verify
-verify: deps ## Fail when generated files (the CRD) drift from their source in core/
+verify: deps ## Fail when generated files (the CRD, the chart's copies) drift from their source
 	$(TSX) scripts/generate-crd.ts --check
+	$(TSX) scripts/sync-chart.ts --check
 
 .PHONY: bench
 bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server)
