@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from '../support/cluster.ts';
 import { CHART, helm } from '../support/helm.ts';
 import { tamperedTotk, totk } from './genome-fixtures.ts';
+import { containerPid, readPod } from './support.ts';
 
 const release = `helm-${randomBytes(2).toString('hex')}`;
 const fullname = `${release}-genome-operator`;
@@ -103,6 +104,42 @@ async function watchPosture(during: Promise<unknown>) {
   }
   await during;
   return { seen, readyWhenClosed };
+}
+
+/** A client that creates Genomes one after another until stopped; counts admitted and failed writes. */
+function startLoad() {
+  const api = kubeClient().makeApiClient(CustomObjectsApi);
+  let ok = 0;
+  const failures: string[] = [];
+  let stopped = false;
+  const running = (async () => {
+    while (!stopped) {
+      try {
+        await api.createNamespacedCustomObject({
+          group: 'mathison.io',
+          version: 'v1alpha1',
+          plural: 'genomes',
+          namespace: apps,
+          body: {
+            apiVersion: 'mathison.io/v1alpha1',
+            kind: 'Genome',
+            metadata: { generateName: 'load-', labels: { load: 'yes' } },
+            spec: { genome: totk.genome },
+          },
+        });
+        ok++;
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message.slice(0, 400) : String(err));
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await running;
+      return { ok, failures };
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -232,31 +269,7 @@ describe('helm install onto the local node', () => {
         '-o',
         'jsonpath={.items[*].metadata.name}',
       ]);
-      const api = kubeClient().makeApiClient(CustomObjectsApi);
-      let ok = 0;
-      const failures: string[] = [];
-      let stop = false;
-      const client = (async () => {
-        while (!stop) {
-          try {
-            await api.createNamespacedCustomObject({
-              group: 'mathison.io',
-              version: 'v1alpha1',
-              plural: 'genomes',
-              namespace: apps,
-              body: {
-                apiVersion: 'mathison.io/v1alpha1',
-                kind: 'Genome',
-                metadata: { generateName: 'rollout-', labels: { rollout: 'yes' } },
-                spec: { genome: totk.genome },
-              },
-            });
-            ok++;
-          } catch (err) {
-            failures.push(err instanceof Error ? err.message.slice(0, 300) : String(err));
-          }
-        }
-      })();
+      const load = startLoad();
       const upgrade = install('upgrade', [
         '--set',
         'webhook.drainSeconds=5',
@@ -264,8 +277,7 @@ describe('helm install onto the local node', () => {
         'webhook.podAnnotations.rollout=two',
       ]);
       const posture = await watchPosture(upgrade);
-      stop = true;
-      await client;
+      const { ok, failures } = await load.stop();
       const after = await kubectl([
         'get',
         'pods',
@@ -283,7 +295,46 @@ describe('helm install onto the local node', () => {
       expect(ok).toBeGreaterThan(20);
       // The upgrade never opened the webhook (lookup kept Fail).
       expect(posture.seen).toEqual(['Fail']);
-      await kubectl(['delete', 'genomes', '-n', apps, '-l', 'rollout=yes', '--wait=false']);
+      await kubectl(['delete', 'genomes', '-n', apps, '-l', 'load=yes', '--wait=false']);
+    },
+  );
+
+  it(
+    'loses no Genome write when one webhook pod is killed (SIGKILL) under load',
+    { timeout: 180_000 },
+    async () => {
+      const list = await kubectl([
+        'get',
+        'pods',
+        '-n',
+        ns,
+        '-l',
+        'app.kubernetes.io/component=webhook',
+        '-o',
+        'jsonpath={.items[0].metadata.name}',
+      ]);
+      const victim = await readPod(ns, list.stdout.trim());
+      const load = startLoad();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      process.kill(containerPid(victim), 'SIGKILL');
+      // Until the kubelet has restarted it and it is Ready again, and a little after.
+      await eventually(
+        'the killed webhook container to restart and be Ready',
+        async () => {
+          const pod = await readPod(ns, victim.metadata!.name!);
+          const status = pod.status?.containerStatuses?.[0];
+          return (status?.restartCount ?? 0) > 0 && status?.ready ? true : undefined;
+        },
+        90_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const { ok, failures } = await load.stop();
+      console.log(
+        `Genome creates while one webhook pod was killed: ${ok} admitted, ${failures.length} failed`,
+      );
+      expect(failures).toEqual([]);
+      expect(ok).toBeGreaterThan(10);
+      await kubectl(['delete', 'genomes', '-n', apps, '-l', 'load=yes', '--wait=false']);
     },
   );
 
