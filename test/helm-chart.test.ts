@@ -379,7 +379,8 @@ describe('values refused by values.schema.json', () => {
     return out;
   };
   /** Renders with `values` (YAML text on stdin); returns helm's exit code and message. */
-  const renderWith = (values: string) => helm(['template', 'x', CHART, '-f', '-'], values);
+  const renderWith = (values: string, namespace = 'genome-system') =>
+    helm(['template', 'x', CHART, '-n', namespace, '-f', '-'], values);
 
   it('refuses private key material in a trust Secret, in any encoding, without showing it', async () => {
     const { privateKey } = await import('node:crypto').then((c) => {
@@ -429,5 +430,9 @@ describe('values refused by values.schema.json', () => {
       expect(out.code, values).not.toBe(0);
       expect(out.stderr, values).toContain(message);
     }
+    // Not a schema rule (it depends on the release namespace): the templates refuse it.
+    const own = await renderWith('selfCheck:\n  namespace: apps\n', 'apps');
+    expect(own.code).not.toBe(0);
+    expect(own.stderr).toContain('selfCheck.namespace must not be the release namespace apps');
   });
 });

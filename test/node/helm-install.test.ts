@@ -9,8 +9,8 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from '../support/cluster.ts';
 import { CHART, helm } from '../support/helm.ts';
-import { tamperedTotk, totk } from './genome-fixtures.ts';
-import { containerPid, readPod } from './support.ts';
+import { healthOf, mathisonContainer, tamperedTotk, totk } from './genome-fixtures.ts';
+import { apply, containerPid, hasCondition, podOf, readPod, waitForPod } from './support.ts';
 
 const release = `helm-${randomBytes(2).toString('hex')}`;
 const fullname = `${release}-genome-operator`;
@@ -244,6 +244,39 @@ describe('helm install onto the local node', () => {
       60_000,
     );
     expect(verified).toBe(`True ${totk.id}`);
+  });
+
+  it('injects the verified Genome into a labelled Mathison Deployment; its boot check passes', async () => {
+    await apply(apps, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'mathison' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'mathison' } },
+        template: {
+          metadata: { labels: { app: 'mathison', 'genome.mathison.io/genome': 'totk' } },
+          spec: { containers: [mathisonContainer()] },
+        },
+      },
+    });
+    const name = await podOf(apps, 'mathison');
+    // The app's own probe passes on the injected genome. (The pod's Ready also waits for the
+    // readiness gate genome.mathison.io/verified, which the operator does not drive yet.)
+    const pod = await waitForPod(apps, name, 'containers ready', (p) =>
+      hasCondition(p, 'ContainersReady'),
+    );
+    expect(pod.metadata?.annotations?.['genome.mathison.io/id']).toBe(totk.id);
+    expect(pod.spec?.initContainers?.map((c) => [c.name, c.image])).toEqual([
+      ['genome-verify', 'genome.local/genome-operator:v1'],
+    ]);
+    expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    const health = await healthOf(kubectl, apps, name);
+    expect(health).toMatchObject({
+      status: 'healthy',
+      governance: { genome: { genome_id_full: totk.id, verified: true } },
+    });
+    await kubectl(['delete', 'deployment', 'mathison', '-n', apps, '--wait=false']);
   });
 
   it('passes helm test', { timeout: 180_000 }, async () => {
