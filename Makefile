@@ -16,7 +16,7 @@ NODE_UNSUPPORTED = $(shell if [ "$(NODE)" = 0 ]; then echo "NODE=0"; elif [ "$$(
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-fund --no-audit --loglevel=error
@@ -102,19 +102,6 @@ kind-up: ## (needs Docker) Create a kind cluster; writes .cluster/kind-kubeconfi
 kind-down: ## (needs Docker) Delete the kind cluster
 	kind delete cluster --name $(KIND_CLUSTER) --kubeconfig .cluster/kind-kubeconfig
 
-HELM = $(shell bash scripts/build-helm.sh --print-dir)/helm
-E2E_NAMESPACE ?= genome-system
 .PHONY: e2e-kind
-e2e-kind: deps helm ## (needs Docker and kind) kind cluster, build and load the image, helm install, helm test, integration tests on it
-	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "e2e-kind needs a running Docker engine"; exit 1; }
-	@command -v kind >/dev/null || { echo "e2e-kind needs kind (https://kind.sigs.k8s.io/)"; exit 1; }
-	@mkdir -p .cluster
-	kind get clusters | grep -qx '$(KIND_CLUSTER)' || kind create cluster --name $(KIND_CLUSTER) --kubeconfig .cluster/kind-kubeconfig --wait 120s
-	bash images/genome-operator/prepare.sh "$(CURDIR)"
-	docker build -t genome.local/genome-operator:v1 .
-	kind load docker-image genome.local/genome-operator:v1 --name $(KIND_CLUSTER)
-	$(HELM) upgrade --install genome-operator charts/genome-operator --kubeconfig .cluster/kind-kubeconfig \
-	  --namespace $(E2E_NAMESPACE) --create-namespace \
-	  --set image.pullPolicy=Never --set webhook.bootCheckPullPolicy=Never --wait --timeout 5m
-	$(HELM) test genome-operator --kubeconfig .cluster/kind-kubeconfig --namespace $(E2E_NAMESPACE) --logs
-	GENOME_TEST_KUBECONFIG=$(CURDIR)/.cluster/kind-kubeconfig npx vitest run --project integration
+e2e-kind: deps helm ## (needs Docker and kind) kind cluster, image built and loaded, helm install, helm test, Genomes, uninstall, integration tests
+	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/e2e-kind.sh
