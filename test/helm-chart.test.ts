@@ -128,12 +128,15 @@ describe('helm lint and helm template', () => {
     const warnings = await dryRunApply(objects);
     expect(warnings).not.toMatch(/PodSecurity|violate/);
     // The ServiceMonitor and PrometheusRule are rendered (their CRDs are not on this cluster, so
-    // the API server cannot check them): each alert names a metric the operator exports.
-    pick(objects, 'ServiceMonitor');
+    // the API server cannot check them): each alert names a metric the operator or the webhook exports.
+    pick(objects, 'ServiceMonitor', 'genome-operator');
+    pick(objects, 'ServiceMonitor', 'genome-operator-webhook');
     const rule = pick(objects, 'PrometheusRule') as unknown as {
       spec: { groups: { rules: { alert: string; expr: string }[] }[] };
     };
-    const metricsSource = readFileSync(join(ROOT, 'operator', 'metrics.ts'), 'utf8');
+    const metricsSource = ['operator', 'webhook']
+      .map((dir) => readFileSync(join(ROOT, dir, 'metrics.ts'), 'utf8'))
+      .join('\n');
     for (const r of rule.spec.groups[0]!.rules) {
       const metric = /\b(genome_[a-z_]+)\{/.exec(r.expr)?.[1];
       expect(metric, r.alert).toBeDefined();

@@ -262,7 +262,7 @@ describe('helm install onto the local node', () => {
     expect(verified).toBe(`True ${totk.id}`);
   });
 
-  it('injects the verified Genome into a labelled Mathison Deployment; its boot check passes', async () => {
+  it('injects the verified Genome into a labelled Mathison Deployment: Ready, NotReady after a revocation, Ready again', async () => {
     await apply(apps, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -277,11 +277,8 @@ describe('helm install onto the local node', () => {
       },
     });
     const name = await podOf(apps, 'mathison');
-    // The app's own probe passes on the injected genome. (The pod's Ready also waits for the
-    // readiness gate genome.mathison.io/verified, which the operator does not drive yet.)
-    const pod = await waitForPod(apps, name, 'containers ready', (p) =>
-      hasCondition(p, 'ContainersReady'),
-    );
+    // Ready: the app's probe passes on the injected genome and the operator opened the gate.
+    const pod = await waitForPod(apps, name, 'Ready', (p) => hasCondition(p, 'Ready'));
     expect(pod.metadata?.annotations?.['genome.mathison.io/id']).toBe(totk.id);
     expect(pod.spec?.initContainers?.map((c) => [c.name, c.image])).toEqual([
       ['genome-verify', 'genome.local/genome-operator:v1'],
@@ -292,6 +289,36 @@ describe('helm install onto the local node', () => {
       status: 'healthy',
       governance: { genome: { genome_id_full: totk.id, verified: true } },
     });
+    // Revocation: the chart's trust Secret loses the key; the pod goes NotReady (same
+    // container, no restart), and is Ready again when the key is back.
+    const secret = `${fullname}-test-key`;
+    const key = 'TEST-ONLY-totk-key-001';
+    const value = (
+      await kubectl(['get', 'secret', secret, '-n', ns, '-o', `jsonpath={.data.${key}}`])
+    ).stdout;
+    await kubectl([
+      'patch',
+      'secret',
+      secret,
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      `[{"op":"remove","path":"/data/${key}"}]`,
+    ]);
+    await waitForPod(apps, name, 'NotReady after the revocation', (p) => !hasCondition(p, 'Ready'));
+    await kubectl([
+      'patch',
+      'secret',
+      secret,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { [key]: value } }),
+    ]);
+    const back = await waitForPod(apps, name, 'Ready again', (p) => hasCondition(p, 'Ready'));
+    expect(back.status?.containerStatuses?.[0]?.restartCount).toBe(0);
     await kubectl(['delete', 'deployment', 'mathison', '-n', apps, '--wait=false']);
   });
 
