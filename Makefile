@@ -16,7 +16,7 @@ NODE_UNSUPPORTED = $(shell if [ "$(NODE)" = 0 ]; then echo "NODE=0"; elif [ "$$(
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-fund --no-audit --loglevel=error
@@ -30,6 +30,10 @@ deps: $(NPM_STAMP) ## Install dependencies, including Node 24 (from the npm regi
 control-plane: ## Build (or find cached) etcd, kube-apiserver, kube-controller-manager, kubectl
 	bash scripts/build-control-plane.sh
 
+.PHONY: helm
+helm: ## Build (or find cached) the helm client (Helm 4, from the Go module helm.sh/helm/v4)
+	bash scripts/build-helm.sh
+
 .PHONY: node
 node: ## Build (or find cached) kubelet, kube-proxy, kube-scheduler, containerd, runc, CNI plugins, crictl
 	bash scripts/build-node.sh
@@ -39,12 +43,12 @@ node-if-supported:
 	@if [ -z "$(NODE_UNSUPPORTED)" ]; then bash scripts/build-node.sh; else echo "no local node ($(NODE_UNSUPPORTED))"; fi
 
 .PHONY: test
-test: deps control-plane node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
+test: deps control-plane helm node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
 	@if [ -z "$(NODE_UNSUPPORTED)" ]; then npx vitest run; \
 	else echo "leaving the node tests out: $(NODE_UNSUPPORTED)"; npx vitest run --project unit --project integration; fi
 
 .PHONY: test-node
-test-node: deps control-plane node ## Run the node tests only (real pods on a local node)
+test-node: deps control-plane helm node ## Run the node tests only (real pods on a local node)
 	npx vitest run --project node
 
 .PHONY: test-unit
@@ -58,12 +62,14 @@ lint: deps ## ESLint, Prettier and the TypeScript compiler
 	npx prettier --check .
 
 .PHONY: crds
-crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts
+crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts, and copy it into the chart
 	$(TSX) scripts/generate-crd.ts
+	$(TSX) scripts/sync-chart.ts
 
 .PHONY: verify
-verify: deps ## Fail when generated files (the CRD) drift from their source in core/
+verify: deps ## Fail when generated files (the CRD, the chart's copies) drift from their source
 	$(TSX) scripts/generate-crd.ts --check
+	$(TSX) scripts/sync-chart.ts --check
 
 .PHONY: bench
 bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server)
@@ -95,3 +101,7 @@ kind-up: ## (needs Docker) Create a kind cluster; writes .cluster/kind-kubeconfi
 .PHONY: kind-down
 kind-down: ## (needs Docker) Delete the kind cluster
 	kind delete cluster --name $(KIND_CLUSTER) --kubeconfig .cluster/kind-kubeconfig
+
+.PHONY: e2e-kind
+e2e-kind: deps helm ## (needs Docker and kind) kind cluster, image built and loaded, helm install, helm test, Genomes, uninstall, integration tests
+	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/e2e-kind.sh

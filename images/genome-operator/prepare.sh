@@ -9,6 +9,6 @@ cd "$(dirname "$0")/../.."
 out="$1/build/image"
 rm -rf "$out"
 bash images/node-runtime.sh "$out/runtime"
-entries=(webhook=webhook/main.ts genome-verify=scripts/genome-verify.ts genome-boot-check=scripts/genome-boot-check.ts)
+entries=(webhook=webhook/main.ts genome-verify=scripts/genome-verify.ts genome-boot-check=scripts/genome-boot-check.ts genome-selfcheck=scripts/genome-selfcheck.ts)
 if [ -f operator/main.ts ]; then entries+=(operator=operator/main.ts); fi
 bash images/bundle.sh "$out/app" "${entries[@]}"

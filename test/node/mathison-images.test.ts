@@ -130,7 +130,12 @@ describe('the product image', () => {
         )
         .filter((f: string) => f !== '' && !f.endsWith('/'))
         .sort();
-      const bundles = ['app/genome-boot-check.mjs', 'app/genome-verify.mjs', 'app/webhook.mjs'];
+      const bundles = [
+        'app/genome-boot-check.mjs',
+        'app/genome-selfcheck.mjs',
+        'app/genome-verify.mjs',
+        'app/webhook.mjs',
+      ];
       if (existsSync(join(import.meta.dirname, '..', '..', 'operator', 'main.ts')))
         bundles.push('app/operator.mjs');
       expect(files).toEqual(
