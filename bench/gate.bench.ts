@@ -109,6 +109,13 @@ async function main(): Promise<void> {
     const { configMapName = '', genomeId = '' } = genomes.list()[0]?.status ?? {};
 
     console.log(`readiness gate benchmark: ${PODS} gated pods of one Genome, one control plane\n`);
+    // Pods need their namespace's default ServiceAccount, which the controller manager makes.
+    while (
+      !(await core.listNamespacedServiceAccount({ namespace: NS })).items.some(
+        (a) => a.metadata?.name === 'default',
+      )
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const names = Array.from({ length: PODS }, (_, i) => `p-${i}`);
     await pool(names, 16, (name) =>
       core.createNamespacedPod({ namespace: NS, body: gatedPod(name, configMapName, genomeId) }),

@@ -96,6 +96,6 @@ describe('make bench, run small', () => {
       /key revocation → every gate False: +\d+\.\d\d s \(\d+\.\d\d× the API server alone/,
     );
     expect(out).toMatch(/key restored → every gate True: +\d+\.\d\d s \(\d+\.\d\d×/);
-    expect(out).toMatch(/gate writes counted by the operator: True \d+, False 5/);
+    expect(out).toMatch(/gate writes counted by the operator: True \d+, False \d+/);
   }, 180_000);
 });
