@@ -1,15 +1,16 @@
 // `make dev` with KUBECONFIG set (here: the node tests' cluster): it installs the product with
 // the Helm chart as real pods, runs the sample Mathison Deployment on the injected TOTK genome,
-// prints the three trust commands for the chart's trust Secret, and on SIGINT removes the sample
+// prints the three trust commands for the chart's trust Secret (withdraw and restore run here),
+// and on SIGINT removes the sample
 // and uninstalls the release, leaving no webhook configuration (the CRD stays, by design).
 // The node project runs its files one at a time (fileParallelism: false in vitest.config.ts),
 // so this release never shares the cluster with helm-install.test.ts's.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import { kubeconfigPath, kubectl } from '../support/cluster.ts';
+import { eventually, kubeconfigPath, kubectl } from '../support/cluster.ts';
 import { helm } from '../support/helm.ts';
 import { totk } from './genome-fixtures.ts';
 
@@ -127,6 +128,44 @@ describe('make dev with KUBECONFIG set', () => {
     expect(output).toContain('kubectl -n default get pods -l app=mathison -o wide -w');
     expect(output).toContain(`kubectl -n ${ns} patch secret ${fullname}-test-key --type=merge`);
   });
+
+  it(
+    'the printed withdraw and restore commands turn the sample pods NotReady and Ready again',
+    { timeout: 150_000 },
+    async () => {
+      const lines = output.split('\n');
+      const after = (marker: string) =>
+        lines[lines.findIndex((l) => l.includes(marker)) + 1]!.trim();
+      const shell = after('readiness follows trust (in a shell with:');
+      expect(shell).toContain(`export KUBECONFIG=${kubeconfigPath()}`);
+      const run = (command: string) => {
+        const done = spawnSync('bash', ['-c', `${shell}; ${command}`], {
+          encoding: 'utf8',
+          env: environmentWithoutProxies(),
+        });
+        expect(done.status, done.stderr).toBe(0);
+      };
+      const readiness = async () =>
+        (
+          await kubectl([
+            ...['get', 'pods', '-n', 'default', '-l', 'app=mathison'],
+            ...['-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'],
+          ])
+        ).stdout;
+      run(after('1. withdraw trust'));
+      await eventually(
+        'both sample pods NotReady',
+        async () => ((await readiness()) === 'False False' ? true : undefined),
+        60_000,
+      );
+      run(after('3. put it back'));
+      await eventually(
+        'both sample pods Ready again',
+        async () => ((await readiness()) === 'True True' ? true : undefined),
+        60_000,
+      );
+    },
+  );
 
   it(
     'on SIGINT removes the sample and uninstalls the release: no webhook configuration left, the CRD kept',
