@@ -1,8 +1,8 @@
 // `make dev` with KUBECONFIG set (here: the node tests' cluster): it installs the product with
 // the Helm chart as real pods, runs the sample Mathison Deployment on the injected TOTK genome,
 // prints the three trust commands for the chart's trust Secret (withdraw and restore run here),
-// and on SIGINT removes the sample
-// and uninstalls the release, leaving no webhook configuration (the CRD stays, by design).
+// and on SIGINT removes the sample and uninstalls the release, leaving no webhook
+// configuration (the CRD stays, by design).
 // The node project runs its files one at a time (fileParallelism: false in vitest.config.ts),
 // so this release never shares the cluster with helm-install.test.ts's.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
