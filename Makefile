@@ -87,8 +87,8 @@ cluster-down: deps ## Stop the local cluster started by cluster-up and remove al
 	$(TSX) scripts/cluster.ts down
 
 .PHONY: dev
-dev: deps ## Run the product: on the KUBECONFIG cluster, or on a local cluster (with a node when it can) it starts
-	@if [ -z "$${KUBECONFIG:-}" ]; then $(MAKE) --no-print-directory control-plane node-if-supported; fi
+dev: deps ## Run the product: installed with the Helm chart on the KUBECONFIG cluster (HELM_VALUES=file adds values), or as local processes on a local cluster (with a node when it can) it starts
+	@if [ -z "$${KUBECONFIG:-}" ]; then $(MAKE) --no-print-directory control-plane node-if-supported; else $(MAKE) --no-print-directory helm; fi
 	$(TSX) scripts/dev.ts
 
 KIND_CLUSTER ?= genome-operator

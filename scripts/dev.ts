@@ -1,5 +1,6 @@
-// `make dev`: run the product against the KUBECONFIG cluster, or against a local control plane
-// started here and stopped on Ctrl-C. Usage: tsx scripts/dev.ts
+// `make dev`: install the product with the Helm chart on the KUBECONFIG cluster, or run it as
+// local processes against a local control plane started here; Ctrl-C undoes either.
+// Usage: tsx scripts/dev.ts (HELM_VALUES=file[,file] adds values files to the chart install)
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -8,6 +9,7 @@ import { startControlPlane } from '../cluster/control-plane.ts';
 import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
 import { isClusterReady } from '../cluster/readiness.ts';
 import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
+import { chartSteps } from './dev/chart-step.ts';
 import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
 
 const howToUse: DevStep = {
@@ -69,10 +71,15 @@ async function useOrStartCluster(): Promise<Cluster> {
     );
   }
   const nodes = (await kc.makeApiClient(CoreV1Api).listNode()).items.length;
+  if (nodes === 0)
+    throw new Error(
+      `the cluster in KUBECONFIG=${external} has no node: the chart's pods cannot run there`,
+    );
   console.log(
-    `using the cluster in KUBECONFIG (${kc.getCurrentCluster()?.server}, ${nodes} node(s)); starting no control plane`,
+    `using the cluster in KUBECONFIG (${kc.getCurrentCluster()?.server}, ${nodes} node(s)); ` +
+      'starting no control plane, installing with the Helm chart',
   );
-  return { kubeconfigPath: external, node: nodes > 0 ? 'cluster' : 'none', stop: async () => {} };
+  return { kubeconfigPath: external, node: 'cluster', stop: async () => {} };
 }
 
 async function main(): Promise<void> {
@@ -96,7 +103,8 @@ async function main(): Promise<void> {
       kubectl: kubectlBinary(),
       node: cluster.node,
     };
-    for (const step of [...devSteps, howToUse]) {
+    const steps = process.env.KUBECONFIG ? chartSteps : devSteps;
+    for (const step of [...steps, howToUse]) {
       console.log(`[dev] ${step.name}`);
       const cleanup = await step.run(ctx);
       if (cleanup) undo.push(cleanup);

@@ -122,6 +122,7 @@ export const sampleImages: DevStep = {
     if (ctx.node === 'local') {
       // cluster/node.ts imports these same archives into the node's containerd as it starts.
       console.log(`[dev] built and imported into the local node:\n  ${archives.join('\n  ')}`);
+      ctx.images = 'node';
       return;
     }
     const kind = kindClusterName(ctx);
@@ -133,15 +134,18 @@ export const sampleImages: DevStep = {
         if (load.status !== 0) throw new Error(`kind load image-archive: ${load.stderr.trim()}`);
       }
       console.log(`[dev] loaded into kind cluster ${kind}:\n  ${archives.join('\n  ')}`);
+      ctx.images = 'kind';
       return;
     }
     console.log(
       [
         '[dev] built (OCI archives); this cluster is neither the local node nor kind, so import',
-        `them on its nodes yourself (the sample pods wait for ${MATHISON_REFERENCE_IMAGE.name}):`,
+        `them on its nodes yourself, or push them to a registry and name it with HELM_VALUES (the`,
+        `chart's pods wait for ${PRODUCT_IMAGE.name}, the sample's for ${MATHISON_REFERENCE_IMAGE.name}):`,
         ...archives.map((a) => `  ctr -n k8s.io images import ${a}`),
       ].join('\n'),
     );
+    ctx.images = 'user';
   },
 };
 
@@ -232,11 +236,13 @@ export const sampleWorkloadStep: DevStep = {
 };
 
 /** The three commands that show readiness following trust, for this cluster. */
-export function trustCommands(ctx: Pick<DevContext, 'kubeconfigPath' | 'kubectl'>): string {
+export function trustCommands(
+  ctx: Pick<DevContext, 'kubeconfigPath' | 'kubectl' | 'trustSecret' | 'namespace'>,
+): string {
   const path = ctx.kubectl.includes('/') ? `export PATH=${dirname(ctx.kubectl)}:$PATH; ` : '';
   const remove = JSON.stringify([{ op: 'remove', path: `/data/${TEST_KEY.key_id}` }]);
   const restore = JSON.stringify({ stringData: { [TEST_KEY.key_id]: TEST_KEY.public_key } });
-  const secret = `kubectl -n ${NAMESPACE} patch secret ${TRUST_SECRET}`;
+  const secret = `kubectl -n ${ctx.namespace ?? NAMESPACE} patch secret ${ctx.trustSecret ?? TRUST_SECRET}`;
   return [
     'readiness follows trust (in a shell with:',
     `  ${path}export KUBECONFIG=${ctx.kubeconfigPath}`,

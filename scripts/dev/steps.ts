@@ -30,6 +30,11 @@ export interface DevContext {
   kubectl: string;
   /** Where pods run: the local node dev started, the nodes of a KUBECONFIG cluster, or none. */
   node: 'local' | 'cluster' | 'none';
+  /** How the images step put the product image on the nodes (unset before it ran). */
+  images?: 'node' | 'kind' | 'user';
+  /** The trust Secret holding the TEST key, and its namespace (the chart names its own). */
+  trustSecret?: string;
+  namespace?: string;
 }
 
 /** One thing `make dev` does once the cluster is ready; it may return how to undo it on exit. */
@@ -71,6 +76,31 @@ async function until(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** Applies the TOTK Genome, retrying until the webhook admits it. */
+export const applySampleGenome: DevStep = {
+  name: 'apply the sample genome (TOTK_ROOT, signed with the TEST key)',
+  run: async (ctx) => {
+    const genome = JSON.parse(readFileSync(join(TOTK, 'genome.json'), 'utf8'));
+    const manifest = JSON.stringify(genomeManifest(genome, SAMPLE_GENOME, SAMPLE_NAMESPACE));
+    let last = '';
+    const admitted = () => {
+      try {
+        kubectl(ctx, ['apply', '-f', '-'], manifest);
+        return true;
+      } catch (err) {
+        last = (err as Error).message;
+        return false;
+      }
+    };
+    await until('the API server to admit the sample through the webhook', admitted).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${last}`, { cause: err });
+      },
+    );
+    console.log(kubectl(ctx, ['get', 'gn', '-n', SAMPLE_NAMESPACE]));
+  },
+};
 
 /** The steps, in order. */
 export const devSteps: DevStep[] = [
@@ -140,29 +170,7 @@ export const devSteps: DevStep[] = [
       };
     },
   },
-  {
-    name: 'apply the sample genome (TOTK_ROOT, signed with the TEST key)',
-    run: async (ctx) => {
-      const genome = JSON.parse(readFileSync(join(TOTK, 'genome.json'), 'utf8'));
-      const manifest = JSON.stringify(genomeManifest(genome, SAMPLE_GENOME, SAMPLE_NAMESPACE));
-      let last = '';
-      const admitted = () => {
-        try {
-          kubectl(ctx, ['apply', '-f', '-'], manifest);
-          return true;
-        } catch (err) {
-          last = (err as Error).message;
-          return false;
-        }
-      };
-      await until('the API server to admit the sample through the webhook', admitted).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}: ${last}`, { cause: err });
-        },
-      );
-      console.log(kubectl(ctx, ['get', 'gn', '-n', SAMPLE_NAMESPACE]));
-    },
-  },
+  applySampleGenome,
   runOperator,
   showVerified,
   sampleImages,

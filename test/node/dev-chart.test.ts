@@ -1,0 +1,210 @@
+// `make dev` with KUBECONFIG set (here: the node tests' cluster): it installs the product with
+// the Helm chart as real pods, runs the sample Mathison Deployment on the injected TOTK genome,
+// prints the three trust commands for the chart's trust Secret (withdraw and restore run here),
+// and on SIGINT removes the sample and uninstalls the release, leaving no webhook
+// configuration (the CRD stays, by design).
+// The node project runs its files one at a time (fileParallelism: false in vitest.config.ts),
+// so this release never shares the cluster with helm-install.test.ts's.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { eventually, kubeconfigPath, kubectl } from '../support/cluster.ts';
+import { helm } from '../support/helm.ts';
+import { totk } from './genome-fixtures.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const suffix = randomBytes(2).toString('hex');
+// Not created here: make dev creates it (helm --create-namespace) and so deletes it on exit.
+const ns = `genome-dev-${suffix}`;
+const release = `dev-${suffix}`;
+const fullname = `${release}-genome-operator`;
+
+let dev: ChildProcess;
+let output = '';
+let exitCode: number | null | undefined;
+
+const exited = () =>
+  new Promise<number | null>((resolve) => {
+    if (dev.exitCode !== null || dev.signalCode !== null) resolve(dev.exitCode);
+    else dev.once('exit', (code) => resolve(code));
+  });
+
+beforeAll(async () => {
+  const env = environmentWithoutProxies();
+  dev = spawn(TSX, [join(ROOT, 'scripts', 'dev.ts')], {
+    cwd: ROOT,
+    env: { ...env, KUBECONFIG: kubeconfigPath(), GENOME_NAMESPACE: ns, GENOME_RELEASE: release },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 540_000;
+  while (!output.includes('[dev] running') && dev.exitCode === null && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  if (!output.includes('[dev] running')) throw new Error(`make dev did not start:\n${output}`);
+}, 600_000);
+
+afterAll(async () => {
+  if (dev.exitCode === null && dev.signalCode === null) {
+    dev.kill('SIGINT');
+    await exited();
+  }
+  // Whatever the outcome, leave nothing behind on the shared node cluster.
+  await helm(['uninstall', release, '--namespace', ns, '--ignore-not-found', '--wait']);
+  await kubectl(
+    [
+      ...['delete', '-n', 'default', '--ignore-not-found', '--wait=false'],
+      ...['deployment/mathison', 'service/mathison', 'genome/totk'],
+    ],
+    { allowFailure: true },
+  );
+  await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false'], {
+    allowFailure: true,
+  });
+}, 180_000);
+
+describe('make dev with KUBECONFIG set', () => {
+  it('installs the product with the Helm chart: a deployed release whose operator and webhook pods run', async () => {
+    expect(output).toContain(`[dev] helm upgrade --install ${release}`);
+    const status = await helm(['status', release, '--namespace', ns, '-o', 'json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { info: { status: string } }).info.status).toBe(
+      'deployed',
+    );
+    for (const name of [fullname, `${fullname}-webhook`]) {
+      const ready = await kubectl([
+        ...['get', 'deployment', name, '-n', ns],
+        ...[
+          '-o',
+          'jsonpath={.status.readyReplicas} {.metadata.labels.app\\.kubernetes\\.io/managed-by}',
+        ],
+      ]);
+      expect(ready.stdout, name).toBe('2 Helm');
+    }
+    const pods = await kubectl([
+      ...['get', 'pods', '-n', ns, '-l', 'app.kubernetes.io/component in (operator,webhook)'],
+      ...[
+        '-o',
+        'jsonpath={range .items[*]}{.status.phase} {.spec.containers[0].image}{"\\n"}{end}',
+      ],
+    ]);
+    const lines = pods.stdout.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    for (const line of lines) expect(line).toBe('Running genome.local/genome-operator:v1');
+    // Not the local processes: no webhook configuration points at a URL, both at the chart's Service.
+    const configs = await kubectl([
+      ...['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', fullname],
+      ...[
+        '-o',
+        'jsonpath={range .items[*]}{.webhooks[0].clientConfig.service.name} {.webhooks[0].failurePolicy}{"\\n"}{end}',
+      ],
+    ]);
+    expect(configs.stdout.trim().split('\n')).toEqual([
+      `${fullname}-webhook Fail`,
+      `${fullname}-webhook Fail`,
+    ]);
+  });
+
+  it('runs the sample Deployment: two pods Ready on the injected, verified TOTK genome', async () => {
+    const out = await kubectl([
+      ...['get', 'pods', '-n', 'default', '-l', 'app=mathison'],
+      ...[
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.annotations.genome\\.mathison\\.io/id} {.status.conditions[?(@.type=="Ready")].status} {.spec.initContainers[0].name}{"\\n"}{end}',
+      ],
+    ]);
+    expect(out.stdout.trim().split('\n')).toEqual([
+      `${totk.id} True genome-verify`,
+      `${totk.id} True genome-verify`,
+    ]);
+  });
+
+  it('prints the three trust commands, for the trust Secret the chart made', () => {
+    expect(output).toContain('readiness follows trust');
+    expect(output).toContain(`kubectl -n ${ns} patch secret ${fullname}-test-key --type=json`);
+    expect(output).toContain('kubectl -n default get pods -l app=mathison -o wide -w');
+    expect(output).toContain(`kubectl -n ${ns} patch secret ${fullname}-test-key --type=merge`);
+  });
+
+  it(
+    'the printed withdraw and restore commands turn the sample pods NotReady and Ready again',
+    { timeout: 150_000 },
+    async () => {
+      const lines = output.split('\n');
+      const after = (marker: string) =>
+        lines[lines.findIndex((l) => l.includes(marker)) + 1]!.trim();
+      const shell = after('readiness follows trust (in a shell with:');
+      expect(shell).toContain(`export KUBECONFIG=${kubeconfigPath()}`);
+      const run = (command: string) => {
+        const done = spawnSync('bash', ['-c', `${shell}; ${command}`], {
+          encoding: 'utf8',
+          env: environmentWithoutProxies(),
+        });
+        expect(done.status, done.stderr).toBe(0);
+      };
+      const readiness = async () =>
+        (
+          await kubectl([
+            ...['get', 'pods', '-n', 'default', '-l', 'app=mathison'],
+            ...['-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'],
+          ])
+        ).stdout;
+      run(after('1. withdraw trust'));
+      await eventually(
+        'both sample pods NotReady',
+        async () => ((await readiness()) === 'False False' ? true : undefined),
+        60_000,
+      );
+      run(after('3. put it back'));
+      await eventually(
+        'both sample pods Ready again',
+        async () => ((await readiness()) === 'True True' ? true : undefined),
+        60_000,
+      );
+    },
+  );
+
+  it(
+    'on SIGINT removes the sample and uninstalls the release: no webhook configuration left, the CRD kept',
+    { timeout: 240_000 },
+    async () => {
+      dev.kill('SIGINT');
+      exitCode = await exited();
+      expect(exitCode, output).toBe(0);
+      expect(output).toContain('the chart keeps the CRD genomes.mathison.io by design');
+      const status = await helm(['status', release, '--namespace', ns]);
+      expect(status.code).not.toBe(0);
+      expect(status.stderr).toContain('not found');
+      const configs = await kubectl([
+        ...['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration'],
+        ...['-l', `app.kubernetes.io/instance=${release}`, '-o', 'name'],
+      ]);
+      expect(configs.stdout.trim()).toBe('');
+      const sample = await kubectl([
+        'get',
+        '-n',
+        'default',
+        'deployment/mathison',
+        'service/mathison',
+        'genome/totk',
+        '-o',
+        'name',
+        '--ignore-not-found',
+      ]);
+      expect(sample.stdout.trim()).toBe('');
+      const namespace = await kubectl([
+        'get',
+        'namespace',
+        ns,
+        '-o',
+        'jsonpath={.status.phase}',
+        '--ignore-not-found',
+      ]);
+      expect(['', 'Terminating']).toContain(namespace.stdout.trim());
+      await kubectl(['get', 'crd', 'genomes.mathison.io']);
+    },
+  );
+});
