@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { operatorRbac, writeTokenKubeconfig } from '../cluster/operator-process.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
 import { loadKubeConfig } from '../cluster/readiness.ts';
+import type { Informer } from '../kube/informer.ts';
 
 /** The operator's namespace in the benchmarks. */
 export const SYSTEM = 'genome-system';
@@ -95,4 +96,27 @@ export async function startBenchCluster(namespaces: string[]): Promise<BenchClus
     await stop();
     throw err;
   }
+}
+
+/** Resolves when `check` holds for `count` objects of the informer's cache; the time it took. */
+export function until<T extends KubernetesObject>(
+  informer: Informer<T>,
+  count: number,
+  check: (o: T) => boolean,
+  since = performance.now(),
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(
+      () => reject(new Error(`timed out: ${informer.list().filter(check).length}/${count}`)),
+      600_000,
+    );
+    const test = () => {
+      if (informer.list().filter(check).length < count) return;
+      clearTimeout(timeout);
+      stop();
+      resolve(performance.now() - since);
+    };
+    const stop = informer.onChange(test);
+    test();
+  });
 }

@@ -24,8 +24,8 @@ import { pickFreePorts } from '../cluster/ports.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
-import { startInformer, type Informer } from '../kube/informer.ts';
-import { pool, startBenchCluster, SYSTEM } from './bench-cluster.ts';
+import { startInformer } from '../kube/informer.ts';
+import { pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
 /** The operator's gate writers (operator/reconcile.ts GATE_WRITERS): the baseline uses as many. */
@@ -38,29 +38,6 @@ const other = makeSigner('other-key');
 type Pod = V1Pod & KubernetesObject;
 
 const gateOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === GATE)?.status;
-
-/** Resolves when `check` holds for `count` objects of the informer's cache; the time it took. */
-function until<T extends KubernetesObject>(
-  informer: Informer<T>,
-  count: number,
-  check: (o: T) => boolean,
-  since: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timeout = setTimeout(
-      () => reject(new Error(`timed out: ${informer.list().filter(check).length}/${count}`)),
-      600_000,
-    );
-    const test = () => {
-      if (informer.list().filter(check).length < count) return;
-      clearTimeout(timeout);
-      stop();
-      resolve(performance.now() - since);
-    };
-    const stop = informer.onChange(test);
-    test();
-  });
-}
 
 function gatedPod(name: string, configMap: string, id: string) {
   return {

@@ -24,8 +24,8 @@ import { pickFreePorts } from '../cluster/ports.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { makeSigner, signWith } from '../core/test-fixtures.ts';
-import { startInformer, type Informer } from '../kube/informer.ts';
-import { percentile, pool, startBenchCluster, SYSTEM } from './bench-cluster.ts';
+import { startInformer } from '../kube/informer.ts';
+import { percentile, pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
@@ -39,29 +39,6 @@ const readyOf = (g: GenomeResource) =>
   g.status.observedGeneration === g.metadata.generation;
 const refusedOf = (g: GenomeResource) =>
   g.status?.conditions?.find((c) => c.type === 'Verified')?.status === 'False';
-
-/** Resolves when `check` holds for `count` Genomes of the informer's cache; the time it took. */
-function until(
-  informer: Informer<GenomeResource & KubernetesObject>,
-  count: number,
-  check: (g: GenomeResource) => boolean,
-  since = performance.now(),
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timeout = setTimeout(
-      () => reject(new Error(`timed out: ${informer.list().filter(check).length}/${count}`)),
-      600_000,
-    );
-    const test = () => {
-      if (informer.list().filter(check).length < count) return;
-      clearTimeout(timeout);
-      stop();
-      resolve(performance.now() - since);
-    };
-    const stop = informer.onChange(test);
-    test();
-  });
-}
 
 /** `count` distinct signed Genomes of about `bytes` each (distinct versions: distinct ids). */
 async function createGenomes(kc: KubeConfig, namespace: string, count: number, bytes: number) {

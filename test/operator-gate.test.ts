@@ -20,7 +20,7 @@ import {
 import {
   operatorCredentials,
   readGenome,
-  removeOperatorCredentials,
+  endOperatorTest,
   startOperator,
   trustSecret,
   type RunningOperator,
@@ -126,14 +126,7 @@ beforeAll(async () => {
   totkId = genome.status?.genomeId ?? '';
 }, 180_000);
 
-afterAll(async () => {
-  await operator?.stop();
-  await kubectl(['delete', 'namespace', namespace, ownNamespace, '--wait=false'], {
-    allowFailure: true,
-  });
-  await removeOperatorCredentials(ownNamespace);
-  if (operator && process.env.DEBUG_OPERATOR) process.stderr.write(operator.output());
-});
+afterAll(() => endOperatorTest(operator, ownNamespace, [namespace]));
 
 describe('the readiness gate, driven by the operator', () => {
   it('is True on pods that mount the verified genome, and False, with the code, on pods that do not', async () => {

@@ -14,7 +14,7 @@ import {
   conditionOf,
   operatorCredentials,
   readGenome,
-  removeOperatorCredentials,
+  endOperatorTest,
   startOperator,
   trustSecret,
   type RunningOperator,
@@ -91,14 +91,7 @@ beforeAll(async () => {
   operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'operator-0' });
 }, 120_000);
 
-afterAll(async () => {
-  await operator?.stop();
-  await kubectl(['delete', 'namespace', namespace, ownNamespace, '--wait=false'], {
-    allowFailure: true,
-  });
-  await removeOperatorCredentials(ownNamespace);
-  if (operator && process.env.DEBUG_OPERATOR) process.stderr.write(operator.output());
-});
+afterAll(() => endOperatorTest(operator, ownNamespace, [namespace]));
 
 describe('the operator, as its own process under its least-privilege ServiceAccount', () => {
   it('verifies TOTK: Ready, the CLI genome id, an immutable owned ConfigMap that Mathison loads with the same id', async () => {

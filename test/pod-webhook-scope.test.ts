@@ -12,7 +12,12 @@ import { genomeId } from '../core/canonical.ts';
 import { podWebhookConfiguration } from '../core/webhook-config.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
 import { eventually, installGenomeCrd, kubectl, uniqueNamespace } from './support/cluster.ts';
-import { startWebhook, webhookRequests, type RunningWebhook } from './support/webhook.ts';
+import {
+  podWebhookAnswers,
+  startWebhook,
+  webhookRequests,
+  type RunningWebhook,
+} from './support/webhook.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const totk = JSON.parse(
@@ -107,18 +112,7 @@ beforeAll(async () => {
     env: { WEBHOOK_MUTATING_CONFIGURATIONS: configName },
   });
   await Promise.all([ns, ownNamespace, 'kube-system'].map(waitForServiceAccount));
-  // Until the API server has the caBundle the webhook publishes, labelled pods fail closed.
-  await eventually(
-    'the API server to call the pod webhook over TLS',
-    async () => {
-      const out = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
-        input: JSON.stringify(pod('probe', { [GENOME_LABEL]: 'totk' })),
-        allowFailure: true,
-      });
-      return out.stdout.includes(VERIFIED_READINESS_GATE) ? true : undefined;
-    },
-    30_000,
-  );
+  await podWebhookAnswers(ns, pod('probe', { [GENOME_LABEL]: 'totk' }), VERIFIED_READINESS_GATE);
 }, 120_000);
 
 afterAll(async () => {

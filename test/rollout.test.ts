@@ -29,7 +29,7 @@ import {
   type RunningOperator,
 } from './support/operator.ts';
 import { totkTestSigner } from './support/test-key.ts';
-import { startWebhook, type RunningWebhook } from './support/webhook.ts';
+import { podWebhookAnswers, startWebhook, type RunningWebhook } from './support/webhook.ts';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -163,17 +163,7 @@ beforeAll(async () => {
     ...pod,
     metadata: { ...pod.metadata, name: 'probe' },
   };
-  await eventually(
-    'the API server to call the pod webhook over TLS',
-    async () => {
-      const out = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
-        input: JSON.stringify(probe),
-        allowFailure: true,
-      });
-      return out.stdout.includes(id1) ? true : undefined;
-    },
-    30_000,
-  );
+  await podWebhookAnswers(ns, probe, id1);
 }, 180_000);
 
 afterAll(async () => {

@@ -34,7 +34,7 @@ import {
   trustSecret,
   type RunningOperator,
 } from '../support/operator.ts';
-import { startWebhook, type RunningWebhook } from '../support/webhook.ts';
+import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import {
   configMapNameFor,
   healthOf,
@@ -128,18 +128,7 @@ beforeAll(async () => {
     port,
     env: { WEBHOOK_MUTATING_CONFIGURATIONS: configName, GENOME_BOOT_CHECK_PULL_POLICY: 'Never' },
   });
-  // Until the API server has the caBundle the webhook publishes, labelled pods fail closed.
-  await eventually(
-    'the API server to call the pod webhook over TLS',
-    async () => {
-      const out = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
-        input: JSON.stringify(labelledPod('probe', 'totk')),
-        allowFailure: true,
-      });
-      return out.stdout.includes(VERIFIED_READINESS_GATE) ? true : undefined;
-    },
-    30_000,
-  );
+  await podWebhookAnswers(ns, labelledPod('probe', 'totk'), VERIFIED_READINESS_GATE);
 }, 240_000);
 
 afterAll(async () => {

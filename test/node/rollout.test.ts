@@ -30,7 +30,7 @@ import {
   type RunningOperator,
 } from '../support/operator.ts';
 import { totkTestSigner } from '../support/test-key.ts';
-import { startWebhook, type RunningWebhook } from '../support/webhook.ts';
+import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import { healthOf, mathisonContainer, totk } from './genome-fixtures.ts';
 import { apply, hasCondition } from './support.ts';
 
@@ -113,17 +113,7 @@ beforeAll(async () => {
     metadata: { name: 'probe', labels },
     spec: { containers: [mathisonContainer()] },
   };
-  await eventually(
-    'the API server to call the pod webhook over TLS',
-    async () => {
-      const out = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
-        input: JSON.stringify(probe),
-        allowFailure: true,
-      });
-      return out.stdout.includes(id1) ? true : undefined;
-    },
-    30_000,
-  );
+  await podWebhookAnswers(ns, probe, id1);
 }, 180_000);
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { pickFreePorts } from '../../cluster/ports.ts';
 import type { GenomeResource } from '../../core/api.ts';
 import { kubectlBinary } from '../../cluster/binaries.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import { eventually, kubeClient, kubeconfigPath } from './cluster.ts';
+import { eventually, kubeClient, kubeconfigPath, kubectl as kubectlAsync } from './cluster.ts';
 
 /** An operator process started by a test, with its health port. */
 export interface RunningOperator extends OperatorProcess {
@@ -155,4 +155,21 @@ export function trustSecret(
     },
     stringData: keys,
   };
+}
+
+/**
+ * The end of an operator test file: stops the operator, deletes the namespaces (not waiting),
+ * removes the operator's credentials, and prints its output when DEBUG_OPERATOR is set.
+ */
+export async function endOperatorTest(
+  operator: RunningOperator | undefined,
+  ownNamespace: string,
+  namespaces: string[],
+): Promise<void> {
+  await operator?.stop();
+  await kubectlAsync(['delete', 'namespace', ...namespaces, ownNamespace, '--wait=false'], {
+    allowFailure: true,
+  });
+  await removeOperatorCredentials(ownNamespace);
+  if (operator && process.env.DEBUG_OPERATOR) process.stderr.write(operator.output());
 }

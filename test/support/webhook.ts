@@ -1,7 +1,7 @@
 import { request } from 'node:https';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
-import { eventually, kubeconfigPath } from './cluster.ts';
+import { eventually, kubeconfigPath, kubectl } from './cluster.ts';
 
 /** A webhook process started by a test. */
 export interface RunningWebhook {
@@ -80,4 +80,27 @@ export async function webhookRequests(
   const lines = text.split('\n').filter((l) => l.startsWith(prefix));
   if (lines.length === 0) throw new Error(`no ${prefix}...} series in /metrics`);
   return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/**
+ * Waits until the API server calls the pod webhook over TLS: a dry-run create of `probe` in
+ * `namespace` comes back carrying `marker` (until the API server has the caBundle the webhook
+ * publishes, labelled pods fail closed).
+ */
+export async function podWebhookAnswers(
+  namespace: string,
+  probe: object,
+  marker: string,
+): Promise<void> {
+  await eventually(
+    'the API server to call the pod webhook over TLS',
+    async () => {
+      const out = await kubectl(
+        ['create', '--dry-run=server', '-n', namespace, '-f', '-', '-o', 'json'],
+        { input: JSON.stringify(probe), allowFailure: true },
+      );
+      return out.stdout.includes(marker) ? true : undefined;
+    },
+    30_000,
+  );
 }
