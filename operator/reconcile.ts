@@ -53,24 +53,35 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     await writeGates(deps, gates, withFields(deps.log, { key }));
     return;
   }
-  const input = gather(deps, genome, genome.metadata.uid);
+  // Read once per reconcile: the Genome's pods and the version of the key set.
+  const pods = deps.pods(key);
+  const keys = deps.keys();
+  const keyVersion = keySetVersion(keys);
+  const input = gather(deps, { genome, pods, keys, keyVersion });
   const plan = decide(input);
   const log = withFields(deps.log, {
     namespace: genome.metadata.namespace,
     name: genome.metadata.name,
     genomeId: plan.status.genomeId,
   });
-  await act(deps, { genome, key, input, plan }, log);
+  await act(deps, { genome, key, pods, keyVersion, input, plan }, log);
 }
 
-function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): DecideInput {
-  const keys = deps.keys();
-  const { generation = 0 } = genome.metadata;
+/** What reconcile read from the caches before gathering. */
+interface Read {
+  genome: GenomeResource;
+  pods: readonly CachedPod[];
+  keys: readonly TrustedKey[];
+  keyVersion: string;
+}
+
+function gather(deps: ReconcileDeps, { genome, pods, keys, keyVersion }: Read): DecideInput {
+  const { generation = 0, uid = '' } = genome.metadata;
   const { verdict, fresh } = deps.verifier.verdict(
     { uid, generation },
     genome.spec.genome,
     keys,
-    keySetVersion(keys),
+    keyVersion,
   );
   if (fresh) deps.metrics.verifications.inc({ result: verdict.ok ? 'Verified' : verdict.code });
   return {
@@ -79,13 +90,10 @@ function gather(deps: ReconcileDeps, genome: GenomeResource, uid: string): Decid
     keys,
     production: deps.production,
     owned: deps.owned.ownedBy(uid, genome.metadata.namespace ?? ''),
-    mounted: mountedBy(deps.pods(keyOf(genome))),
+    mounted: mountedBy(pods),
     now: deps.now(),
   };
 }
-
-const keyOf = (genome: GenomeResource) =>
-  `${genome.metadata.namespace ?? ''}/${genome.metadata.name ?? ''}`;
 
 /** Names of the ConfigMaps that the Genome's pods mount. */
 function mountedBy(pods: readonly CachedPod[]): Set<string> {
@@ -101,16 +109,15 @@ function mountedBy(pods: readonly CachedPod[]): Set<string> {
  * current keys, and counts only as the Genome's own: owned, immutable, named after the genome
  * it holds, and a genome of the same name as the current one.
  */
-function publishedVerdicts(deps: ReconcileDeps, input: DecideInput, plan: Plan) {
+function publishedVerdicts(deps: ReconcileDeps, { pods, keyVersion, input, plan }: Decided) {
   const published = new Map<string, Verdict>();
   const current = plan.status.configMapName;
   if (!plan.verdict.ok || current === undefined) return published;
   if (plan.inPlace) published.set(current, plan.verdict);
-  const mounted = new Set(deps.pods(keyOf(input.genome)).filter(hasGate).map(mountedConfigMap));
-  const version = keySetVersion(input.keys);
+  const mounted = new Set(pods.filter(hasGate).map(mountedConfigMap));
   for (const { name, uid, text, immutable } of input.owned.map(contentOf)) {
     if (name === current || !mounted.has(name) || text === undefined || !immutable) continue;
-    const verdict = deps.verifier.publishedVerdict(uid, text, input.keys, version);
+    const verdict = deps.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
     published.set(name, ownEarlier(input, plan.verdict, name, verdict));
   }
   return published;
@@ -188,16 +195,19 @@ async function publish(deps: ReconcileDeps, ownerUid: string, plan: Plan): Promi
 interface Decided {
   genome: GenomeResource;
   key: string;
+  pods: readonly CachedPod[];
+  keyVersion: string;
   input: DecideInput;
   plan: Plan;
 }
 
 /** The gate writes the plan calls for on the Genome's pods. */
-function gatesOf(deps: ReconcileDeps, { key, input, plan }: Decided): GateWrite[] {
-  return gateWrites(deps.pods(key), {
+function gatesOf(deps: ReconcileDeps, decided: Decided): GateWrite[] {
+  const { key, pods, input, plan } = decided;
+  return gateWrites(pods, {
     genomeKey: key,
     verdict: plan.verdict,
-    published: publishedVerdicts(deps, input, plan),
+    published: publishedVerdicts(deps, decided),
     now: input.now,
   });
 }

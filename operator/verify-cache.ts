@@ -36,9 +36,7 @@ export class VerifyCache {
     keys: readonly TrustedKey[],
     version: string,
   ): { verdict: Verdict; fresh: boolean } {
-    // Verdicts under older keys are never asked for again (and would keep old genomes alive).
-    if (version !== this.version) this.verdicts.clear();
-    this.version = version;
+    this.useVersion(version);
     const id = this.idOf(revision, genome);
     const key = `${id}|${version}`;
     const cached = id === undefined ? undefined : this.verdicts.get(key);
@@ -65,8 +63,7 @@ export class VerifyCache {
     keys: readonly TrustedKey[],
     version: string,
   ): Verdict {
-    if (version !== this.version) this.verdicts.clear();
-    this.version = version;
+    this.useVersion(version);
     const key = `configmap:${uid}|${version}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
@@ -74,6 +71,12 @@ export class VerifyCache {
     this.computed++;
     this.remember(this.verdicts, key, verdict);
     return verdict;
+  }
+
+  /** Verdicts under older keys are never asked for again (and would keep old genomes alive). */
+  private useVersion(version: string): void {
+    if (version !== this.version) this.verdicts.clear();
+    this.version = version;
   }
 
   /** Forgets a deleted Genome's revisions. */
