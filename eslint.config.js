@@ -78,4 +78,19 @@ export default tseslint.config(
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { complexity: 'off', 'max-depth': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
+  {
+    // client-node's KubeConfig opens a TLS connection per request; kube/kubeconfig.ts pools them.
+    files: ['**/*.ts'],
+    ignores: ['kube/kubeconfig.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='KubeConfig']",
+          message:
+            'use PooledKubeConfig (kube/kubeconfig.ts): one connection pool, not one per request',
+        },
+      ],
+    },
+  },
 );

@@ -73,6 +73,13 @@ export interface OperatorProcessOptions {
   /** Show its log on this terminal (make dev), or keep it for output() (tests). */
   showLog?: boolean;
   env?: Record<string, string>;
+  /**
+   * Run this esbuild bundle of operator/main.ts (images/bundle.sh) with plain node, as the
+   * image does, instead of the TypeScript source under tsx's loader.
+   */
+  bundle?: string;
+  /** Flags for node itself, e.g. --heapsnapshot-signal=SIGUSR2. */
+  nodeArgs?: string[];
 }
 
 /** A running operator process. */
@@ -91,13 +98,19 @@ export interface OperatorProcess {
 }
 
 /**
- * Starts the real operator as a separate process: node with tsx's loader, in one process (the
- * tsx CLI would put a second one under it, which a SIGKILL would leave running).
+ * Starts the real operator as a separate process: node with tsx's loader (or its bundle), in one
+ * process (the tsx CLI would put a second one under it, which a SIGKILL would leave running).
  */
 export function spawnOperator(options: OperatorProcessOptions): OperatorProcess {
   const child = spawn(
     join(ROOT, 'node_modules', '.bin', 'node'),
-    ['--import', 'tsx', join(ROOT, 'operator', 'main.ts'), ...(options.args ?? [])],
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.bundle === undefined
+        ? ['--import', 'tsx', join(ROOT, 'operator', 'main.ts')]
+        : [options.bundle]),
+      ...(options.args ?? []),
+    ],
     {
       cwd: ROOT,
       env: {

@@ -1,4 +1,5 @@
 import { CoreV1Api, Health, KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 /** Whether the API server of the kubeconfig's current context answers /readyz with 200. */
 export async function isClusterReady(
@@ -15,7 +16,7 @@ export async function isClusterReady(
 
 /** A KubeConfig loaded from `path`. */
 export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromFile(path);
   return kc;
 }

@@ -8,6 +8,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import { PooledKubeConfig } from './kubeconfig.ts';
 
 /** One page of a list: the objects and the list's metadata (resourceVersion, continue). */
 export interface ObjectList<T extends KubernetesObject = KubernetesObject> {
@@ -47,18 +48,25 @@ export function httpListWatchClient<T extends KubernetesObject>(
 ): ListWatchClient<T> {
   return {
     list: async (query) => {
-      const response = await request(kc, path, query);
+      const { response } = await request(kc, path, query);
       return (await response.json()) as ObjectList<T>;
     },
     watch: async (query, onEvent) => {
       const controller = new AbortController();
-      const response = await request(kc, path, { ...query, watch: true }, controller.signal);
+      const { response, dispatcher } = await request(
+        kc,
+        path,
+        { ...query, watch: true },
+        controller.signal,
+      );
       const body = Readable.fromWeb(response.body as never);
       const ended = new Promise<void>((resolve, reject) => {
         body.on('error', reject);
         body.on('end', resolve);
         body.on('close', resolve);
       });
+      // The watch's own connection (kube/kubeconfig.ts) ends with it.
+      ended.finally(() => void dispatcher?.destroy().catch(() => {})).catch(() => {});
       // A caller that aborts and walks away must not leave an unhandled rejection behind.
       ended.catch(() => {});
       const lines = createInterface({ input: body, crlfDelay: Infinity });
@@ -81,17 +89,25 @@ async function request(kc: KubeConfig, path: string, query: Query, signal?: Abor
     if (value !== undefined) url.searchParams.set(key, String(value));
   }
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  await kc.applySecurityAuthentication(ctx);
-  const response = await fetch(url, {
-    headers: ctx.getHeaders(),
-    dispatcher: ctx.getDispatcher(),
-    signal,
-  });
-  if (response.status !== 200) {
-    const text = await response.text();
-    throw new ApiException(response.status, `GET ${path}: ${response.status}`, text, {});
+  const watch = query.watch === true;
+  if (watch && kc instanceof PooledKubeConfig) await kc.applyWithOwnConnection(ctx);
+  else await kc.applySecurityAuthentication(ctx);
+  const dispatcher = watch ? ctx.getDispatcher() : undefined;
+  try {
+    const response = await fetch(url, {
+      headers: ctx.getHeaders(),
+      dispatcher: ctx.getDispatcher(),
+      signal,
+    });
+    if (response.status !== 200) {
+      const text = await response.text();
+      throw new ApiException(response.status, `GET ${path}: ${response.status}`, text, {});
+    }
+    return { response, dispatcher };
+  } catch (err) {
+    void dispatcher?.destroy().catch(() => {});
+    throw err;
   }
-  return response;
 }
 
 function parseLine<T extends KubernetesObject>(line: string): WatchEvent<T> | undefined {

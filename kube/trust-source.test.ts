@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
 import { watchTrustedKeys, type TrustSource } from './trust-source.ts';
+import { PooledKubeConfig } from './kubeconfig.ts';
 
 const spki = generateKeyPairSync('ed25519')
   .publicKey.export({ format: 'der', type: 'spki' })
@@ -48,7 +49,7 @@ function fakeApiServer(
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
-      const kc = new KubeConfig();
+      const kc = new PooledKubeConfig();
       const port = (server.address() as AddressInfo).port;
       kc.loadFromOptions({
         clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
@@ -100,7 +101,7 @@ describe('watchTrustedKeys', () => {
   it('is not synced when the first list fails', async () => {
     const server = createServer((_req, res) => res.writeHead(403).end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const kc = new KubeConfig();
+    const kc = new PooledKubeConfig();
     kc.loadFromOptions({
       clusters: [
         {

@@ -27,6 +27,7 @@ import type { CachedPod } from './reconcile.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
 import { shrinkWorkload, WORKLOAD_KINDS, type CachedWorkload } from './rollout.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** Exit code for configuration the operator refuses to start with. */
@@ -62,7 +63,7 @@ function settingsOrExit(): Settings {
 
 /** Loads the kubeconfig, refusing one that does not parse or names no cluster. */
 function kubeConfigOrExit(settings: Settings): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   try {
     if (settings.kubeconfig === undefined) kc.loadFromCluster();
     else kc.loadFromFile(settings.kubeconfig);

@@ -3,7 +3,7 @@
 // Usage: tsx scripts/dev.ts (HELM_VALUES=file[,file] adds values files to the chart install)
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane } from '../cluster/control-plane.ts';
 import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
@@ -11,6 +11,7 @@ import { isClusterReady } from '../cluster/readiness.ts';
 import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
 import { chartSteps } from './dev/chart-step.ts';
 import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const howToUse: DevStep = {
   name: 'show how to reach the cluster',
@@ -63,7 +64,7 @@ async function startLocalCluster(): Promise<Cluster> {
 async function useOrStartCluster(): Promise<Cluster> {
   const external = process.env.KUBECONFIG;
   if (!external) return startLocalCluster();
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromDefault();
   if (!(await isClusterReady(kc, 5_000))) {
     throw new Error(

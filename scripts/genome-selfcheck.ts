@@ -18,7 +18,6 @@ import { readFileSync } from 'node:fs';
 import {
   AdmissionregistrationV1Api,
   CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
@@ -31,6 +30,7 @@ import {
   type CreateAnswer,
   type Verdict,
 } from './lib/selfcheck-plan.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const env = process.env;
 const namespace = env.GENOME_SELFCHECK_NAMESPACE ?? 'default';
@@ -43,7 +43,7 @@ const switching = process.argv.includes('--switch');
 const say = (msg: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ msg, ...fields }));
 
-const kc = new KubeConfig();
+const kc = new PooledKubeConfig();
 kc.loadFromDefault();
 const objects = kc.makeApiClient(CustomObjectsApi);
 const admission = kc.makeApiClient(AdmissionregistrationV1Api);

@@ -9,6 +9,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { statusOf } from '../kube/errors.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const secretYaml = (namespace: string, colour: string) => `
 apiVersion: v1
@@ -28,7 +29,7 @@ const decode = (secret: V1Secret, key: string) =>
 function tokenClient(admin: KubeConfig, token: string): KubeConfig {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('the admin kubeconfig has no current cluster');
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromOptions({
     clusters: [cluster],
     users: [{ name: 'token', token }],

@@ -15,6 +15,7 @@ import { createApp } from './app.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
 import { selfManagedCertificateSource } from '../tls/self-managed-source.ts';
 import { serveHttps, type CertificateSource } from '../tls/serving.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -109,7 +110,7 @@ function certificates(
 async function main(): Promise<void> {
   const log = jsonLogger((line) => process.stdout.write(line), { component: 'genome-webhook' });
   const settings = readSettings(process.env);
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   kubeConfig.loadFromDefault();
   log.info('starting', {
     namespace: settings.namespace,

@@ -4,6 +4,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { kubectlBinary } from '../../cluster/binaries.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { PooledKubeConfig } from '../../kube/kubeconfig.ts';
 
 /** The outcome of one kubectl run. */
 export interface KubectlResult {
@@ -25,7 +26,7 @@ export function kubeconfigPath(): string {
 
 /** A client-node KubeConfig for the test cluster, as the admin. */
 export function kubeClient(): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromFile(kubeconfigPath());
   return kc;
 }

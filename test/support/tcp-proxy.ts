@@ -1,6 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../../kube/kubeconfig.ts';
 
 /** A loopback TCP relay in front of the API server that a test can cut and restore. */
 export interface TcpProxy {
@@ -11,11 +12,13 @@ export interface TcpProxy {
   /** Listens again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
+  /** How many connections the relay has accepted so far. */
+  accepted(): number;
 }
 
 /** Starts a relay on 127.0.0.1 to the server of the kubeconfig file (TLS passes through). */
 export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromFile(kubeconfigFile);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
@@ -23,8 +26,10 @@ export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let accepted = 0;
   const listen = async () => {
     server = createServer((client) => {
+      accepted += 1;
       const upstream = connect(Number(target.port), target.hostname);
       for (const s of [client, upstream]) {
         sockets.add(s);
@@ -45,7 +50,7 @@ export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
     server = undefined;
   };
   await listen();
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   kubeConfig.loadFromFile(kubeconfigFile);
   const current = kubeConfig.getCurrentCluster();
   kubeConfig.clusters = kubeConfig.clusters.map((c) =>
@@ -58,5 +63,6 @@ export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
     close: async () => {
       if (server) await cut();
     },
+    accepted: () => accepted,
   };
 }

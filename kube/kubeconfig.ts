@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { KubeConfig, type Cluster, type RequestContext, type User } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
+
+/**
+ * A KubeConfig whose API calls share one connection pool, as client-go's do.
+ *
+ * client-node 2.0 builds a new undici Agent for every request it authenticates, so every call
+ * opened a TLS connection of its own (and, with HTTP/2, a session) that stayed open until the
+ * Agent's idle timeout: a handshake per request on both sides, and hundreds of idle sessions
+ * in memory under load (the operator benchmark found 260 of them, most of the process's RSS).
+ * Here the first Agent is kept and every later request is sent through it, for as long as the
+ * TLS material it was built from (server, CA, client certificate and key, as the kubeconfig
+ * names them, files re-read) stays the same; when it changes (a rotated client certificate),
+ * a new Agent takes over and the old one closes once its requests are done. Watches keep a
+ * connection each (applyWithOwnConnection), as client-go's informers effectively do after a
+ * stalled watch is restarted.
+ */
+export class PooledKubeConfig extends KubeConfig {
+  #shared: { key: string; dispatcher: Dispatcher } | undefined;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const created = context.getDispatcher();
+    if (created === undefined) return; // plain HTTP without TLS options: undici's global pool
+    const key = this.tlsMaterialKey();
+    if (this.#shared?.key === key) {
+      void created.close(); // never used: it opened nothing
+    } else {
+      const old = this.#shared?.dispatcher;
+      this.#shared = { key, dispatcher: created };
+      void old?.close();
+    }
+    context.setDispatcher(this.#shared.dispatcher);
+  }
+
+  /**
+   * Authenticates a request that gets a connection of its own, outside the pool: a watch, so
+   * that a watch restarted after a stall never waits on the same dead connection. The caller
+   * closes the request's dispatcher when it is done with it.
+   */
+  async applyWithOwnConnection(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+  }
+
+  /** Closes the shared pool (its connections end once their requests are done). */
+  async closeConnections(): Promise<void> {
+    const shared = this.#shared;
+    this.#shared = undefined;
+    await shared?.dispatcher.close();
+  }
+
+  /** A digest of what the Agent's TLS connections are built from. */
+  private tlsMaterialKey(): string {
+    const cluster: Partial<Cluster> = this.getCurrentCluster() ?? {};
+    const user: Partial<User> = this.getCurrentUser() ?? {};
+    const hash = createHash('sha256');
+    const values = [
+      cluster.name,
+      cluster.server,
+      cluster.caData,
+      cluster.skipTLSVerify,
+      cluster.tlsServerName,
+      cluster.proxyUrl,
+      user.name,
+      user.certData,
+      user.keyData,
+    ];
+    for (const value of values) hash.update(`${value ?? ''}\0`);
+    for (const file of [cluster.caFile, user.certFile, user.keyFile]) {
+      if (file) hash.update(readFileSync(file));
+      hash.update('\0');
+    }
+    return hash.digest('hex');
+  }
+}
