@@ -190,6 +190,7 @@ async function main(): Promise<void> {
     console.log(
       `operator RSS with ${N} cached:          ${rssMb(operator.pid).toFixed(0)} MB (goal < 200 MB)`,
     );
+    console.log(`  of which ${await memoryBreakdown(port!)}`);
     if (SNAPSHOT_DIR) await heapSnapshot(operator, SNAPSHOT_DIR);
 
     const revoked = performance.now();
@@ -236,6 +237,16 @@ async function main(): Promise<void> {
     await cluster.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The V8 heap (used of total) and the memory outside it, from the operator's /metrics. */
+async function memoryBreakdown(port: number): Promise<string> {
+  const { text } = await operatorHealth(port, '/metrics');
+  const mb = (name: string) => {
+    const value = new RegExp(`^genome_operator_${name} (\\S+)$`, 'm').exec(text)?.[1];
+    return `${(Number(value) / 1e6).toFixed(0)} MB`;
+  };
+  return `V8 heap ${mb('nodejs_heap_size_used_bytes')} used of ${mb('nodejs_heap_size_total_bytes')}, external ${mb('nodejs_external_memory_bytes')}`;
 }
 
 /** Signals the operator to write a heap snapshot into `dir` and waits for the file. */

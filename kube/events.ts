@@ -66,9 +66,14 @@ function eventFor(object: KubernetesObject, note: EventNote, now: Date): CoreV1E
   };
 }
 
-/** Records Events, aggregated as client-go's recorder does. */
+/**
+ * Records Events, aggregated as client-go's recorder does, and like it asynchronously: record()
+ * queues and returns at once, and one sender writes them in order.
+ */
 export interface EventRecorder {
-  record(object: KubernetesObject, note: EventNote): Promise<void>;
+  record(object: KubernetesObject, note: EventNote): void;
+  /** Resolves once every Event queued so far was written (or given up on). */
+  flushed(): Promise<void>;
 }
 
 /** Identical Events (same object, type, reason, message) seen within this window bump one count. */
@@ -77,6 +82,8 @@ const AGGREGATE_WINDOW_MS = 10 * 60_000;
 const BURST = 25;
 const REFILL_MS = 5 * 60_000;
 const MAX_TRACKED = 4096;
+/** Events waiting to be written; beyond this, new ones are dropped (client-go: 1,000). */
+const MAX_QUEUED = 1000;
 
 interface Seen {
   name: string;
@@ -86,16 +93,30 @@ interface Seen {
 }
 
 /**
- * A recorder that never floods: a repeat of an identical Event patches the existing one's
+ * A recorder that never floods and never holds up its caller: Events go through a queue that
+ * one sender drains, so a burst of reconciles (every Genome after a key revocation) writes its
+ * status updates at the API server's full rate while the Events follow at one write at a time,
+ * as client-go's broadcaster does. A repeat of an identical Event patches the existing one's
  * count and lastTimestamp instead of creating another, and each object has a token bucket.
- * Failures are logged, never thrown.
+ * Failures are logged, never thrown; a full queue drops the Event and says so in the log.
  */
 export function eventRecorder(
   kc: KubeConfig,
   log: Logger,
   now: () => number = Date.now,
 ): EventRecorder {
-  const api = kc.makeApiClient(CoreV1Api);
+  return eventRecorderWith(kc.makeApiClient(CoreV1Api), log, now);
+}
+
+/** The two calls the recorder makes. */
+export type EventApi = Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+
+/** eventRecorder over any EventApi (the API server's, or a fake in unit tests). */
+export function eventRecorderWith(
+  api: EventApi,
+  log: Logger,
+  now: () => number = Date.now,
+): EventRecorder {
   const seen = new Map<string, Seen>();
   const buckets = new Map<string, { tokens: number; at: number }>();
   const allowed = (uid: string): boolean => {
@@ -140,15 +161,36 @@ export function eventRecorder(
       log.warn('could not record an Event', fields);
     }
   };
+  const write = async (object: KubernetesObject, note: EventNote) => {
+    const key = `${object.metadata?.uid ?? ''}|${note.type}|${note.reason}|${note.message}`;
+    const previous = seen.get(key);
+    const recent = previous !== undefined && now() - previous.last < AGGREGATE_WINDOW_MS;
+    if (recent && (await bump(previous))) return;
+    await create(object, note, key);
+  };
+  const queue: { object: KubernetesObject; note: EventNote }[] = [];
+  let sending: Promise<void> | undefined;
+  const drain = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift())
+      await write(next.object, next.note);
+    sending = undefined;
+  };
   return {
-    record: async (object, note) => {
-      const uid = object.metadata?.uid ?? '';
-      const key = `${uid}|${note.type}|${note.reason}|${note.message}`;
-      if (!allowed(uid)) return;
-      const previous = seen.get(key);
-      const recent = previous !== undefined && now() - previous.last < AGGREGATE_WINDOW_MS;
-      if (recent && (await bump(previous))) return;
-      await create(object, note, key);
+    record: (object, note) => {
+      if (!allowed(object.metadata?.uid ?? '')) return;
+      if (queue.length >= MAX_QUEUED) {
+        log.warn('Event queue full; dropped an Event', {
+          namespace: object.metadata?.namespace,
+          name: object.metadata?.name,
+          reason: note.reason,
+        });
+        return;
+      }
+      queue.push({ object, note });
+      sending ??= drain();
+    },
+    flushed: async () => {
+      while (sending !== undefined) await sending;
     },
   };
 }

@@ -14,6 +14,8 @@ import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
 import type { WorkloadWrites } from '../kube/workload-writes.ts';
 import { VerifyCache } from './verify-cache.ts';
 
+/** How long a stopping controller waits for its queued Events to be written. */
+const EVENT_FLUSH_MS = 5_000;
 /** A change a cache saw. */
 export interface CacheEvent<T> {
   type: 'add' | 'update' | 'delete';
@@ -192,6 +194,11 @@ export function startController(deps: ControllerDeps): Controller {
       running = false;
       unsubscribe.forEach((u) => u());
       await queue.shutdown();
+      // The Events of the last reconciles, within a bound: the API server may be gone.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, EVENT_FLUSH_MS)));
+      await Promise.race([deps.events.flushed(), bound]);
+      clearTimeout(timer);
     },
   };
 }

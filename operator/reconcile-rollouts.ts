@@ -146,12 +146,12 @@ export async function reconcileRollouts(deps: RolloutDeps, key: string): Promise
       from: rollout.from,
     });
     const notes = rolledOutNotes(rollout, name);
-    await deps.events.record(involved, {
+    deps.events.record(involved, {
       type: 'Normal',
       reason: 'RolledOut',
       message: notes.genome,
     });
-    await deps.events.record(workload, {
+    deps.events.record(workload, {
       type: 'Normal',
       reason: 'RolledOut',
       message: notes.workload,
@@ -175,5 +175,5 @@ async function notePending(
   if (deps.pendingNotes.get(uid) === message) return;
   if (deps.pendingNotes.size >= MAX_PENDING_NOTES) deps.pendingNotes.clear();
   deps.pendingNotes.set(uid, message);
-  await deps.events.record(involved, { type: 'Normal', reason: 'RolloutPending', message });
+  deps.events.record(involved, { type: 'Normal', reason: 'RolloutPending', message });
 }

@@ -217,16 +217,36 @@ function gatesOf(deps: ReconcileDeps, decided: Decided): GateWrite[] {
  * revocation does, and opening one never depends on this reconcile's other writes (a pod is
  * admitted only after its ConfigMap was published). Then the ConfigMap (so status never says
  * Ready for a ConfigMap that failed to apply: a failure throws before status is written, and
- * the queue retries), clean-up, status and Events. A failed gate write throws after the rest.
+ * the queue retries), status, or clean-up when the status needed no write, and Events. A
+ * failed gate write throws after the rest.
  */
 async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
-  const { genome, input, plan } = decided;
+  const { genome, plan } = decided;
   const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
   const failure = await writeGates(deps, gatesOf(deps, decided), log).then(
     () => undefined,
     (err: unknown) => err,
   );
   await publish(deps, uid, plan);
+  if (plan.writeStatus) {
+    await deps.writes.applyStatus(namespace, genomeName, plan.status);
+    const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
+    log.info('status written', { ready: ready?.status, reason: ready?.reason });
+  } else {
+    await removeOld(deps, decided, log);
+  }
+  await recordEvents(deps, genome, plan);
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * Deletes the owned ConfigMaps the plan no longer needs. Left to the reconcile after a status
+ * write (which that write's own watch event brings): after a key revocation every Genome's
+ * status goes before any clean-up, so Verified=False reaches all of them at the API server's
+ * rate for one write each, not two.
+ */
+async function removeOld(deps: ReconcileDeps, { genome, input, plan }: Decided, log: Logger) {
+  const { namespace = '', uid = '' } = genome.metadata;
   const uids = new Map(input.owned.map((c) => [c.metadata?.name, c.metadata?.uid]));
   for (const name of plan.remove) {
     // Only the object the cache holds: a ConfigMap made since under that name is not ours.
@@ -234,18 +254,11 @@ async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<
     deps.owned.noteDeleted(uid, namespace, name);
     log.info('removed an old ConfigMap', { configMap: name });
   }
-  if (plan.writeStatus) {
-    await deps.writes.applyStatus(namespace, genomeName, plan.status);
-    const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
-    log.info('status written', { ready: ready?.status, reason: ready?.reason });
-  }
-  await recordEvents(deps, genome, plan);
-  if (failure !== undefined) throw failure;
 }
 
 async function recordEvents(deps: ReconcileDeps, genome: GenomeResource, plan: Plan) {
   const { name, namespace, uid, resourceVersion } = genome.metadata;
   const metadata = { name, namespace, uid, resourceVersion };
   const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata };
-  for (const event of plan.events) await deps.events.record(involved, event);
+  for (const event of plan.events) deps.events.record(involved, event);
 }
