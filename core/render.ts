@@ -122,3 +122,15 @@ export function desiredConfigMap(
     },
   };
 }
+
+/**
+ * A digest of a ConfigMap's data (every key and value, in key order): what the operator's
+ * ConfigMap cache keeps instead of the data, to tell whether a published ConfigMap still holds
+ * what it should.
+ */
+export function configMapDataDigest(data: Readonly<Record<string, string>>): string {
+  const parts = Object.keys(data)
+    .sort()
+    .flatMap((key) => [key, data[key]!]);
+  return sha256Hex(Buffer.from(JSON.stringify(parts)));
+}

@@ -37,9 +37,10 @@ export interface InformerOptions {
   /**
    * Shrinks each object before it is cached (and before handlers see it): keep only the fields
    * the consumer reads, so a cache of large objects stays small. Must keep metadata.name,
-   * namespace and resourceVersion. List pages are shrunk one page at a time.
+   * namespace and resourceVersion. List pages are shrunk one page at a time. `previous` is
+   * what the cache holds under the object's key now (a transform may reuse parts of it).
    */
-  transform?: (object: KubernetesObject) => KubernetesObject;
+  transform?: (object: KubernetesObject, previous?: KubernetesObject) => KubernetesObject;
 }
 
 /** A cache of one resource kept current by list + watch. */
@@ -306,7 +307,10 @@ class InformerLoop<T extends KubernetesObject> {
   }
 
   private shrink(object: T): T {
-    return this.options.transform === undefined ? object : (this.options.transform(object) as T);
+    const transform = this.options.transform;
+    return transform === undefined
+      ? object
+      : (transform(object, this.cache.get(objectKey(object))) as T);
   }
 
   private emit(event: InformerEvent<T>): void {

@@ -16,8 +16,19 @@ import {
 import type { PublishedConfigMap } from '../core/render.ts';
 import { isNotFound, statusCode } from './errors.ts';
 
-/** The writes the operator makes, all with field manager genome-operator. */
+/** The writes the operator makes, all with field manager genome-operator (and one read). */
 export interface OperatorWrites {
+  /**
+   * Reads the text under `key` of the ConfigMap with `uid`; undefined when it is gone, is
+   * another object now, or has no such key. The cache keeps no ConfigMap data: this is how an
+   * older published genome is read when it must be verified again.
+   */
+  readConfigMapText(
+    namespace: string,
+    name: string,
+    uid: string,
+    key: string,
+  ): Promise<string | undefined>;
   /** Server-side applies a published ConfigMap; returns its uid. */
   applyConfigMap(configMap: PublishedConfigMap): Promise<string | undefined>;
   /** Deletes a ConfigMap (only the one with `uid`, when given); absent is done. */
@@ -76,6 +87,15 @@ export function operatorWrites(kc: KubeConfig): OperatorWrites {
       APPLY,
     );
   return {
+    readConfigMapText: async (namespace, name, uid, key) => {
+      try {
+        const configMap = await core.readNamespacedConfigMap({ namespace, name });
+        return configMap.metadata?.uid === uid ? configMap.data?.[key] : undefined;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
     deleteConfigMap,
     applyConfigMap: async (configMap) => {
       try {

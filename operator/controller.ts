@@ -1,4 +1,3 @@
-import type { GenomeResource } from '../core/api.ts';
 import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -12,6 +11,7 @@ import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
 import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
 import type { WorkloadWrites } from '../kube/workload-writes.ts';
+import { genomeExpander, type CompactGenome } from '../kube/strip.ts';
 import { VerifyCache } from './verify-cache.ts';
 
 /** How long a stopping controller waits for its queued Events to be written. */
@@ -37,7 +37,8 @@ export interface KeySource {
 
 /** What the controller runs on. */
 export interface ControllerDeps {
-  genomes: ObjectCache<GenomeResource>;
+  /** Genomes with their genome as text (kube/strip.ts compactGenome). */
+  genomes: ObjectCache<CompactGenome>;
   configMaps: ObjectCache<CachedConfigMap>;
   pods: ObjectCache<CachedPod>;
   trust: KeySource;
@@ -90,8 +91,10 @@ export function startController(deps: ControllerDeps): Controller {
   const pods = new PodIndex<CachedPod>();
   for (const pod of deps.pods.list()) pods.observe({ type: 'add', object: pod });
   const verifier = new VerifyCache();
+  const expand = genomeExpander();
+  const genomes = { get: (key: string) => expand(deps.genomes.get(key)) };
   const reconcileDeps = {
-    genome: (key: string) => deps.genomes.get(key),
+    genome: genomes.get,
     pods: (key: string) => pods.podsOf(key),
     keys: () => deps.trust.keys(),
     owned,
@@ -105,6 +108,7 @@ export function startController(deps: ControllerDeps): Controller {
   };
   const rollout = rollouts({
     ...deps,
+    genomes,
     podsOf: (key) => pods.podsOf(key),
     keys: () => deps.trust.keys(),
     verifier,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GenomeResource, GenomeStatus } from '../core/api.ts';
-import { configMapName } from '../core/render.ts';
+import { configMapDataDigest, configMapName } from '../core/render.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify } from '../core/verify.ts';
@@ -49,7 +49,7 @@ const published = configMapName('totk', id);
 const publishedCm: OwnedConfigMap = {
   metadata: { ...first.apply!.metadata, uid: 'cm-1' },
   immutable: true,
-  data: first.apply!.data,
+  dataDigest: configMapDataDigest(first.apply!.data),
 };
 
 describe('decide', () => {
@@ -128,7 +128,7 @@ describe('decide', () => {
     const old: OwnedConfigMap = {
       metadata: { name: 'totk-0123456789ab' },
       immutable: true,
-      data: {},
+      dataDigest: configMapDataDigest({}),
     };
     const plan = decide(input({ genome: resource(first.status), owned: [old, publishedCm] }));
     expect(plan.remove).toEqual(['totk-0123456789ab']);
@@ -148,7 +148,10 @@ describe('decide', () => {
   });
 
   it('a ConfigMap of that name with other content is replaced', () => {
-    const tampered = { ...publishedCm, immutable: false, data: { 'genome.json': '{}' } };
+    const tampered = { ...publishedCm, dataDigest: configMapDataDigest({ 'genome.json': '{}' }) };
+    expect(decide(input({ genome: resource(first.status), owned: [tampered] })).replace).toBe(true);
+    const mutable = { ...publishedCm, immutable: false };
+    expect(decide(input({ genome: resource(first.status), owned: [mutable] })).replace).toBe(true);
     const plan = decide(input({ genome: resource(first.status), owned: [tampered] }));
     expect(plan.replace).toBe(true);
     expect(plan.events.map((e) => e.reason)).toEqual(['Republished']);

@@ -17,7 +17,12 @@ import {
   type ConditionInput,
 } from '../core/conditions.ts';
 import { displayMessage } from '../core/display.ts';
-import { desiredConfigMap, type GenomeRef, type PublishedConfigMap } from '../core/render.ts';
+import {
+  configMapDataDigest,
+  desiredConfigMap,
+  type GenomeRef,
+  type PublishedConfigMap,
+} from '../core/render.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { Refused, Verdict, Verified } from '../core/verify.ts';
 
@@ -38,7 +43,8 @@ export interface OwnedConfigMap {
     ownerReferences?: { uid?: string; controller?: boolean }[];
   };
   immutable?: boolean;
-  data?: Record<string, string>;
+  /** The digest of its data (core/render.ts configMapDataDigest); the cache keeps no data. */
+  dataDigest?: string;
 }
 
 /** Everything decide() looks at, gathered by the reconciler. */
@@ -166,7 +172,7 @@ export function productionVerdict(
 }
 
 function sameContent(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
-  return existing.immutable === true && isDeepStrictEqual(existing.data ?? {}, desired.data);
+  return existing.immutable === true && existing.dataDigest === configMapDataDigest(desired.data);
 }
 
 /** The status the Genome should have for this verdict. */

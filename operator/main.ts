@@ -8,17 +8,22 @@ import { existsSync, readFileSync, accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER, type GenomeResource } from '../core/api.ts';
+import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { errorMessage, jsonLogger, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
-import { stripBookkeeping } from '../kube/strip.ts';
+import {
+  compactGenome,
+  digestConfigMap,
+  stripBookkeeping,
+  type CompactGenome,
+} from '../kube/strip.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorWrites } from '../kube/operator-writes.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
-import { startController, type Controller, type ObjectCache } from './controller.ts';
+import { startController, type Controller } from './controller.ts';
 import { serveHealth } from './health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
@@ -81,7 +86,7 @@ function kubeConfigOrExit(settings: Settings): KubeConfig {
 
 /** The caches the operator reconciles from. */
 interface Caches {
-  genomes: Informer<GenomeResource & KubernetesObject>;
+  genomes: Informer<CompactGenome & KubernetesObject>;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
   pods: Informer<CachedPod & KubernetesObject>;
   /** Deployments and StatefulSets, all namespaces, shrunk to what rollouts read. */
@@ -98,13 +103,13 @@ async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Pro
     genomes: startInformer(kc, {
       path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
       log,
-      transform: stripBookkeeping,
+      transform: compactGenome,
     }),
     configMaps: startInformer(kc, {
       path: '/api/v1/configmaps',
       labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
       log,
-      transform: stripBookkeeping,
+      transform: digestConfigMap,
     }),
     // Only pods that opt in: the label exists.
     pods: startInformer(kc, {
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     const current = term;
     const started = startController({
-      genomes: caches.genomes as ObjectCache<GenomeResource>,
+      genomes: caches.genomes,
       configMaps: caches.configMaps,
       pods: caches.pods,
       trust: caches.trust,

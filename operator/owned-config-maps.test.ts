@@ -15,7 +15,7 @@ const cm = (
     ownerReferences: [{ uid: controller, controller: true }],
   },
   immutable: true,
-  data: {},
+  dataDigest: 'digest',
 });
 const names = (owned: OwnedConfigMaps, uid = 'g1', namespace = 'apps') =>
   owned.ownedBy(uid, namespace).map((c) => c.metadata?.name);

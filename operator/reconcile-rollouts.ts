@@ -4,7 +4,12 @@
  * own reconcile, on the same key and queue.
  */
 import type { Counter } from 'prom-client';
-import { GENOME_API_VERSION, GENOME_KIND, type GenomeResource } from '../core/api.ts';
+import {
+  GENOME_API_VERSION,
+  GENOME_ID_ANNOTATION,
+  GENOME_KIND,
+  type GenomeResource,
+} from '../core/api.ts';
 import { withFields, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -34,7 +39,59 @@ export interface RolloutDeps {
   rollouts: Counter<'kind'>;
   /** The last Manual note per Genome uid, so that a steady state records no Event. */
   pendingNotes: Map<string, string>;
+  /** Stamps written that the workload caches have not shown yet. */
+  stamps: StampExpectations;
   log: Logger;
+}
+
+/** How long a stamp not yet seen in the cache is taken as written (client-go: 5 minutes). */
+const EXPECTATION_TTL_MS = 5 * 60_000;
+
+/**
+ * Stamps the operator wrote that the workload caches have not shown yet, by workload uid, like
+ * client-go's ControllerExpectations: a reconcile that runs before the cache catches up with
+ * a stamp sees the workload as stamped, instead of stamping (and counting a rollout) twice.
+ * The cache showing the stamp, or 5 minutes, ends an expectation.
+ */
+export class StampExpectations {
+  private readonly pending = new Map<string, { id: string; at: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  expect(uid: string | undefined, id: string): void {
+    if (uid !== undefined) this.pending.set(uid, { id, at: this.now() });
+  }
+
+  /** A workload as the cache shows it now: ends the expectation once its stamp is there. */
+  observe(workload: CachedWorkload): void {
+    const uid = workload.metadata?.uid;
+    const pending = uid === undefined ? undefined : this.pending.get(uid);
+    if (pending !== undefined && stampOf(workload) === pending.id) this.pending.delete(uid!);
+  }
+
+  /** The workload with the stamp expected on it (a copy), or as it is. */
+  overlay(workload: CachedWorkload): CachedWorkload {
+    const uid = workload.metadata?.uid;
+    const pending = uid === undefined ? undefined : this.pending.get(uid);
+    if (pending === undefined) return workload;
+    if (this.now() - pending.at > EXPECTATION_TTL_MS || stampOf(workload) === pending.id) {
+      this.pending.delete(uid!);
+      return workload;
+    }
+    const template = workload.spec?.template ?? {};
+    const annotations = { ...template.metadata?.annotations, [GENOME_ID_ANNOTATION]: pending.id };
+    return {
+      ...workload,
+      spec: {
+        ...workload.spec,
+        template: { ...template, metadata: { ...template.metadata, annotations } },
+      },
+    };
+  }
+}
+
+function stampOf(workload: CachedWorkload): string | undefined {
+  return workload.spec?.template?.metadata?.annotations?.[GENOME_ID_ANNOTATION];
 }
 
 /**
@@ -90,15 +147,17 @@ export interface Rollouts {
 
 /** Builds the rollouts of a controller. */
 export function rollouts(wiring: RolloutWiring): Rollouts {
+  const stamps = new StampExpectations();
   const deps: RolloutDeps = {
     genome: (key) => wiring.genomes.get(key),
-    workloads: () => wiring.workloads.flatMap((c) => c.list()),
+    workloads: () => wiring.workloads.flatMap((c) => c.list()).map((w) => stamps.overlay(w)),
     pods: (key) => wiring.podsOf(key),
     verifiedId: verifiedIdFrom(wiring.verifier, wiring.keys, wiring.production),
     writes: wiring.writes,
     events: wiring.events,
     rollouts: wiring.rollouts,
     pendingNotes: new Map(),
+    stamps,
     log: wiring.log,
   };
   return {
@@ -106,6 +165,7 @@ export function rollouts(wiring: RolloutWiring): Rollouts {
     watch: (enqueue) =>
       wiring.workloads.map((cache) =>
         cache.onChange(({ object }) => {
+          stamps.observe(object);
           const genome = templateGenome(object);
           if (genome !== undefined) enqueue(`${object.metadata?.namespace ?? ''}/${genome}`);
         }),
@@ -138,6 +198,7 @@ export async function reconcileRollouts(deps: RolloutDeps, key: string): Promise
       { kind, namespace, name: rollout.name, uid: workload.metadata?.uid },
       stampPatch(rollout.to),
     );
+    deps.stamps.expect(workload.metadata?.uid, rollout.to);
     deps.rollouts.inc({ kind });
     log.info('rolled out', {
       kind,

@@ -5,7 +5,7 @@ import type { TrustedKey } from '../core/trust.ts';
 import type { Verdict, Verified } from '../core/verify.ts';
 import { refuse } from '../core/codes.ts';
 import { displayText } from '../core/display.ts';
-import { configMapName } from '../core/render.ts';
+import { configMapDataDigest, configMapName } from '../core/render.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
@@ -105,22 +105,48 @@ function mountedBy(pods: readonly CachedPod[]): Set<string> {
  * The verdicts of the genomes a verified Genome publishes, by ConfigMap name. The current one
  * is the Genome's own verdict, once its ConfigMap is in place with the content it should have
  * (a ConfigMap replaced by hand opens no gate until it is put back). An older one that gated
- * pods still mount (a rollout under way) is verified again, from its content, against the
- * current keys, and counts only as the Genome's own: owned, immutable, named after the genome
- * it holds, and a genome of the same name as the current one.
+ * pods still mount (a rollout under way) is verified again, from its content (read from the API
+ * server when the verdict under these keys is not cached), and counts only as the Genome's
+ * own: owned, immutable, named after the genome it holds, and a genome of the same name as the
+ * current one.
  */
-function publishedVerdicts(deps: ReconcileDeps, { pods, keyVersion, input, plan }: Decided) {
+async function publishedVerdicts(deps: ReconcileDeps, decided: Decided) {
+  const { input, plan } = decided;
   const published = new Map<string, Verdict>();
   const current = plan.status.configMapName;
   if (!plan.verdict.ok || current === undefined) return published;
   if (plan.inPlace) published.set(current, plan.verdict);
-  const mounted = new Set(pods.filter(hasGate).map(mountedConfigMap));
-  for (const { name, uid, text, immutable } of input.owned.map(contentOf)) {
-    if (name === current || !mounted.has(name) || text === undefined || !immutable) continue;
-    const verdict = deps.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
-    published.set(name, ownEarlier(input, plan.verdict, name, verdict));
+  for (const configMap of earlierMounted(decided, current)) {
+    const verdict = await earlierVerdict(deps, configMap, decided);
+    if (verdict !== undefined)
+      published.set(configMap.name, ownEarlier(input, plan.verdict, configMap.name, verdict));
   }
   return published;
+}
+
+/** The Genome's immutable ConfigMaps other than the current one that gated pods mount. */
+function earlierMounted({ genome, pods, input }: Decided, current: string) {
+  const mounted = new Set(pods.filter(hasGate).map(mountedConfigMap));
+  const namespace = genome.metadata.namespace ?? '';
+  return input.owned
+    .filter((c) => c.immutable === true)
+    .map((c) => ({ namespace, name: c.metadata?.name ?? '', uid: c.metadata?.uid ?? '' }))
+    .filter(({ name, uid }) => name !== current && mounted.has(name) && uid !== '');
+}
+
+/** The verdict under today's keys of the genome an older ConfigMap holds; undefined if gone. */
+async function earlierVerdict(
+  deps: ReconcileDeps,
+  configMap: { namespace: string; name: string; uid: string },
+  { input, keyVersion }: Decided,
+): Promise<Verdict | undefined> {
+  const { namespace, name, uid } = configMap;
+  const cached = deps.verifier.cachedPublishedVerdict(uid, keyVersion);
+  if (cached !== undefined) return cached;
+  const text = await deps.writes.readConfigMapText(namespace, name, uid, GENOME_CONFIGMAP_KEY);
+  return text === undefined
+    ? undefined
+    : deps.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
 }
 
 /** An earlier genome's verdict, refused unless the ConfigMap is one this Genome published. */
@@ -139,13 +165,6 @@ function ownEarlier(input: DecideInput, current: Verified, name: string, verdict
       ),
     };
   return productionVerdict({ ...input, verdict });
-}
-
-/** A published ConfigMap's name, uid and genome text. */
-function contentOf(configMap: DecideInput['owned'][number]) {
-  const { name = '', uid = '' } = configMap.metadata ?? {};
-  const text = uid === '' ? undefined : configMap.data?.[GENOME_CONFIGMAP_KEY];
-  return { name, uid, text, immutable: configMap.immutable === true };
 }
 
 /**
@@ -189,7 +208,12 @@ async function publish(deps: ReconcileDeps, ownerUid: string, plan: Plan): Promi
   const { name, namespace } = plan.apply.metadata;
   if (plan.replace) await deps.writes.deleteConfigMap(namespace, name);
   const uid = await deps.writes.applyConfigMap(plan.apply);
-  deps.owned.noteApplied(ownerUid, { ...plan.apply, metadata: { ...plan.apply.metadata, uid } });
+  const { data, ...applied } = plan.apply;
+  deps.owned.noteApplied(ownerUid, {
+    ...applied,
+    metadata: { ...applied.metadata, uid },
+    dataDigest: configMapDataDigest(data),
+  });
 }
 
 interface Decided {
@@ -202,12 +226,12 @@ interface Decided {
 }
 
 /** The gate writes the plan calls for on the Genome's pods. */
-function gatesOf(deps: ReconcileDeps, decided: Decided): GateWrite[] {
+async function gatesOf(deps: ReconcileDeps, decided: Decided): Promise<GateWrite[]> {
   const { key, pods, input, plan } = decided;
   return gateWrites(pods, {
     genomeKey: key,
     verdict: plan.verdict,
-    published: publishedVerdicts(deps, decided),
+    published: await publishedVerdicts(deps, decided),
     now: input.now,
   });
 }
@@ -223,7 +247,7 @@ function gatesOf(deps: ReconcileDeps, decided: Decided): GateWrite[] {
 async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
   const { genome, plan } = decided;
   const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
-  const failure = await writeGates(deps, gatesOf(deps, decided), log).then(
+  const failure = await writeGates(deps, await gatesOf(deps, decided), log).then(
     () => undefined,
     (err: unknown) => err,
   );

@@ -73,6 +73,12 @@ export class VerifyCache {
     return verdict;
   }
 
+  /** The verdict publishedVerdict() reached for the ConfigMap of `uid` under `version`, if any. */
+  cachedPublishedVerdict(uid: string, version: string): Verdict | undefined {
+    this.useVersion(version);
+    return this.verdicts.get(`configmap:${uid}|${version}`);
+  }
+
   /** Verdicts under older keys are never asked for again (and would keep old genomes alive). */
   private useVersion(version: string): void {
     if (version !== this.version) this.verdicts.clear();
