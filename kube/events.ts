@@ -171,8 +171,13 @@ export function eventRecorderWith(
   const queue: { object: KubernetesObject; note: EventNote }[] = [];
   let sending: Promise<void> | undefined;
   const drain = async () => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift())
-      await write(next.object, next.note);
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      try {
+        await write(next.object, next.note);
+      } catch (err) {
+        log.warn('could not record an Event', { reason: next.note.reason, err: String(err) });
+      }
+    }
     sending = undefined;
   };
   return {

@@ -12,25 +12,31 @@ import type { Dispatcher } from 'undici';
  * in memory under load (the operator benchmark found 260 of them, most of the process's RSS).
  * Here the first Agent is kept and every later request is sent through it, for as long as the
  * TLS material it was built from (server, CA, client certificate and key, as the kubeconfig
- * names them, files re-read) stays the same; when it changes (a rotated client certificate),
+ * names them, files re-read; not what an exec plugin returns) stays the same; when it changes (a rotated client certificate),
  * a new Agent takes over and the old one closes once its requests are done. Watches keep a
  * connection each (applyWithOwnConnection), as client-go's informers effectively do after a
  * stalled watch is restarted.
  */
+/** How long a replaced Agent stays open for the requests already handed to it. */
+const RETIRE_MS = 30_000;
+
 export class PooledKubeConfig extends KubeConfig {
   #shared: { key: string; dispatcher: Dispatcher } | undefined;
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    // Read before client-node reads the files: if they change in between, the Agent is built
+    // from newer material than the key says, and the next request replaces it (never older).
+    const key = this.tlsMaterialKey();
     await super.applySecurityAuthentication(context);
     const created = context.getDispatcher();
     if (created === undefined) return; // plain HTTP without TLS options: undici's global pool
-    const key = this.tlsMaterialKey();
     if (this.#shared?.key === key) {
       void created.close(); // never used: it opened nothing
     } else {
       const old = this.#shared?.dispatcher;
       this.#shared = { key, dispatcher: created };
-      void old?.close();
+      // Requests already handed the old Agent may not have been sent yet: close it later.
+      if (old !== undefined) setTimeout(() => void old.close(), RETIRE_MS).unref();
     }
     context.setDispatcher(this.#shared.dispatcher);
   }

@@ -105,6 +105,9 @@ export function startController(deps: ControllerDeps): Controller {
     metrics: deps.metrics,
     log: deps.log,
     now: () => new Date(),
+    // A second look a second later, behind what is queued now (see reconcile.ts cleanUp).
+    requeue: (key: string) => queue.addAfter(key, 1_000),
+    cleanUpDue: new Set<string>(),
   };
   const rollout = rollouts({
     ...deps,

@@ -59,7 +59,12 @@ export class StampExpectations {
   constructor(private readonly now: () => number = Date.now) {}
 
   expect(uid: string | undefined, id: string): void {
-    if (uid !== undefined) this.pending.set(uid, { id, at: this.now() });
+    if (uid === undefined) return;
+    const now = this.now();
+    // Workloads deleted before their stamp was seen leave entries: drop the expired ones.
+    for (const [key, { at }] of this.pending)
+      if (now - at > EXPECTATION_TTL_MS) this.pending.delete(key);
+    this.pending.set(uid, { id, at: now });
   }
 
   /** A workload as the cache shows it now: ends the expectation once its stamp is there. */

@@ -32,6 +32,10 @@ export interface ReconcileDeps {
   metrics: OperatorMetrics;
   log: Logger;
   now(): Date;
+  /** Reconciles the key again soon, behind the keys queued now. */
+  requeue(key: string): void;
+  /** Keys whose clean-up was put off by a status write (see cleanUp). */
+  cleanUpDue: Set<string>;
 }
 
 /** How many pods' gates are written at once. */
@@ -44,6 +48,7 @@ const GATE_WRITERS = 32;
 export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
   const genome = deps.genome(key);
   if (genome?.metadata.uid === undefined) {
+    deps.cleanUpDue.delete(key); // garbage collection removes what it owned
     const gates = gateWrites(deps.pods(key), {
       genomeKey: key,
       verdict: undefined,
@@ -64,7 +69,7 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     name: genome.metadata.name,
     genomeId: plan.status.genomeId,
   });
-  await act(deps, { genome, key, pods, keyVersion, input, plan }, log);
+  await act(deps, { readFailures: [], genome, key, pods, keyVersion, input, plan }, log);
 }
 
 /** What reconcile read from the caches before gathering. */
@@ -134,16 +139,28 @@ function earlierMounted({ genome, pods, input }: Decided, current: string) {
     .filter(({ name, uid }) => name !== current && mounted.has(name) && uid !== '');
 }
 
-/** The verdict under today's keys of the genome an older ConfigMap holds; undefined if gone. */
+/**
+ * The verdict under today's keys of the genome an older ConfigMap holds; undefined if gone. A
+ * failed read refuses it (its pods' gates close: when in doubt, refuse) and is noted in
+ * `decided.readFailures`, so that the reconcile throws after writing every gate and is retried.
+ */
 async function earlierVerdict(
   deps: ReconcileDeps,
   configMap: { namespace: string; name: string; uid: string },
-  { input, keyVersion }: Decided,
+  decided: Decided,
 ): Promise<Verdict | undefined> {
+  const { input, keyVersion } = decided;
   const { namespace, name, uid } = configMap;
   const cached = deps.verifier.cachedPublishedVerdict(uid, keyVersion);
   if (cached !== undefined) return cached;
-  const text = await deps.writes.readConfigMapText(namespace, name, uid, GENOME_CONFIGMAP_KEY);
+  let text: string | undefined;
+  try {
+    text = await deps.writes.readConfigMapText(namespace, name, uid, GENOME_CONFIGMAP_KEY);
+  } catch (err) {
+    decided.readFailures.push(err);
+    const message = `could not read ConfigMap ${displayText(name)} to verify it again: ${errorMessage(err)}; retrying`;
+    return { ok: false, ...refuse('GENOME_NOT_VERIFIED', message) };
+  }
   return text === undefined
     ? undefined
     : deps.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
@@ -217,6 +234,8 @@ async function publish(deps: ReconcileDeps, ownerUid: string, plan: Plan): Promi
 }
 
 interface Decided {
+  /** Reads of older ConfigMaps that failed (the reconcile throws after its writes). */
+  readFailures: unknown[];
   genome: GenomeResource;
   key: string;
   pods: readonly CachedPod[];
@@ -256,19 +275,33 @@ async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<
     await deps.writes.applyStatus(namespace, genomeName, plan.status);
     const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
     log.info('status written', { ready: ready?.status, reason: ready?.reason });
-  } else {
-    await removeOld(deps, decided, log);
   }
-  await recordEvents(deps, genome, plan);
+  await cleanUp(deps, decided, log);
+  recordEvents(deps, genome, plan);
   if (failure !== undefined) throw failure;
+  if (decided.readFailures.length > 0) throw decided.readFailures[0];
 }
 
 /**
- * Deletes the owned ConfigMaps the plan no longer needs. Left to the reconcile after a status
- * write (which that write's own watch event brings): after a key revocation every Genome's
- * status goes before any clean-up, so Verified=False reaches all of them at the API server's
- * rate for one write each, not two.
+ * Deletes the owned ConfigMaps the plan no longer needs, but not in a reconcile that has just
+ * written status: that is left to the next reconcile of the key (its status write's watch
+ * event brings it, and `requeue` makes sure of it), which deletes them whether or not it
+ * writes status again. After a key revocation every Genome's status then goes out before any
+ * clean-up, so Verified=False reaches all of them at the API server's rate for one write each.
  */
+async function cleanUp(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
+  const { key, plan } = decided;
+  if (plan.remove.length === 0) {
+    deps.cleanUpDue.delete(key);
+  } else if (!plan.writeStatus || deps.cleanUpDue.has(key)) {
+    await removeOld(deps, decided, log);
+    deps.cleanUpDue.delete(key);
+  } else {
+    deps.cleanUpDue.add(key);
+    deps.requeue(key);
+  }
+}
+
 async function removeOld(deps: ReconcileDeps, { genome, input, plan }: Decided, log: Logger) {
   const { namespace = '', uid = '' } = genome.metadata;
   const uids = new Map(input.owned.map((c) => [c.metadata?.name, c.metadata?.uid]));
@@ -280,7 +313,7 @@ async function removeOld(deps: ReconcileDeps, { genome, input, plan }: Decided, 
   }
 }
 
-async function recordEvents(deps: ReconcileDeps, genome: GenomeResource, plan: Plan) {
+function recordEvents(deps: ReconcileDeps, genome: GenomeResource, plan: Plan): void {
   const { name, namespace, uid, resourceVersion } = genome.metadata;
   const metadata = { name, namespace, uid, resourceVersion };
   const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata };
