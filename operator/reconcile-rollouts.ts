@@ -21,6 +21,7 @@ import {
   rolledOutNotes,
   stampPatch,
   templateGenome,
+  templateStamp,
   type CachedWorkload,
   type RolloutPod,
 } from './rollout.ts';
@@ -71,7 +72,7 @@ export class StampExpectations {
   observe(workload: CachedWorkload): void {
     const uid = workload.metadata?.uid;
     const pending = uid === undefined ? undefined : this.pending.get(uid);
-    if (pending !== undefined && stampOf(workload) === pending.id) this.pending.delete(uid!);
+    if (pending !== undefined && templateStamp(workload) === pending.id) this.pending.delete(uid!);
   }
 
   /** The workload with the stamp expected on it (a copy), or as it is. */
@@ -79,7 +80,7 @@ export class StampExpectations {
     const uid = workload.metadata?.uid;
     const pending = uid === undefined ? undefined : this.pending.get(uid);
     if (pending === undefined) return workload;
-    if (this.now() - pending.at > EXPECTATION_TTL_MS || stampOf(workload) === pending.id) {
+    if (this.now() - pending.at > EXPECTATION_TTL_MS || templateStamp(workload) === pending.id) {
       this.pending.delete(uid!);
       return workload;
     }
@@ -93,10 +94,6 @@ export class StampExpectations {
       },
     };
   }
-}
-
-function stampOf(workload: CachedWorkload): string | undefined {
-  return workload.spec?.template?.metadata?.annotations?.[GENOME_ID_ANNOTATION];
 }
 
 /**

@@ -202,6 +202,9 @@ function podsOf(workload: CachedWorkload, pods: readonly RolloutPod[], genome: s
 const idOf = (object: { metadata?: { annotations?: Labels } } | undefined) =>
   object?.metadata?.annotations?.[GENOME_ID_ANNOTATION];
 
+/** The genome id stamped on a workload's pod template (stampPatch), if any. */
+export const templateStamp = (workload: CachedWorkload) => idOf(workload.spec?.template);
+
 /**
  * Whether one workload must be rolled to `id`, and from what. A stamp equal to `id` means done,
  * even while pods of the old id are still being replaced. Otherwise only a live pod that does
@@ -216,7 +219,7 @@ export function rolloutOf(
   genome: string,
 ): Rollout | undefined {
   if (workload.metadata?.deletionTimestamp !== undefined) return undefined;
-  const stamped = idOf(workload.spec?.template);
+  const stamped = templateStamp(workload);
   if (stamped === id) return undefined;
   const running = podsOf(workload, pods, genome);
   const behind = running.find((p) => idOf(p) !== id);

@@ -64,7 +64,7 @@ export class VerifyCache {
     version: string,
   ): Verdict {
     this.useVersion(version);
-    const key = `configmap:${uid}|${version}`;
+    const key = publishedKey(uid, version);
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
     const verdict = verifyValidated(parseGenome(text), keys);
@@ -76,7 +76,7 @@ export class VerifyCache {
   /** The verdict publishedVerdict() reached for the ConfigMap of `uid` under `version`, if any. */
   cachedPublishedVerdict(uid: string, version: string): Verdict | undefined {
     this.useVersion(version);
-    return this.verdicts.get(`configmap:${uid}|${version}`);
+    return this.verdicts.get(publishedKey(uid, version));
   }
 
   /** Verdicts under older keys are never asked for again (and would keep old genomes alive). */
@@ -105,6 +105,11 @@ export class VerifyCache {
     if (map.size >= LIMIT) map.clear();
     map.set(key, value);
   }
+}
+
+/** Where the verdict of a published ConfigMap's genome (by ConfigMap uid) is cached. */
+function publishedKey(uid: string, version: string): string {
+  return `configmap:${uid}|${version}`;
 }
 
 /** The verdict as the cache keeps it: a Verified one without its genome (see verdict()). */
