@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { KubeConfig, type Cluster, type RequestContext, type User } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
+
+/** How long a replaced Agent stays open for the requests already handed to it. */
+const RETIRE_MS = 30_000;
 
 /**
  * A KubeConfig whose API calls share one connection pool, as client-go's do.
@@ -11,15 +14,13 @@ import type { Dispatcher } from 'undici';
  * Agent's idle timeout: a handshake per request on both sides, and hundreds of idle sessions
  * in memory under load (the operator benchmark found 260 of them, most of the process's RSS).
  * Here the first Agent is kept and every later request is sent through it, for as long as the
- * TLS material it was built from (server, CA, client certificate and key, as the kubeconfig
- * names them, files re-read; not what an exec plugin returns) stays the same; when it changes (a rotated client certificate),
- * a new Agent takes over and the old one closes once its requests are done. Watches keep a
+ * TLS material it was built from stays the same: server, CA, client certificate and key as the
+ * kubeconfig names them (files by inode, size and modification time; not what an exec plugin
+ * returns). When it changes (a rotated client certificate), a new Agent takes over and the old
+ * one closes RETIRE_MS later, once the requests handed to it are done. Watches keep a
  * connection each (applyWithOwnConnection), as client-go's informers effectively do after a
  * stalled watch is restarted.
  */
-/** How long a replaced Agent stays open for the requests already handed to it. */
-const RETIRE_MS = 30_000;
-
 export class PooledKubeConfig extends KubeConfig {
   #shared: { key: string; dispatcher: Dispatcher } | undefined;
 
@@ -74,9 +75,10 @@ export class PooledKubeConfig extends KubeConfig {
       user.keyData,
     ];
     for (const value of values) hash.update(`${value ?? ''}\0`);
+    // client-node reads these files for every request; a stat is enough to see one replaced.
     for (const file of [cluster.caFile, user.certFile, user.keyFile]) {
-      if (file) hash.update(readFileSync(file));
-      hash.update('\0');
+      const stat = file ? statSync(file) : undefined;
+      hash.update(`${stat ? `${stat.ino} ${stat.size} ${stat.mtimeMs}` : ''}\0`);
     }
     return hash.digest('hex');
   }
