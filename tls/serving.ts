@@ -114,11 +114,29 @@ export interface ListenOptions {
   port?: number;
 }
 
+/** How `close` ends the connections that are open. */
+export interface CloseOptions {
+  /**
+   * How long, in ms, to keep serving the connections that are open (each answer then says
+   * `Connection: close`) before the server stops. 0 stops at once: idle keep-alive
+   * connections are destroyed, and a client that had just written a request on one sees a
+   * reset instead of an answer.
+   */
+  drainMs?: number;
+}
+
 /** A listening HTTPS server and how to stop it. */
 export interface HttpsServing {
   server: https.Server;
   port: number;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** How many connections `server` has open. */
+function openConnections(server: https.Server): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+  );
 }
 
 /** Serves `app` over HTTPS with the source's certificate, swapping in each new one without a restart. */
@@ -129,9 +147,15 @@ export async function serveHttps(
 ): Promise<HttpsServing> {
   const cert = source.current();
   if (!cert) throw new Error('no serving certificate yet: await source.start() first');
+  let draining = false;
   const server = https.createServer(
     { cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' },
-    app,
+    (req, res) => {
+      // While draining, every answer closes its connection: the client ends it after reading
+      // the answer, so it never writes a request to a socket the server is closing.
+      if (draining) res.setHeader('Connection', 'close');
+      app(req, res);
+    },
   );
   // New handshakes get the new certificate; open connections keep theirs, so nothing is dropped.
   const unsubscribe = source.onChange((next) =>
@@ -139,8 +163,18 @@ export async function serveHttps(
   );
   server.listen(port, host);
   await once(server, 'listening');
-  const close = async () => {
+  const close = async ({ drainMs = 0 }: CloseOptions = {}) => {
     unsubscribe();
+    if (drainMs > 0) {
+      draining = true;
+      // Busy connections close after their next answer; idle ones at the keep-alive timeout,
+      // as they would on any day. The listener stays open: a client still routed here (the
+      // endpoint not yet removed) is answered rather than refused.
+      const deadline = Date.now() + drainMs;
+      while (Date.now() < deadline && (await openConnections(server)) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     const closed = once(server, 'close');
     server.close();
     server.closeIdleConnections();

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
-import { jsonLogger } from '../core/log.ts';
+import { errorMessage, jsonLogger } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer } from '../kube/informer.ts';
 import { genomeWithoutSpec } from '../kube/strip.ts';
@@ -154,7 +154,15 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping', { signal });
     source.stop();
-    await Promise.allSettled([serving.close(), trust.stop(), genomes.stop()]);
+    // Finish on the open connections before stopping: the API server keeps its keep-alive
+    // connections to this pod after the endpoint is gone, and does not retry a POST that met
+    // a reset. Idle ones end at the keep-alive timeout, so the drain is that plus a second.
+    const drainMs = serving.server.keepAliveTimeout + 1_000;
+    // The keys and Genomes stay watched until the last answer is sent.
+    await serving
+      .close({ drainMs })
+      .catch((err: unknown) => log.error('close failed', { err: errorMessage(err) }));
+    await Promise.allSettled([trust.stop(), genomes.stop()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
