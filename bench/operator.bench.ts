@@ -316,7 +316,8 @@ async function memoryBreakdown(port: number): Promise<string> {
     .filter(([, , bytes]) => Number(bytes) >= 5e6)
     .map(([, space, bytes]) => `${space} ${(Number(bytes) / 1e6).toFixed(0)}`)
     .join(', ');
-  return `V8 heap ${mb('nodejs_heap_size_used_bytes')} used of ${mb('nodejs_heap_size_total_bytes')} (${spaces}), external ${mb('nodejs_external_memory_bytes')}`;
+  const held = /^genome_texts_held (\d+)$/m.exec(text)?.[1] ?? '?';
+  return `V8 heap ${mb('nodejs_heap_size_used_bytes')} used of ${mb('nodejs_heap_size_total_bytes')} (${spaces}), external ${mb('nodejs_external_memory_bytes')}, genome texts held ${held}`;
 }
 
 /** Signals the operator to write a heap snapshot into `dir` and waits for the file. */

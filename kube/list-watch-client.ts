@@ -81,6 +81,19 @@ export function httpListWatchClient<T extends KubernetesObject>(
   };
 }
 
+/**
+ * GETs the one object at `path`. With `resourceVersion: '0'` the API server answers from its
+ * watch cache, without a read of etcd. A status other than 200 throws, as list() does.
+ */
+export async function getObject<T extends KubernetesObject>(
+  kc: KubeConfig,
+  path: string,
+  query: Query = {},
+): Promise<T> {
+  const { response } = await request(kc, path, query);
+  return (await response.json()) as T;
+}
+
 async function request(kc: KubeConfig, path: string, query: Query, signal?: AbortSignal) {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');

@@ -5,7 +5,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { FIELD_MANAGER, type GenomeStatus } from '../core/api.ts';
+import { FIELD_MANAGER, type GenomeResource, type GenomeStatus } from '../core/api.ts';
 import {
   GENOME_API_VERSION,
   GENOME_GROUP,
@@ -15,8 +15,9 @@ import {
 } from '../core/api.ts';
 import type { PublishedConfigMap } from '../core/render.ts';
 import { isNotFound, statusCode } from './errors.ts';
+import { getObject } from './list-watch-client.ts';
 
-/** The writes the operator makes, all with field manager genome-operator (and one read). */
+/** The writes the operator makes, all with field manager genome-operator (and two reads). */
 export interface OperatorWrites {
   /**
    * Reads the text under `key` of the ConfigMap with `uid`; undefined when it is gone, is
@@ -29,6 +30,11 @@ export interface OperatorWrites {
     uid: string,
     key: string,
   ): Promise<string | undefined>;
+  /**
+   * The Genome as the API server's watch cache has it (which may be behind or ahead of the
+   * operator's cache: the caller compares); undefined when absent.
+   */
+  readGenome(namespace: string, name: string): Promise<GenomeResource | undefined>;
   /** Server-side applies a published ConfigMap; returns its uid. */
   applyConfigMap(configMap: PublishedConfigMap): Promise<string | undefined>;
   /** Deletes a ConfigMap (only the one with `uid`, when given); absent is done. */
@@ -91,6 +97,16 @@ export function operatorWrites(kc: KubeConfig): OperatorWrites {
       try {
         const configMap = await core.readNamespacedConfigMap({ namespace, name });
         return configMap.metadata?.uid === uid ? configMap.data?.[key] : undefined;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    readGenome: async (namespace, name) => {
+      const path = `/apis/${GENOME_GROUP}/${GENOME_VERSION}/namespaces/${encodeURIComponent(namespace)}/${GENOME_PLURAL}/${encodeURIComponent(name)}`;
+      try {
+        // From the watch cache: the caller compares the genome with its own cache's.
+        return (await getObject(kc, path, { resourceVersion: '0' })) as unknown as GenomeResource;
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;

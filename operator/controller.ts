@@ -11,7 +11,8 @@ import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
 import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
 import type { WorkloadWrites } from '../kube/workload-writes.ts';
-import { genomeExpander, type CompactGenome } from '../kube/strip.ts';
+import type { GenomeResource } from '../core/api.ts';
+import type { CompactGenome, GenomeTexts } from './genome-texts.ts';
 import { VerifyCache } from './verify-cache.ts';
 
 /** How long a stopping controller waits for its queued Events to be written. */
@@ -37,8 +38,10 @@ export interface KeySource {
 
 /** What the controller runs on. */
 export interface ControllerDeps {
-  /** Genomes with their genome as text (kube/strip.ts compactGenome). */
+  /** Genomes with their genome's digest (GenomeTexts.compact is the informer's transform). */
   genomes: ObjectCache<CompactGenome>;
+  /** The genome texts the Genome cache holds apart, while a reconcile may need them. */
+  texts: GenomeTexts;
   configMaps: ObjectCache<CachedConfigMap>;
   pods: ObjectCache<CachedPod>;
   trust: KeySource;
@@ -91,8 +94,9 @@ export function startController(deps: ControllerDeps): Controller {
   const pods = new PodIndex<CachedPod>();
   for (const pod of deps.pods.list()) pods.observe({ type: 'add', object: pod });
   const verifier = new VerifyCache();
-  const expand = genomeExpander();
-  const genomes = { get: (key: string) => expand(deps.genomes.get(key)) };
+  // The Genome a worker is reconciling, with its genome parsed (see withGenome).
+  const working = new Map<string, GenomeResource>();
+  const genomes = { get: (key: string) => working.get(key) };
   const reconcileDeps = {
     genome: genomes.get,
     pods: (key: string) => pods.podsOf(key),
@@ -125,8 +129,11 @@ export function startController(deps: ControllerDeps): Controller {
         if (key.startsWith(RELEASED)) {
           await closeReleased(key.slice(RELEASED.length));
         } else {
-          await reconcile(reconcileDeps, key);
-          await rollout.reconcile(key);
+          await withGenome(key, async () => {
+            const converged = await reconcile(reconcileDeps, key);
+            await rollout.reconcile(key);
+            return converged;
+          });
         }
         end({ outcome: 'success' });
       } catch (err) {
@@ -134,6 +141,7 @@ export function startController(deps: ControllerDeps): Controller {
         throw err;
       } finally {
         deps.metrics.queueDepth.set(queue.depth());
+        deps.metrics.textsHeld.set(deps.texts.heldCount());
       }
     },
     {
@@ -144,6 +152,29 @@ export function startController(deps: ControllerDeps): Controller {
       },
     },
   );
+  /**
+   * Runs `work` (a reconcile and the rollouts of `key`) on the cached Genome with its genome
+   * parsed: from the text the cache holds, or read again from the API server. When the work
+   * found the Genome converged, the text is let go (GenomeTexts). No key is worked on by two
+   * workers at once (the queue), so `working` holds one Genome per key.
+   */
+  const withGenome = async (key: string, work: () => Promise<boolean>) => {
+    const compact = deps.genomes.get(key);
+    const { namespace = '', name = '' } = compact?.metadata ?? {};
+    const genome = await deps.texts.ensure(compact, () => deps.writes.readGenome(namespace, name));
+    if (genome === 'changed') {
+      // The watch brings the new genome; a second look in case it came before this read.
+      queue.addAfter(key, 1_000);
+      return;
+    }
+    if (genome === undefined) deps.texts.forget(key);
+    else working.set(key, genome);
+    try {
+      if (await work()) deps.texts.settle(key, compact?.spec.genomeDigest);
+    } finally {
+      working.delete(key);
+    }
+  };
   // Pods that left the watch with their gate declared (label removed): closed by key.
   const released = new Map<string, CachedPod>();
   const closeReleased = async (key: string) => {

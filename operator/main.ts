@@ -14,12 +14,8 @@ import { errorMessage, jsonLogger, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
-import {
-  compactGenome,
-  digestConfigMap,
-  stripBookkeeping,
-  type CompactGenome,
-} from '../kube/strip.ts';
+import { digestConfigMap, stripBookkeeping } from '../kube/strip.ts';
+import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorWrites } from '../kube/operator-writes.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
@@ -87,6 +83,8 @@ function kubeConfigOrExit(settings: Settings): KubeConfig {
 /** The caches the operator reconciles from. */
 interface Caches {
   genomes: Informer<CompactGenome & KubernetesObject>;
+  /** The genome texts the Genome cache holds apart. */
+  texts: GenomeTexts;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
   pods: Informer<CachedPod & KubernetesObject>;
   /** Deployments and StatefulSets, all namespaces, shrunk to what rollouts read. */
@@ -96,14 +94,16 @@ interface Caches {
 
 async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
+  const texts = new GenomeTexts();
   return {
     trust,
+    texts,
     // managedFields and kubectl's last-applied copy are dropped from every cached object: for a
     // Genome each is about as large as its genome, and nothing here reads them.
     genomes: startInformer(kc, {
       path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
       log,
-      transform: compactGenome,
+      transform: texts.compact,
     }),
     configMaps: startInformer(kc, {
       path: '/api/v1/configmaps',
@@ -196,6 +196,7 @@ async function main(): Promise<void> {
     const current = term;
     const started = startController({
       genomes: caches.genomes,
+      texts: caches.texts,
       configMaps: caches.configMaps,
       pods: caches.pods,
       trust: caches.trust,

@@ -9,6 +9,8 @@ export interface OperatorMetrics {
   reconcileDuration: Histogram<'outcome'>;
   queueDepth: Gauge;
   queueRetries: Counter;
+  /** Genome texts held in memory: those of Genomes not converged since they last changed. */
+  textsHeld: Gauge;
   trustedKeys: Gauge;
   /** Trust Secret entries refused (never used), labelled `private_key` = true or false. */
   refusedKeys: Gauge<'private_key'>;
@@ -52,6 +54,11 @@ export function createMetrics(): OperatorMetrics {
     queueRetries: new Counter({
       name: 'genome_queue_retries_total',
       help: 'Reconciles retried after an error.',
+      registers,
+    }),
+    textsHeld: new Gauge({
+      name: 'genome_texts_held',
+      help: 'Genome texts held in memory: those of Genomes not converged since they last changed.',
       registers,
     }),
     trustedKeys: new Gauge({

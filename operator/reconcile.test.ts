@@ -72,6 +72,7 @@ function fakeDeps(
   };
   const writes: OperatorWrites = {
     readConfigMapText: () => Promise.reject(new Error('the API server answered 429')),
+    readGenome: () => Promise.reject(new Error('not read here')),
     deleteConfigMap: (_ns, name) => {
       calls.deleted.push(name);
       return Promise.resolve();

@@ -44,8 +44,9 @@ const GATE_WRITERS = 32;
 /**
  * Reconciles one Genome (key `namespace/name`): gather from the caches, decide (pure), act.
  * A Genome that is gone needs its pods' gates closed; garbage collection removes what it owned.
+ * Resolves true when the Genome was converged: nothing needed writing.
  */
-export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
+export async function reconcile(deps: ReconcileDeps, key: string): Promise<boolean> {
   const genome = deps.genome(key);
   if (genome?.metadata.uid === undefined) {
     deps.cleanUpDue.delete(key); // garbage collection removes what it owned
@@ -56,7 +57,7 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
       now: deps.now(),
     });
     await writeGates(deps, gates, withFields(deps.log, { key }));
-    return;
+    return gates.length === 0;
   }
   // Read once per reconcile: the Genome's pods and the version of the key set.
   const pods = deps.pods(key);
@@ -69,7 +70,7 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     name: genome.metadata.name,
     genomeId: plan.status.genomeId,
   });
-  await act(deps, { readFailures: [], genome, key, pods, keyVersion, input, plan }, log);
+  return act(deps, { readFailures: [], genome, key, pods, keyVersion, input, plan }, log);
 }
 
 /** What reconcile read from the caches before gathering. */
@@ -261,25 +262,35 @@ async function gatesOf(deps: ReconcileDeps, decided: Decided): Promise<GateWrite
  * admitted only after its ConfigMap was published). Then the ConfigMap (so status never says
  * Ready for a ConfigMap that failed to apply: a failure throws before status is written, and
  * the queue retries), status, or clean-up when the status needed no write, and Events. A
- * failed gate write throws after the rest.
+ * failed gate write throws after the rest. Resolves true when nothing needed writing.
  */
-async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<void> {
+async function act(deps: ReconcileDeps, decided: Decided, log: Logger): Promise<boolean> {
   const { genome, plan } = decided;
-  const { namespace = '', name: genomeName = '', uid = '' } = genome.metadata;
-  const failure = await writeGates(deps, await gatesOf(deps, decided), log).then(
+  const gates = await gatesOf(deps, decided);
+  const failure = await writeGates(deps, gates, log).then(
     () => undefined,
     (err: unknown) => err,
   );
-  await publish(deps, uid, plan);
-  if (plan.writeStatus) {
-    await deps.writes.applyStatus(namespace, genomeName, plan.status);
-    const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
-    log.info('status written', { ready: ready?.status, reason: ready?.reason });
-  }
+  await publish(deps, genome.metadata.uid ?? '', plan);
+  if (plan.writeStatus) await writeStatus(deps, decided, log);
   await cleanUp(deps, decided, log);
   recordEvents(deps, genome, plan);
   if (failure !== undefined) throw failure;
   if (decided.readFailures.length > 0) throw decided.readFailures[0];
+  return gates.length === 0 && nothingToWrite(plan);
+}
+
+async function writeStatus(deps: ReconcileDeps, { genome, plan }: Decided, log: Logger) {
+  const { namespace = '', name = '' } = genome.metadata;
+  await deps.writes.applyStatus(namespace, name, plan.status);
+  const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
+  log.info('status written', { ready: ready?.status, reason: ready?.reason });
+}
+
+/** True when a plan writes nothing: no ConfigMap, status, clean-up or Event. */
+function nothingToWrite(plan: Plan): boolean {
+  const writes = [plan.apply !== undefined, plan.writeStatus, plan.remove.length > 0];
+  return !writes.includes(true) && plan.events.length === 0;
 }
 
 /**
