@@ -277,18 +277,44 @@ async function main(): Promise<void> {
 /** BENCH_SMAPS=1: the operator's resident memory by mapping (binary, [heap], anonymous). */
 function smapsSummary(pid: number): string {
   const by = new Map<string, number>();
+  const anonymous: { size: number; rss: number }[] = [];
+  const anonymousBySize = new Map<number, { count: number; rss: number }>();
   let name = '';
+  let size = 0;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (mapping) name = mapping[1] || '(anonymous)';
+    const mapping = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      name = mapping[3] || '(anonymous)';
+      size = (parseInt(mapping[2]!, 16) - parseInt(mapping[1]!, 16)) / 1024;
+    }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) by.set(name, (by.get(name) ?? 0) + Number(rss[1]));
+    if (!rss) continue;
+    by.set(name, (by.get(name) ?? 0) + Number(rss[1]));
+    if (name === '(anonymous)') {
+      const bucket = anonymousBySize.get(size) ?? { count: 0, rss: 0 };
+      bucket.count += 1;
+      bucket.rss += Number(rss[1]);
+      anonymousBySize.set(size, bucket);
+    }
+    if (name === '(anonymous)' && Number(rss[1]) >= 2048)
+      anonymous.push({ size, rss: Number(rss[1]) });
   }
-  return [...by]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([n, kb]) => `  ${(kb / 1024).toFixed(1).padStart(7)} MB ${n}`)
-    .join('\n');
+  const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+  return [
+    ...[...by]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([n, kb]) => `  ${mb(kb).padStart(9)} ${n}`),
+    `  anonymous mappings by size: ${[...anonymousBySize]
+      .sort((a, b) => b[1].rss - a[1].rss)
+      .slice(0, 8)
+      .map(([sz, m]) => `${m.count} × ${mb(sz)} (${mb(m.rss)} resident)`)
+      .join(', ')}`,
+    `  anonymous mappings of 2 MB or more, resident of size: ${anonymous
+      .sort((a, b) => b.rss - a.rss)
+      .map((m) => `${mb(m.rss)} of ${mb(m.size)}`)
+      .join(', ')}`,
+  ].join('\n');
 }
 
 /** RSS after `ms` with nothing to do, sampled each second: the last sample. */

@@ -42,6 +42,8 @@ export interface ControllerDeps {
   genomes: ObjectCache<CompactGenome>;
   /** The genome texts the Genome cache holds apart, while a reconcile may need them. */
   texts: GenomeTexts;
+  /** Told after every reconcile (operator/memory.ts IdleMemoryRelease). */
+  memory?: { worked(): void };
   configMaps: ObjectCache<CachedConfigMap>;
   pods: ObjectCache<CachedPod>;
   trust: KeySource;
@@ -142,6 +144,7 @@ export function startController(deps: ControllerDeps): Controller {
       } finally {
         deps.metrics.queueDepth.set(queue.depth());
         deps.metrics.textsHeld.set(deps.texts.heldCount());
+        deps.memory?.worked();
       }
     },
     {

@@ -16,6 +16,7 @@ import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
 import { digestConfigMap, stripBookkeeping } from '../kube/strip.ts';
 import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
+import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorWrites } from '../kube/operator-writes.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
@@ -91,6 +92,9 @@ interface Caches {
   workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;
 }
+
+/** How long the operator is idle after work before it gives memory back (operator/memory.ts). */
+const MEMORY_RELEASE_IDLE_MS = 10_000;
 
 async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
@@ -190,6 +194,9 @@ async function main(): Promise<void> {
   let controller: Controller | undefined;
   let stopping = false;
   let term = 0;
+  // The caches' first lists are a burst of their own, in a standby too.
+  const memory = new IdleMemoryRelease({ idleMs: MEMORY_RELEASE_IDLE_MS, log });
+  void waitUntilSynced(caches, () => stopping).then(() => memory.worked());
   const lead = async () => {
     await waitUntilSynced(caches, () => stopping);
     if (stopping) return;
@@ -208,6 +215,7 @@ async function main(): Promise<void> {
       queue: { ...DEFAULT_QUEUE_OPTIONS, workers: settings.workers },
       workloads: caches.workloads,
       workloadWrites: workloadWrites(kc),
+      memory,
     });
     // Leadership may have been lost while waiting for the caches.
     if (current !== term) return void started.stop();
@@ -254,6 +262,7 @@ async function main(): Promise<void> {
     await standDown();
     await elector?.release();
     stopGauges();
+    memory.stop();
     // The caches need no stopping: the process exits, and nothing is written after this.
     await health.close();
     log.info('stopped');
