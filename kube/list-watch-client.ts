@@ -90,9 +90,13 @@ export async function getObject<T extends KubernetesObject>(
   path: string,
   query: Query = {},
 ): Promise<T> {
-  const { response } = await request(kc, path, query);
+  // A read that hangs must not hold its caller (a worker, and with it shutdown) for long.
+  const { response } = await request(kc, path, query, AbortSignal.timeout(GET_TIMEOUT_MS));
   return (await response.json()) as T;
 }
+
+/** How long getObject waits for its answer. */
+const GET_TIMEOUT_MS = 30_000;
 
 async function request(kc: KubeConfig, path: string, query: Query, signal?: AbortSignal) {
   const cluster = kc.getCurrentCluster();

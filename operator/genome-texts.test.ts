@@ -162,4 +162,23 @@ describe('GenomeTexts (the operator holds a genome text only while a reconcile n
     expect((await expanded(texts, empty)).spec.genome).toBeUndefined();
     expect(texts.heldCount()).toBe(0);
   });
+
+  it('holds nothing while not holding (a standby), and lets every text go when it stops', async () => {
+    const texts = new GenomeTexts({ holding: false });
+    const compact = compactWith(texts);
+    const standby = compact(genomeResource({ a: 1 }, '1'));
+    expect(texts.heldCount()).toBe(0);
+    // Leading now: the text is read back, and held.
+    texts.setHolding(true);
+    const read = () => Promise.resolve(genomeResource({ a: 1 }, '1'));
+    const genome = await texts.ensure(standby, read);
+    expect(genome !== 'changed' && genome?.spec.genome).toEqual({ a: 1 });
+    expect(texts.heldCount()).toBe(1);
+    compact(genomeResource({ b: 2 }, '2'), standby);
+    expect(texts.heldCount()).toBe(1);
+    texts.setHolding(false);
+    expect(texts.heldCount()).toBe(0);
+    compact(genomeResource({ c: 3 }, '3'), standby);
+    expect(texts.heldCount()).toBe(0);
+  });
 });

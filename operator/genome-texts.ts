@@ -39,6 +39,23 @@ export class GenomeTexts {
   private readonly held = new Map<string, { digest: string; text: string }>();
   /** The digest each Genome converged with: its text need not be held when it comes again. */
   private readonly settled = new Map<string, string>();
+  /** False in a replica that does not lead: no reconcile would ever let a text go. */
+  private holding: boolean;
+
+  constructor({ holding = true }: { holding?: boolean } = {}) {
+    this.holding = holding;
+  }
+
+  /**
+   * Holds texts from now on, or stops and lets every held one go. A standby holds none (its
+   * first reconciles as leader read them back); a replica that stops leading lets them go.
+   */
+  setHolding(holding: boolean): void {
+    this.holding = holding;
+    if (holding) return;
+    this.held.clear();
+    this.settled.clear();
+  }
 
   /**
    * The informer transform: stripBookkeeping, and the genome replaced by its digest. Its text
@@ -55,7 +72,8 @@ export class GenomeTexts {
     const unchanged =
       previous !== undefined &&
       previous.metadata?.resourceVersion === object.metadata?.resourceVersion;
-    if (!unchanged && this.settled.get(key) !== digest) this.held.set(key, { digest, text });
+    if (this.holding && !unchanged && this.settled.get(key) !== digest)
+      this.held.set(key, { digest, text });
     const compact: CompactGenome = { ...stripped, spec: { ...spec, genomeDigest: digest } };
     return compact as unknown as T;
   };
@@ -80,16 +98,26 @@ export class GenomeTexts {
     const { genomeDigest, ...spec } = compact.spec;
     if (genomeDigest === undefined) return { ...compact, spec: { ...spec, genome: undefined } };
     const key = keyOf(compact as unknown as KubernetesObject);
-    let text = this.text(key, genomeDigest);
-    if (text === undefined) {
-      const current = await read();
-      if (current?.metadata.uid !== compact.metadata.uid || current?.spec?.genome === undefined)
-        return 'changed';
-      text = JSON.stringify(current.spec.genome);
-      if (genomeTextDigest(text) !== genomeDigest) return 'changed';
-      this.held.set(key, { digest: genomeDigest, text });
-    }
+    const text = this.text(key, genomeDigest) ?? (await this.readBack(key, compact, read));
+    if (text === undefined) return 'changed';
     return { ...compact, spec: { ...spec, genome: JSON.parse(text) as unknown } };
+  }
+
+  /** The text of the cached genome as `read` gives it, held; undefined if it is not that one. */
+  private async readBack(
+    key: string,
+    compact: CompactGenome,
+    read: () => Promise<GenomeResource | undefined>,
+  ): Promise<string | undefined> {
+    const current = await read();
+    if (current?.metadata.uid !== compact.metadata.uid || current?.spec?.genome === undefined)
+      return undefined;
+    const text = JSON.stringify(current.spec.genome);
+    const digest = compact.spec.genomeDigest;
+    if (digest === undefined || genomeTextDigest(text) !== digest) return undefined;
+    // A newer genome that came with a watch event meanwhile stays held.
+    if (this.holding && this.held.get(key) === undefined) this.held.set(key, { digest, text });
+    return text;
   }
 
   /** A reconcile found `key` converged with the genome of `digest`: its text is let go. */

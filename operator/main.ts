@@ -95,20 +95,29 @@ interface Caches {
 
 /** How long the operator is idle after work before it gives memory back (operator/memory.ts). */
 const MEMORY_RELEASE_IDLE_MS = 10_000;
+/** The shortest time between two such releases. */
+const MEMORY_RELEASE_INTERVAL_MS = 60_000;
 
 async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
-  const texts = new GenomeTexts();
+  // A replica that may stand by holds no genome text until it leads (GenomeTexts.setHolding).
+  const texts = new GenomeTexts({ holding: !settings.leaderElect });
+  const genomes = startInformer<CompactGenome & KubernetesObject>(kc, {
+    path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
+    log,
+    transform: texts.compact,
+  });
+  // Whether or not a controller runs: a deleted Genome's text is let go at once.
+  genomes.onChange((e) => {
+    if (e.type === 'delete')
+      texts.forget(`${e.object.metadata?.namespace ?? ''}/${e.object.metadata?.name ?? ''}`);
+  });
   return {
     trust,
     texts,
     // managedFields and kubectl's last-applied copy are dropped from every cached object: for a
     // Genome each is about as large as its genome, and nothing here reads them.
-    genomes: startInformer(kc, {
-      path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
-      log,
-      transform: texts.compact,
-    }),
+    genomes,
     configMaps: startInformer(kc, {
       path: '/api/v1/configmaps',
       labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
@@ -158,6 +167,7 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
     metrics.refusedKeys.set({ private_key: 'true' }, exposed);
     metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
     if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
+    metrics.textsHeld.set(caches.texts.heldCount());
   };
   caches.trust.onChange(tick);
   const certificate = () =>
@@ -195,7 +205,11 @@ async function main(): Promise<void> {
   let stopping = false;
   let term = 0;
   // The caches' first lists are a burst of their own, in a standby too.
-  const memory = new IdleMemoryRelease({ idleMs: MEMORY_RELEASE_IDLE_MS, log });
+  const memory = new IdleMemoryRelease({
+    idleMs: MEMORY_RELEASE_IDLE_MS,
+    minIntervalMs: MEMORY_RELEASE_INTERVAL_MS,
+    log,
+  });
   void waitUntilSynced(caches, () => stopping).then(() => memory.worked());
   const lead = async () => {
     await waitUntilSynced(caches, () => stopping);
@@ -229,6 +243,7 @@ async function main(): Promise<void> {
     await running?.stop();
   };
   let elector: LeaderElector | undefined;
+  let leading = false;
   if (settings.leaderElect) {
     elector = startLeaderElection(
       {
@@ -240,12 +255,16 @@ async function main(): Promise<void> {
       },
       {
         onStartedLeading: () => {
+          leading = true;
           metrics.leader.set(1);
+          caches.texts.setHolding(true);
           void lead();
         },
         onStoppedLeading: () => {
+          leading = false;
           metrics.leader.set(0);
-          void standDown();
+          // Unless leading again by the time the controller has stopped.
+          void standDown().then(() => leading || caches.texts.setHolding(false));
         },
       },
     );

@@ -5,7 +5,7 @@ import { exposedGc, IdleMemoryRelease, type GarbageCollect } from './memory.ts';
 const lines: string[] = [];
 const log = {
   info: (msg: string) => lines.push(msg),
-  warn: () => undefined,
+  warn: (msg: string) => lines.push(`warn: ${msg}`),
   error: () => undefined,
   debug: () => undefined,
 } as unknown as Logger;
@@ -17,9 +17,12 @@ describe('IdleMemoryRelease', () => {
   });
   afterEach(() => vi.useRealTimers());
 
+  const releaser = (gc: GarbageCollect, minIntervalMs = 0) =>
+    new IdleMemoryRelease({ idleMs: 10_000, minIntervalMs, log, gc, now: () => Date.now() });
+
   it('collects once, with the last-resort flavour, after an idle spell that follows work', () => {
     const calls: Parameters<GarbageCollect>[0][] = [];
-    const release = new IdleMemoryRelease({ idleMs: 10_000, log, gc: (o) => calls.push(o) });
+    const release = releaser((o) => calls.push(o));
     vi.advanceTimersByTime(60_000);
     expect(calls).toEqual([]); // no work, nothing to give back
     release.worked();
@@ -37,6 +40,28 @@ describe('IdleMemoryRelease', () => {
     release.stop();
     vi.advanceTimersByTime(60_000);
     expect(calls).toHaveLength(1);
+  });
+
+  it('releases at most once per interval when work trickles in', () => {
+    let calls = 0;
+    const release = releaser(() => (calls += 1), 60_000);
+    for (let i = 0; i < 6; i += 1) {
+      release.worked();
+      vi.advanceTimersByTime(11_000); // just over the idle time, each time
+    }
+    expect(calls).toBe(1);
+    vi.advanceTimersByTime(60_000); // the deferred one
+    expect(calls).toBe(2);
+  });
+
+  it('logs and carries on when the collection throws', () => {
+    const release = releaser(() => {
+      throw new Error('no gc here');
+    });
+    release.worked();
+    expect(() => vi.advanceTimersByTime(10_000)).not.toThrow();
+    expect(release.releases).toBe(0);
+    expect(lines).toEqual(['warn: could not give memory back']);
   });
 });
 

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Logger } from '../core/log.ts';
+import { errorMessage, type Logger } from '../core/log.ts';
 
 /** V8's gc(), with the options of its gc extension. */
 export type GarbageCollect = (options: {
@@ -22,25 +22,42 @@ const residentMb = () => Math.round(process.memoryUsage.rss() / 1e6);
  * for `idleMs` after it. V8 keeps the pages its collections free for its own reuse: after
  * 1,000 Genomes converged, the heap was 37 MB but 125 MB of V8 pages stayed resident (the
  * process at 227 MB RSS, idle). Only a last-resort collection, the one V8 makes on a
- * low-memory notification, returns them (~30 ms on a heap of this size, once per burst, never
- * while reconciles run): RSS then falls to what is live. docs/benchmarks.md has the figures.
+ * low-memory notification, returns them (~30 ms on a heap of this size; at most once per
+ * `minIntervalMs`): RSS then falls to what is live. docs/benchmarks.md has the figures.
  */
 export class IdleMemoryRelease {
   private timer: NodeJS.Timeout | undefined;
+  private readonly gc: GarbageCollect | undefined;
+  private lastRelease = -Infinity;
   /** How many times memory was released. */
   releases = 0;
 
   constructor(
     private readonly options: {
       idleMs: number;
+      /** The shortest time between two releases (work that trickles in needs none each time). */
+      minIntervalMs: number;
       log: Logger;
       /** The collection to run; V8's own by default. */
       gc?: GarbageCollect;
+      /** The time now, in ms (injectable for tests). */
+      now?: () => number;
     },
-  ) {}
+  ) {
+    // Found at boot: a node that no longer exposes it turns the release off, with a warning,
+    // instead of failing later in a timer.
+    try {
+      this.gc = options.gc ?? exposedGc();
+    } catch (err) {
+      options.log.warn('memory is not given back after bursts: no gc()', {
+        err: errorMessage(err),
+      });
+    }
+  }
 
   /** Work was done: a release follows after `idleMs` with no more of it. */
   worked(): void {
+    if (this.gc === undefined) return;
     if (this.timer !== undefined) {
       this.timer.refresh();
       return;
@@ -58,10 +75,22 @@ export class IdleMemoryRelease {
 
   private release(): void {
     this.timer = undefined;
-    const gc = (this.options.gc ??= exposedGc());
+    const now = (this.options.now ?? performance.now.bind(performance))();
+    const wait = this.lastRelease + this.options.minIntervalMs - now;
+    if (wait > 0) {
+      this.timer = setTimeout(() => this.release(), wait);
+      this.timer.unref();
+      return;
+    }
+    this.lastRelease = now;
     const before = residentMb();
     const started = performance.now();
-    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    try {
+      this.gc!({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    } catch (err) {
+      this.options.log.warn('could not give memory back', { err: errorMessage(err) });
+      return;
+    }
     this.releases += 1;
     this.options.log.info('released memory after a burst of work', {
       rssMbBefore: before,
