@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
-import type { RequestListener } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -148,12 +148,18 @@ export async function serveHttps(
   const cert = source.current();
   if (!cert) throw new Error('no serving certificate yet: await source.start() first');
   let draining = false;
+  /** Answers not begun yet: a drain that starts now makes them close their connection too. */
+  const unanswered = new Set<ServerResponse>();
   const server = https.createServer(
     { cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' },
     (req, res) => {
       // While draining, every answer closes its connection: the client ends it after reading
       // the answer, so it never writes a request to a socket the server is closing.
       if (draining) res.setHeader('Connection', 'close');
+      else {
+        unanswered.add(res);
+        res.once('close', () => unanswered.delete(res));
+      }
       app(req, res);
     },
   );
@@ -167,6 +173,8 @@ export async function serveHttps(
     unsubscribe();
     if (drainMs > 0) {
       draining = true;
+      for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
+      unanswered.clear();
       // Busy connections close after their next answer; idle ones at the keep-alive timeout,
       // as they would on any day. The listener stays open: a client still routed here (the
       // endpoint not yet removed) is answered rather than refused.

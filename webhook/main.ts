@@ -156,8 +156,13 @@ async function main(): Promise<void> {
     source.stop();
     // Finish on the open connections before stopping: the API server keeps its keep-alive
     // connections to this pod after the endpoint is gone, and does not retry a POST that met
-    // a reset. Idle ones end at the keep-alive timeout, so the drain is that plus a second.
-    const drainMs = serving.server.keepAliveTimeout + 1_000;
+    // a reset. Idle ones end at the keep-alive timeout (which node stretches by its buffer),
+    // so the drain is that plus a second.
+    const { keepAliveTimeout, keepAliveTimeoutBuffer = 0 } = serving.server as {
+      keepAliveTimeout: number;
+      keepAliveTimeoutBuffer?: number;
+    };
+    const drainMs = keepAliveTimeout + keepAliveTimeoutBuffer + 1_000;
     // The keys and Genomes stay watched until the last answer is sent.
     await serving
       .close({ drainMs })
