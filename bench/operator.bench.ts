@@ -343,7 +343,8 @@ async function memoryBreakdown(port: number): Promise<string> {
     .map(([, space, bytes]) => `${space} ${(Number(bytes) / 1e6).toFixed(0)}`)
     .join(', ');
   const held = /^genome_texts_held (\d+)$/m.exec(text)?.[1] ?? '?';
-  return `V8 heap ${mb('nodejs_heap_size_used_bytes')} used of ${mb('nodejs_heap_size_total_bytes')} (${spaces}), external ${mb('nodejs_external_memory_bytes')}, genome texts held ${held}`;
+  const reads = /^genome_text_reads_total (\d+)$/m.exec(text)?.[1] ?? '?';
+  return `V8 heap ${mb('nodejs_heap_size_used_bytes')} used of ${mb('nodejs_heap_size_total_bytes')} (${spaces}), external ${mb('nodejs_external_memory_bytes')}, genome texts held ${held} (read back so far ${reads})`;
 }
 
 /** Signals the operator to write a heap snapshot into `dir` and waits for the file. */

@@ -164,7 +164,10 @@ export function startController(deps: ControllerDeps): Controller {
   const withGenome = async (key: string, work: () => Promise<boolean>) => {
     const compact = deps.genomes.get(key);
     const { namespace = '', name = '' } = compact?.metadata ?? {};
-    const genome = await deps.texts.ensure(compact, () => deps.writes.readGenome(namespace, name));
+    const genome = await deps.texts.ensure(compact, () => {
+      deps.metrics.textReads.inc();
+      return deps.writes.readGenome(namespace, name);
+    });
     if (genome === 'changed') {
       // The watch brings the new genome; a second look in case it came before this read.
       queue.addAfter(key, 1_000);

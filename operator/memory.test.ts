@@ -54,14 +54,17 @@ describe('IdleMemoryRelease', () => {
     expect(calls).toBe(2);
   });
 
-  it('logs and carries on when the collection throws', () => {
+  it('logs once and turns itself off when the collection throws', () => {
     const release = releaser(() => {
       throw new Error('no gc here');
     });
     release.worked();
     expect(() => vi.advanceTimersByTime(10_000)).not.toThrow();
     expect(release.releases).toBe(0);
-    expect(lines).toEqual(['warn: could not give memory back']);
+    expect(lines).toEqual(['warn: memory is not given back after bursts: gc() failed']);
+    release.worked(); // turned off: no second failure
+    vi.advanceTimersByTime(100_000);
+    expect(lines).toHaveLength(1);
   });
 });
 

@@ -11,6 +11,8 @@ export interface OperatorMetrics {
   queueRetries: Counter;
   /** Genome texts held in memory: those of Genomes not converged since they last changed. */
   textsHeld: Gauge;
+  /** Genomes read back from the API server because their text was not held. */
+  textReads: Counter;
   trustedKeys: Gauge;
   /** Trust Secret entries refused (never used), labelled `private_key` = true or false. */
   refusedKeys: Gauge<'private_key'>;
@@ -59,6 +61,11 @@ export function createMetrics(): OperatorMetrics {
     textsHeld: new Gauge({
       name: 'genome_texts_held',
       help: 'Genome texts held in memory: those of Genomes not converged since they last changed.',
+      registers,
+    }),
+    textReads: new Counter({
+      name: 'genome_text_reads_total',
+      help: 'Genomes read back from the API server because their text was not held.',
       registers,
     }),
     trustedKeys: new Gauge({
