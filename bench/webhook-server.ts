@@ -9,7 +9,7 @@
  */
 import { openSync, writeSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
-import { jsonLogger } from '../core/log.ts';
+import { batchedLines, jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
@@ -20,13 +20,14 @@ import { serveHttps, servingCertificate, type CertificateSource } from '../tls/s
 function webhook(): RequestListener {
   const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
   const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
-  // As main.ts logs (one synchronous write per line, as to a pipe), to /dev/null.
+  // As main.ts logs (lines batched per turn, written synchronously as to a pipe), to /dev/null.
   const sink = openSync('/dev/null', 'w');
+  const lines = batchedLines((text) => writeSync(sink, text));
   return createApp({
     trust: { keys: () => keys, synced: () => true },
     certificateValid: () => true,
     policy: DEFAULT_POLICY,
-    log: jsonLogger((line) => writeSync(sink, line), { component: 'genome-webhook' }),
+    log: jsonLogger(lines.write, { component: 'genome-webhook' }),
     maxBodyBytes: 16 * 1024 * 1024,
     // As main.ts builds it, with the informer's cache replaced by one holding the same object.
     pods: {

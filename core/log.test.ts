@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { displayText, escapeText } from './display.ts';
-import { jsonLogger, MAX_LOG_VALUE_CHARS } from './log.ts';
+import { batchedLines, jsonLogger, MAX_LOG_VALUE_CHARS } from './log.ts';
 
 const capture = () => {
   const lines: string[] = [];
@@ -137,5 +139,92 @@ describe('jsonLogger fast path', () => {
         ...fields,
       }),
     ]);
+  });
+});
+
+describe('batchedLines', () => {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('writes the lines of one turn together, in order, at the end of the turn', async () => {
+    const writes: string[] = [];
+    const batch = batchedLines((text) => writes.push(text));
+    batch.write('a\n');
+    batch.write('b\n');
+    batch.write('c\n');
+    expect(writes).toEqual([]);
+    await turn();
+    expect(writes).toEqual(['a\nb\nc\n']);
+    batch.write('d\n');
+    await turn();
+    expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+  });
+
+  it('writes as soon as the pending lines reach the limit, and the rest at the turn end', async () => {
+    const writes: string[] = [];
+    const batch = batchedLines((text) => writes.push(text), 6);
+    batch.write('12\n');
+    batch.write('34\n');
+    expect(writes).toEqual(['12\n34\n']);
+    batch.write('5\n');
+    await turn();
+    expect(writes).toEqual(['12\n34\n', '5\n']);
+  });
+
+  it('flush writes what is pending at once, and nothing when nothing is', async () => {
+    const writes: string[] = [];
+    const batch = batchedLines((text) => writes.push(text));
+    batch.flush();
+    batch.write('x\n');
+    batch.flush();
+    expect(writes).toEqual(['x\n']);
+    await turn();
+    expect(writes).toEqual(['x\n']);
+  });
+
+  it('carries jsonLogger lines unchanged', async () => {
+    const writes: string[] = [];
+    const batch = batchedLines((text) => writes.push(text));
+    const log = jsonLogger(batch.write, {}, () => new Date(0));
+    log.info('one', { n: 1 });
+    log.warn('two\u202e');
+    await turn();
+    expect(writes).toHaveLength(1);
+    expect(
+      writes[0]!
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { time: '1970-01-01T00:00:00.000Z', level: 'info', msg: 'one', n: 1 },
+      { time: '1970-01-01T00:00:00.000Z', level: 'warn', msg: 'two\\u{202e}' },
+    ]);
+  });
+});
+
+describe('batchedLines at process exit', () => {
+  it('writes the lines still pending when the process exits, as the mains flush them', () => {
+    // The pattern of webhook/main.ts and operator/main.ts, in a process that exits at once.
+    const script = [
+      `import { batchedLines, jsonLogger } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
+      `const lines = batchedLines((text) => process.stdout.write(text));`,
+      `process.on('exit', lines.flush);`,
+      `const log = jsonLogger(lines.write);`,
+      `log.info('first'); log.error('last words');`,
+      `process.exit(3);`,
+    ].join('\n');
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status).toBe(3);
+    expect(
+      run.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).msg),
+    ).toEqual(['first', 'last words']);
   });
 });

@@ -72,6 +72,58 @@ function errorReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Where a batched logger's lines go, and how to write what is pending at once. */
+export interface LineBatch {
+  write(line: string): void;
+  /** Writes the pending lines now; call it at process exit. */
+  flush(): void;
+}
+
+/** The default size at which a batch is written before the turn ends (in UTF-16 units). */
+export const MAX_BATCH_CHARS = 64 * 1024;
+
+/**
+ * Gathers the lines written during one turn of the event loop and hands them to `write` as one
+ * text at the end of that turn (a setImmediate, which runs after the turn's I/O callbacks),
+ * or as soon as they reach `maxChars`. Under load the webhook logs a line per admission and
+ * several admissions complete in one turn; each write to a pipe is a system call that costs more
+ * than building the line (docs/benchmarks.md), so a batch costs about what one line did.
+ * Lines keep their order. The caller flushes at process exit; a process killed outright loses
+ * at most the lines of its last turn.
+ */
+export function batchedLines(
+  write: (text: string) => void,
+  maxChars: number = MAX_BATCH_CHARS,
+): LineBatch {
+  let pending: string[] = [];
+  let size = 0;
+  let scheduled = false;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    pending = [];
+    size = 0;
+    write(text);
+  };
+  const atTurnEnd = () => {
+    scheduled = false;
+    flush();
+  };
+  return {
+    write(line) {
+      pending.push(line);
+      size += line.length;
+      if (size >= maxChars) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        // unref: a pending batch never keeps the process alive; the exit flush writes it.
+        setImmediate(atTurnEnd).unref();
+      }
+    },
+    flush,
+  };
+}
+
 /** A logger that adds `fields` to every line of `logger`. */
 export function withFields(logger: Logger, fields: LogFields): Logger {
   return {

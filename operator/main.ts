@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
-import { errorMessage, jsonLogger, type Logger } from '../core/log.ts';
+import { batchedLines, errorMessage, jsonLogger, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
@@ -185,7 +185,10 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const kc = kubeConfigOrExit(settings);
-  const log = jsonLogger((line) => process.stdout.write(line), { component: 'genome-operator' });
+  // One write per turn of the event loop, not per line (core/log.ts); the rest at exit.
+  const lines = batchedLines((text) => process.stdout.write(text));
+  process.on('exit', lines.flush);
+  const log = jsonLogger(lines.write, { component: 'genome-operator' });
   const metrics = createMetrics();
   log.info('starting', {
     namespace: settings.namespace,

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
-import { errorMessage, jsonLogger } from '../core/log.ts';
+import { batchedLines, errorMessage, jsonLogger } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer } from '../kube/informer.ts';
 import { genomeWithoutSpec } from '../kube/strip.ts';
@@ -108,7 +108,10 @@ function certificates(
 }
 
 async function main(): Promise<void> {
-  const log = jsonLogger((line) => process.stdout.write(line), { component: 'genome-webhook' });
+  // One write per turn of the event loop, not per line (core/log.ts); the rest at exit.
+  const lines = batchedLines((text) => process.stdout.write(text));
+  process.on('exit', lines.flush);
+  const log = jsonLogger(lines.write, { component: 'genome-webhook' });
   const settings = readSettings(process.env);
   const kubeConfig = new PooledKubeConfig();
   kubeConfig.loadFromDefault();
