@@ -7,7 +7,9 @@
  * JSON.parse, then a fixed "allowed" reply: the floor under any admission. Prints
  * {"port", "ca"} as one JSON line once it listens.
  */
-import { openSync, writeSync } from 'node:fs';
+import { openSync, readFileSync, writeSync } from 'node:fs';
+import { canonicalBytes } from '../core/canonical.ts';
+import { verifyEd25519 } from '../core/ed25519.ts';
 import type { RequestListener } from 'node:http';
 import { batchedLines, jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
@@ -61,6 +63,58 @@ const noop: RequestListener = (req, res) => {
   });
 };
 
+/**
+ * BENCH_HANDLER=ceiling: the no-op's work plus one raw verification of the request's canonical
+ * bytes (for 1 MB also one canonical serialisation of the parsed genome): the composed ceiling
+ * measured in one process. The bench writes what to verify for each body length to the file in
+ * BENCH_CEILING (a JSON list of [body bytes, canonical bytes base64, signature base64,
+ * serialise]); nothing is derived from the request but its length and its parsed genome.
+ */
+function ceiling(): RequestListener {
+  const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
+  const key = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys[0]!.key;
+  const cases = new Map(
+    (
+      JSON.parse(readFileSync(process.env.BENCH_CEILING!, 'utf8')) as [
+        number,
+        string,
+        string,
+        boolean,
+      ][]
+    ).map(([bytes, message, sig, serialise]) => [
+      bytes,
+      { message: Buffer.from(message, 'base64'), sig: Buffer.from(sig, 'base64'), serialise },
+    ]),
+  );
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const review = JSON.parse(body.toString('utf8')) as {
+        request?: { object: { spec: { genome: object } } };
+      };
+      const work = cases.get(body.length);
+      if (review.request === undefined || work === undefined) {
+        res.writeHead(400).end();
+        return;
+      }
+      const message = work.serialise
+        ? canonicalBytes(review.request.object.spec.genome, true)
+        : work.message;
+      if (!verifyEd25519(key, message, work.sig)) {
+        res.writeHead(403).end();
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(ALLOWED),
+      });
+      res.end(ALLOWED);
+    });
+  };
+}
+
 const ca = await createCertificateAuthority('bench-ca');
 const leaf = await issueCertificate(ca, {
   commonName: 'bench',
@@ -75,7 +129,8 @@ const source: CertificateSource = {
   isValid: () => true,
   stop: () => {},
 };
-const app = process.env.BENCH_HANDLER === 'noop' ? noop : webhook();
+const handlers: Record<string, () => RequestListener> = { noop: () => noop, ceiling, webhook };
+const app = (handlers[process.env.BENCH_HANDLER ?? 'webhook'] ?? webhook)();
 const serving = await serveHttps(app, source, { host: '127.0.0.1', port: 0 });
 serving.server.keepAliveTimeout = 60_000;
 process.stdout.write(`${JSON.stringify({ port: serving.port, ca: ca.cert })}\n`);
