@@ -22,7 +22,7 @@ import { serveHttps, servingCertificate, type CertificateSource } from '../tls/s
 function webhook(): RequestListener {
   const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
   const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
-  // As main.ts logs (lines batched per turn, written synchronously as to a pipe), to /dev/null.
+  // As main.ts logs (lines batched per turn, core/log.ts), one writeSync a batch to /dev/null.
   const sink = openSync('/dev/null', 'w');
   const lines = batchedLines((text) => writeSync(sink, text));
   return createApp({

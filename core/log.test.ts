@@ -201,30 +201,58 @@ describe('batchedLines', () => {
   });
 });
 
-describe('batchedLines at process exit', () => {
-  it('writes the lines still pending when the process exits, as the mains flush them', () => {
-    // The pattern of webhook/main.ts and operator/main.ts, in a process that exits at once.
+describe('stdoutLines', () => {
+  const run = (body: string[]) => {
     const script = [
-      `import { batchedLines, jsonLogger } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
-      `const lines = batchedLines((text) => process.stdout.write(text));`,
-      `process.on('exit', lines.flush);`,
-      `const log = jsonLogger(lines.write);`,
+      `import { jsonLogger, stdoutLines } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
+      ...body,
+    ].join('\n');
+    return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  };
+
+  it('writes the lines still pending when the process exits', () => {
+    const child = run([
+      `const log = jsonLogger(stdoutLines().write);`,
       `log.info('first'); log.error('last words');`,
       `process.exit(3);`,
-    ].join('\n');
-    const run = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script],
-      {
-        encoding: 'utf8',
-      },
-    );
-    expect(run.status).toBe(3);
+    ]);
+    expect(child.status).toBe(3);
     expect(
-      run.stdout
+      child.stdout
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l).msg),
     ).toEqual(['first', 'last words']);
+  });
+
+  it('writes them after an uncaught exception too, before the stack trace', () => {
+    const child = run([
+      `const log = jsonLogger(stdoutLines().write);`,
+      `log.info('before the crash');`,
+      `throw new Error('crash');`,
+    ]);
+    expect(child.status).toBe(1);
+    expect(child.stdout).toContain('before the crash');
+    expect(child.stderr).toContain('crash');
+  });
+
+  it('flushed before a fatal line on stderr, the two keep their order in one log', () => {
+    // As the mains' fatal paths do; the shell joins both streams as a container runtime does.
+    const script = [
+      `import { jsonLogger, stdoutLines } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
+      `const lines = stdoutLines();`,
+      `jsonLogger(lines.write).info('starting');`,
+      `lines.flush(); process.stderr.write('failed to start\\n'); process.exit(1);`,
+    ].join('\n');
+    const child = spawnSync(
+      'sh',
+      ['-c', `"${process.execPath}" --import tsx --input-type=module -e "$SCRIPT" 2>&1`],
+      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SCRIPT: script } },
+    );
+    expect(child.stdout.indexOf('starting')).toBeGreaterThanOrEqual(0);
+    expect(child.stdout.indexOf('starting')).toBeLessThan(child.stdout.indexOf('failed to start'));
   });
 });

@@ -79,8 +79,11 @@ export interface LineBatch {
   flush(): void;
 }
 
-/** The default size at which a batch is written before the turn ends (in UTF-16 units). */
-export const MAX_BATCH_CHARS = 64 * 1024;
+/**
+ * The default size at which a batch is written before the turn ends (in UTF-16 units): ~50
+ * admission lines, and well under a pipe's 64 KiB, so that one write does not fill the pipe.
+ */
+export const MAX_BATCH_CHARS = 16 * 1024;
 
 /**
  * Gathers the lines written during one turn of the event loop and hands them to `write` as one
@@ -88,8 +91,10 @@ export const MAX_BATCH_CHARS = 64 * 1024;
  * or as soon as they reach `maxChars`. Under load the webhook logs a line per admission and
  * several admissions complete in one turn; each write to a pipe is a system call that costs more
  * than building the line (docs/benchmarks.md), so a batch costs about what one line did.
- * Lines keep their order. The caller flushes at process exit; a process killed outright loses
- * at most the lines of its last turn.
+ * Lines keep their order. The caller flushes at process exit, and before writing anything to
+ * another stream (stderr), so that the two keep their order. At exit the pending text is handed
+ * to stdout, which is best effort as it always was: Node does not wait for a full pipe before the
+ * process ends. A process killed outright loses the lines of its last turn.
  */
 export function batchedLines(
   write: (text: string) => void,
@@ -122,6 +127,17 @@ export function batchedLines(
     },
     flush,
   };
+}
+
+/**
+ * The process's log lines on stdout, batched per turn (batchedLines), with what is pending
+ * written when the process exits. The webhook's and the operator's mains log through it; they
+ * flush it before they write a fatal error to stderr.
+ */
+export function stdoutLines(): LineBatch {
+  const lines = batchedLines((text) => process.stdout.write(text));
+  process.on('exit', lines.flush);
+  return lines;
 }
 
 /** A logger that adds `fields` to every line of `logger`. */

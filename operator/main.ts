@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
-import { batchedLines, errorMessage, jsonLogger, type Logger } from '../core/log.ts';
+import { errorMessage, jsonLogger, stdoutLines, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
@@ -35,7 +35,14 @@ const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount
 /** Exit code for configuration the operator refuses to start with. */
 const EXIT_CONFIG = 2;
 
+/**
+ * The log's lines: one write per turn of the event loop, not per line (core/log.ts), and what
+ * is pending at exit.
+ */
+const lines = stdoutLines();
+
 function fail(message: string, code: number): never {
+  lines.flush(); // what it logged before failing comes first
   process.stderr.write(
     `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message })}\n`,
   );
@@ -185,9 +192,6 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const kc = kubeConfigOrExit(settings);
-  // One write per turn of the event loop, not per line (core/log.ts); the rest at exit.
-  const lines = batchedLines((text) => process.stdout.write(text));
-  process.on('exit', lines.flush);
   const log = jsonLogger(lines.write, { component: 'genome-operator' });
   const metrics = createMetrics();
   log.info('starting', {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
-import { batchedLines, errorMessage, jsonLogger } from '../core/log.ts';
+import { errorMessage, jsonLogger, stdoutLines } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer } from '../kube/informer.ts';
 import { genomeWithoutSpec } from '../kube/strip.ts';
@@ -107,10 +107,13 @@ function certificates(
   });
 }
 
+/**
+ * The log's lines: one write per turn of the event loop, not per line (core/log.ts), and what
+ * is pending at exit.
+ */
+const lines = stdoutLines();
+
 async function main(): Promise<void> {
-  // One write per turn of the event loop, not per line (core/log.ts); the rest at exit.
-  const lines = batchedLines((text) => process.stdout.write(text));
-  process.on('exit', lines.flush);
   const log = jsonLogger(lines.write, { component: 'genome-webhook' });
   const settings = readSettings(process.env);
   const kubeConfig = new PooledKubeConfig();
@@ -178,6 +181,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  lines.flush(); // what it logged before failing comes first
   process.stderr.write(
     `${JSON.stringify({ level: 'error', msg: 'webhook failed to start', err: err instanceof Error ? err.message : String(err) })}\n`,
   );
