@@ -10,7 +10,7 @@
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
-import type { RequestListener } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import { batchedLines, jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
@@ -45,6 +45,15 @@ const ALLOWED = JSON.stringify({
   response: { uid: 'uid-1', allowed: true },
 });
 
+/** Sends the fixed "allowed" reply, as the webhook sends its replies (one write, a length). */
+function allow(res: ServerResponse): void {
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(ALLOWED),
+  });
+  res.end(ALLOWED);
+}
+
 /** Reads the body, JSON.parses it, answers a fixed "allowed": everything but the decision. */
 const noop: RequestListener = (req, res) => {
   const chunks: Buffer[] = [];
@@ -55,11 +64,7 @@ const noop: RequestListener = (req, res) => {
       res.writeHead(400).end();
       return;
     }
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(ALLOWED),
-    });
-    res.end(ALLOWED);
+    allow(res);
   });
 };
 
@@ -106,11 +111,7 @@ function ceiling(): RequestListener {
         res.writeHead(403).end();
         return;
       }
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(ALLOWED),
-      });
-      res.end(ALLOWED);
+      allow(res);
     });
   };
 }
