@@ -4,13 +4,14 @@
  * trusted key given in BENCH_TRUST (key id and base64 SPKI, "id:key"), the pod mutation with
  * one verified Genome in its cache (bench/pods.ts) and the JSON logger that main.ts uses,
  * writing to /dev/null. BENCH_HANDLER=noop: the same body read and
- * JSON.parse, then a fixed "allowed" reply: the floor under any admission. Prints
+ * JSON.parse, then a fixed "allowed" reply: the floor under any admission.
+ * BENCH_HANDLER=ceiling: the no-op plus one raw verification (see ceiling()). Prints
  * {"port", "ca"} as one JSON line once it listens.
  */
 import { openSync, readFileSync, writeSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
-import type { RequestListener, ServerResponse } from 'node:http';
 import { batchedLines, jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
@@ -19,9 +20,14 @@ import { createApp } from '../webhook/app.ts';
 import { benchGenomeCache } from './pods.ts';
 import { serveHttps, servingCertificate, type CertificateSource } from '../tls/serving.ts';
 
-function webhook(): RequestListener {
+/** The one trusted key given in BENCH_TRUST. */
+function benchKeys() {
   const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
-  const keys = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
+  return parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys;
+}
+
+function webhook(): RequestListener {
+  const keys = benchKeys();
   // As main.ts logs (lines batched per turn, core/log.ts), one writeSync a batch to /dev/null.
   const sink = openSync('/dev/null', 'w');
   const lines = batchedLines((text) => writeSync(sink, text));
@@ -54,12 +60,17 @@ function allow(res: ServerResponse): void {
   res.end(ALLOWED);
 }
 
-/** Reads the body, JSON.parses it, answers a fixed "allowed": everything but the decision. */
-const noop: RequestListener = (req, res) => {
+/** Reads a request's whole body, as the webhook does, and hands it on. */
+function onBody(req: IncomingMessage, then: (body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
+  req.on('end', () => then(Buffer.concat(chunks)));
+}
+
+/** Reads the body, JSON.parses it, answers a fixed "allowed": everything but the decision. */
+const noop: RequestListener = (req, res) => {
+  onBody(req, (body) => {
+    const review = JSON.parse(body.toString('utf8')) as { request?: unknown };
     if (review.request === undefined) {
       res.writeHead(400).end();
       return;
@@ -76,8 +87,7 @@ const noop: RequestListener = (req, res) => {
  * serialise]); nothing is derived from the request but its length and its parsed genome.
  */
 function ceiling(): RequestListener {
-  const [keyId = '', value = ''] = (process.env.BENCH_TRUST ?? '').split(':');
-  const key = parseTrustedKeys([{ keyId, value, source: 'bench' }]).keys[0]!.key;
+  const key = benchKeys()[0]!.key;
   const cases = new Map(
     (
       JSON.parse(readFileSync(process.env.BENCH_CEILING!, 'utf8')) as [
@@ -92,10 +102,7 @@ function ceiling(): RequestListener {
     ]),
   );
   return (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
+    onBody(req, (body) => {
       const review = JSON.parse(body.toString('utf8')) as {
         request?: { object: { spec: { genome: object } } };
       };

@@ -152,10 +152,10 @@ async function load(
   return { p50: at(0.5), p99: at(0.99), throughput, cpu, cpuMicros };
 }
 
-/** Starts bench/webhook-server.ts with a handler (webhook or noop); resolves once it listens. */
+/** Starts bench/webhook-server.ts with a handler; resolves once it listens. */
 async function start(handler: Handler): Promise<Origin> {
-  // BENCH_PROFILE=dir writes a CPU profile of each server into dir/webhook and dir/noop when it
-  // exits (summarise with bench/profile-summary.ts): both served the same requests.
+  // BENCH_PROFILE=dir writes a CPU profile of each server into dir/<handler> when it exits
+  // (summarise with bench/profile-summary.ts): all of them served the same requests.
   const profile = process.env.BENCH_PROFILE;
   const child = spawn(
     process.execPath,
@@ -342,7 +342,7 @@ const [hook, noop, measured] = [
   await start('ceiling'),
 ];
 console.log(
-  `node ${process.version}; webhook and no-op each in its own process; HTTPS keep-alive; undici client\n`,
+  `node ${process.version}; webhook, no-op and measured ceiling each in its own process; HTTPS keep-alive; undici client\n`,
 );
 
 try {
@@ -375,7 +375,7 @@ try {
     for (const [i, concurrency] of [1, 16, 128].entries()) {
       const total = Math.max(concurrency, Math.round(totals[i]! * scale));
       const before = measureCosts(work, rawMs);
-      // The no-op first on even rows, the webhook first on odd ones: noise hits both alike.
+      // The no-op first on even rows, the webhook first on odd ones: noise hits all alike.
       const order = [noop, measured, hook];
       if (i % 2 === 1) order.reverse();
       const results = new Map<Origin, Load>();
