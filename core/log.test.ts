@@ -202,14 +202,18 @@ describe('batchedLines', () => {
 });
 
 describe('stdoutLines', () => {
-  const run = (body: string[]) => {
+  /** Runs a module importing jsonLogger and stdoutLines; `joined`: stderr into stdout, as a container runtime's log. */
+  const run = (body: string[], joined = false) => {
     const script = [
       `import { jsonLogger, stdoutLines } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
       ...body,
     ].join('\n');
-    return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
+    const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e'];
+    const options = { encoding: 'utf8', timeout: 30_000 } as const;
+    if (!joined) return spawnSync(node[0]!, [...node.slice(1), script], options);
+    return spawnSync('sh', ['-c', `"${node.join('" "')}" "$SCRIPT" 2>&1`], {
+      ...options,
+      env: { ...process.env, SCRIPT: script },
     });
   };
 
@@ -240,17 +244,14 @@ describe('stdoutLines', () => {
   });
 
   it('flushed before a fatal line on stderr, the two keep their order in one log', () => {
-    // As the mains' fatal paths do; the shell joins both streams as a container runtime does.
-    const script = [
-      `import { jsonLogger, stdoutLines } from ${JSON.stringify(join(import.meta.dirname, 'log.ts'))};`,
-      `const lines = stdoutLines();`,
-      `jsonLogger(lines.write).info('starting');`,
-      `lines.flush(); process.stderr.write('failed to start\\n'); process.exit(1);`,
-    ].join('\n');
-    const child = spawnSync(
-      'sh',
-      ['-c', `"${process.execPath}" --import tsx --input-type=module -e "$SCRIPT" 2>&1`],
-      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SCRIPT: script } },
+    // As the mains' fatal paths do.
+    const child = run(
+      [
+        `const lines = stdoutLines();`,
+        `jsonLogger(lines.write).info('starting');`,
+        `lines.flush(); process.stderr.write('failed to start\\n'); process.exit(1);`,
+      ],
+      true,
     );
     expect(child.stdout.indexOf('starting')).toBeGreaterThanOrEqual(0);
     expect(child.stdout.indexOf('starting')).toBeLessThan(child.stdout.indexOf('failed to start'));
