@@ -77,6 +77,12 @@ describe('the TLS Secret', () => {
     expect(data(secret, 'ca.key')).toBe(material.caKey);
   });
 
+  it('keeps the type of a Secret that exists (the chart pre-creates it empty, Opaque)', () => {
+    const secret = encodeTlsSecret(material, { ...base, type: 'Opaque' });
+    expect(secret.type).toBe('Opaque');
+    expect(data(secret, 'tls.crt')).toBe(material.servingCert);
+  });
+
   it('records the rotation times in annotations and keeps the rest of the metadata', () => {
     const { metadata } = encodeTlsSecret(material, base);
     expect(metadata).toMatchObject({

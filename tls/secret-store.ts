@@ -55,7 +55,12 @@ export function decodeTlsSecret(secret: V1Secret): TlsMaterial {
   };
 }
 
-/** A kubernetes.io/tls Secret holding `material`, keeping the rest of `base` (labels, resourceVersion). */
+/**
+ * A Secret holding `material`, keeping the rest of `base` (labels, resourceVersion) and its type:
+ * kubernetes.io/tls when new, but the type of a Secret is immutable, and the chart pre-creates
+ * this one empty as Opaque (kubernetes.io/tls cannot exist without its keys) so that the
+ * webhook needs no right to create Secrets.
+ */
 export function encodeTlsSecret(material: TlsMaterial, base: V1Secret): V1Secret {
   const data: Record<string, string> = {
     'tls.crt': base64(material.servingCert ?? ''),
@@ -70,7 +75,7 @@ export function encodeTlsSecret(material: TlsMaterial, base: V1Secret): V1Secret
     ...base,
     apiVersion: 'v1',
     kind: 'Secret',
-    type: 'kubernetes.io/tls',
+    type: base.type ?? 'kubernetes.io/tls',
     metadata: { ...base.metadata, annotations },
     data,
   };
