@@ -1,0 +1,113 @@
+/**
+ * The operator's pod cache keeps of each labelled pod only what the gates (operator/gate.ts,
+ * GatedPod) and the rollouts (operator/rollout.ts, RolloutPod) read, each value bounded:
+ * whatever a tenant writes into a pod (256 KiB of annotations, thousands of volumes), a cached
+ * pod stays a few hundred bytes, at most a few KiB. A field either reads that is not kept
+ * here reads as absent: add it here, bounded, with it.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { GENOME_ID_ANNOTATION, VERIFIED_READINESS_GATE } from '../core/api.ts';
+import { MAX_MESSAGE_CHARS } from '../core/display.ts';
+import { GENOME_VOLUME } from '../core/plan-injection.ts';
+import { keptEntry, keptLabels, keptString } from './cache-bounds.ts';
+import type { GatedPod, PodCondition } from './gate.ts';
+import type { RolloutPod } from './rollout.ts';
+
+/** A labelled pod as the operator's cache keeps it. */
+export type CachedPodShape = GatedPod & RolloutPod;
+
+/** Longest name, uid, resourceVersion or timestamp kept (names are at most 253). */
+const MAX_IDENTITY_CHARS = 256;
+/** Longest genome id annotation kept (an id is 64 hex digits; longer is never a match). */
+const MAX_ID_CHARS = 128;
+/**
+ * Longest gate condition message kept. The operator's own messages are at most
+ * MAX_MESSAGE_CHARS (and a clip note): a longer one cannot be the operator's, so it is kept as
+ * a marker, which differs from any message the operator would write (it writes it again).
+ */
+const MAX_CONDITION_MESSAGE_CHARS = 2 * MAX_MESSAGE_CHARS;
+/** Longest phase, condition status or reason kept. */
+const MAX_WORD_CHARS = 256;
+
+type Loose = Record<string, unknown>;
+const record = (value: unknown): Loose =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : {};
+const array = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** Keeps only the defined values of `fields`. */
+function defined<T extends Loose>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
+function metadataOf(metadata: Loose): CachedPodShape['metadata'] {
+  const text = (key: string) => keptString(metadata[key], MAX_IDENTITY_CHARS);
+  return defined({
+    name: text('name'),
+    namespace: text('namespace'),
+    uid: text('uid'),
+    resourceVersion: text('resourceVersion'),
+    deletionTimestamp: text('deletionTimestamp'),
+    labels: keptLabels(metadata.labels),
+    annotations: keptEntry(metadata.annotations, GENOME_ID_ANNOTATION, MAX_ID_CHARS),
+  });
+}
+
+/** Only the genome volume, and of it only the ConfigMap's name. */
+function volumesOf(spec: Loose): NonNullable<GatedPod['spec']>['volumes'] {
+  const volume = array(spec.volumes)
+    .map(record)
+    .find((v) => v.name === GENOME_VOLUME);
+  if (volume === undefined) return undefined;
+  const name = keptString(record(volume.configMap).name, MAX_IDENTITY_CHARS);
+  return [{ name: GENOME_VOLUME, ...(name !== undefined && { configMap: { name } }) }];
+}
+
+function specOf(spec: Loose): GatedPod['spec'] {
+  const gated = array(spec.readinessGates).some(
+    (g) => record(g).conditionType === VERIFIED_READINESS_GATE,
+  );
+  return defined({
+    volumes: volumesOf(spec),
+    readinessGates: gated ? [{ conditionType: VERIFIED_READINESS_GATE }] : undefined,
+  });
+}
+
+/** Only the gate's condition. */
+function conditionsOf(status: Loose): PodCondition[] | undefined {
+  const condition = array(status.conditions)
+    .map(record)
+    .find((c) => c.type === VERIFIED_READINESS_GATE);
+  if (condition === undefined) return undefined;
+  return [
+    defined({
+      type: VERIFIED_READINESS_GATE,
+      status: keptString(condition.status, MAX_WORD_CHARS),
+      reason: keptString(condition.reason, MAX_WORD_CHARS),
+      message: keptString(condition.message, MAX_CONDITION_MESSAGE_CHARS),
+      lastTransitionTime: keptString(condition.lastTransitionTime, MAX_IDENTITY_CHARS),
+    }),
+  ];
+}
+
+function statusOf(status: Loose): GatedPod['status'] {
+  return defined({
+    phase: keptString(status.phase, MAX_WORD_CHARS),
+    conditions: conditionsOf(status),
+  });
+}
+
+/**
+ * The informer transform of the operator's pod cache: a pod shrunk to its identity, labels
+ * (bounded; its workload's selector reads them), the genome id annotation, the genome volume's
+ * ConfigMap name, the operator's readiness gate and condition, and its phase. Never throws.
+ */
+export function shrinkPod<T extends KubernetesObject>(object: T): T {
+  const pod = record(object);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: metadataOf(record(pod.metadata)),
+    spec: specOf(record(pod.spec)),
+    status: statusOf(record(pod.status)),
+  } as unknown as T;
+}
