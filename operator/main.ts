@@ -8,13 +8,15 @@ import { existsSync, readFileSync, accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { GENOME_LABEL, MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
+import { MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { errorMessage, jsonLogger, stdoutLines, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
-import { digestConfigMap, stripBookkeeping } from '../kube/strip.ts';
+import { digestConfigMap } from '../kube/strip.ts';
+import { NAMES_A_GENOME } from './cache-bounds.ts';
+import { shrinkPod } from './cached-pod.ts';
 import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
 import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
@@ -95,7 +97,7 @@ interface Caches {
   texts: GenomeTexts;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
   pods: Informer<CachedPod & KubernetesObject>;
-  /** Deployments and StatefulSets, all namespaces, shrunk to what rollouts read. */
+  /** The Deployments and StatefulSets that opt into rollouts, shrunk to what rollouts read. */
   workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;
 }
@@ -104,6 +106,12 @@ interface Caches {
 const MEMORY_RELEASE_IDLE_MS = 10_000;
 /** The shortest time between two such releases. */
 const MEMORY_RELEASE_INTERVAL_MS = 60_000;
+
+/**
+ * Objects per list page of the pod and workload caches: a tenant's pod or pod template may
+ * carry 256 KiB of annotations, so a page of the default 500 could be 125 MB of JSON.
+ */
+const TENANT_PAGE_SIZE = 50;
 
 async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
@@ -131,15 +139,24 @@ async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Pro
       log,
       transform: digestConfigMap,
     }),
-    // Only pods that opt in: the label exists.
+    // Pods and workloads are written by tenants: only those that name a Genome, each shrunk on
+    // arrival to a few bounded fields (operator/cached-pod.ts, operator/rollout.ts), in pages
+    // small enough that one page of the largest objects fits the heap while it is shrunk.
     pods: startInformer(kc, {
       path: '/api/v1/pods',
-      labelSelector: GENOME_LABEL,
+      labelSelector: NAMES_A_GENOME,
+      pageSize: TENANT_PAGE_SIZE,
       log,
-      transform: stripBookkeeping,
+      transform: shrinkPod,
     }),
     workloads: WORKLOAD_KINDS.map(({ kind, apiVersion, path }) =>
-      startInformer(kc, { path, log, transform: shrinkWorkload(kind, apiVersion) }),
+      startInformer(kc, {
+        path,
+        labelSelector: NAMES_A_GENOME,
+        pageSize: TENANT_PAGE_SIZE,
+        log,
+        transform: shrinkWorkload(kind, apiVersion),
+      }),
     ),
   };
 }

@@ -20,7 +20,7 @@ import {
   pendingNote,
   rolledOutNotes,
   stampPatch,
-  templateGenome,
+  workloadGenome,
   templateStamp,
   type CachedWorkload,
   type RolloutPod,
@@ -168,7 +168,7 @@ export function rollouts(wiring: RolloutWiring): Rollouts {
       wiring.workloads.map((cache) =>
         cache.onChange(({ object }) => {
           stamps.observe(object);
-          const genome = templateGenome(object);
+          const genome = workloadGenome(object);
           if (genome !== undefined) enqueue(`${object.metadata?.namespace ?? ''}/${genome}`);
         }),
       ),

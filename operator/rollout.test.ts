@@ -46,16 +46,30 @@ function genome(
   };
 }
 
-/** A workload whose template names `genomeName` and carries the id annotation `stamped`. */
+/**
+ * A workload whose template names `genomeName` and carries the id annotation `stamped`; its own
+ * genome label (the opt-in) names `optIn`, by default the same Genome ('': no label).
+ */
 function workload(
   name: string,
-  options: { stamped?: string; genomeName?: string; kind?: string; namespace?: string } = {},
+  options: {
+    stamped?: string;
+    genomeName?: string;
+    optIn?: string;
+    kind?: string;
+    namespace?: string;
+  } = {},
 ): CachedWorkload {
-  const { stamped, genomeName = 'app', kind = 'Deployment', namespace = 'apps' } = options;
+  const { stamped, genomeName = 'app', optIn, kind = 'Deployment', namespace = 'apps' } = options;
   return {
     apiVersion: 'apps/v1',
     kind,
-    metadata: { name, namespace, uid: `uid-${name}` },
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${name}`,
+      ...(optIn !== '' && { labels: { [LABEL]: optIn ?? genomeName } }),
+    },
     spec: {
       selector: { matchLabels: { run: name } },
       template: {
@@ -164,6 +178,16 @@ describe('decideRollouts: which workloads get the new id stamped on their pod te
       [],
     ],
     [
+      'a workload that does not opt in (no genome label of its own) is untouched, whatever its template names',
+      { workloads: [workload('web', { stamped: OLD, optIn: '' })] },
+      [],
+    ],
+    [
+      'a workload whose own label names another Genome than its template is untouched',
+      { workloads: [workload('web', { stamped: OLD, optIn: 'other' })] },
+      [],
+    ],
+    [
       'a workload being deleted is not rolled',
       {
         workloads: [
@@ -261,36 +285,95 @@ describe('selects', () => {
   });
 });
 
-describe('shrinkWorkload', () => {
-  it('keeps identity, selector and the template labels and annotations; drops containers, status, managed fields', () => {
-    const full = {
+describe('shrinkWorkload (the operator workload cache transform)', () => {
+  const KIB = 1024;
+  const full = (
+    labels?: Record<string, string>,
+    selector: object = { matchLabels: { run: 'web' } },
+  ) =>
+    ({
       metadata: {
         name: 'web',
         namespace: 'apps',
         uid: 'u',
         resourceVersion: '7',
+        ...(labels && { labels: { team: 'a', ...labels } }),
         managedFields: [{ manager: 'kubectl' }],
         annotations: { big: 'x'.repeat(1000) },
       },
       spec: {
-        replicas: 3,
-        selector: { matchLabels: { run: 'web' } },
+        replicas: 0,
+        selector,
         template: {
-          metadata: { labels: { run: 'web' }, annotations: { [ID]: OLD } },
+          metadata: {
+            labels: { run: 'web', tier: 'front', [LABEL]: 'app' },
+            annotations: { [ID]: OLD, big: 'a'.repeat(250 * KIB) },
+          },
           spec: { containers: [{ name: 'app', image: 'x' }] },
         },
       },
       status: { replicas: 3 },
-    } as CachedWorkload;
-    expect(shrinkWorkload('Deployment', 'apps/v1')(full)).toEqual({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'apps', uid: 'u', resourceVersion: '7' },
+    }) as CachedWorkload;
+  const shrink = shrinkWorkload('Deployment', 'apps/v1');
+  const identity = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'apps', uid: 'u', resourceVersion: '7' },
+  };
+
+  it('keeps an opted-in workload with 250 KiB of template annotations in a small bounded shape: identity, its genome label, selector, the template genome label and id', () => {
+    const cached = shrink(full({ [LABEL]: 'app' }));
+    expect(cached).toEqual({
+      ...identity,
+      metadata: { ...identity.metadata, labels: { [LABEL]: 'app' } },
       spec: {
         selector: { matchLabels: { run: 'web' } },
-        template: { metadata: { labels: { run: 'web' }, annotations: { [ID]: OLD } } },
+        template: { metadata: { labels: { [LABEL]: 'app' }, annotations: { [ID]: OLD } } },
       },
     });
+    expect(JSON.stringify(cached).length).toBeLessThan(512);
+  });
+
+  it('keeps a workload that does not opt in by its identity alone (not rolled)', () => {
+    expect(shrink(full())).toEqual(identity);
+    expect(shrink(full({ [LABEL]: '' }))).toEqual(identity);
+  });
+
+  it('keeps a workload with an absurdly large selector by its identity alone (not rolled)', () => {
+    const matchLabels = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 'v']));
+    expect(shrink(full({ [LABEL]: 'app' }, { matchLabels }))).toEqual(identity);
+    const matchExpressions = [
+      { key: 'run', operator: 'In', values: Array.from({ length: 5000 }, (_, i) => `v${i}`) },
+    ];
+    expect(shrink(full({ [LABEL]: 'app' }, { matchExpressions }))).toEqual(identity);
+  });
+
+  it('keeps a selector of ordinary size, expressions included, and nothing else of it', () => {
+    const selector = {
+      matchLabels: { run: 'web' },
+      matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'], extra: 'x' }],
+    };
+    expect(shrink(full({ [LABEL]: 'app' }, selector)).spec?.selector).toEqual({
+      matchLabels: { run: 'web' },
+      matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }],
+    });
+  });
+
+  it.each([
+    ['no metadata or spec', {}],
+    [
+      'fields of the wrong types',
+      { metadata: { labels: 7 }, spec: { selector: 'x', template: [] } },
+    ],
+    [
+      'a selector of the wrong shape',
+      {
+        metadata: { labels: { [LABEL]: 'app' } },
+        spec: { selector: { matchExpressions: [null, 'x'] } },
+      },
+    ],
+  ])('never throws on %s', (_name, object) => {
+    expect(() => shrink(object as CachedWorkload)).not.toThrow();
   });
 });
 

@@ -13,6 +13,7 @@ import {
 } from '../core/api.ts';
 import { displayText } from '../core/display.ts';
 import { verifiedPublication } from '../core/plan-injection.ts';
+import { genomeLabel, keptEntry, keptString } from './cache-bounds.ts';
 
 type Labels = Record<string, string>;
 
@@ -22,7 +23,10 @@ export interface LabelSelector {
   matchExpressions?: { key: string; operator: string; values?: string[] }[];
 }
 
-/** A Deployment or StatefulSet as the rollout cache keeps it (see shrinkWorkload). */
+/**
+ * A Deployment or StatefulSet as the rollout cache keeps it (see shrinkWorkload): its own genome
+ * label (the opt-in), its selector, and its pod template's genome label and id annotation.
+ */
 export interface CachedWorkload {
   apiVersion?: string;
   kind?: string;
@@ -32,6 +36,7 @@ export interface CachedWorkload {
     uid?: string;
     resourceVersion?: string;
     deletionTimestamp?: Date;
+    labels?: Record<string, string>;
   };
   spec?: {
     selector?: LabelSelector;
@@ -58,47 +63,108 @@ export const WORKLOAD_KINDS = [
   { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' },
 ] as const;
 
+/** Most matchLabels entries plus matchExpressions a kept selector may have. */
+const MAX_SELECTOR_TERMS = 32;
+/** Most values of all its matchExpressions together. */
+const MAX_SELECTOR_VALUES = 64;
+/** Most characters of all its keys, operators and values together. */
+const MAX_SELECTOR_CHARS = 4096;
+/** Longest genome id annotation kept (an id is 64 hex digits; longer is never a match). */
+const MAX_ID_CHARS = 128;
+
+type Loose = Record<string, unknown>;
+const record = (value: unknown): Loose =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : {};
+
 /**
- * Returns the informer transform of one workload kind: keeps identity, selector and the pod
- * template's labels and annotations, and drops the rest (containers, status, managedFields),
- * so caching every Deployment of the cluster costs a few hundred bytes each. Sets kind and
- * apiVersion, which list items lack.
+ * Returns the informer transform of one workload kind. An opted-in workload (its own genome
+ * label names a Genome) keeps its identity, that label, its selector, and its pod template's
+ * genome label and id annotation: at most a few KiB, whatever its template carries. Any other
+ * workload, or one whose selector is larger than any real one (see MAX_SELECTOR_TERMS), keeps
+ * its identity alone and is never rolled. Sets kind and apiVersion, which list items lack.
+ * Never throws.
  */
 export function shrinkWorkload(kind: string, apiVersion: string) {
-  return (object: CachedWorkload): CachedWorkload => ({
-    apiVersion,
-    kind,
-    metadata: identity(object.metadata ?? {}),
-    spec: {
-      ...(object.spec?.selector !== undefined && { selector: object.spec.selector }),
-      template: { metadata: labelsAndAnnotations(object.spec?.template?.metadata ?? {}) },
-    },
-  });
-}
-
-function identity(metadata: NonNullable<CachedWorkload['metadata']>) {
-  const { name, namespace, uid, resourceVersion, deletionTimestamp } = metadata;
-  return {
-    name,
-    namespace,
-    uid,
-    resourceVersion,
-    ...(deletionTimestamp !== undefined && { deletionTimestamp }),
+  return (object: CachedWorkload): CachedWorkload => {
+    const metadata = record(object.metadata);
+    const kept = { apiVersion, kind, metadata: identity(metadata) };
+    const genome = genomeLabel(metadata.labels);
+    const spec = record(object.spec);
+    const selector = keptSelector(spec.selector);
+    if (genome === undefined || selector === undefined) return kept;
+    const template = record(record(spec.template).metadata);
+    const labels = genomeLabel(template.labels);
+    const annotations = keptEntry(template.annotations, GENOME_ID_ANNOTATION, MAX_ID_CHARS);
+    return {
+      ...kept,
+      metadata: { ...kept.metadata, labels: { [GENOME_LABEL]: genome } },
+      spec: {
+        selector,
+        template: {
+          metadata: {
+            ...(labels !== undefined && { labels: { [GENOME_LABEL]: labels } }),
+            ...(annotations !== undefined && { annotations }),
+          },
+        },
+      },
+    };
   };
 }
 
-function labelsAndAnnotations(metadata: { labels?: Labels; annotations?: Labels }) {
-  const { labels, annotations } = metadata;
+function identity(metadata: Loose): NonNullable<CachedWorkload['metadata']> {
+  const text = (key: string) => keptString(metadata[key], 256);
+  const deletionTimestamp = text('deletionTimestamp');
   return {
-    ...(labels !== undefined && { labels }),
-    ...(annotations !== undefined && { annotations }),
+    name: text('name'),
+    namespace: text('namespace'),
+    uid: text('uid'),
+    resourceVersion: text('resourceVersion'),
+    // The API server's RFC 3339 string, typed as client-node's V1ObjectMeta has it: only its
+    // presence is read.
+    ...(deletionTimestamp !== undefined && { deletionTimestamp: deletionTimestamp as never }),
   };
 }
 
-/** The Genome a workload's pod template names (label genome.mathison.io/genome), if any. */
-export function templateGenome(workload: CachedWorkload): string | undefined {
-  const name = workload.spec?.template?.metadata?.labels?.[GENOME_LABEL];
-  return name === undefined || name === '' ? undefined : name;
+/** A copy of a selector's matchLabels and matchExpressions, or undefined when it is too large. */
+function keptSelector(value: unknown): LabelSelector | undefined {
+  const selector = record(value);
+  const matchLabels = Object.entries(record(selector.matchLabels));
+  const expressions = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
+  if (matchLabels.length + expressions.length > MAX_SELECTOR_TERMS) return undefined;
+  const matchExpressions = expressions.map(record).map((e) => ({
+    key: e.key,
+    operator: e.operator,
+    ...(Array.isArray(e.values) && { values: e.values as unknown[] }),
+  }));
+  const values = matchExpressions.reduce((n, e) => n + (e.values?.length ?? 0), 0);
+  if (values > MAX_SELECTOR_VALUES) return undefined;
+  const strings: unknown[] = [
+    ...matchLabels.flat(),
+    ...matchExpressions.flatMap((e) => [e.key, e.operator, ...(e.values ?? [])]),
+  ];
+  let chars = 0;
+  for (const s of strings) {
+    if (typeof s !== 'string') return undefined;
+    chars += s.length;
+  }
+  if (chars > MAX_SELECTOR_CHARS) return undefined;
+  return {
+    ...(matchLabels.length > 0 && { matchLabels: Object.fromEntries(matchLabels) as Labels }),
+    ...(matchExpressions.length > 0 && {
+      matchExpressions: matchExpressions as NonNullable<LabelSelector['matchExpressions']>,
+    }),
+  };
+}
+
+/**
+ * The Genome a workload opts into: its own genome label, when its pod template's genome label
+ * names the same Genome (otherwise its pods would run another Genome than it asks rollouts of).
+ */
+export function workloadGenome(workload: CachedWorkload): string | undefined {
+  const own = genomeLabel(workload.metadata?.labels);
+  return own !== undefined && own === genomeLabel(workload.spec?.template?.metadata?.labels)
+    ? own
+    : undefined;
 }
 
 /**
@@ -236,8 +302,8 @@ function rollout(workload: CachedWorkload, to: string, from: string | undefined)
 
 /**
  * Decides the rollouts of one Genome: its verified and published id is stamped on the pod
- * template of each Deployment and StatefulSet of its namespace that names it and does not
- * run that id yet; under spec.rollout Manual they are only reported. Level-based: the same
+ * template of each Deployment and StatefulSet of its namespace that opts into it (its own
+ * genome label and its template's name the Genome) and does not run that id yet; under spec.rollout Manual they are only reported. Level-based: the same
  * caches give the same answer, whatever woke the reconcile.
  */
 export function decideRollouts(input: RolloutInput): RolloutPlan {
@@ -245,7 +311,7 @@ export function decideRollouts(input: RolloutInput): RolloutPlan {
   if ('held' in current) return { roll: [], pending: [], held: current.held };
   const { name, namespace } = input.genome.metadata;
   const due = input.workloads
-    .filter((w) => w.metadata?.namespace === namespace && templateGenome(w) === name)
+    .filter((w) => w.metadata?.namespace === namespace && workloadGenome(w) === name)
     .map((w) => rolloutOf(w, current.id, input.pods, name ?? ''))
     .filter((r) => r !== undefined)
     .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
