@@ -79,17 +79,24 @@ const template = (run: string, genome: string | undefined) => ({
   spec: { containers: [{ name: 'app', image: 'genome.local/none:v1' }] },
 });
 
-const deployment = (name: string, genome: string | undefined, replicas = 2) => ({
+/** A workload's own metadata: it opts into rollouts of `genome` with the same label. */
+const own = (name: string, genome: string | undefined) => ({
+  name,
+  ...(genome !== undefined && { labels: { [LABEL]: genome } }),
+});
+
+/** A Deployment whose pods name `genome`; `optIn` false leaves its own label off. */
+const deployment = (name: string, genome: string | undefined, replicas = 2, optIn = true) => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
-  metadata: { name },
+  metadata: own(name, optIn ? genome : undefined),
   spec: { replicas, selector: { matchLabels: { run: name } }, template: template(name, genome) },
 });
 
 const statefulSet = (name: string, genome: string) => ({
   apiVersion: 'apps/v1',
   kind: 'StatefulSet',
-  metadata: { name },
+  metadata: own(name, genome),
   spec: {
     replicas: 1,
     serviceName: name,
@@ -192,7 +199,10 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
     await applyJson(statefulSet('db', 'app'));
     await applyJson(deployment('theirs', 'other', 1));
     await applyJson(deployment('plain', undefined, 1));
+    // Its pods name the Genome, but the Deployment does not opt in (no label of its own).
+    await applyJson(deployment('unasked', 'app', 1, false));
     await podsOn('web', id1, 2);
+    await podsOn('unasked', id1, 1);
     await podsOn('db', id1, 1);
     await podsOn('theirs', id1, 1);
     const web = await readDeployment('web');
@@ -244,8 +254,8 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
     expect(metrics.text).toMatch(/genome_rollouts_total\{kind="StatefulSet"\} 1\b/);
   });
 
-  it("another Genome's Deployment and an unlabelled one are untouched", async () => {
-    for (const name of ['theirs', 'plain']) {
+  it("another Genome's Deployment, an unlabelled one, and one whose pods name the Genome but that does not opt in are untouched", async () => {
+    for (const name of ['theirs', 'plain', 'unasked']) {
       const d = await readDeployment(name);
       expect(stampOf(d), name).toBeUndefined();
       expect(d.metadata?.annotations?.[REVISION], name).toBe('1');
@@ -272,6 +282,15 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
       return stampOf(d) === id3 && stampOf(s) === id3 && d.metadata?.annotations?.[REVISION] === '3'
         ? true
         : undefined;
+    });
+  });
+
+  it('a Deployment that opts in later (its own label added) is rolled then', async () => {
+    expect(stampOf(await readDeployment('unasked'))).toBeUndefined();
+    await kubectl(['label', '-n', ns, 'deployment', 'unasked', `${LABEL}=app`]);
+    await eventually('unasked to be stamped with the newest id', async () => {
+      const d = await readDeployment('unasked');
+      return stampOf(d) === id3 && d.metadata?.annotations?.[REVISION] === '2' ? true : undefined;
     });
   });
 

@@ -64,7 +64,12 @@ export function sampleWorkload(): object[] {
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: SAMPLE_APP, namespace: SAMPLE_NAMESPACE, labels },
+      // Its own genome label opts it into rollouts: a new verified version restarts it.
+      metadata: {
+        name: SAMPLE_APP,
+        namespace: SAMPLE_NAMESPACE,
+        labels: { ...labels, [GENOME_LABEL]: SAMPLE_GENOME },
+      },
       spec: {
         replicas: 2,
         selector: { matchLabels: labels },
@@ -94,7 +99,12 @@ export function sampleWorkload(): object[] {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: SAMPLE_APP, namespace: SAMPLE_NAMESPACE, labels },
+      // Its own genome label opts it into rollouts: a new verified version restarts it.
+      metadata: {
+        name: SAMPLE_APP,
+        namespace: SAMPLE_NAMESPACE,
+        labels: { ...labels, [GENOME_LABEL]: SAMPLE_GENOME },
+      },
       spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     },
   ];

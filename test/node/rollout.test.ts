@@ -134,7 +134,7 @@ describe('a new verified version of a Genome, on real pods', () => {
     await apply(ns, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'mathison' },
+      metadata: { name: 'mathison', labels: { [GENOME_LABEL]: 'mathison' } },
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'mathison' } },
