@@ -6,53 +6,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GenomeConditionType, GenomeResource } from '../core/api.ts';
-import { genomeId } from '../core/canonical.ts';
-import type { GenomeCache } from '../webhook/mutate-pod.ts';
+import { publishedGenome } from '../core/publication-fixtures.ts';
+import { configMapView, genomeView } from '../core/publication.ts';
+import type { PublishedCaches } from '../webhook/mutate-pod.ts';
 
 const TOTK = join(import.meta.dirname, '..', 'genomes', 'TOTK_ROOT_v1.0.0', 'genome.json');
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_GENOME = 'totk';
 
-/** The TOTK Genome, verified and published, as the informer delivers it. */
-export function verifiedGenome(): GenomeResource {
+/** The TOTK Genome, verified and published, and its ConfigMap, as the API server stores them. */
+export function verifiedGenome() {
   const genome = JSON.parse(readFileSync(TOTK, 'utf8')) as Record<string, unknown>;
-  const id = genomeId(genome);
-  const at = '2026-12-01T00:00:00Z';
-  const condition = (type: GenomeConditionType, reason: string) => ({
-    type,
-    status: 'True' as const,
-    reason,
-    message: 'verified by TEST-ONLY-totk-key-001',
-    lastTransitionTime: at,
-    observedGeneration: 1,
-  });
-  return {
-    apiVersion: 'mathison.io/v1alpha1',
-    kind: 'Genome',
-    metadata: {
-      name: BENCH_GENOME,
-      namespace: BENCH_NAMESPACE,
-      uid: '5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5',
-      resourceVersion: '1234',
-      generation: 1,
-    },
-    spec: { genome },
-    status: {
-      observedGeneration: 1,
-      genomeId: id,
-      shortId: id.slice(0, 12),
-      verifiedSigners: ['TEST-ONLY-totk-key-001'],
-      configMapName: `${BENCH_GENOME}-${id.slice(0, 12)}`,
-      conditions: [condition('Verified', 'Verified'), condition('Ready', 'Published')],
-    },
-  };
+  return publishedGenome({ name: BENCH_GENOME, namespace: BENCH_NAMESPACE, genome });
 }
 
-/** A cache holding that one Genome, synced (main.ts wraps the informer the same way). */
-export function benchGenomeCache(): GenomeCache {
-  const genomes = new Map([[`${BENCH_NAMESPACE}/${BENCH_GENOME}`, verifiedGenome()]]);
-  return { get: (key) => genomes.get(key), synced: () => true };
+/** Caches holding that one Genome and its ConfigMap, synced (as main.ts's informers hold them). */
+export function benchGenomeCache(): PublishedCaches {
+  const published = verifiedGenome();
+  const genomes = new Map([[`${BENCH_NAMESPACE}/${BENCH_GENOME}`, genomeView(published.genome)]]);
+  const configMaps = new Map([
+    [`${BENCH_NAMESPACE}/${published.configMapName}`, configMapView(published.configMap)],
+  ]);
+  return {
+    genomes: { get: (key) => genomes.get(key), synced: () => true },
+    configMaps: { get: (key) => configMaps.get(key), synced: () => true },
+  };
 }
 
 /** The AdmissionReview of a labelled pod's CREATE (a Deployment's pod, defaulted). */

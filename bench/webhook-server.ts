@@ -39,7 +39,7 @@ function webhook(): RequestListener {
     maxBodyBytes: 16 * 1024 * 1024,
     // As main.ts builds it, with the informer's cache replaced by one holding the same object.
     pods: {
-      genomes: benchGenomeCache(),
+      ...benchGenomeCache(),
       injection: { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'IfNotPresent' },
     },
   });

@@ -112,6 +112,12 @@ export const REFUSAL_CODES = {
     action:
       'kubectl describe genome <name>: fix what its Verified condition says (key, signature), then create the pod again',
   },
+  GENOME_PUBLICATION_INVALID: {
+    meaning:
+      "the ConfigMap a verified Genome names in its status is not the Genome's own publication of its verified genome (not controlled by it, another name, mutable, other content, or not yet seen by the webhook)",
+    action:
+      'if the Genome was verified moments ago, create the pod again in a few seconds; otherwise nobody but the operator may write Genome status or published ConfigMaps: find out who did, and let the operator publish again (kubectl describe genome <name>)',
+  },
   POD_GENOME_ANNOTATION_INVALID: {
     meaning:
       'a pod asks for a genome but its genome.mathison.io annotations cannot be honoured (a container named there is not in the pod)',
@@ -126,9 +132,9 @@ export const REFUSAL_CODES = {
   },
   WEBHOOK_NOT_READY: {
     meaning:
-      'the webhook has not loaded the Genomes of the cluster yet, so it cannot tell whether a pod may start (fail closed)',
+      'the webhook has not loaded the Genomes (or the published ConfigMaps) of the cluster yet, so it cannot tell whether a pod may start (fail closed)',
     action:
-      'create the pod again in a few seconds; if it persists, check the webhook logs and its RBAC (list and watch genomes)',
+      'create the pod again in a few seconds; if it persists, check the webhook logs and its RBAC (list and watch genomes and configmaps)',
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 

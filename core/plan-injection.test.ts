@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GenomeResource } from './api.ts';
+import { publishedGenome, publishedSource } from './publication-fixtures.ts';
+import { makeGenome, makeSigner } from './test-fixtures.ts';
 import {
   BOOT_CHECK_ANNOTATION,
   GENOME_CONTAINERS_ANNOTATION,
@@ -8,33 +10,27 @@ import {
   type PatchOperation,
 } from './plan-injection.ts';
 
-const ID = 'a1b2c3d4e5f6'.padEnd(64, '0');
 const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
+const SIGNER = makeSigner('k-1');
+const PUBLISHED = publishedGenome({
+  name: 'totk',
+  namespace: 'apps',
+  genome: makeGenome([SIGNER]),
+  generation: 2,
+});
+const ID = PUBLISHED.genomeId;
+const CM = PUBLISHED.configMapName;
+const VERIFIED = PUBLISHED.genome;
 
 function genome(status: GenomeResource['status'], generation = 2): GenomeResource {
-  return {
-    apiVersion: 'mathison.io/v1alpha1',
-    kind: 'Genome',
-    metadata: { name: 'totk', namespace: 'apps', generation },
-    spec: { genome: {} },
-    status,
-  };
+  return { ...VERIFIED, metadata: { ...VERIFIED.metadata, generation }, status };
 }
 
-const VERIFIED = genome({
-  observedGeneration: 2,
-  genomeId: ID,
-  configMapName: 'totk-a1b2c3d4e5f6',
-  conditions: [
-    {
-      type: 'Verified',
-      status: 'True',
-      reason: 'Verified',
-      message: 'ok',
-      lastTransitionTime: 't',
-    },
-  ],
-});
+/** The webhook's caches holding `found` (default: the verified Genome) and `configMaps`. */
+const source = (
+  found: GenomeResource | undefined = VERIFIED,
+  configMaps: object[] = [PUBLISHED.configMap],
+) => publishedSource(found, configMaps);
 
 function pod(annotations: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
   return {
@@ -60,7 +56,7 @@ function applyPatch(object: unknown, patch: PatchOperation[]): Record<string, an
 }
 
 function injectedPod(input: unknown) {
-  const plan = planInjection(input, 'apps', VERIFIED, SETTINGS);
+  const plan = planInjection(input, 'apps', source(), SETTINGS);
   if (!plan.ok) throw new Error(plan.refusal.message);
   return applyPatch(input, plan.patch);
 }
@@ -69,7 +65,7 @@ describe('planInjection for a verified Genome', () => {
   it('mounts the published ConfigMap read-only in every container, sets the variable, id, gate, boot check and status', () => {
     const out = injectedPod(pod());
     expect(out.spec.volumes).toEqual([
-      { name: 'mathison-genome', configMap: { name: 'totk-a1b2c3d4e5f6', defaultMode: 0o444 } },
+      { name: 'mathison-genome', configMap: { name: CM, defaultMode: 0o444 } },
     ]);
     for (const c of out.spec.containers) {
       expect(c.volumeMounts).toEqual([
@@ -97,7 +93,7 @@ describe('planInjection for a verified Genome', () => {
     });
     expect(JSON.parse(out.metadata.annotations[INJECTION_STATUS_ANNOTATION])).toEqual({
       genomeId: ID,
-      configMap: 'totk-a1b2c3d4e5f6',
+      configMap: CM,
       containers: ['app', 'sidecar'],
       bootCheck: true,
     });
@@ -119,7 +115,7 @@ describe('planInjection for a verified Genome', () => {
     ['a pod without the boot check', pod({ [BOOT_CHECK_ANNOTATION]: 'false' })],
   ])('is idempotent: reinvocation on %s changes nothing', (_what, input) => {
     const once = injectedPod(input);
-    const again = planInjection(once, 'apps', VERIFIED, SETTINGS);
+    const again = planInjection(once, 'apps', source(), SETTINGS);
     expect(again).toMatchObject({ ok: true, patch: [] });
   });
 
@@ -148,7 +144,7 @@ describe('planInjection for a verified Genome', () => {
       c.terminationMessagePath = '/dev/termination-log';
     }
     const returned = reversed(once);
-    expect(planInjection(returned, 'apps', VERIFIED, SETTINGS)).toMatchObject({
+    expect(planInjection(returned, 'apps', source(), SETTINGS)).toMatchObject({
       ok: true,
       patch: [],
     });
@@ -234,7 +230,7 @@ describe('planInjection for a verified Genome', () => {
     expect(app.env).toEqual([
       { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' },
     ]);
-    expect(planInjection(out, 'apps', VERIFIED, SETTINGS)).toMatchObject({ ok: true, patch: [] });
+    expect(planInjection(out, 'apps', source(), SETTINGS)).toMatchObject({ ok: true, patch: [] });
   });
 
   it('keeps the pod’s own init containers after the boot check, and its own gates', () => {
@@ -275,7 +271,7 @@ describe('planInjection for a verified Genome', () => {
     old.spec.volumes[0].configMap.name = 'totk-000000000000';
     old.metadata.annotations['genome.mathison.io/id'] = 'f'.repeat(64);
     const out = injectedPod(old);
-    expect(out.spec.volumes[0].configMap.name).toBe('totk-a1b2c3d4e5f6');
+    expect(out.spec.volumes[0].configMap.name).toBe(CM);
     expect(out.metadata.annotations['genome.mathison.io/id']).toBe(ID);
     expect(out.spec.initContainers[0].env[1].value).toBe(ID);
   });
@@ -327,7 +323,12 @@ describe('planInjection refuses (fail closed)', () => {
       'nope',
     ],
   ])('%s', (...[, input, found, code, text]) => {
-    const plan = planInjection(input, 'apps', found, SETTINGS);
+    const plan = planInjection(
+      input,
+      'apps',
+      publishedSource(found, [PUBLISHED.configMap]),
+      SETTINGS,
+    );
     expect(plan.ok).toBe(false);
     if (plan.ok) return;
     expect(plan.refusal.code).toBe(code);
@@ -336,7 +337,114 @@ describe('planInjection refuses (fail closed)', () => {
 
   it('escapes genome-controlled text in the reason', () => {
     const hostile = genome({ conditions: condition('False', 'X', 'evil\u001b[2J') });
-    const plan = planInjection(pod(), 'apps', hostile, SETTINGS);
+    const plan = planInjection(pod(), 'apps', source(hostile), SETTINGS);
     expect(plan.ok || plan.refusal.message).not.toContain('\u001b');
+  });
+});
+
+describe('the injected boot check runs where the platform decides the user', () => {
+  it('asks for RuntimeDefault seccomp and a non-root user, and fixes no UID', () => {
+    const check = injectedPod(pod()).spec.initContainers[0];
+    expect(check.securityContext).toEqual({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+});
+
+describe('planInjection injects only the Genome’s own publication (GENOME_PUBLICATION_INVALID)', () => {
+  const tenant = makeSigner('tenant-key');
+  const other = publishedGenome({
+    name: 'totk',
+    namespace: 'apps',
+    genome: makeGenome([tenant], { name: 'FORGED' }),
+    generation: 2,
+  });
+  const withStatus = (status: Partial<NonNullable<GenomeResource['status']>>) =>
+    genome({ ...VERIFIED.status, ...status });
+  /** The published ConfigMap with some fields replaced. */
+  const cm = (change: (c: Record<string, any>) => void) => {
+    const copy = structuredClone(PUBLISHED.configMap) as Record<string, any>;
+    change(copy);
+    return copy;
+  };
+  const tenantCm = { metadata: { name: 'my-forged-cm', namespace: 'apps' }, data: {} };
+
+  it.each([
+    [
+      'a status that names a tenant ConfigMap',
+      withStatus({ configMapName: 'my-forged-cm' }),
+      [PUBLISHED.configMap, tenantCm],
+      "not the operator's name for that genome id",
+    ],
+    [
+      'a status that names another genome’s id and its well-formed ConfigMap',
+      withStatus({ genomeId: other.genomeId, configMapName: other.configMapName }),
+      [PUBLISHED.configMap, other.configMap],
+      'not the id of its spec.genome',
+    ],
+    [
+      'a status whose genome id is not a SHA-256',
+      withStatus({ genomeId: 'x'.repeat(10_000) }),
+      [PUBLISHED.configMap],
+      'not a genome id',
+    ],
+    ['a ConfigMap the webhook has not seen', VERIFIED, [], 'is not among the published ConfigMaps'],
+    [
+      'a ConfigMap controlled by nothing',
+      VERIFIED,
+      [cm((c) => (c.metadata.ownerReferences = []))],
+      'not controlled by this Genome',
+    ],
+    [
+      'a ConfigMap controlled by another Genome (uid)',
+      VERIFIED,
+      [cm((c) => (c.metadata.ownerReferences[0].uid = 'another-uid'))],
+      'not controlled by this Genome',
+    ],
+    [
+      'a ConfigMap owned by the Genome but not as its controller',
+      VERIFIED,
+      [cm((c) => (c.metadata.ownerReferences[0].controller = false))],
+      'not controlled by this Genome',
+    ],
+    ['a mutable ConfigMap', VERIFIED, [cm((c) => delete c.immutable)], 'is not immutable'],
+    [
+      'a ConfigMap holding another genome',
+      VERIFIED,
+      [cm((c) => (c.data['genome.json'] = other.configMap.data['genome.json']))],
+      'whose genome id is not the verified one',
+    ],
+    [
+      'a ConfigMap whose genome.json has a duplicate key',
+      VERIFIED,
+      [cm((c) => (c.data['genome.json'] = c.data['genome.json'].replace('{', '{"name":"x",')))],
+      'holds no valid genome.json',
+    ],
+    [
+      'a ConfigMap without genome.json',
+      VERIFIED,
+      [cm((c) => (c.data = {}))],
+      'holds no valid genome.json',
+    ],
+  ])('refuses %s', (_what, found, configMaps, text) => {
+    const plan = planInjection(pod(), 'apps', source(found, configMaps), SETTINGS);
+    expect(plan.ok).toBe(false);
+    if (plan.ok) return;
+    expect(plan.refusal.code).toBe('GENOME_PUBLICATION_INVALID');
+    expect(plan.refusal.message).toContain(text);
+    expect(plan.refusal.message.length).toBeLessThan(1200);
+  });
+
+  it('refuses a pod naming a Genome that is being deleted (GENOME_NOT_VERIFIED)', () => {
+    const deleting = {
+      ...VERIFIED,
+      metadata: { ...VERIFIED.metadata, deletionTimestamp: '2026-12-01T00:00:00Z' },
+    };
+    const plan = planInjection(pod(), 'apps', source(deleting), SETTINGS);
+    expect(plan).toMatchObject({ ok: false, refusal: { code: 'GENOME_NOT_VERIFIED' } });
   });
 });

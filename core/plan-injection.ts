@@ -13,10 +13,16 @@ import {
   GENOME_ID_ANNOTATION,
   GENOME_LABEL,
   VERIFIED_READINESS_GATE,
-  type GenomeResource,
 } from './api.ts';
 import { refuse, type Refusal } from './codes.ts';
 import { displayText, displayValue } from './display.ts';
+import {
+  configMapProblem,
+  statusPublicationProblem,
+  type ConfigMapView,
+  type GenomeView,
+  type Publication,
+} from './publication.ts';
 
 /** Where the genome is mounted in each container. */
 export const GENOME_MOUNT_PATH = '/etc/mathison/genome';
@@ -64,12 +70,25 @@ export function requestedGenome(pod: unknown): string | undefined {
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
-/** What the Genome's status says: the id and ConfigMap to inject, or why it may not be used. */
+/**
+ * Where the plan reads what it may inject, as the webhook's caches hold it: the Genome the pod
+ * names (undefined: none of that name), and the published ConfigMaps of the pod's namespace.
+ */
+export interface PublishedSource {
+  genome: GenomeView | undefined;
+  configMap(name: string): ConfigMapView | undefined;
+}
+
+/**
+ * What the Genome's status says: the id and ConfigMap it publishes, or why it may not be used
+ * (missing, being deleted, not verified for its generation, not published yet). The status
+ * only: injectablePublication checks what it names.
+ */
 export function verifiedPublication(
   name: string,
   namespace: string,
-  genome: GenomeResource | undefined,
-): { genomeId: string; configMapName: string } | Refusal {
+  genome: GenomeView | undefined,
+): Publication | Refusal {
   const which = `Genome ${displayText(namespace)}/${displayText(name)}`;
   if (genome === undefined) return refuse('GENOME_MISSING', `${which} does not exist`);
   const problem = statusProblem(genome);
@@ -78,9 +97,32 @@ export function verifiedPublication(
   return { genomeId, configMapName };
 }
 
+/**
+ * The id and ConfigMap to inject, or why not: verifiedPublication, and what the status names
+ * must be the Genome's own publication of its own spec (core/publication.ts), since whoever
+ * can write genomes/status or ConfigMaps could otherwise choose what pods mount.
+ */
+export function injectablePublication(
+  name: string,
+  namespace: string,
+  source: PublishedSource,
+): Publication | Refusal {
+  const publication = verifiedPublication(name, namespace, source.genome);
+  if ('code' in publication || source.genome === undefined) return publication;
+  const which = `Genome ${displayText(namespace)}/${displayText(name)}`;
+  const forged = statusPublicationProblem(name, source.genome, publication);
+  if (forged !== undefined) return refuse('GENOME_PUBLICATION_INVALID', `${which} ${forged}`);
+  const { genomeId, configMapName } = publication;
+  const wrong = configMapProblem(source.genome, source.configMap(configMapName), genomeId);
+  if (wrong === undefined) return publication;
+  const cm = `ConfigMap ${displayText(namespace)}/${displayText(configMapName)}`;
+  return refuse('GENOME_PUBLICATION_INVALID', `${cm}, named by ${which}, ${wrong}`);
+}
+
 /** Why the status does not make the Genome usable now, or undefined. */
-function statusProblem(genome: GenomeResource): string | undefined {
+function statusProblem(genome: GenomeView): string | undefined {
   const status = genome.status ?? {};
+  if (genome.metadata.deletionTimestamp !== undefined) return 'is being deleted';
   const verified = status.conditions?.find((c) => c.type === CONDITION_VERIFIED);
   if (verified === undefined) return 'is not verified yet';
   if (verified.status !== 'True')
@@ -92,17 +134,17 @@ function statusProblem(genome: GenomeResource): string | undefined {
   return undefined;
 }
 
-/** Plans the injection into `pod` of the Genome the cache holds (undefined: none of that name). */
+/** Plans the injection into `pod` of what `source` publishes for the Genome it names. */
 export function planInjection(
   pod: unknown,
   namespace: string,
-  genome: GenomeResource | undefined,
+  source: PublishedSource,
   settings: InjectionSettings,
 ): InjectionPlan {
   const name = requestedGenome(pod);
   if (name === undefined)
     return { ok: false, refusal: refuse('WEBHOOK_MISCONFIGURED', 'the pod has no genome label') };
-  const publication = verifiedPublication(name, namespace, genome);
+  const publication = injectablePublication(name, namespace, source);
   if ('code' in publication) return { ok: false, refusal: publication };
   const before = asObj(pod);
   const targets = targetContainers(before);
@@ -267,9 +309,12 @@ function ownBootCheck(plan: Injection): Obj {
       requests: { cpu: '10m', memory: '32Mi' },
       limits: { memory: '128Mi' },
     },
+    // No runAsUser: the image's USER is numeric (65532), so runAsNonRoot holds without one,
+    // and platforms that assign each namespace its UIDs (OpenShift's restricted-v2) refuse a
+    // fixed one. RuntimeDefault seccomp: Pod Security "restricted" asks it of every container.
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

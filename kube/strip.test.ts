@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { genomeWithoutSpec, LAST_APPLIED_ANNOTATION, stripBookkeeping } from './strip.ts';
+import { LAST_APPLIED_ANNOTATION, stripBookkeeping } from './strip.ts';
 
 describe('stripBookkeeping', () => {
   it('drops managedFields and the last-applied copy, and keeps everything else', () => {
@@ -34,21 +34,5 @@ describe('stripBookkeeping', () => {
     const object = { metadata: { name: 'a', annotations: { keep: 'yes' } } };
     expect(stripBookkeeping(object)).toEqual(object);
     expect(stripBookkeeping({ kind: 'X' })).toEqual({ kind: 'X' });
-  });
-
-  it('genomeWithoutSpec keeps metadata and status, not the genome', () => {
-    const genome = {
-      apiVersion: 'mathison.io/v1alpha1',
-      kind: 'Genome',
-      metadata: { name: 'totk', generation: 2, managedFields: [] },
-      spec: { genome: { name: 'TOTK' } },
-      status: { genomeId: 'a'.repeat(64), observedGeneration: 2 },
-    };
-    expect(genomeWithoutSpec(genome)).toEqual({
-      apiVersion: 'mathison.io/v1alpha1',
-      kind: 'Genome',
-      metadata: { name: 'totk', generation: 2 },
-      status: { genomeId: 'a'.repeat(64), observedGeneration: 2 },
-    });
   });
 });

@@ -23,15 +23,6 @@ export function stripBookkeeping<T extends KubernetesObject>(object: T): T {
 }
 
 /**
- * An informer transform for caches that read only a Genome's metadata and status (the pod
- * webhook): the genome itself, which can be a megabyte, is not kept.
- */
-export function genomeWithoutSpec<T extends KubernetesObject>(object: T): T {
-  const { spec: _spec, ...rest } = stripBookkeeping(object) as T & { spec?: unknown };
-  return rest as T;
-}
-
-/**
  * The informer transform for the operator's ConfigMap cache: stripBookkeeping, and `data`
  * replaced by its digest (`dataDigest`, core/render.ts). A published ConfigMap holds its
  * genome pretty-printed (a 50 KB genome is ~70 KB there); the operator only compares it with

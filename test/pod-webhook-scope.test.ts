@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { genomeId } from '../core/canonical.ts';
+import { publishedGenome } from '../core/publication-fixtures.ts';
+import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
 import { podWebhookConfiguration } from '../core/webhook-config.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
 import { eventually, installGenomeCrd, kubectl, uniqueNamespace } from './support/cluster.ts';
@@ -56,37 +58,36 @@ async function waitForServiceAccount(namespace: string): Promise<void> {
   });
 }
 
-/** The TOTK Genome with the status the operator writes once it has verified and published it. */
-async function verifiedGenome(name: string): Promise<void> {
-  await kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'mathison.io/v1alpha1',
-      kind: 'Genome',
-      metadata: { name },
-      spec: { genome: totk },
-    }),
+/** Creates an object (kubectl create) and returns it as stored. */
+async function create(namespace: string, object: object): Promise<Record<string, any>> {
+  const out = await kubectl(['create', '-n', namespace, '-f', '-', '-o', 'json'], {
+    input: JSON.stringify(object),
   });
-  const now = new Date().toISOString().slice(0, 19) + 'Z';
-  const condition = (type: string, reason: string) => ({
-    type,
-    status: 'True',
-    reason,
-    message: 'ok',
-    lastTransitionTime: now,
-    observedGeneration: 1,
-  });
-  const status = {
-    observedGeneration: 1,
-    genomeId: TOTK_ID,
-    shortId: TOTK_ID.slice(0, 12),
-    verifiedSigners: ['TEST-ONLY-totk-key-001'],
-    configMapName: `${name}-${TOTK_ID.slice(0, 12)}`,
-    conditions: [condition('Verified', 'Verified'), condition('Ready', 'Published')],
-  };
+  return JSON.parse(out.stdout) as Record<string, any>;
+}
+
+/** Writes a Genome's status through the status subresource, as the operator (or a forger) does. */
+async function writeStatus(name: string, status: object): Promise<void> {
   await kubectl([
     ...['patch', 'genome', name, '-n', ns, '--subresource=status', '--type=merge'],
     ...['-p', JSON.stringify({ status })],
   ]);
+}
+
+/**
+ * A Genome of `genome` with what the operator writes once it has verified it: its immutable
+ * ConfigMap (owned by the Genome, named for the id) and its status.
+ */
+async function verifiedGenome(name: string, genome: object = totk): Promise<void> {
+  const stored = await create(ns, {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
+    metadata: { name },
+    spec: { genome },
+  });
+  const published = publishedGenome({ name, namespace: ns, genome, uid: stored.metadata.uid });
+  await create(ns, published.configMap);
+  await writeStatus(name, published.genome.status!);
 }
 
 const mutations = () => webhookRequests(webhook!.port, 'mutate-pod');
@@ -196,5 +197,70 @@ describe('the pod webhook request metric', () => {
       (await kubectl(['get', 'pod', 'labelled', '-n', ns, '-o', 'json'])).stdout,
     ) as { metadata: { labels: Record<string, string> } };
     expect(stored.metadata.labels).toMatchObject({ [GENOME_LABEL]: 'totk', team: 'blue' });
+  });
+});
+
+describe('a forged Genome status (whoever can write genomes/status and ConfigMaps)', () => {
+  const tenant = makeSigner('tenant-key');
+  const tenantGenome = signWith(makeGenome([tenant], { name: 'TENANT_GENOME' }), tenant);
+
+  /** Tries to create a labelled pod until the webhook (its caches caught up) refuses it. */
+  async function refusedPod(genome: string): Promise<string> {
+    const object = pod(`p-${genome}`, { [GENOME_LABEL]: genome });
+    return eventually(`a pod naming ${genome} to be refused`, async () => {
+      const out = await kubectl(['create', '-n', ns, '-f', '-', '-o', 'json'], {
+        input: JSON.stringify(object),
+        allowFailure: true,
+      });
+      if (out.code === 0) {
+        await kubectl(['delete', 'pod', object.metadata.name, '-n', ns, '--wait=false']);
+        return undefined;
+      }
+      return out.stderr;
+    });
+  }
+
+  it('refuses a pod when the status names a tenant ConfigMap', async () => {
+    await verifiedGenome('forged-cm');
+    await create(ns, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'my-forged-cm',
+        labels: { 'app.kubernetes.io/managed-by': 'genome-operator' },
+      },
+      data: { 'genome.json': JSON.stringify(tenantGenome) },
+    });
+    await writeStatus('forged-cm', {
+      genomeId: genomeId(tenantGenome),
+      configMapName: 'my-forged-cm',
+    });
+    const stderr = await refusedPod('forged-cm');
+    expect(stderr).toMatch(/GENOME_PUBLICATION_INVALID: Genome \S+\/forged-cm has a status/);
+    expect(stderr).toMatch(/What to do:/);
+  });
+
+  it('refuses a pod when the status names a ConfigMap made to look like the Genome’s own publication of another genome', async () => {
+    await verifiedGenome('forged-id');
+    const genome = JSON.parse(
+      (await kubectl(['get', 'genome', 'forged-id', '-n', ns, '-o', 'json'])).stdout,
+    ) as { metadata: { uid: string } };
+    // Owned by the Genome as its controller, named for the id, immutable, labelled: everything
+    // the operator's publication has, but the genome is the tenant's own.
+    const forged = publishedGenome({
+      name: 'forged-id',
+      namespace: ns,
+      genome: tenantGenome,
+      uid: genome.metadata.uid,
+    });
+    const cm = structuredClone(forged.configMap) as Record<string, any>;
+    delete cm.metadata.ownerReferences[0].blockOwnerDeletion;
+    await create(ns, cm);
+    await writeStatus('forged-id', {
+      genomeId: forged.genomeId,
+      configMapName: forged.configMapName,
+    });
+    const stderr = await refusedPod('forged-id');
+    expect(stderr).toMatch(/GENOME_PUBLICATION_INVALID: .*not the id of its spec\.genome/);
   });
 });

@@ -6,7 +6,7 @@ import type { VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
 import type { InjectionSettings } from '../core/plan-injection.ts';
 import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
-import { decidePodMutation, type GenomeCache } from './mutate-pod.ts';
+import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 import {
   createWebhookMetrics,
@@ -30,8 +30,11 @@ export interface WebhookDeps {
   log: Logger;
   /** Largest request body accepted (an UPDATE carries the object twice). */
   maxBodyBytes: number;
-  /** The pod mutation: the Genome cache and what to inject; without it /mutate-pod is 404. */
-  pods?: { genomes: GenomeCache; injection: InjectionSettings };
+  /**
+   * The pod mutation: the Genome and published-ConfigMap caches and what to inject; without it
+   * /mutate-pod is 404.
+   */
+  pods?: PublishedCaches & { injection: InjectionSettings };
   /** Where requests are counted; a fresh registry when not given. Served at GET /metrics. */
   metrics?: WebhookMetrics;
 }
@@ -95,6 +98,8 @@ function readinessProblems(deps: WebhookDeps): string[] {
   if (!deps.trust.synced()) problems.push('trusted keys not loaded yet');
   if (!deps.certificateValid()) problems.push('serving certificate missing or expired');
   if (deps.pods && !deps.pods.genomes.synced()) problems.push('Genomes not loaded yet');
+  if (deps.pods && !deps.pods.configMaps.synced())
+    problems.push('published ConfigMaps not loaded yet');
   return problems;
 }
 
@@ -208,7 +213,7 @@ async function mutate(
   const started = process.hrtime.bigint();
   const request = await readReview(deps, req, res, count);
   if (request === undefined) return;
-  const decision = decidePodMutation(request, pods.genomes, pods.injection);
+  const decision = decidePodMutation(request, pods, pods.injection);
   const { response } = decision;
   deps.log.info(response.allowed ? 'pod admitted' : 'pod refused', {
     namespace: request.namespace,

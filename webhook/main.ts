@@ -4,12 +4,23 @@
  * self-managed or mounted certificate, and stops cleanly on SIGTERM/SIGINT.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
-import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  FIELD_MANAGER,
+  GENOME_GROUP,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+  MANAGED_BY_LABEL,
+} from '../core/api.ts';
 import { errorMessage, jsonLogger, stdoutLines } from '../core/log.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer } from '../kube/informer.ts';
-import { genomeWithoutSpec } from '../kube/strip.ts';
+import {
+  configMapView,
+  genomeView,
+  type ConfigMapView,
+  type GenomeView,
+} from '../core/publication.ts';
 import { watchTrustedKeys } from '../kube/trust-source.ts';
 import { createApp } from './app.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
@@ -124,14 +135,24 @@ async function main(): Promise<void> {
     tls: settings.tlsMode,
   });
   const trust = await watchTrustedKeys(kubeConfig, settings.namespace, log);
-  // Every Genome of the cluster, for the pod mutation: admission reads this cache, never the API.
-  // It reads metadata and status only, so the genomes themselves are not kept.
+  // For the pod mutation, admission reads these caches, never the API. Every Genome of the
+  // cluster and every ConfigMap labelled as the operator's publication, each kept as a small
+  // bounded view (core/publication.ts): tenants write these objects. Small pages: a list page
+  // is held whole before its objects are shrunk, and either kind can be over a megabyte.
   const genomes = startInformer(kubeConfig, {
     path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
     log,
-    transform: genomeWithoutSpec,
+    pageSize: 20,
+    transform: (object, previous) => genomeView(object, previous) as KubernetesObject,
   });
-  await genomes.waitForSync(5_000);
+  const configMaps = startInformer(kubeConfig, {
+    path: '/api/v1/configmaps',
+    labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
+    log,
+    pageSize: 20,
+    transform: (object) => configMapView(object) as KubernetesObject,
+  });
+  await Promise.all([genomes.waitForSync(5_000), configMaps.waitForSync(5_000)]);
   const source = certificates(settings, kubeConfig, log);
   await source.start();
   const app = createApp({
@@ -142,9 +163,12 @@ async function main(): Promise<void> {
     maxBodyBytes: settings.maxBodyBytes,
     pods: {
       genomes: {
-        // The API server stores Genomes in the CRD's schema; planInjection reads them defensively.
-        get: (key) => genomes.get(key) as unknown as GenomeResource | undefined,
+        get: (key) => genomes.get(key) as GenomeView | undefined,
         synced: () => genomes.synced(),
+      },
+      configMaps: {
+        get: (key) => configMaps.get(key) as ConfigMapView | undefined,
+        synced: () => configMaps.synced(),
       },
       injection: { image: settings.bootCheckImage, imagePullPolicy: settings.bootCheckPullPolicy },
     },
@@ -173,7 +197,7 @@ async function main(): Promise<void> {
     await serving
       .close({ drainMs })
       .catch((err: unknown) => log.error('close failed', { err: errorMessage(err) }));
-    await Promise.allSettled([trust.stop(), genomes.stop()]);
+    await Promise.allSettled([trust.stop(), genomes.stop(), configMaps.stop()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

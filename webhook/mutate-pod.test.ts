@@ -1,41 +1,41 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GenomeResource } from '../core/api.ts';
 import { silentLogger } from '../core/log.ts';
+import { publishedGenome } from '../core/publication-fixtures.ts';
+import { configMapView, genomeView } from '../core/publication.ts';
+import { makeGenome, makeSigner } from '../core/test-fixtures.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createApp } from './app.ts';
-import { decidePodMutation, type GenomeCache } from './mutate-pod.ts';
+import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
 
-const ID = 'c0ffee'.padEnd(64, '1');
 const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
-const verified: GenomeResource = {
-  apiVersion: 'mathison.io/v1alpha1',
-  kind: 'Genome',
-  metadata: { name: 'totk', namespace: 'apps', generation: 1 },
-  spec: { genome: {} },
-  status: {
-    observedGeneration: 1,
-    genomeId: ID,
-    configMapName: 'totk-c0ffee111111',
-    conditions: [
-      {
-        type: 'Verified',
-        status: 'True',
-        reason: 'Verified',
-        message: '',
-        lastTransitionTime: 't',
-      },
-    ],
-  },
-};
+const PUBLISHED = publishedGenome({
+  name: 'totk',
+  namespace: 'apps',
+  genome: makeGenome([makeSigner('k-1')]),
+});
+const ID = PUBLISHED.genomeId;
 const state = { synced: true, lookups: [] as string[] };
-const cache: GenomeCache = {
-  get: (key) => {
-    state.lookups.push(key);
-    return key === 'apps/totk' ? verified : undefined;
+const genomes = new Map([['apps/totk', genomeView(PUBLISHED.genome)]]);
+const configMaps = new Map([
+  [`apps/${PUBLISHED.configMapName}`, configMapView(PUBLISHED.configMap)],
+]);
+const cache: PublishedCaches = {
+  genomes: {
+    get: (key) => {
+      state.lookups.push(key);
+      return genomes.get(key);
+    },
+    synced: () => state.synced,
   },
-  synced: () => state.synced,
+  configMaps: {
+    get: (key) => {
+      state.lookups.push(key);
+      return configMaps.get(key);
+    },
+    synced: () => true,
+  },
 };
 
 const podReview = (labels: Record<string, string>, extra: object = {}) => ({
@@ -60,7 +60,7 @@ beforeAll(async () => {
     policy: DEFAULT_POLICY,
     log: silentLogger,
     maxBodyBytes: 64 * 1024,
-    pods: { genomes: cache, injection: SETTINGS },
+    pods: { ...cache, injection: SETTINGS },
   });
   server = createServer(app).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -106,10 +106,26 @@ describe('POST /mutate-pod', () => {
     );
   });
 
-  it('reads the Genome from the cache of the pod’s own namespace', async () => {
+  it('reads the Genome and its ConfigMap from the caches, in the pod’s own namespace', async () => {
     state.lookups = [];
     await post(podReview({ 'genome.mathison.io/genome': 'totk' }));
-    expect(state.lookups).toEqual(['apps/totk']);
+    expect(state.lookups).toEqual(['apps/totk', `apps/${PUBLISHED.configMapName}`]);
+  });
+
+  it('refuses a pod whose Genome names a ConfigMap that is not its publication, fail closed', async () => {
+    const forged = {
+      ...PUBLISHED.genome,
+      status: { ...PUBLISHED.genome.status, configMapName: 'mine' },
+    };
+    genomes.set(
+      'apps/forged',
+      genomeView({ ...forged, metadata: { ...forged.metadata, name: 'forged' } }),
+    );
+    const { body } = await post(podReview({ 'genome.mathison.io/genome': 'forged' }));
+    expect(body.response.allowed).toBe(false);
+    expect(body.response.status.message).toMatch(
+      /^GENOME_PUBLICATION_INVALID: Genome apps\/forged /,
+    );
   });
 });
 

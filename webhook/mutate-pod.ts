@@ -1,18 +1,31 @@
 /**
  * The pod mutating webhook's decision: for a CREATE of a pod that names a Genome, inject the
  * Genome's verified publication (core/plan-injection.ts) or refuse with the code and the
- * Genome's reason; for an UPDATE, refuse a change of the genome label. The Genome comes from the webhook's informer cache: no API call here.
+ * Genome's reason; for an UPDATE, refuse a change of the genome label. The Genome and its
+ * ConfigMap come from the webhook's informer caches: no API call here.
  */
-import type { GenomeResource } from '../core/api.ts';
 import { refuse } from '../core/codes.ts';
 import { displayText } from '../core/display.ts';
 import { planInjection, requestedGenome, type InjectionSettings } from '../core/plan-injection.ts';
+import type { ConfigMapView, GenomeView } from '../core/publication.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
 
-/** The webhook's view of the Genomes of the cluster, keyed `namespace/name`. */
-export interface GenomeCache {
-  get(key: string): GenomeResource | undefined;
+/** One of the webhook's caches, keyed `namespace/name`. */
+export interface ViewCache<T> {
+  get(key: string): T | undefined;
   synced(): boolean;
+}
+
+/** The webhook's view of the Genomes of the cluster (core/publication.ts genomeView). */
+export type GenomeCache = ViewCache<GenomeView>;
+
+/** The published ConfigMaps of the cluster (core/publication.ts configMapView). */
+export type ConfigMapCache = ViewCache<ConfigMapView>;
+
+/** What the pod webhook reads: both caches. */
+export interface PublishedCaches {
+  genomes: GenomeCache;
+  configMaps: ConfigMapCache;
 }
 
 /** The answer, with what the log line needs. */
@@ -27,7 +40,7 @@ export interface PodMutationDecision {
 /** Decides the admission of a pod: inject, refuse, or let it through untouched. */
 export function decidePodMutation(
   request: AdmissionRequest,
-  genomes: GenomeCache,
+  caches: PublishedCaches,
   settings: InjectionSettings,
 ): PodMutationDecision {
   const { uid } = request;
@@ -39,17 +52,16 @@ export function decidePodMutation(
   if (request.operation !== 'CREATE') return { response: allowed(uid), skipped: 'not a CREATE' };
   const name = requestedGenome(request.object);
   if (name === undefined) return { response: allowed(uid), skipped: 'no genome label' };
-  if (!genomes.synced()) {
-    const refusal = refuse('WEBHOOK_NOT_READY', 'the Genome cache has not synced yet');
+  if (!synced(caches)) {
+    const refusal = refuse('WEBHOOK_NOT_READY', 'the Genome or ConfigMap cache has not synced yet');
     return { response: denied(uid, refusal), code: refusal.code };
   }
   const namespace = request.namespace ?? '';
-  const plan = planInjection(
-    request.object,
-    namespace,
-    genomes.get(`${namespace}/${name}`),
-    settings,
-  );
+  const source = {
+    genome: caches.genomes.get(`${namespace}/${name}`),
+    configMap: (cm: string) => caches.configMaps.get(`${namespace}/${cm}`),
+  };
+  const plan = planInjection(request.object, namespace, source, settings);
   if (!plan.ok) return { response: denied(uid, plan.refusal), code: plan.refusal.code };
   const response = allowed(uid);
   if (plan.patch.length > 0) {
@@ -57,6 +69,10 @@ export function decidePodMutation(
     response.patch = Buffer.from(JSON.stringify(plan.patch)).toString('base64');
   }
   return { response, genomeId: plan.genomeId };
+}
+
+function synced(caches: PublishedCaches): boolean {
+  return caches.genomes.synced() && caches.configMaps.synced();
 }
 
 /**
