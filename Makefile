@@ -72,11 +72,12 @@ verify: deps ## Fail when generated files (the CRD, the chart's copies) drift fr
 	$(TSX) scripts/sync-chart.ts --check
 
 .PHONY: bench
-bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server)
+bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server), the operator caches against tenant objects (beside an empty cluster)
 	$(TSX) bench/verify.bench.ts
 	$(TSX) bench/webhook.bench.ts
 	$(TSX) bench/operator.bench.ts
 	$(TSX) bench/gate.bench.ts
+	$(TSX) bench/caches.bench.ts
 
 .PHONY: cluster-up
 cluster-up: deps control-plane node-if-supported ## Start a local cluster with a node (NODE=0: without); writes .cluster/kubeconfig

@@ -49,9 +49,15 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 }
 
-/** Starts the control plane and prepares it for the operator; `namespaces` are created too. */
-export async function startBenchCluster(namespaces: string[]): Promise<BenchCluster> {
-  const cp = await startControlPlane({ log: () => {} });
+/**
+ * Starts the control plane and prepares it for the operator; `namespaces` are created too.
+ * `etcdQuotaBytes` raises etcd's 2 GiB quota for benchmarks that store gigabytes.
+ */
+export async function startBenchCluster(
+  namespaces: string[],
+  options: { etcdQuotaBytes?: number } = {},
+): Promise<BenchCluster> {
+  const cp = await startControlPlane({ log: () => {}, etcdQuotaBytes: options.etcdQuotaBytes });
   const dir = mkdtempSync(join(tmpdir(), 'genome-operator-bench-'));
   const stop = async () => {
     await cp.stop();

@@ -6,10 +6,8 @@
  * the operator's RSS with them cached. BENCH_GENOMES (default 1000) and BENCH_SINGLE (default
  * 50) scale it down for the smoke test.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { parse } from 'yaml';
 import { join } from 'node:path';
 import {
   CoreV1Api,
@@ -30,6 +28,7 @@ import { genomeManifest } from '../core/manifest.ts';
 import { makeSigner, signWith } from '../core/test-fixtures.ts';
 import { startInformer } from '../kube/informer.ts';
 import { percentile, pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
+import { bundleOperator, NODE_ARGS, rssMb, settledRss } from './operator-run.ts';
 import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
@@ -37,22 +36,6 @@ const SINGLE = Number(process.env.BENCH_SINGLE ?? 50);
 const WORKERS = 16;
 /** BENCH_HEAPSNAPSHOT=dir: a V8 heap snapshot of the operator with the N Genomes cached. */
 const SNAPSHOT_DIR = process.env.BENCH_HEAPSNAPSHOT;
-const ROOT = join(import.meta.dirname, '..');
-/**
- * The operator runs as the chart runs it: its node flags (values.yaml operator.nodeFlags) and
- * MALLOC_ARENA_MAX=2. BENCH_NODE_ARGS replaces the flags (e.g. "" for node's defaults).
- */
-const NODE_ARGS =
-  process.env.BENCH_NODE_ARGS === undefined
-    ? chartNodeFlags()
-    : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '');
-
-function chartNodeFlags(): string[] {
-  const values = parse(
-    readFileSync(join(ROOT, 'charts', 'genome-operator', 'values.yaml'), 'utf8'),
-  ) as { operator: { nodeFlags: string[] } };
-  return values.operator.nodeFlags;
-}
 /** How long the operator is left idle before its settled RSS is read (BENCH_SETTLE_MS). */
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 30_000);
 const signer = makeSigner('bench-key');
@@ -138,22 +121,6 @@ async function apiServerWrites(
     ),
   );
   return { configMapsMs, statusMs: performance.now() - started - configMapsMs };
-}
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Number(line?.split(/\s+/)[1]) / 1024;
-}
-
-/** The operator as the image runs it: one esbuild bundle under plain node (no tsx loader). */
-function bundleOperator(dir: string): string {
-  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'operator=operator/main.ts'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-  return join(dir, 'operator.mjs');
 }
 
 async function main(): Promise<void> {
@@ -315,16 +282,6 @@ function smapsSummary(pid: number): string {
       .map((m) => `${mb(m.rss)} of ${mb(m.size)}`)
       .join(', ')}`,
   ].join('\n');
-}
-
-/** RSS after `ms` with nothing to do, sampled each second: the last sample. */
-async function settledRss(pid: number, ms: number): Promise<number> {
-  const samples: number[] = [];
-  for (let waited = 0; waited < ms; waited += 1000) {
-    await new Promise((r) => setTimeout(r, 1000));
-    samples.push(rssMb(pid));
-  }
-  return samples.at(-1) ?? rssMb(pid);
 }
 
 /** The V8 heap (used of total) and the memory outside it, from the operator's /metrics. */

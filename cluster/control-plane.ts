@@ -36,6 +36,8 @@ export interface ControlPlaneOptions {
    * network). It runs after every process has stopped: on stop(), on exit and in the watchdog.
    */
   cleanupCommand?: string[];
+  /** etcd's --quota-backend-bytes (default etcd's 2 GiB): benchmarks that store gigabytes. */
+  etcdQuotaBytes?: number;
 }
 
 /** Where a control plane serves when pods must reach it: the address it binds and advertises. */
@@ -74,6 +76,7 @@ interface Layout {
   files: CredentialFiles;
   kubeconfigPath: string;
   network?: ControlPlaneNetwork;
+  etcdQuotaBytes?: number;
 }
 
 interface Tracker {
@@ -106,7 +109,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       dir,
       network ? [network.address, network.kubernetesServiceIp] : [],
     );
-    const layout: Layout = { binDir, dir, files, network, kubeconfigPath: join(dir, 'kubeconfig') };
+    const layout: Layout = {
+      binDir,
+      dir,
+      files,
+      network,
+      kubeconfigPath: join(dir, 'kubeconfig'),
+      etcdQuotaBytes: options.etcdQuotaBytes,
+    };
     const { serverUrl, ports } = await launchWithRetries(
       layout,
       tracker,
@@ -277,6 +287,7 @@ function etcdArgs(layout: Layout, ports: Ports): string[] {
     // Throw-away data: durability buys nothing here and fsync dominates start-up and write latency.
     '--unsafe-no-fsync',
     '--log-level=warn',
+    ...(layout.etcdQuotaBytes ? [`--quota-backend-bytes=${layout.etcdQuotaBytes}`] : []),
   ];
 }
 

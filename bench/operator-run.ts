@@ -1,0 +1,54 @@
+/**
+ * How the operator benchmarks run the operator and read its memory: as the image runs it (one
+ * esbuild bundle under plain node, the chart's node flags, MALLOC_ARENA_MAX=2), its RSS from
+ * /proc.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+const ROOT = join(import.meta.dirname, '..');
+
+function chartNodeFlags(): string[] {
+  const values = parse(
+    readFileSync(join(ROOT, 'charts', 'genome-operator', 'values.yaml'), 'utf8'),
+  ) as { operator: { nodeFlags: string[] } };
+  return values.operator.nodeFlags;
+}
+
+/**
+ * The operator's node flags: the chart's (values.yaml operator.nodeFlags). BENCH_NODE_ARGS
+ * replaces them (e.g. "" for node's defaults).
+ */
+export const NODE_ARGS =
+  process.env.BENCH_NODE_ARGS === undefined
+    ? chartNodeFlags()
+    : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '');
+
+/** The operator as the image runs it: one esbuild bundle under plain node (no tsx loader). */
+export function bundleOperator(dir: string): string {
+  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'operator=operator/main.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  return join(dir, 'operator.mjs');
+}
+
+/** The resident memory of process `pid`, in MB. */
+export function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+/** RSS after `ms` with nothing to do, sampled each second: the last sample. */
+export async function settledRss(pid: number, ms: number): Promise<number> {
+  const samples: number[] = [];
+  for (let waited = 0; waited < ms; waited += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    samples.push(rssMb(pid));
+  }
+  return samples.at(-1) ?? rssMb(pid);
+}
