@@ -36,7 +36,6 @@ function webhook(): RequestListener {
     certificateValid: () => true,
     policy: DEFAULT_POLICY,
     log: jsonLogger(lines.write, { component: 'genome-webhook' }),
-    maxBodyBytes: 16 * 1024 * 1024,
     // As main.ts builds it, with the informer's cache replaced by one holding the same object.
     pods: {
       ...benchGenomeCache(),

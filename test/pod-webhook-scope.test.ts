@@ -78,7 +78,7 @@ async function writeStatus(name: string, status: object): Promise<void> {
  * A Genome of `genome` with what the operator writes once it has verified it: its immutable
  * ConfigMap (owned by the Genome, named for the id) and its status.
  */
-async function verifiedGenome(name: string, genome: object = totk): Promise<void> {
+async function verifiedGenome(name: string, genome: Record<string, unknown> = totk): Promise<void> {
   const stored = await create(ns, {
     apiVersion: 'mathison.io/v1alpha1',
     kind: 'Genome',

@@ -35,7 +35,7 @@ beforeAll(async () => {
     certificateValid: () => state.certificateValid,
     policy: DEFAULT_POLICY,
     log: silentLogger,
-    maxBodyBytes: 64 * 1024,
+    bodies: { validateGenome: 64 * 1024, mutatePod: 64 * 1024 },
   });
   server = createServer(app).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -72,7 +72,7 @@ describe('the webhook app', () => {
       'a body over the limit',
       JSON.stringify(review('x'.repeat(100 * 1024))),
       413,
-      /larger than the webhook accepts/,
+      /larger than this endpoint accepts/,
     ],
   ])('refuses %s with a clear status, and keeps serving', async (_name, body, status, message) => {
     const res = await post(body);

@@ -9,6 +9,13 @@ import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts
 import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 import {
+  ByteBudget,
+  DEFAULT_BODY_LIMITS,
+  readBoundedBody,
+  refuseBody,
+  type BodyLimits,
+} from './body.ts';
+import {
   createWebhookMetrics,
   type WebhookEndpointName,
   type WebhookMetrics,
@@ -28,8 +35,8 @@ export interface WebhookDeps {
   certificateValid: () => boolean;
   policy: VerifyPolicy;
   log: Logger;
-  /** Largest request body accepted (an UPDATE carries the object twice). */
-  maxBodyBytes: number;
+  /** Bounds on request bodies, per endpoint and in flight (default DEFAULT_BODY_LIMITS). */
+  bodies?: Partial<BodyLimits>;
   /**
    * The pod mutation: the Genome and published-ConfigMap caches and what to inject; without it
    * /mutate-pod is 404.
@@ -41,8 +48,9 @@ export interface WebhookDeps {
 
 /**
  * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body
- * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, an oversized
- * one 413 (the API server then fails closed). /healthz says the process is alive; /readyz
+ * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, one over the
+ * endpoint's limit 413, one that finds no room under the in-flight cap 503 (webhook/body.ts;
+ * the API server fails closed on each). /healthz says the process is alive; /readyz
  * whether trusted keys are loaded and the certificate is valid; /metrics serves the request
  * counter (genome_webhook_requests_total{endpoint,result}) and Node's process metrics.
  *
@@ -51,6 +59,8 @@ export interface WebhookDeps {
  */
 export function createApp(deps: WebhookDeps): RequestListener {
   const metrics = deps.metrics ?? createWebhookMetrics();
+  const limits = { ...DEFAULT_BODY_LIMITS, ...deps.bodies };
+  const budget = new ByteBudget(limits.inFlightBytes);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -67,6 +77,7 @@ export function createApp(deps: WebhookDeps): RequestListener {
     );
   });
   app.get('/metrics', (_req, res) => {
+    metrics.inFlightBytes.set(budget.held());
     metrics.registry.metrics().then(
       (text) => res.type(metrics.registry.contentType).send(text),
       () => res.status(500).end(),
@@ -75,6 +86,13 @@ export function createApp(deps: WebhookDeps): RequestListener {
   const handling = (endpoint: WebhookEndpointName): Handling => ({
     deps,
     count: (result) => metrics.requests.inc({ endpoint, result }),
+    read: (req, res) =>
+      readBoundedBody(
+        req,
+        res,
+        endpoint === 'validate-genome' ? limits.validateGenome : limits.mutatePod,
+        { budget, waitMs: limits.waitMs },
+      ),
   });
   const validating = handling('validate-genome');
   const mutating = handling('mutate-pod');
@@ -119,6 +137,8 @@ type Count = (result: WebhookRequestResult) => void;
 interface Handling {
   deps: WebhookDeps;
   count: Count;
+  /** Reads a body within the endpoint's limit and the in-flight cap (webhook/body.ts). */
+  read: (req: IncomingMessage, res: ServerResponse) => ReturnType<typeof readBoundedBody>;
 }
 
 /** A bug must never take the process down: answer 500 (the API server fails closed) and log. */
@@ -129,45 +149,20 @@ function failed(log: Logger, res: ServerResponse, err: unknown, count: Count): v
   else sendJson(res, 500, { error: 'internal error; the request was not admitted' });
 }
 
-/** Reads the body up to the limit; answers 413 and resolves undefined beyond it. */
-function readBody(
-  req: IncomingMessage,
-  res: ServerResponse,
-  limit: number,
-): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const tooLarge = () => {
-      sendJson(res, 413, {
-        error: `request body is larger than the webhook accepts (${limit} bytes)`,
-      });
-      req.resume();
-      resolve(undefined);
-    };
-    if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => (size > limit ? tooLarge() : resolve(Buffer.concat(chunks, size))));
-    req.on('error', () => resolve(undefined));
-  });
-}
-
 /**
  * Reads and parses the AdmissionReview of a request; answers 413 or 400 itself and returns
  * undefined when the body is too large or not a valid review.
  */
 async function readReview(
-  deps: WebhookDeps,
+  { deps, count, read }: Handling,
   req: IncomingMessage,
   res: ServerResponse,
-  count: Count,
 ) {
-  const body = await readBody(req, res, deps.maxBodyBytes);
-  if (body === undefined) {
-    count('invalid');
+  const body = await read(req, res);
+  if (!Buffer.isBuffer(body)) {
+    count(body.status === 503 ? 'busy' : 'invalid');
+    deps.log.warn('admission body refused', { status: body.status, error: body.message });
+    refuseBody(res, body);
     return undefined;
   }
   const request = parseReview(body);
@@ -178,13 +173,10 @@ async function readReview(
   return undefined;
 }
 
-async function admit(
-  { deps, count }: Handling,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function admit(handling: Handling, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { deps, count } = handling;
   const started = process.hrtime.bigint();
-  const request = await readReview(deps, req, res, count);
+  const request = await readReview(handling, req, res);
   if (request === undefined) return;
   const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy);
   const { response, verdict } = decision;
@@ -205,13 +197,14 @@ async function admit(
 }
 
 async function mutate(
-  { deps, count }: Handling,
+  handling: Handling,
   pods: NonNullable<WebhookDeps['pods']>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  const { deps, count } = handling;
   const started = process.hrtime.bigint();
-  const request = await readReview(deps, req, res, count);
+  const request = await readReview(handling, req, res);
   if (request === undefined) return;
   const decision = decidePodMutation(request, pods, pods.injection);
   const { response } = decision;

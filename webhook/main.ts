@@ -44,7 +44,6 @@ interface Settings {
   bootCheckPullPolicy: string;
   dnsNames: string[];
   ipAddresses: string[];
-  maxBodyBytes: number;
 }
 
 const list = (value: string | undefined): string[] =>
@@ -95,8 +94,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     ...bootCheckSettings(env),
     dnsNames: env.WEBHOOK_DNS_NAMES === undefined ? serviceNames : list(env.WEBHOOK_DNS_NAMES),
     ipAddresses: list(env.WEBHOOK_IP_ADDRESSES),
-    // An UPDATE carries the object twice; the API server's own request limit is 3 MiB.
-    maxBodyBytes: 16 * 1024 * 1024,
   };
 }
 
@@ -160,7 +157,7 @@ async function main(): Promise<void> {
     certificateValid: () => source.isValid(),
     policy: DEFAULT_POLICY,
     log,
-    maxBodyBytes: settings.maxBodyBytes,
+    // Request bodies: webhook/body.ts's defaults (per endpoint, and 32 MiB in flight).
     pods: {
       genomes: {
         get: (key) => genomes.get(key) as GenomeView | undefined,

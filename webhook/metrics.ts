@@ -1,20 +1,23 @@
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** The two admission endpoints, as the `endpoint` label names them. */
 export type WebhookEndpointName = 'validate-genome' | 'mutate-pod';
 
 /**
  * How a request ended: `allowed` and `refused` are admission answers; `invalid` is a body the
- * webhook could not read as an AdmissionReview (HTTP 400 or 413); `error` an internal failure
- * (HTTP 500). The API server fails closed on the last two.
+ * webhook could not read as an AdmissionReview (HTTP 400 or 413); `busy` a body refused for
+ * want of room under the in-flight cap (HTTP 503); `error` an internal failure (HTTP 500). The
+ * API server fails closed on the last three.
  */
-export type WebhookRequestResult = 'allowed' | 'refused' | 'invalid' | 'error';
+export type WebhookRequestResult = 'allowed' | 'refused' | 'invalid' | 'busy' | 'error';
 
 /** The webhook's Prometheus metrics, on a registry of their own. */
 export interface WebhookMetrics {
   registry: Registry;
   /** Admission requests received, by endpoint and result. */
   requests: Counter<'endpoint' | 'result'>;
+  /** Request body bytes held now, all requests together (bounded by the in-flight cap). */
+  inFlightBytes: Gauge;
 }
 
 /** Creates the webhook's metrics (and Node's process metrics) on a fresh registry. */
@@ -23,7 +26,7 @@ export function createWebhookMetrics(): WebhookMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'genome_webhook_' });
   const requests = new Counter({
     name: 'genome_webhook_requests_total',
-    help: 'Admission requests received, by endpoint (validate-genome, mutate-pod) and result (allowed, refused, invalid, error).',
+    help: 'Admission requests received, by endpoint (validate-genome, mutate-pod) and result (allowed, refused, invalid, busy, error).',
     labelNames: ['endpoint', 'result'],
     registers: [registry],
   });
@@ -33,8 +36,14 @@ export function createWebhookMetrics(): WebhookMetrics {
       'allowed',
       'refused',
       'invalid',
+      'busy',
       'error',
     ] satisfies WebhookRequestResult[])
       requests.inc({ endpoint, result }, 0);
-  return { registry, requests };
+  const inFlightBytes = new Gauge({
+    name: 'genome_webhook_inflight_body_bytes',
+    help: 'Admission request body bytes held now, all requests together.',
+    registers: [registry],
+  });
+  return { registry, requests, inFlightBytes };
 }

@@ -59,7 +59,7 @@ beforeAll(async () => {
     certificateValid: () => true,
     policy: DEFAULT_POLICY,
     log: silentLogger,
-    maxBodyBytes: 64 * 1024,
+    bodies: { validateGenome: 64 * 1024, mutatePod: 64 * 1024 },
     pods: { ...cache, injection: SETTINGS },
   });
   server = createServer(app).listen(0, '127.0.0.1');
