@@ -85,3 +85,42 @@ describe('VerifyCache', () => {
     expect(stored.every((verdict) => verdict.genome === undefined)).toBe(true);
   });
 });
+
+describe("VerifyCache: a verdict is the Genome's own (signatures included)", () => {
+  const keys = trust(alice, bob);
+  const v = keySetVersion(keys);
+  const good = genome;
+  const sig = good.signature!;
+  const forged = { ...good, signature: { ...sig, sig_base64: `${'A'.repeat(85)}A==` } };
+
+  it('refuses a copy with a garbage signature even after the good one was verified', () => {
+    const cache = new VerifyCache();
+    expect(cache.verdict({ uid: 'a', generation: 1 }, good, keys, v).verdict.ok).toBe(true);
+    const copy = cache.verdict({ uid: 'b', generation: 1 }, forged, keys, v);
+    expect(copy.verdict).toMatchObject({ ok: false, code: 'GENOME_INVALID_SIGNATURE' });
+  });
+
+  it('verifies the good Genome even after a copy with a garbage signature was refused', () => {
+    const cache = new VerifyCache();
+    cache.verdict({ uid: 'b', generation: 1 }, forged, keys, v);
+    expect(cache.verdict({ uid: 'a', generation: 1 }, good, keys, v).verdict.ok).toBe(true);
+  });
+
+  it('keeps the signers of each copy: another signer set never decides for this one', () => {
+    const cache = new VerifyCache();
+    const byBob = signWith(makeGenome([alice, bob]), bob);
+    const byAlice = signWith(makeGenome([alice, bob]), alice);
+    const first = cache.verdict({ uid: 'b', generation: 1 }, byBob, keys, v).verdict;
+    const second = cache.verdict({ uid: 'a', generation: 1 }, byAlice, keys, v).verdict;
+    expect(first.ok && first.signers).toEqual(['bob']);
+    expect(second.ok && second.signers).toEqual(['alice']);
+  });
+
+  it('serves a cached verdict for the very same signed document', () => {
+    const cache = new VerifyCache();
+    cache.verdict({ uid: 'a', generation: 1 }, good, keys, v);
+    expect(cache.verdict({ uid: 'b', generation: 1 }, structuredClone(good), keys, v).fresh).toBe(
+      false,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { canonicalBytes, sha256Hex } from '../core/canonical.ts';
+import { sha256Hex } from '../core/canonical.ts';
 import { parseGenome, validateGenome, type Genome } from '../core/genome.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify, verifyValidated, type Verdict } from '../core/verify.ts';
@@ -18,12 +18,15 @@ export interface Revision {
 const LIMIT = 10_000;
 
 /**
- * Verdicts cached by genome id and key-set version: a genome is verified again only when its
- * content or the trusted keys changed. The genome id of a Genome revision is remembered too,
- * so that a cache hit costs no canonicalization.
+ * Verdicts cached by the digest of the whole signed document (signatures included) and the
+ * key-set version: a genome is verified again only when its document or the trusted keys
+ * changed. Not by genome id: the id leaves the signatures out, and two Genomes with the same
+ * content but other signatures (another tenant's copy, a forged one) must never share a
+ * verdict, its signers or the keys it publishes. The digest of a Genome revision is remembered
+ * too, so that a cache hit costs no serialization.
  */
 export class VerifyCache {
-  private readonly ids = new Map<string, string | undefined>();
+  private readonly digests = new Map<string, string | undefined>();
   private readonly verdicts = new Map<string, Verdict>();
   private version = '';
   /** How many verdicts were computed (not served from the cache). */
@@ -37,9 +40,9 @@ export class VerifyCache {
     version: string,
   ): { verdict: Verdict; fresh: boolean } {
     this.useVersion(version);
-    const id = this.idOf(revision, genome);
-    const key = `${id}|${version}`;
-    const cached = id === undefined ? undefined : this.verdicts.get(key);
+    const digest = this.digestOf(revision, genome);
+    const key = `${digest}|${version}`;
+    const cached = digest === undefined ? undefined : this.verdicts.get(key);
     // A cached verdict holds no genome (it would keep an old copy of every Genome alive beside
     // the informer's current one): the caller's genome, of the same revision, is put back.
     if (cached !== undefined)
@@ -49,7 +52,7 @@ export class VerifyCache {
       };
     const verdict = verify(genome, keys);
     this.computed++;
-    if (id !== undefined) this.remember(this.verdicts, key, withoutGenome(verdict));
+    if (digest !== undefined) this.remember(this.verdicts, key, withoutGenome(verdict));
     return { verdict, fresh: true };
   }
 
@@ -87,24 +90,30 @@ export class VerifyCache {
 
   /** Forgets a deleted Genome's revisions. */
   forget(uid: string): void {
-    for (const key of this.ids.keys()) if (key.startsWith(`${uid}/`)) this.ids.delete(key);
+    for (const key of this.digests.keys()) if (key.startsWith(`${uid}/`)) this.digests.delete(key);
   }
 
-  private idOf(revision: Revision, genome: unknown): string | undefined {
+  /** The digest of a revision's whole signed document; undefined (not cached) if invalid. */
+  private digestOf(revision: Revision, genome: unknown): string | undefined {
     const key = `${revision.uid}/${revision.generation}`;
-    if (this.ids.has(key)) return this.ids.get(key);
-    const valid = validateGenome(genome);
-    const id = valid.ok
-      ? sha256Hex(canonicalBytes(valid.genome, valid.nestedKeysSorted))
-      : undefined;
-    this.remember(this.ids, key, id);
-    return id;
+    if (this.digests.has(key)) return this.digests.get(key);
+    const digest = validateGenome(genome).ok ? signedDocumentDigest(genome) : undefined;
+    this.remember(this.digests, key, digest);
+    return digest;
   }
 
   private remember<T>(map: Map<string, T>, key: string, value: T): void {
     if (map.size >= LIMIT) map.clear();
     map.set(key, value);
   }
+}
+
+/**
+ * The SHA-256 of a genome document as JSON, signatures and all. A valid genome is shallow
+ * (validateGenome), so this serialization cannot overflow the stack.
+ */
+function signedDocumentDigest(genome: unknown): string {
+  return sha256Hex(Buffer.from(JSON.stringify(genome)));
 }
 
 /** Where the verdict of a published ConfigMap's genome (by ConfigMap uid) is cached. */
