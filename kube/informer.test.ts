@@ -129,6 +129,33 @@ describe('the informer', () => {
     expect(informer.resourceVersion()).toBe('12');
   });
 
+  it('never lets a transform that throws stop it: the object is cached by its identity alone, from lists and watches', async () => {
+    const fake = fakeClient();
+    const poison = (name: string, rv: string) => ({ ...obj(name, rv), poison: true });
+    fake.lists.push(list('10', obj('a', '10'), poison('p', '10')));
+    informer = startInformerWith(fake.client, {
+      path: '/x',
+      backoff: fast,
+      transform: (o) => {
+        if ('poison' in o) throw new RangeError('Maximum call stack size exceeded');
+        return o;
+      },
+    });
+    expect(await informer.waitForSync(1000)).toBe(true);
+    expect(informer.get('ops/p')).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'p', namespace: 'ops', resourceVersion: '10' },
+    });
+    await eventually(() => fake.watches.length === 1);
+    const w = fake.watches[0] as FakeWatch;
+    w.send({ type: 'ADDED', object: poison('q', '11') });
+    w.send({ type: 'ADDED', object: obj('b', '12') });
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(['a', 'p', 'q', 'b']);
+    expect(w.aborted).toBe(false);
+    expect(informer.healthy(1000)).toBe(true);
+  });
+
   it('pages through a long list with continue tokens', async () => {
     const fake = fakeClient();
     fake.lists.push(

@@ -74,6 +74,14 @@ export function objectKey(object: KubernetesObject): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
+/** The object's kind and identity (name, namespace, uid, resourceVersion, generation) only. */
+function identityOf<T extends KubernetesObject>(object: T): T {
+  const { name, namespace, uid, resourceVersion, generation } = object.metadata ?? {};
+  const metadata = { name, namespace, uid, resourceVersion, generation };
+  const kept = Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined));
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: kept } as unknown as T;
+}
+
 /** Starts an informer on the API server of `kc`. */
 export function startInformer<T extends KubernetesObject>(
   kc: KubeConfig,
@@ -306,11 +314,24 @@ class InformerLoop<T extends KubernetesObject> {
     );
   }
 
+  /**
+   * The object as the transform keeps it. A transform that throws (an object no one thought
+   * of: thousands of levels deep, a field of the wrong type) must not stop the cache: the
+   * object is cached by its identity alone, which every consumer refuses as incomplete.
+   */
   private shrink(object: T): T {
     const transform = this.options.transform;
-    return transform === undefined
-      ? object
-      : (transform(object, this.cache.get(objectKey(object))) as T);
+    if (transform === undefined) return object;
+    try {
+      return transform(object, this.cache.get(objectKey(object))) as T;
+    } catch (err) {
+      this.log.error('informer transform threw; caching the object by its identity alone', {
+        path: this.options.path,
+        key: objectKey(object),
+        err: errorMessage(err),
+      });
+      return identityOf(object);
+    }
   }
 
   private emit(event: InformerEvent<T>): void {

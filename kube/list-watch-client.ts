@@ -74,7 +74,14 @@ export function httpListWatchClient<T extends KubernetesObject>(
       lines.on('error', () => {});
       lines.on('line', (line) => {
         const event = parseLine<T>(line);
-        if (event) onEvent(event);
+        if (event === undefined) return;
+        // A throw here would escape as an uncaught exception and end the process: it ends
+        // this watch instead (the informer lists again).
+        try {
+          onEvent(event);
+        } catch (err) {
+          body.destroy(err instanceof Error ? err : new Error(String(err)));
+        }
       });
       return { ended, abort: () => controller.abort() };
     },

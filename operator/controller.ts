@@ -176,7 +176,7 @@ export function startController(deps: ControllerDeps): Controller {
     if (genome === undefined) deps.texts.forget(key);
     else working.set(key, genome);
     try {
-      if (await work()) deps.texts.settle(key, compact?.spec.genomeDigest);
+      if (await work()) deps.texts.settle(key, compact?.spec?.genomeDigest);
     } finally {
       working.delete(key);
     }

@@ -182,3 +182,32 @@ describe('GenomeTexts (the operator holds a genome text only while a reconcile n
     expect(texts.heldCount()).toBe(0);
   });
 });
+
+describe('GenomeTexts with hostile genomes', () => {
+  const nested = (depth: number): unknown => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < depth; i++) deep = { d: deep };
+    return deep;
+  };
+
+  it('compacts a genome nested 10,000 levels deep without throwing, and gives back one validation refuses', async () => {
+    const texts = new GenomeTexts();
+    const compact = compactWith(texts)(
+      genomeResource({ schema_version: 'genome.v0.1', x: nested(10_000) }),
+    );
+    expect(compact.spec.genomeDigest).toBeDefined();
+    const back = await texts.ensure(compact, noRead);
+    expect(back).not.toBe('changed');
+    const genome = (back as GenomeResource).spec.genome;
+    expect(verify(genome, [])).toMatchObject({ ok: false, code: 'GENOME_INVALID_SCHEMA' });
+  });
+
+  it('reads back a deep genome from the API server without throwing', async () => {
+    const texts = new GenomeTexts({ holding: false });
+    const deep = genomeResource({ x: nested(10_000) });
+    const compact = compactWith(texts)(deep);
+    const back = await texts.ensure(compact, () => Promise.resolve(deep));
+    expect(back).not.toBe('changed');
+    expect(verify((back as GenomeResource).spec.genome, [])).toMatchObject({ ok: false });
+  });
+});

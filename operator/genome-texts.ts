@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { GenomeResource } from '../core/api.ts';
+import { jsonText } from '../core/json-text.ts';
 import { stripBookkeeping } from '../kube/strip.ts';
 
 /**
@@ -32,7 +33,8 @@ const keyOf = (object: KubernetesObject) =>
  *
  * JSON.parse(JSON.stringify(x)) gives back a value deep-equal to x for anything JSON.parse
  * made (an own `__proto__` key included), so the genome the operator verifies and publishes is
- * the one the API server sent.
+ * the one the API server sent. A genome too deep for JSON.stringify (a hostile one, stored
+ * where the webhook did not run) is held clipped (core/json-text.ts): refused all the same.
  */
 export class GenomeTexts {
   /** Texts a reconcile may still need, by Genome key. */
@@ -66,7 +68,7 @@ export class GenomeTexts {
     const stripped = stripBookkeeping(object) as unknown as GenomeResource;
     const { genome, ...spec } = stripped.spec ?? {};
     if (genome === undefined) return { ...stripped, spec } as unknown as T;
-    const text = JSON.stringify(genome);
+    const text = jsonText(genome);
     const digest = genomeTextDigest(text);
     const key = keyOf(object);
     const unchanged =
@@ -95,7 +97,8 @@ export class GenomeTexts {
     read: () => Promise<GenomeResource | undefined>,
   ): Promise<GenomeResource | undefined | 'changed'> {
     if (compact === undefined) return undefined;
-    const { genomeDigest, ...spec } = compact.spec;
+    // An object cached by its identity alone (kube/informer.ts) has no spec: refused as empty.
+    const { genomeDigest, ...spec } = compact.spec ?? {};
     if (genomeDigest === undefined) return { ...compact, spec: { ...spec, genome: undefined } };
     const key = keyOf(compact as unknown as KubernetesObject);
     const text = this.text(key, genomeDigest) ?? (await this.readBack(key, compact, read));
@@ -112,7 +115,7 @@ export class GenomeTexts {
     const current = await read();
     if (current?.metadata.uid !== compact.metadata.uid || current?.spec?.genome === undefined)
       return undefined;
-    const text = JSON.stringify(current.spec.genome);
+    const text = jsonText(current.spec.genome);
     const digest = compact.spec.genomeDigest;
     if (digest === undefined || genomeTextDigest(text) !== digest) return undefined;
     // A newer genome that came with a watch event meanwhile stays held.

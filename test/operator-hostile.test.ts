@@ -1,0 +1,195 @@
+/**
+ * The operator against Genomes a hostile tenant stores where the validating webhook is not
+ * consulted (its own namespace, an install window, break glass): none of them crashes or wedges
+ * the operator, each is refused with a code in its status, and one Genome's verdict never
+ * decides another's. No webhook is registered here, so the API server stores what it accepts.
+ */
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorHealth } from '../cluster/operator-process.ts';
+import { genomeManifest } from '../core/manifest.ts';
+import type { Genome } from '../core/genome.ts';
+import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { eventually, kubectl, uniqueNamespace } from './support/cluster.ts';
+import {
+  conditionOf,
+  endOperatorTest,
+  operatorCredentials,
+  readGenome,
+  startOperator,
+  trustSecret,
+  type RunningOperator,
+} from './support/operator.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const alice = makeSigner('alice-key');
+const bob = makeSigner('bob-key');
+let ownNamespace: string;
+let victim: string;
+let tenant: string;
+let operator: RunningOperator;
+
+/**
+ * Creates an object from its JSON text (or the object) through a file: large bodies do not fit
+ * an argument.
+ */
+async function create(object: unknown, allowFailure = false) {
+  const file = join(mkdtempSync(join(tmpdir(), 'hostile-')), 'object.json');
+  writeFileSync(file, typeof object === 'string' ? object : JSON.stringify(object));
+  return kubectl(['create', '-f', file], { allowFailure });
+}
+
+async function verifiedCondition(namespace: string, name: string) {
+  return eventually(`${namespace}/${name} to have a Verified condition`, async () => {
+    const genome = await readGenome(namespace, name);
+    const c = genome?.status?.conditions?.find((x) => x.type === 'Verified');
+    return c !== undefined && genome?.status?.observedGeneration === genome?.metadata.generation
+      ? { ...c, status: c.status, genome }
+      : undefined;
+  });
+}
+
+/** The operator is alive and ready, and a good Genome created now still becomes Verified. */
+async function stillWorking(name: string) {
+  expect(operator.exitCode()).toBeNull();
+  expect((await operatorHealth(operator.port, '/readyz')).status).toBe(200);
+  await create(genomeManifest(signWith(makeGenome([alice]), alice), name, victim));
+  const c = await verifiedCondition(victim, name);
+  expect(c.status).toBe('True');
+}
+
+/**
+ * The JSON text of a Genome whose valid genome has an unknown field nested `depth` levels deep
+ * (written as text: JSON.stringify itself cannot serialize it).
+ */
+function nestedManifest(name: string, namespace: string, depth: number): string {
+  const manifest = genomeManifest(signWith(makeGenome([alice]), alice), name, namespace);
+  const text = JSON.stringify(manifest);
+  const deep = `${'{"d":'.repeat(depth)}"bottom"${'}'.repeat(depth)}`;
+  // The manifest ends with the genome's, the spec's and its own closing braces.
+  return `${text.slice(0, -3)},"x_deep":${deep}}}}`;
+}
+
+beforeAll(async () => {
+  ownNamespace = await uniqueNamespace('genome-system');
+  victim = await uniqueNamespace('victim');
+  tenant = await uniqueNamespace('tenant');
+  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd/genomes.mathison.io']);
+  const keys = { [alice.keyId]: alice.publicKey, [bob.keyId]: bob.publicKey };
+  await create(trustSecret(ownNamespace, 'trusted-keys', keys, [bob.keyId]));
+  const kubeconfig = await operatorCredentials(ownNamespace);
+  operator = await startOperator({
+    namespace: ownNamespace,
+    kubeconfig,
+    identity: 'operator-hostile',
+    args: ['--production=true'],
+  });
+}, 120_000);
+
+afterAll(() => endOperatorTest(operator, ownNamespace, [victim, tenant]));
+
+describe('one Genome, one verdict: copies of the same content never share one', () => {
+  const good = signWith(makeGenome([alice, bob], { name: 'SHARED' }), alice);
+  const garbage: Genome = {
+    ...good,
+    signature: { ...good.signature!, sig_base64: `${'A'.repeat(86)}==` },
+  };
+
+  it("a copy with a garbage signature is refused although the victim's good one is Verified", async () => {
+    await create(genomeManifest(good, 'shared', victim));
+    expect((await verifiedCondition(victim, 'shared')).status).toBe('True');
+    await create(genomeManifest(garbage, 'copy', tenant));
+    const copy = await verifiedCondition(tenant, 'copy');
+    expect(copy).toMatchObject({ status: 'False', reason: 'GENOME_INVALID_SIGNATURE' });
+    expect(copy.genome!.status?.configMapName).toBeUndefined();
+  });
+
+  it("a tenant's copy signed only by a test key does not get the victim's production Genome refused", async () => {
+    const byTestKey = signWith(makeGenome([alice, bob], { name: 'PROD' }), bob);
+    const byProdKey = signWith(makeGenome([alice, bob], { name: 'PROD' }), alice);
+    // The tenant's copy first, so that a shared verdict would decide the victim's.
+    await create(genomeManifest(byTestKey, 'prod-copy', tenant));
+    const copy = await verifiedCondition(tenant, 'prod-copy');
+    expect(copy).toMatchObject({ status: 'False', reason: 'GENOME_TEST_KEY_IN_PRODUCTION' });
+    await create(genomeManifest(byProdKey, 'prod', victim));
+    const own = await verifiedCondition(victim, 'prod');
+    expect(own.status).toBe('True');
+    expect(own.genome!.status?.verifiedSigners).toEqual([alice.keyId]);
+  });
+});
+
+describe('hostile Genomes stored without the webhook', () => {
+  it('a Genome nested 5,000 levels deep is refused with a code, and the operator keeps working', async () => {
+    const result = await create(nestedManifest('deep', tenant, 5_000), true);
+    expect(result.code, result.stderr).toBe(0);
+    const deep = await verifiedCondition(tenant, 'deep');
+    expect(deep).toMatchObject({ status: 'False', reason: 'GENOME_INVALID_SCHEMA' });
+    await stillWorking('after-deep');
+  });
+
+  it('after a restart with the deep Genome stored, the operator syncs and verifies again', async () => {
+    await operator.stop();
+    operator = await startOperator({
+      namespace: ownNamespace,
+      kubeconfig: await operatorCredentials(ownNamespace),
+      identity: 'operator-hostile-2',
+      args: ['--production=true'],
+    });
+    await stillWorking('after-restart');
+  });
+
+  it('a genome over the size limit that the API server stores is refused GENOME_TOO_LARGE', async () => {
+    const big = makeGenome([alice], {
+      invariants: Array.from({ length: 1_100 }, (_, i) => ({
+        id: `INV-${i}`,
+        severity: 'HIGH' as const,
+        testable_claim: 'x'.repeat(1_000),
+        enforcement_hook: 'hook',
+      })),
+    });
+    const result = await create(genomeManifest(signWith(big, alice), 'big', tenant), true);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await verifiedCondition(tenant, 'big')).toMatchObject({
+      status: 'False',
+      reason: 'GENOME_TOO_LARGE',
+    });
+    await stillWorking('after-big');
+  });
+
+  it('a 3 MB Genome is refused by the API server itself, before any cache sees it', async () => {
+    const huge = { ...makeGenome([alice]), x_pad: 'x'.repeat(3 * 1024 * 1024) };
+    const result = await create(genomeManifest(huge as Genome, 'huge', tenant), true);
+    expect(result.code).not.toBe(0);
+    await stillWorking('after-huge');
+  });
+
+  it('values of any type where the CRD keeps unknown fields are refused with a code', async () => {
+    const wrong = { ...signWith(makeGenome([alice]), alice), x_unknown: [1, { a: null }, 'z'] };
+    await create(genomeManifest(wrong as Genome, 'wrong', tenant));
+    expect(await verifiedCondition(tenant, 'wrong')).toMatchObject({
+      status: 'False',
+      reason: 'GENOME_INVALID_SCHEMA',
+    });
+    await stillWorking('after-wrong');
+  });
+
+  it('a genome missing required fields or with wrong types is refused by the API server (the CRD)', async () => {
+    const empty = await create(genomeManifest({} as Genome, 'empty', tenant), true);
+    expect(empty.code).not.toBe(0);
+    const typed = { ...makeGenome([alice]), invariants: 'none' };
+    const wrong = await create(genomeManifest(typed as unknown as Genome, 'typed', tenant), true);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/invariants/);
+  });
+
+  it('a non-object spec.genome is refused by the API server (the CRD says object)', async () => {
+    const manifest = { ...genomeManifest({} as Genome, 'scalar', tenant), spec: { genome: 'x' } };
+    const result = await create(manifest, true);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/spec\.genome/);
+    await conditionOf(tenant, 'scalar', 'Verified').then((c) => expect(c).toBeUndefined());
+  });
+});
