@@ -37,11 +37,19 @@ describe('genomeCrd', () => {
     });
   });
 
-  it('puts no pattern on a public key field, since the API server would quote a private key pasted there', () => {
-    const signer = genomeSchema().properties.authority.properties.signers.items;
-    expect(signer.properties.public_key.type).toBe('string');
-    expect(signer.properties.public_key.pattern).toBeUndefined();
-    expect(signer.properties.key_id.pattern).toBeDefined();
+  it('puts no pattern on a key, key id or signature field, since the API server would quote a private key pasted there', () => {
+    const schema = genomeSchema().properties;
+    const signer = schema.authority.properties.signers.items;
+    for (const field of [signer.properties.public_key, signer.properties.key_id]) {
+      expect(field.type).toBe('string');
+      expect(field.pattern).toBeUndefined();
+    }
+    for (const signature of [schema.signature, schema.signatures.items]) {
+      expect(signature.properties.signer_key_id.pattern).toBeUndefined();
+      expect(signature.properties.sig_base64.pattern).toBeUndefined();
+    }
+    // Fields no key is pasted into keep theirs.
+    expect(schema.version.pattern).toBeDefined();
   });
 
   it('sets no default anywhere under spec.genome, so nothing is added to signed content', () => {

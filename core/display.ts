@@ -15,6 +15,8 @@
  * file itself.
  */
 
+import { keyFingerprint, privateKeyKind } from './key-material.ts';
+
 /** Longest value shown whole inside a message (a name, a version, a field); see docs/limits.md. */
 export const MAX_DISPLAY_CHARS = 256;
 
@@ -59,10 +61,15 @@ export function displayMessage(text: string): string {
 
 /**
  * Shows a value from input inside a message: strings JSON-quoted, anything else as JSON;
- * escaped and clipped like displayText. Never throws.
+ * escaped and clipped like displayText. A string that looks like private key material
+ * (core/key-material.ts) is named by its fingerprint instead, whatever field it came from: a
+ * refusal's message reaches kubectl, logs, Events and status. Never throws.
  */
 export function displayValue(value: unknown, maxChars: number = MAX_DISPLAY_CHARS): string {
   if (typeof value === 'string') {
+    const kind = privateKeyKind(value);
+    if (kind !== undefined)
+      return `(${value.length} characters that look like ${kind}; not shown: ${keyFingerprint(value)})`;
     if (value.length <= maxChars) return escapeText(JSON.stringify(value));
     const head = JSON.stringify(value.slice(0, cutAt(value, maxChars)));
     return `${escapeText(head)}…[${value.length} characters]`;

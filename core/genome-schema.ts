@@ -24,11 +24,14 @@ export interface StringNode extends BaseNode {
    */
   notBlank?: boolean;
   /**
-   * The field may hold key material pasted by mistake. The CRD leaves out its pattern: the API
-   * server's pattern error quotes the value, into kubectl's output and audit logs. The strict
-   * validator checks the pattern and names a private key without quoting it.
+   * The field holds key material, or a name or signature that a private key may be pasted into
+   * by mistake. The CRD leaves out its pattern: the API server's pattern error quotes the value,
+   * into kubectl's output and audit logs. The strict validator checks the pattern and names a
+   * private key (PRIVATE_KEY_EXPOSED) without quoting it: for a key id even when the pattern
+   * matches (base64url or hex of a key does), for a signature only when it does not (a
+   * signature is 64 bytes, as a NaCl secret key is).
    */
-  keyMaterial?: true;
+  keyMaterial?: 'public-key' | 'key-id' | 'signature';
 }
 
 /** An integer (JSON number with no fraction). */
@@ -96,9 +99,11 @@ const signatureNode: ObjectNode = {
     alg: str('Signature algorithm; only ed25519.', { enum: ['ed25519'] }),
     signer_key_id: str('key_id of the signer, as listed in authority.signers.', {
       pattern: KEY_ID_PATTERN,
+      keyMaterial: 'key-id',
     }),
     sig_base64: str('Base64 of the 64 raw Ed25519 signature bytes (88 characters).', {
       pattern: SIGNATURE_PATTERN,
+      keyMaterial: 'signature',
     }),
   },
 };
@@ -152,11 +157,12 @@ export const GENOME_SCHEMA: ObjectNode = {
             properties: {
               key_id: str('Identifier of the key; also its entry name in trust Secrets.', {
                 pattern: KEY_ID_PATTERN,
+                keyMaterial: 'key-id',
               }),
               alg: str('Key algorithm; only ed25519.', { enum: ['ed25519'] }),
               public_key: str(
                 'Base64 of the Ed25519 DER SubjectPublicKeyInfo: 60 characters starting MCowBQYDK2VwAyEA.',
-                { pattern: PUBLIC_KEY_PATTERN, keyMaterial: true },
+                { pattern: PUBLIC_KEY_PATTERN, keyMaterial: 'public-key' },
               ),
             },
           },

@@ -115,16 +115,18 @@ function toRefusal(problem: Problem): Refusal {
   return refuse(code, problem.message, field);
 }
 
+/** A key field (keyMaterial in the schema) that holds a private key: named, never shown. */
+function privateKeyProblem(kind: string, field: 'public-key' | 'key-id' | 'signature'): Problem {
+  const what = { 'public-key': 'a public key', 'key-id': 'a key id', signature: 'a signature' };
+  const message = `holds a PRIVATE key (${kind}), not ${what[field]}; it is not shown. Remove it from the genome and rotate the key: whoever saw this genome can sign with it`;
+  return { segments: [], message, code: 'PRIVATE_KEY_EXPOSED' };
+}
+
 /**
- * Why a key field (keyMaterial in the schema) does not match its pattern, naming private key
- * material as such; the value itself is never shown (a fingerprint names it).
+ * Why a public key field does not match its pattern; the value itself is never shown (a
+ * fingerprint names it).
  */
 function publicKeyProblem(value: string): Problem {
-  const kind = privateKeyKind(value);
-  if (kind !== undefined) {
-    const message = `holds a PRIVATE key (${kind}), not a public key; it is not shown. Remove it from the genome and rotate the key: whoever saw this genome can sign with it`;
-    return { segments: [], message, code: 'PRIVATE_KEY_EXPOSED' };
-  }
   return fail(
     `is not the base64 SPKI DER of an Ed25519 public key (60 characters starting MCowBQYDK2VwAyEA); the value (${value.length} characters, ${keyFingerprint(value)}) is not shown`,
   );
@@ -174,11 +176,18 @@ function compileString(node: Extract<SchemaNode, { type: 'string' }>): Validator
   if (minLength !== undefined)
     checks.push((v) => (v.length < minLength ? 'must not be empty' : undefined));
   const pattern = node.pattern;
-  if (node.keyMaterial && pattern !== undefined) {
+  if (node.keyMaterial !== undefined && pattern !== undefined) {
     const re = new RegExp(pattern);
+    const keyMaterial = node.keyMaterial;
     return (value) => {
       if (typeof value !== 'string') return fail(`must be a string, not ${typeOf(value)}`);
-      return re.test(value) ? undefined : publicKeyProblem(value);
+      const matches = re.test(value);
+      if (matches && keyMaterial !== 'key-id') return undefined;
+      const kind = privateKeyKind(value);
+      if (kind !== undefined) return privateKeyProblem(kind, keyMaterial);
+      if (matches) return undefined;
+      if (keyMaterial === 'public-key') return publicKeyProblem(value);
+      return fail(`${displayValue(value)} does not match ${pattern}`);
     };
   }
   if (node.notBlank === true) {
