@@ -9,8 +9,9 @@
  *
  * --switch waits (up to GENOME_SELFCHECK_TIMEOUT_SECONDS) until a replica answers so, then
  * sets failurePolicy Fail on the configurations named WEBHOOK_CONFIGURATION (validating and
- * mutating), once the mutating one carries the same caBundle as the validating one. So the
- * configurations are never fail-closed before a replica can answer.
+ * mutating), once the mutating one carries the same caBundle as the validating one, and marks
+ * both as proven (the chart then renders Fail for good). So the configurations are never
+ * fail-closed by this switch before a replica can answer.
  * Without --switch (helm test) it checks once the webhook is answering and that both
  * configurations are fail-closed. Prints one JSON line per step; exits 0 only when all pass.
  */
@@ -39,6 +40,8 @@ const expectGood = env.GENOME_SELFCHECK_EXPECT_GOOD === 'true';
 const timeoutMs = Number(env.GENOME_SELFCHECK_TIMEOUT_SECONDS ?? '180') * 1000;
 const genomePath = env.GENOME_SELFCHECK_GENOME_PATH ?? '/etc/genome-selfcheck/genome.json';
 const switching = process.argv.includes('--switch');
+/** The chart's go.provenAnnotation: this release's webhook was proven to answer. */
+const PROVEN_ANNOTATION = 'genome.mathison.io/self-check-passed';
 
 const say = (msg: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ msg, ...fields }));
@@ -143,6 +146,12 @@ async function switchToFailClosed(deadline: number): Promise<void> {
     options,
   );
   await admission.patchMutatingWebhookConfiguration({ name: configuration, body: patch }, options);
+  // The chart renders Fail from now on wherever it finds this mark (its go.failurePolicy), even
+  // on a configuration someone opened by hand (break glass) before an upgrade.
+  const mark = { metadata: { annotations: { [PROVEN_ANNOTATION]: new Date().toISOString() } } };
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  await admission.patchValidatingWebhookConfiguration({ name: configuration, body: mark }, merge);
+  await admission.patchMutatingWebhookConfiguration({ name: configuration, body: mark }, merge);
   say('switched the webhook configurations to failurePolicy Fail', { configuration });
 }
 

@@ -3,15 +3,24 @@
 // `kubectl apply --dry-run=server` (in a namespace that enforces the restricted Pod Security
 // Standard), the webhook configurations equal to core/webhook-config.ts, the operator's RBAC
 // equal to config/rbac/operator.yaml, the install posture's lookup, least privilege proven with
-// `kubectl auth can-i --as`, and values refused by values.schema.json.
+// `kubectl auth can-i --as` and with real writes made as the operator's ServiceAccount against
+// the chart's ValidatingAdmissionPolicies, and values refused by values.schema.json.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeWebhookConfiguration, podWebhookConfiguration } from '../core/webhook-config.ts';
-import { installGenomeCrd, kubectl, uniqueNamespace } from './support/cluster.ts';
-import { CHART, helm, pick, template, type Rendered } from './support/helm.ts';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
+import {
+  eventually,
+  installGenomeCrd,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+} from './support/cluster.ts';
+import { CHART, DEV_VALUES, helm, pick, template, type Rendered } from './support/helm.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const PRODUCTION_VALUES = join(CHART, 'ci', 'production-values.yaml');
@@ -58,7 +67,7 @@ function cleanupClusterScoped(release: string): void {
     kubectl(
       [
         'delete',
-        'clusterrole,clusterrolebinding,validatingwebhookconfiguration,mutatingwebhookconfiguration',
+        'clusterrole,clusterrolebinding,validatingwebhookconfiguration,mutatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding',
         '-l',
         `app.kubernetes.io/instance=${release}`,
         '--ignore-not-found',
@@ -83,6 +92,98 @@ describe('helm lint and helm template', () => {
     expect(plain.code).toBe(0);
     const production = await helm(['lint', CHART, '--strict', '-f', PRODUCTION_VALUES]);
     expect(production.code).toBe(0);
+    const dev = await helm(['lint', CHART, '--strict', '-f', DEV_VALUES]);
+    expect(dev.code).toBe(0);
+  });
+
+  it('installs by default in production mode trusting no key; only values-dev.yaml trusts the TEST key', async () => {
+    const envOf = (objects: Rendered[], name: string) =>
+      (
+        pick(objects, 'Deployment', name).spec as {
+          template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+        }
+      ).template.spec.containers[0]!.env;
+    const trusted = (objects: Rendered[]) =>
+      objects
+        .filter((o) => o.metadata.labels?.['genome.mathison.io/trusted-keys'] === 'true')
+        .map((o) => o.metadata.name);
+    const defaults = await template('genome-operator', 'genome-system');
+    expect(envOf(defaults, 'genome-operator')).toContainEqual({
+      name: 'GENOME_PRODUCTION',
+      value: 'true',
+    });
+    expect(trusted(defaults)).toEqual([]);
+    // Nothing signed by a trusted key to admit: the self-check checks only the refusal.
+    const job = pick(defaults, 'Job') as unknown as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    expect(job.spec.template.spec.containers[0]!.env).toContainEqual({
+      name: 'GENOME_SELFCHECK_EXPECT_GOOD',
+      value: 'false',
+    });
+    const dev = await template('genome-operator', 'genome-system', ['-f', DEV_VALUES]);
+    expect(envOf(dev, 'genome-operator')).toContainEqual({
+      name: 'GENOME_PRODUCTION',
+      value: 'false',
+    });
+    expect(trusted(dev)).toEqual(['genome-operator-test-key']);
+    // NOTES.txt says how to trust a key, and warns only when the TEST key is trusted.
+    const notes = await helm(['install', 'x', CHART, '-n', 'genome-system', '--dry-run=client']);
+    expect(notes.code, notes.stderr).toBe(0);
+    expect(notes.stdout).toContain('genome.mathison.io/trusted-keys=true');
+    expect(notes.stdout).not.toContain('TEST key is trusted');
+    const devNotes = await helm([
+      ...['install', 'x', CHART, '-n', 'genome-system', '--dry-run=client'],
+      ...['-f', DEV_VALUES],
+    ]);
+    expect(devNotes.stdout).toContain('TEST key is trusted');
+  });
+
+  it('names the image by digest everywhere, the injected boot check included, when image.digest is set', async () => {
+    const digest = `sha256:${'ab12'.repeat(16)}`;
+    const objects = await template('genome-operator', 'genome-system', [
+      ...['--set', `image.digest=${digest}`],
+    ]);
+    const expected = `genome.local/genome-operator@${digest}`;
+    const images = objects.flatMap((o) => {
+      const spec =
+        (o.spec as { template?: { spec?: unknown } } | undefined)?.template?.spec ?? o.spec;
+      const containers = (spec as { containers?: { image: string }[] } | undefined)?.containers;
+      return (containers ?? []).map((c) => c.image);
+    });
+    expect(images.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(images)).toEqual(new Set([expected]));
+    const webhook = pick(objects, 'Deployment', 'genome-operator-webhook').spec as {
+      template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+    };
+    expect(webhook.template.spec.containers[0]!.env).toContainEqual({
+      name: 'GENOME_BOOT_CHECK_IMAGE',
+      value: expected,
+    });
+    const refused = await helm([
+      ...['template', 'x', CHART, '-n', 'genome-system'],
+      ...['--set', 'image.digest=latest'],
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("at '/image/digest'");
+  });
+
+  it('gives the operator a PodDisruptionBudget when it runs more than one replica', async () => {
+    const objects = await template('genome-operator', 'genome-system');
+    const pdb = pick(objects, 'PodDisruptionBudget', 'genome-operator') as unknown as {
+      spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec.minAvailable).toBe(1);
+    const operator = pick(objects, 'Deployment', 'genome-operator') as unknown as {
+      spec: { template: { metadata: { labels: Record<string, string> } } };
+    };
+    expect(operator.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    const single = await template('genome-operator', 'genome-system', [
+      ...['--set', 'operator.replicas=1', '--set', 'operator.leaderElection=false'],
+    ]);
+    expect(
+      single.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name),
+    ).toEqual(['genome-operator-webhook']);
   });
 
   it('renders default values that the API server accepts, restricted Pod Security included', async () => {
@@ -104,6 +205,8 @@ describe('helm lint and helm template', () => {
       'Secret',
       'Job',
       'Pod',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
     ])
       expect(kinds).toContain(kind);
     const warnings = await dryRunApply(objects);
@@ -217,9 +320,26 @@ describe('the webhook configurations', () => {
       expected.webhooks[0]!.failurePolicy = 'Ignore';
       expect(rendered).toEqual(expected);
     }
-    // The hook that switches them to Fail once a replica refuses a tampered Genome.
+    // The hook that switches them to Fail once a replica refuses a tampered Genome, and closes
+    // them again after a rollback to the first revision (whose stored manifest says Ignore).
     const job = pick(objects, 'Job');
-    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,post-upgrade');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe(
+      'post-install,post-upgrade,post-rollback',
+    );
+  });
+
+  it('render Fail without a cluster in the failClosed posture (GitOps), and still check the webhook in a hook', async () => {
+    const objects = await template('genome-operator', 'genome-system', [
+      ...['--set', 'webhook.installPosture=failClosed'],
+    ]);
+    for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+      const rendered = pick(objects, kind) as unknown as { webhooks: { failurePolicy: string }[] };
+      expect(rendered.webhooks[0]!.failurePolicy).toBe('Fail');
+    }
+    const job = pick(objects, 'Job');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe(
+      'post-install,post-upgrade,post-rollback',
+    );
   });
 
   it('keep Fail on upgrade: the template reads the live configuration (lookup)', async () => {
@@ -247,11 +367,39 @@ describe('the webhook configurations', () => {
       webhooks: { failurePolicy: string }[];
     };
     expect(rendered.webhooks[0]!.failurePolicy).toBe('Fail');
-    // The mutating one does not exist yet: it still starts open until the hook has run.
+    // The install was proven once: the mutating one (deleted since) is rendered Fail too.
     const mutating = pick(objects, 'MutatingWebhookConfiguration') as unknown as {
       webhooks: { failurePolicy: string }[];
     };
-    expect(mutating.webhooks[0]!.failurePolicy).toBe('Ignore');
+    expect(mutating.webhooks[0]!.failurePolicy).toBe('Fail');
+  });
+
+  it('keep Fail on upgrade after a break-glass Ignore: the self-check left its mark on the live configuration', async () => {
+    const release = `proven-${Date.now().toString(36)}`;
+    const name = `${release}-genome-operator`;
+    cleanupClusterScoped(release);
+    const live = podWebhookConfiguration(name, 'genome-system', {
+      url: 'https://127.0.0.1:1/mutate-pod',
+    }) as {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      webhooks: { failurePolicy: string; objectSelector: unknown }[];
+    };
+    live.metadata.labels['app.kubernetes.io/instance'] = release;
+    live.metadata.labels['app.kubernetes.io/managed-by'] = 'Helm';
+    live.metadata.annotations = {
+      'meta.helm.sh/release-name': release,
+      'meta.helm.sh/release-namespace': 'genome-system',
+      // What scripts/genome-selfcheck.ts writes when it switches them.
+      'genome.mathison.io/self-check-passed': '2026-12-05T00:00:00.000Z',
+    };
+    live.webhooks[0]!.failurePolicy = 'Ignore';
+    live.webhooks[0]!.objectSelector = { matchLabels: { 'genome-test/never': 'x' } };
+    await kubectl(['create', '-f', '-'], { input: JSON.stringify(live) });
+    const objects = await template(release, 'genome-system', ['--dry-run=server']);
+    for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+      const rendered = pick(objects, kind) as unknown as { webhooks: { failurePolicy: string }[] };
+      expect(rendered.webhooks[0]!.failurePolicy, kind).toBe('Fail');
+    }
   });
 });
 
@@ -328,10 +476,19 @@ describe('RBAC', () => {
       [base, 'create', 'leases.coordination.k8s.io', ns, true],
       [base, 'create', 'leases.coordination.k8s.io', other, false],
       [base, 'update', 'validatingwebhookconfigurations', undefined, false],
+      // RBAC cannot narrow these; the chart's ValidatingAdmissionPolicies do (tested below).
+      [base, 'patch', 'pods#status', other, true],
+      [base, 'patch', 'deployments.apps', other, true],
+      [base, 'update', 'deployments.apps', other, false],
+      [base, 'create', 'configmaps', other, true],
+      [base, 'update', 'pods', other, false],
       [webhook, 'watch', 'genomes.mathison.io', other, true],
       [webhook, 'create', 'genomes.mathison.io', other, false],
       [webhook, 'update', 'genomes.mathison.io#status', other, false],
       [webhook, 'list', 'secrets', ns, true],
+      // Every labelled Secret of its namespace is a trusted key: the webhook cannot make one.
+      [webhook, 'create', 'secrets', ns, false],
+      [webhook, 'patch', 'secrets/some-trust-secret', ns, false],
       [webhook, 'get', 'secrets/genome-webhook-tls', ns, true],
       [webhook, 'update', 'secrets/genome-webhook-tls', ns, true],
       [webhook, 'get', 'secrets/some-other-secret', ns, false],
@@ -369,6 +526,320 @@ describe('RBAC', () => {
           `${sa} ${verb} ${resource} in ${namespace ?? '(cluster)'}: expected ${allowed ? 'yes' : 'no'}`,
       );
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('the self-check', () => {
+  it('has a ServiceAccount and RBAC that exist only while it runs (hooks deleted after it, whatever the outcome)', async () => {
+    const objects = await template('genome-operator', 'genome-system');
+    const selfcheck = objects.filter(
+      (o) =>
+        o.metadata.name === 'genome-operator-selfcheck' &&
+        ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(
+          o.kind,
+        ),
+    );
+    expect(selfcheck.map((o) => o.kind).sort()).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+    ]);
+    for (const o of selfcheck)
+      expect(o.metadata.annotations, o.kind).toMatchObject({
+        'helm.sh/hook': 'post-install,post-upgrade,post-rollback,test',
+        'helm.sh/hook-weight': '-10',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded,hook-failed',
+      });
+    // Created before the Job and the test pod that use them.
+    expect(pick(objects, 'Job').metadata.annotations?.['helm.sh/hook-weight']).toBe('0');
+  });
+});
+
+describe("the ValidatingAdmissionPolicies on the operator's writes", () => {
+  let ns: string;
+  let operator: string;
+  let selfcheck: string;
+  const as = (sa: string) => `--as=system:serviceaccount:${ns}:${sa}`;
+  /** kubectl as `sa`; resolves with the outcome (never throws). */
+  const write = (sa: string, args: string[], input?: string) =>
+    kubectl([as(sa), ...args], { allowFailure: true, ...(input !== undefined && { input }) });
+  const refusedBy = (policy: string) =>
+    new RegExp(`ValidatingAdmissionPolicy '${policy}' with binding '${policy}' denied request`);
+
+  beforeAll(async () => {
+    ns = await uniqueNamespace('helm-vap');
+    cleanups.push(() =>
+      kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true }),
+    );
+    const release = `vap-${Date.now().toString(36)}`;
+    cleanupClusterScoped(release);
+    operator = `${release}-genome-operator`;
+    selfcheck = `${operator}-selfcheck`;
+    // The release lives in ns; the tenant objects below are there too (RBAC: the operator's
+    // writes are cluster-wide, so the namespace does not matter for the policy).
+    const objects = await template(release, ns, ['--set', 'selfCheck.namespace=default']);
+    const wanted = objects.filter((o) =>
+      [
+        'ServiceAccount',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+      ].includes(o.kind),
+    );
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: wanted }),
+    });
+    const labels = { app: 'x', 'genome.mathison.io/genome': 'totk' };
+    const podSpec = { containers: [{ name: 'app', image: 'genome.local/none:v1' }] };
+    const workload = (kind: string, name: string, templateLabels: Record<string, string>) => ({
+      apiVersion: 'apps/v1',
+      kind,
+      metadata: { name, namespace: ns },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'x' } },
+        ...(kind === 'StatefulSet' && { serviceName: name }),
+        template: { metadata: { labels: templateLabels }, spec: podSpec },
+      },
+    });
+    const items = [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'gated', namespace: ns, labels },
+        spec: podSpec,
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'plain', namespace: ns, labels: { app: 'x' } },
+        spec: podSpec,
+      },
+      workload('Deployment', 'gated', labels),
+      workload('Deployment', 'plain', { app: 'x' }),
+      workload('StatefulSet', 'gated', labels),
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'tenant', namespace: ns },
+        data: { a: 'b' },
+      },
+    ];
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+    });
+    // The policies take effect once the API server has compiled them: wait for the first refusal.
+    await eventually(
+      'the policies to take effect',
+      async () => {
+        const out = await write(operator, [
+          ...['patch', 'configmap', 'tenant', '-n', ns, '--type=merge'],
+          ...['-p', '{"data":{"a":"c"}}'],
+        ]);
+        return out.code !== 0 && /denied request/.test(out.stderr) ? true : undefined;
+      },
+      30_000,
+    );
+  });
+
+  const gate = (type: string, status = 'True') => ({
+    status: { conditions: [{ type, status, reason: 'Test', message: 'x' }] },
+  });
+
+  /**
+   * PATCHes `path` as `sa` straight to the API server (kubectl patch would GET first, which the
+   * operator may not); resolves with the API server's status code and message.
+   */
+  const patchAs = async (sa: string, path: string, body: object, type: string) => {
+    const admin = kubeClient();
+    const kc = new PooledKubeConfig();
+    kc.loadFromOptions({
+      clusters: admin.clusters,
+      contexts: admin.contexts,
+      currentContext: admin.currentContext,
+      users: admin.users.map((u) => ({
+        ...u,
+        impersonateUser: `system:serviceaccount:${ns}:${sa}`,
+      })),
+    });
+    const url = new URL(`${kc.getCurrentCluster()!.server}${path}`);
+    const options: RequestOptions = {
+      method: 'PATCH',
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      headers: { 'Content-Type': type },
+    };
+    await kc.applyToHTTPSOptions(options);
+    return new Promise<{ code: number; message: string }>((resolve, reject) => {
+      const req = request(options, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => {
+          const message = (JSON.parse(text) as { message?: string }).message ?? '';
+          resolve({ code: res.statusCode ?? 0, message });
+        });
+      });
+      req.once('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  };
+  const STRATEGIC = 'application/strategic-merge-patch+json';
+  const MERGE = 'application/merge-patch+json';
+
+  it('lets the operator set the readiness gate of a labelled pod and nothing else in its status', async () => {
+    const status = (pod: string) => `/api/v1/namespaces/${ns}/pods/${pod}/status`;
+    const ok = await patchAs(
+      operator,
+      status('gated'),
+      gate('genome.mathison.io/verified'),
+      STRATEGIC,
+    );
+    expect(ok.code, ok.message).toBe(200);
+    const refusals: [what: string, pod: string, patch: object][] = [
+      ['another condition', 'gated', gate('Ready')],
+      ['a label, into a Service', 'gated', { metadata: { labels: { role: 'db' } } }],
+      ['an annotation', 'gated', { metadata: { annotations: { a: 'b' } } }],
+      ['the phase', 'gated', { status: { phase: 'Failed' } }],
+      ['the gate of a pod that asks for no genome', 'plain', gate('genome.mathison.io/verified')],
+    ];
+    for (const [what, pod, patch] of refusals) {
+      const out = await patchAs(operator, status(pod), patch, STRATEGIC);
+      expect(out.code, `${what}: ${out.message}`).toBe(403);
+      expect(out.message, what).toMatch(refusedBy(`${operator}-pod-gate`));
+    }
+    // Someone else (here the admin) is not held to it.
+    const admin = await kubectl([
+      ...['patch', 'pod', 'gated', '-n', ns, '--subresource=status', '--type=strategic'],
+      ...['-p', JSON.stringify(gate('example.com/other'))],
+    ]);
+    expect(admin.code).toBe(0);
+  });
+
+  it("lets the operator stamp the genome id on a labelled workload's pod template and nothing else", async () => {
+    const at = (kind: string, name: string) => `/apis/apps/v1/namespaces/${ns}/${kind}/${name}`;
+    const stamp = {
+      spec: {
+        template: { metadata: { annotations: { 'genome.mathison.io/id': 'a'.repeat(64) } } },
+      },
+    };
+    for (const kind of ['deployments', 'statefulsets']) {
+      const ok = await patchAs(operator, at(kind, 'gated'), stamp, MERGE);
+      expect(ok.code, `${kind}: ${ok.message}`).toBe(200);
+    }
+    const deployments = `${operator}-deployments`;
+    const image = {
+      spec: { template: { spec: { containers: [{ name: 'app', image: 'evil:v1' }] } } },
+    };
+    const refusals: [what: string, kind: string, name: string, patch: object, policy: string][] = [
+      ['the image', 'deployments', 'gated', image, deployments],
+      ['the replicas', 'deployments', 'gated', { spec: { replicas: 5 } }, deployments],
+      [
+        'another template annotation',
+        'deployments',
+        'gated',
+        { spec: { template: { metadata: { annotations: { x: 'y' } } } } },
+        deployments,
+      ],
+      [
+        'a template label',
+        'deployments',
+        'gated',
+        { spec: { template: { metadata: { labels: { x: 'y' } } } } },
+        deployments,
+      ],
+      ['a label', 'deployments', 'gated', { metadata: { labels: { x: 'y' } } }, deployments],
+      ['a workload that asks for no genome', 'deployments', 'plain', stamp, deployments],
+      [
+        'the replicas of a StatefulSet',
+        'statefulsets',
+        'gated',
+        { spec: { replicas: 5 } },
+        `${operator}-statefulsets`,
+      ],
+    ];
+    for (const [what, kind, name, patch, policy] of refusals) {
+      const out = await patchAs(operator, at(kind, name), patch, MERGE);
+      expect(out.code, `${what}: ${out.message}`).toBe(403);
+      expect(out.message, what).toMatch(refusedBy(policy));
+    }
+  });
+
+  it('lets the operator write only the ConfigMaps it publishes (its label, a Genome as controller)', async () => {
+    const policy = refusedBy(`${operator}-configmaps`);
+    const published = (name: string, extra: object = {}) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name,
+          namespace: ns,
+          labels: { 'app.kubernetes.io/managed-by': 'genome-operator' },
+          ownerReferences: [
+            {
+              apiVersion: 'mathison.io/v1alpha1',
+              kind: 'Genome',
+              name: 'totk',
+              uid: '00000000-0000-0000-0000-000000000001',
+              controller: true,
+              blockOwnerDeletion: false,
+            },
+          ],
+          ...extra,
+        },
+        data: { 'genome.json': '{}' },
+      });
+    const ok = await write(operator, ['create', '-f', '-'], published('published'));
+    expect(ok.code, ok.stderr).toBe(0);
+    const patched = await write(operator, [
+      ...['patch', 'configmap', 'published', '-n', ns, '--type=merge', '-p', '{"data":{"a":"b"}}'],
+    ]);
+    expect(patched.code, patched.stderr).toBe(0);
+    const unlabelled = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'unlabelled', namespace: ns },
+      data: {},
+    });
+    const refusals: [what: string, args: string[], input?: string][] = [
+      ['a create without its label and owner', ['create', '-f', '-'], unlabelled],
+      [
+        'a change of a tenant ConfigMap',
+        ['patch', 'configmap', 'tenant', '-n', ns, '--type=merge', '-p', '{"data":{"a":"c"}}'],
+      ],
+      ['a delete of a tenant ConfigMap', ['delete', 'configmap', 'tenant', '-n', ns]],
+      [
+        'taking its label off',
+        ['label', 'configmap', 'published', '-n', ns, 'app.kubernetes.io/managed-by-'],
+      ],
+    ];
+    for (const [what, args, input] of refusals) {
+      const out = await write(operator, args, input);
+      expect(out.code, what).not.toBe(0);
+      expect(out.stderr, what).toMatch(policy);
+    }
+    const deleted = await write(operator, ['delete', 'configmap', 'published', '-n', ns]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+  });
+
+  it('lets the self-check create Genomes only as dry runs', async () => {
+    const genome = readFileSync(join(CHART, 'files', 'totk-genome.json'), 'utf8');
+    const manifest = JSON.stringify({
+      apiVersion: 'mathison.io/v1alpha1',
+      kind: 'Genome',
+      metadata: { name: 'selfcheck-real', namespace: 'default' },
+      spec: { genome: JSON.parse(genome) as unknown },
+    });
+    const dry = await write(selfcheck, ['create', '--dry-run=server', '-f', '-'], manifest);
+    expect(dry.code, dry.stderr).toBe(0);
+    const real = await write(selfcheck, ['create', '-f', '-'], manifest);
+    expect(real.code).not.toBe(0);
+    expect(real.stderr).toMatch(refusedBy(`${selfcheck}-dry-run`));
   });
 });
 
@@ -419,7 +890,8 @@ describe('values refused by values.schema.json', () => {
 
   it('refuses invalid settings with a message that names the value', async () => {
     const cases: [values: string, message: string][] = [
-      ['production: true\n', 'production=true refuses trust.testKey=true'],
+      // production: true is the default.
+      ['trust:\n  testKey: true\n', 'production=true refuses trust.testKey=true'],
       ['webhook:\n  replicas: 1\n', "at '/webhook/replicas': minimum: got 1, want 2"],
       ['webhook:\n  installPosture: yolo\n', "at '/webhook/installPosture'"],
       ['webhook:\n  tls:\n    mode: letsencrypt\n', "at '/webhook/tls/mode'"],

@@ -5,8 +5,13 @@ import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { kubeconfigPath } from './cluster.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-/** The chart under test. */
-export const CHART = join(ROOT, 'charts', 'genome-operator');
+/**
+ * The chart under test. GENOME_TEST_CHART points the tests at another copy (e.g. the chart of an
+ * earlier commit, to see a new test fail there).
+ */
+export const CHART = process.env.GENOME_TEST_CHART ?? join(ROOT, 'charts', 'genome-operator');
+/** The values that trust the repository's TEST key, for make dev and the tests only. */
+export const DEV_VALUES = join(ROOT, 'charts', 'genome-operator', 'values-dev.yaml');
 
 let binary: string | undefined;
 

@@ -26,7 +26,24 @@ app.kubernetes.io/name: genome-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "go.image" -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}
+{{/* The product image: by digest when image.digest is set (every pod, the injected boot check included), else by tag. */}}
+{{- define "go.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The self-check's ServiceAccount and RBAC exist only while a self-check runs (the hook Job or
+`helm test`): created before it (weight -10), deleted after it, whatever the outcome.
+*/}}
+{{- define "go.selfcheckHook" -}}
+helm.sh/hook: post-install,post-upgrade,post-rollback,test
+helm.sh/hook-weight: "-10"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded,hook-failed
+{{- end -}}
 
 {{/* The restricted Pod Security Standard, for every pod of the chart. */}}
 {{- define "go.podSecurity" -}}
@@ -47,21 +64,32 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-The failurePolicy both webhook configurations are rendered with. failClosed: Fail. selfCheck:
-Ignore on first install, until the post-install hook has seen a replica refuse a tampered
-Genome and switched it to Fail; on upgrade the live value is kept, so a configuration that is
-already Fail is never opened again by an upgrade.
+The failurePolicy both webhook configurations are rendered with. failClosed: Fail, always.
+selfCheck: Fail as soon as the install was ever proven, i.e. either live configuration of the
+release is Fail or carries the annotation the self-check writes when it switches them
+(go.provenAnnotation); Ignore only before that, on a first install, until the hook has seen a
+replica refuse a tampered Genome. So no upgrade, and no re-render of a later revision, opens a
+proven webhook again; `helm rollback` to the first revision re-applies its stored Ignore, and
+the post-rollback hook closes it again (docs/install.md, "Install posture").
 */}}
 {{- define "go.failurePolicy" -}}
 {{- if eq .root.Values.webhook.installPosture "failClosed" -}}
 Fail
 {{- else -}}
-{{- $live := lookup "admissionregistration.k8s.io/v1" .kind "" (include "go.webhookConfig" .root) -}}
 {{- $policy := "Ignore" -}}
-{{- if $live -}}{{- range $live.webhooks -}}{{- if eq .failurePolicy "Fail" -}}{{- $policy = "Fail" -}}{{- end -}}{{- end -}}{{- end -}}
+{{- range $kind := list "ValidatingWebhookConfiguration" "MutatingWebhookConfiguration" -}}
+{{- $live := lookup "admissionregistration.k8s.io/v1" $kind "" (include "go.webhookConfig" $.root) -}}
+{{- if $live -}}
+{{- if hasKey ($live.metadata.annotations | default dict) (include "go.provenAnnotation" $.root) -}}{{- $policy = "Fail" -}}{{- end -}}
+{{- range $live.webhooks -}}{{- if eq .failurePolicy "Fail" -}}{{- $policy = "Fail" -}}{{- end -}}{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $policy -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The annotation the self-check puts on both configurations once it proved a replica answers (scripts/genome-selfcheck.ts). */}}
+{{- define "go.provenAnnotation" -}}genome.mathison.io/self-check-passed{{- end -}}
 
 {{/* Whether the self-check has a genome that must be admitted. */}}
 {{- define "go.expectGood" -}}
