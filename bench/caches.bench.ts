@@ -125,10 +125,10 @@ async function heapUsedMb(operator: Running): Promise<string> {
 /** One line: the RSS, its difference from the baseline, and the goal. */
 async function report(label: string, operator: Running, baseline: number): Promise<void> {
   const mb = await settled(operator).catch((err: Error) => err);
-  if (mb instanceof Error) return void console.log(`${label.padEnd(52)} ${mb.message}`);
+  if (mb instanceof Error) return void console.log(`${label.padEnd(60)} ${mb.message}`);
   const added = mb - baseline;
   console.log(
-    `${label.padEnd(52)} ${mb.toFixed(0).padStart(4)} MB  ${added >= 0 ? '+' : ''}${added.toFixed(1)} MB (goal < +${GOAL_MB} MB: ${added < GOAL_MB ? 'met' : 'MISSED'}); V8 heap used ${await heapUsedMb(operator)}`,
+    `${label.padEnd(60)} ${mb.toFixed(0).padStart(4)} MB  ${added >= 0 ? '+' : ''}${added.toFixed(1)} MB (goal < +${GOAL_MB} MB: ${added < GOAL_MB ? 'met' : 'MISSED'}); V8 heap used ${await heapUsedMb(operator)}`,
   );
 }
 
@@ -141,7 +141,7 @@ async function reportFresh(
 ): Promise<void> {
   const started = performance.now();
   const fresh = await startOperator(kubeconfig, bundle).catch((err: Error) => err);
-  if (fresh instanceof Error) return void console.log(`${label.padEnd(52)} ${fresh.message}`);
+  if (fresh instanceof Error) return void console.log(`${label.padEnd(60)} ${fresh.message}`);
   const readyS = (performance.now() - started) / 1000;
   await report(`${label} (ready in ${readyS.toFixed(1)} s)`, fresh, baseline);
   await fresh.process.stop();
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     operator = await startOperator(cluster.operatorKubeconfig, bundle);
     const baseline = await settled(operator);
     console.log(
-      `${'baseline: the operator, nothing in the cluster'.padEnd(52)} ${baseline.toFixed(0).padStart(4)} MB; V8 heap used ${await heapUsedMb(operator)}`,
+      `${'baseline: the operator, nothing in the cluster'.padEnd(60)} ${baseline.toFixed(0).padStart(4)} MB; V8 heap used ${await heapUsedMb(operator)}`,
     );
     const deploymentsS = await createDeployments(cluster.admin);
     console.log(
