@@ -35,7 +35,14 @@ describe('the chart install of make dev', () => {
       ...['upgrade', '--install', 'genome-operator', '/repo/charts/genome-operator'],
       ...['--namespace', 'genome-system', '--create-namespace'],
     ]);
-    expect(args.join(' ')).toContain('--values a.yaml --values b.yaml --wait --timeout 5m');
+    expect(args.join(' ')).toContain(
+      '--values /repo/charts/genome-operator/values-dev.yaml --values a.yaml --values b.yaml --wait --timeout 5m',
+    );
+  });
+
+  it("trusts the TEST key through the chart's values-dev.yaml, not the chart's defaults", () => {
+    const args = helmInstallArgs(base);
+    expect(args[args.indexOf('--values') + 1]).toBe('/repo/charts/genome-operator/values-dev.yaml');
   });
 
   it('splits HELM_VALUES on spaces and commas', () => {

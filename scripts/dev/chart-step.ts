@@ -39,8 +39,9 @@ export interface ChartInstall {
 }
 
 /**
- * The `helm upgrade --install` arguments (pure). Where the images step put the product image on
- * the nodes itself (kind load, or the local node's import), the image values name that image with
+ * The `helm upgrade --install` arguments (pure). The chart's values-dev.yaml (the TEST key
+ * trusted, production off) comes first. Where the images step put the product image on the
+ * nodes itself (kind load, or the local node's import), the image values name that image with
  * pullPolicy Never; otherwise the chart's defaults stay and the user's values files decide.
  */
 export function helmInstallArgs(install: ChartInstall): string[] {
@@ -57,6 +58,9 @@ export function helmInstallArgs(install: ChartInstall): string[] {
       ...['--set', 'image.pullPolicy=Never', '--set', 'webhook.bootCheckPullPolicy=Never'],
     );
   }
+  // The TEST key and production off: make dev is for trying the product, the chart's defaults
+  // trust no key. The user's files come after, so they can say otherwise.
+  args.push('--values', join(install.chart, 'values-dev.yaml'));
   for (const file of install.valuesFiles) args.push('--values', file);
   args.push('--wait', '--timeout', '5m');
   return args;
