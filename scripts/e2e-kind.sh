@@ -42,7 +42,8 @@ log "helm install into $NS"
 start=$(date +%s)
 "$HELM" upgrade --install "$RELEASE" charts/genome-operator --namespace "$NS" --create-namespace \
   --set image.pullPolicy=Never --set webhook.bootCheckPullPolicy=Never \
-  --set selfCheck.namespace="$APPS" --wait --timeout 5m
+  --set selfCheck.namespace="$APPS" --values charts/genome-operator/values-dev.yaml \
+  --wait --timeout 5m
 log "installed and Ready in $(( $(date +%s) - start )) s"
 "$HELM" test "$RELEASE" --namespace "$NS" --logs
 
