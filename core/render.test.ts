@@ -5,7 +5,7 @@ import {
   GENOME_CONFIGMAP_KEY as GENOME_FILE,
   TRUSTED_KEYS_CONFIGMAP_KEY as TRUSTED_KEYS_FILE,
 } from './api.ts';
-import { configMapName, desiredConfigMap } from './render.ts';
+import { configMapName, desiredConfigMap, legacyConfigMapName } from './render.ts';
 import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
 import { parseTrustFile } from './trust.ts';
 import { verify, type Verified } from './verify.ts';
@@ -22,7 +22,11 @@ describe('configMapName', () => {
       genome: 'totk',
       expected: 'totk-aaaaaaaaaaaa',
     },
-    { name: 'dots become dashes', genome: 'totk.v1', expected: 'totk-v1-aaaaaaaaaaaa' },
+    {
+      name: 'a dotted name becomes dashes and a hash of the whole name',
+      genome: 'totk.v1',
+      expected: 'totk-v1--c85c50be8d4665d1-aaaaaaaaaaaa',
+    },
     { name: 'a 253-character name is cut to a DNS label', genome: 'x'.repeat(253) },
     { name: 'a long dotted name stays a DNS label', genome: `${'a.'.repeat(60)}b` },
   ];
@@ -35,6 +39,20 @@ describe('configMapName', () => {
       expect(name.endsWith('-aaaaaaaaaaaa')).toBe(true);
     });
   }
+
+  it('legacyConfigMapName is the name before names were unique: dots as dashes', () => {
+    expect(legacyConfigMapName('totk.v1', ID)).toBe('totk-v1-aaaaaaaaaaaa');
+    expect(legacyConfigMapName('totk', ID)).toBe(configMapName('totk', ID));
+  });
+
+  it('names that map to the same characters never share a ConfigMap', () => {
+    const names = ['totk.v1', 'totk-v1', 'totk--v1', 'totk-v1--c85c50be8d4665d1', 'totk.v1.'];
+    const long = 'q'.repeat(60);
+    names.push(long, `${configMapName(long, ID).slice(0, -13)}`);
+    names.push('x'.repeat(50), 'x'.repeat(51));
+    const mapped = names.map((n) => configMapName(n, ID));
+    expect(new Set(mapped).size).toBe(names.length);
+  });
 
   it('two long names with the same prefix get different names', () => {
     const a = configMapName(`${'p'.repeat(100)}-one`, ID);

@@ -47,13 +47,39 @@ export interface PublishedConfigMap {
 // A DNS-1123 label (63), so the name also fits a label value and a volume name.
 const MAX_NAME = 63;
 const NAME_ROOM = MAX_NAME - SHORT_ID_LENGTH - 1;
+/** Hex digits of the name's SHA-256 in a hashed name: 64 bits, too many to find a collision. */
+const NAME_HASH_LENGTH = 16;
 
 /**
  * The ConfigMap name of a Genome's genome: `<genome name>-<short id>`, a DNS-1123 label of at
- * most 63 characters. Dots become dashes; a name too long keeps a prefix and adds a hash of
- * the whole name, so two long names with the same prefix never share a ConfigMap.
+ * most 63 characters, different for every Genome name of a namespace. A name kept as it is has
+ * no dot, no `--` and at most 50 characters; any other name (`totk.v1`, a long one) becomes
+ * `<prefix, dots as dashes>--<16 hex of the SHA-256 of the whole name>`, which always holds a
+ * `--` and so is never a name kept as it is: `totk.v1` and `totk-v1` cannot share a ConfigMap.
  */
 export function configMapName(genomeName: string, genomeId: string): string {
+  const kept =
+    genomeName.length <= NAME_ROOM && /^[a-z0-9-]+$/.test(genomeName) && !genomeName.includes('--');
+  return `${kept ? genomeName : hashedName(genomeName)}-${shortGenomeId(genomeId)}`;
+}
+
+function hashedName(genomeName: string): string {
+  const room = NAME_ROOM - NAME_HASH_LENGTH - 2;
+  const prefix = genomeName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, room)
+    .replace(/^-+|-+$/g, '');
+  const hash = sha256Hex(Buffer.from(genomeName)).slice(0, NAME_HASH_LENGTH);
+  return `${prefix || 'genome'}--${hash}`;
+}
+
+/**
+ * The name configMapName gave before names were made unique per Genome (dots as dashes, 8 hex
+ * of a long name's hash): an older ConfigMap of that name that the Genome owns is still its own
+ * (its pods keep their gates across the upgrade until their rollout).
+ */
+export function legacyConfigMapName(genomeName: string, genomeId: string): string {
   const safe = genomeName.toLowerCase().replace(/[^a-z0-9-]/g, '-');
   const base =
     safe.length <= NAME_ROOM

@@ -47,4 +47,21 @@ describe('OwnedConfigMaps', () => {
     expect(names(owned)).toEqual(['real']);
     expect(names(owned, 'g1', 'evil')).toEqual(['elsewhere']);
   });
+
+  it("follows a change of owner: a ConfigMap taken over by another Genome is no longer the first one's", () => {
+    const owned = new OwnedConfigMaps();
+    owned.observe({ type: 'add', object: cm('shared', 'u1', 'g1') });
+    owned.observe({ type: 'update', object: cm('shared', 'u1', 'g2') });
+    expect(names(owned, 'g1')).toEqual([]);
+    expect(names(owned, 'g2')).toEqual(['shared']);
+    owned.observe({ type: 'delete', object: cm('shared', 'u1', 'g2') });
+    expect(names(owned, 'g2')).toEqual([]);
+  });
+
+  it('forgets the owner of a ConfigMap whose controller reference is removed', () => {
+    const owned = new OwnedConfigMaps();
+    owned.observe({ type: 'add', object: cm('orphan', 'u1', 'g1') });
+    owned.observe({ type: 'update', object: cm('orphan', 'u1', 'g1', { controller: 'none' }) });
+    expect(names(owned, 'g1')).toEqual([]);
+  });
 });

@@ -36,17 +36,31 @@ export interface ConfigMapChange {
  */
 export class OwnedConfigMaps {
   private readonly byOwner = new Map<string, Map<string, CachedConfigMap>>();
+  /** The owner each ConfigMap (`namespace/name`) is indexed under, so a new owner moves it. */
+  private readonly ownerOfName = new Map<string, string>();
   private readonly applied = new Map<string, Map<string, CachedConfigMap>>();
 
   /** Takes one change from the ConfigMap cache. */
   observe(change: ConfigMapChange): void {
-    const uid = ownerOf(change.object);
     const name = keyOf(change.object);
     for (const owned of this.applied.values()) owned.delete(name);
-    if (uid === undefined) return;
+    // Whatever it was indexed under before (an owner reference changed, or is gone) is stale.
+    const previous = this.ownerOfName.get(name);
+    if (previous !== undefined) this.index(previous, name, undefined);
+    const uid = change.type === 'delete' ? undefined : ownerOf(change.object);
+    if (uid !== undefined) this.index(uid, name, change.object);
+  }
+
+  /** Sets (or, with undefined, removes) a ConfigMap under the owner `uid`. */
+  private index(uid: string, name: string, configMap: CachedConfigMap | undefined): void {
     const owned = this.byOwner.get(uid) ?? new Map<string, CachedConfigMap>();
-    if (change.type === 'delete') owned.delete(name);
-    else owned.set(name, change.object);
+    if (configMap === undefined) {
+      owned.delete(name);
+      this.ownerOfName.delete(name);
+    } else {
+      owned.set(name, configMap);
+      this.ownerOfName.set(name, uid);
+    }
     if (owned.size === 0) this.byOwner.delete(uid);
     else this.byOwner.set(uid, owned);
   }
@@ -64,8 +78,9 @@ export class OwnedConfigMaps {
 
   /** Notes a ConfigMap the operator just deleted. */
   noteDeleted(ownerUid: string, namespace: string, name: string): void {
-    this.applied.get(ownerUid)?.delete(`${namespace}/${name}`);
-    this.byOwner.get(ownerUid)?.delete(`${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    this.applied.get(ownerUid)?.delete(key);
+    if (this.ownerOfName.get(key) === ownerUid) this.index(ownerUid, key, undefined);
   }
 
   /**

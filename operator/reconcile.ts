@@ -5,7 +5,7 @@ import type { TrustedKey } from '../core/trust.ts';
 import type { Verdict, Verified } from '../core/verify.ts';
 import { refuse } from '../core/codes.ts';
 import { displayText } from '../core/display.ts';
-import { configMapDataDigest, configMapName } from '../core/render.ts';
+import { configMapDataDigest, configMapName, legacyConfigMapName } from '../core/render.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorWrites } from '../kube/operator-writes.ts';
@@ -172,7 +172,8 @@ function ownEarlier(input: DecideInput, current: Verified, name: string, verdict
   if (!verdict.ok) return verdict;
   const genomeName = input.genome.metadata.name ?? '';
   const ours =
-    name === configMapName(genomeName, verdict.genomeId) &&
+    (name === configMapName(genomeName, verdict.genomeId) ||
+      name === legacyConfigMapName(genomeName, verdict.genomeId)) &&
     verdict.genome.name === current.genome.name;
   if (!ours)
     return {

@@ -121,6 +121,36 @@ describe('one Genome, one verdict: copies of the same content never share one', 
   });
 });
 
+describe('published names cannot collide', () => {
+  it(
+    'totk.v1 and totk-v1 in one namespace publish two ConfigMaps; deleting one leaves the other in place',
+    { timeout: 120_000 },
+    async () => {
+      const genome = signWith(makeGenome([alice], { name: 'NAMES' }), alice);
+      await create(genomeManifest(genome, 'totk.v1', victim));
+      await create(genomeManifest(genome, 'totk-v1', victim));
+      const dotted = await verifiedCondition(victim, 'totk.v1');
+      const dashed = await verifiedCondition(victim, 'totk-v1');
+      expect([dotted.status, dashed.status]).toEqual(['True', 'True']);
+      const names = [dotted, dashed].map((c) => c.genome!.status?.configMapName);
+      expect(new Set(names).size).toBe(2);
+      await kubectl(['delete', 'gn', 'totk.v1', '-n', victim, '--wait=true']);
+      await eventually(
+        "the deleted Genome's ConfigMap to be collected",
+        async () => {
+          const r = await kubectl(['get', 'cm', names[0]!, '-n', victim], { allowFailure: true });
+          return r.code !== 0 ? true : undefined;
+        },
+        60_000, // the controller manager's garbage collector; under load it takes a while
+      );
+      const left = await kubectl(['get', 'cm', names[1]!, '-n', victim, '-o', 'json']);
+      expect(JSON.parse(left.stdout).metadata.ownerReferences[0].uid).toBe(
+        dashed.genome!.metadata.uid,
+      );
+    },
+  );
+});
+
 describe('hostile Genomes stored without the webhook', () => {
   it('a Genome nested 5,000 levels deep is refused with a code, and the operator keeps working', async () => {
     const result = await create(nestedManifest('deep', tenant, 5_000), true);
