@@ -122,6 +122,9 @@ interface WatchState {
   delivered: boolean;
   end: WatchEnd;
   stalled: boolean;
+  /** When the watch was asked for, and for how long (its timeoutSeconds, in ms). */
+  started: number;
+  timeoutMs: number;
 }
 
 /** A timer that fires when not re-armed within `ms`: detects a watch gone silent. */
@@ -251,7 +254,14 @@ class InformerLoop<T extends KubernetesObject> {
    * otherwise a server that accepts and drops every watch would be re-watched in a hot loop.
    */
   private async watchOnce(): Promise<WatchEnd> {
-    const state: WatchState = { delivered: false, end: 'closed', stalled: false };
+    const query = this.watchQuery();
+    const state: WatchState = {
+      delivered: false,
+      end: 'closed',
+      stalled: false,
+      started: this.now(),
+      timeoutMs: Number(query.timeoutSeconds) * 1000,
+    };
     const abort = () => state.stream?.abort();
     const stall = new Stall(this.options.stallAfterMs ?? 150_000, () => {
       state.stalled = true;
@@ -259,7 +269,7 @@ class InformerLoop<T extends KubernetesObject> {
     });
     this.abortWatch = abort;
     try {
-      state.stream = await this.client.watch(this.watchQuery(), (event) => {
+      state.stream = await this.client.watch(query, (event) => {
         if (this.stopped || state.end === 'gone') return;
         state.delivered = true;
         stall.arm();
@@ -278,9 +288,17 @@ class InformerLoop<T extends KubernetesObject> {
     return this.watchEnded(state);
   }
 
+  /**
+   * A watch that stalled failed; so did one that closed before delivering anything, unless it
+   * lasted its whole timeout (a quiet collection under a short timeout): that one proved the
+   * cache current as far as a watch can, and is resumed as if it had delivered.
+   */
   private watchEnded(state: WatchState): WatchEnd {
     if (state.stalled) throw new Error('the watch delivered nothing, not even a bookmark');
-    if (!state.delivered && !this.stopped) throw new Error('the watch closed before any event');
+    const lasted = this.now() - state.started >= state.timeoutMs * 0.9;
+    if (!state.delivered && !lasted && !this.stopped)
+      throw new Error('the watch closed before any event');
+    if (lasted) this.markUp();
     this.backoff.reset();
     return state.end;
   }

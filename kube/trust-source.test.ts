@@ -134,4 +134,58 @@ describe('watchTrustedKeys', () => {
     };
     await eventually(() => !source.synced(), 10_000);
   });
+
+  it('notices a watch that went silent (open but delivering nothing) within its bound, and says so', async () => {
+    // Half-open: the watch is answered, then nothing more ever comes, not even its end.
+    const { server, kc } = await fakeApiServer((_attempt, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+    });
+    const source = await watchTrustedKeys(kc, 'ops', silentLogger, {
+      watchTimeoutSeconds: 1,
+      stallAfterMs: 1_500,
+      staleAfterMs: 500,
+    });
+    let told = 0;
+    source.onChange(() => told++);
+    cleanup = async () => {
+      await source.stop();
+      server.closeAllConnections();
+      server.close();
+    };
+    expect(source.synced()).toBe(true);
+    const started = Date.now();
+    await eventually(() => !source.synced(), 6_000);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(source.staleSince()).toBeDefined();
+    await eventually(() => told > 0, 2_000);
+  });
+
+  it('stays current through quiet watches that end at their timeout, without listing again', async () => {
+    let lists = 0;
+    const { server, kc } = await fakeApiServer((_attempt, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      setTimeout(() => res.end(), 1_000);
+    });
+    server.on('request', (req) => {
+      if (!req.url?.includes('watch=true')) lists++;
+    });
+    const source = await watchTrustedKeys(kc, 'ops', silentLogger, {
+      watchTimeoutSeconds: 1,
+      stallAfterMs: 1_500,
+      staleAfterMs: 500,
+    });
+    cleanup = async () => {
+      await source.stop();
+      server.closeAllConnections();
+      server.close();
+    };
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      expect(source.synced()).toBe(true);
+    }
+    expect(source.staleSince()).toBeUndefined();
+    expect(lists).toBe(1);
+  });
 });

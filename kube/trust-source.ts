@@ -17,9 +17,14 @@ export interface TrustSource {
   keys(): readonly TrustedKey[];
   /** Entries that were refused (private keys, bad encodings, conflicts). */
   problems(): readonly TrustProblem[];
-  /** True once listed, and the watch not down for `staleAfterMs` (else a revoked key may linger). */
+  /**
+   * True once listed, and the watch not down for `staleAfterMs` (else a revoked key may
+   * linger). A watch that stops delivering without failing is down after `stallAfterMs`.
+   */
   synced(): boolean;
-  /** Called after every change of the key set. */
+  /** Since when (epoch ms) the keys count as stale (see synced), or undefined while current. */
+  staleSince(): number | undefined;
+  /** Called after every change of the key set, and when the keys turn stale or current again. */
   onChange(listener: () => void): void;
   stop(): Promise<void>;
 }
@@ -28,6 +33,13 @@ export interface TrustSource {
 export interface TrustSourceOptions {
   /** How long the watch may be down before the keys count as stale (default 10 s). */
   staleAfterMs?: number;
+  /**
+   * How long one watch lasts before the API server ends it and it is resumed (default 10 s):
+   * each resumption proves the connection alive, so a half-open one is not kept for long.
+   */
+  watchTimeoutSeconds?: number;
+  /** A watch still open this long after its timeout counts as down (default 15 s). */
+  stallAfterMs?: number;
   /** How long watchTrustedKeys waits for the first list before it returns unsynced (default 5 s). */
   syncTimeoutMs?: number;
   backoff?: BackoffOptions;
@@ -51,6 +63,10 @@ export async function watchTrustedKeys(
     labelSelector: `${TRUSTED_KEYS_LABEL}=true`,
     log,
     backoff: options.backoff,
+    // Short watches, each resumed: a silent, half-open watch is noticed within STALL_AFTER_MS
+    // rather than the informer's default 150 s (a removed key would go unseen meanwhile).
+    watchTimeoutSeconds: options.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS,
+    stallAfterMs: options.stallAfterMs ?? STALL_AFTER_MS,
   });
   const state = new TrustState(informer, namespace, log, (secret, problem) =>
     recordEvent(kc, secret, problemNote(problem), log),
@@ -58,18 +74,46 @@ export async function watchTrustedKeys(
   informer.onChange(() => state.rebuild());
   if (await informer.waitForSync(options.syncTimeoutMs ?? 5_000)) state.rebuild();
   const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+  // Keys from a watch that has been failing for a while may still include a revoked one.
+  const synced = () => informer.healthy(staleAfterMs);
+  const freshness = watchFreshness(synced, () => state.tell());
   return {
     keys: () => state.keys,
     problems: () => state.problems,
-    // Keys from a watch that has been failing for a while may still include a revoked one.
-    synced: () => informer.healthy(staleAfterMs),
+    synced,
+    staleSince: () => {
+      const down = informer.downSince();
+      if (!informer.synced()) return down ?? 0;
+      return synced() || down === undefined ? undefined : down + staleAfterMs;
+    },
     onChange: (listener) => state.listeners.push(listener),
-    stop: () => informer.stop(),
+    stop: () => {
+      clearInterval(freshness);
+      return informer.stop();
+    },
   };
+}
+
+/** Tells `tell` whenever `synced` turns from true to false or back (checked every second). */
+function watchFreshness(synced: () => boolean, tell: () => void): NodeJS.Timeout {
+  let was = synced();
+  const timer = setInterval(() => {
+    const now = synced();
+    if (now !== was) tell();
+    was = now;
+  }, FRESHNESS_CHECK_MS);
+  timer.unref();
+  return timer;
 }
 
 /** How long the trust watch may be down before the keys count as stale (readiness fails). */
 const STALE_AFTER_MS = 10_000;
+/** How long one trust watch lasts before it is resumed; see TrustSourceOptions. */
+const WATCH_TIMEOUT_SECONDS = 10;
+/** A trust watch open this long without an event or its end counts as down. */
+const STALL_AFTER_MS = 15_000;
+/** How often staleness is checked, to tell listeners when it changes. */
+const FRESHNESS_CHECK_MS = 1_000;
 
 type Report = (secret: V1Secret, problem: TrustProblem) => Promise<void>;
 
@@ -103,6 +147,11 @@ class TrustState {
     }
     // Forget what no longer applies, so a problem that comes back is reported again.
     this.reported = stillReported;
+    this.tell();
+  }
+
+  /** Calls every listener. */
+  tell(): void {
     for (const listener of this.listeners) listener();
   }
 
