@@ -67,6 +67,12 @@ export const REFUSAL_CODES = {
     action:
       'create a Secret labelled genome.mathison.io/trusted-keys=true holding public keys, or pass --trust',
   },
+  TRUST_KEYS_STALE: {
+    meaning:
+      'the watch of the trusted-key Secrets has been down longer than its bound, so a key removed meanwhile may still be counted',
+    action:
+      'check that the operator and webhook reach the API server and may list and watch Secrets in their namespace (their logs say why the watch fails); nothing opens until the keys are current again',
+  },
   TRUST_KEY_INVALID: {
     meaning: 'a trusted key entry is not a usable Ed25519 public key',
     action:

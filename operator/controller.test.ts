@@ -59,8 +59,12 @@ function genomeOf(version: string, resourceVersion: number, status?: GenomeStatu
  * written (status) comes back through the Genome cache, through GenomeTexts.compact as the
  * informer applies it; `server` is the Genome the API server would read back.
  */
-function harness() {
+function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
   const texts = new GenomeTexts();
+  let trustFresh = fresh;
+  const gates: { name: string; status: string; reason: string }[] = [];
+  const podCache = new FakeCache<KubernetesObject>();
+  for (const pod of pods) podCache.objects.set(`apps/${pod.metadata?.name}`, pod);
   const genomes = new FakeCache<CompactGenome>();
   let resourceVersion = 1;
   let server = genomeOf('1.0.0', resourceVersion);
@@ -101,15 +105,22 @@ function harness() {
       setTimeout(() => store(structuredClone(server)), 5);
       return Promise.resolve();
     },
-    patchPodGate: () => Promise.resolve(),
+    patchPodGate: (_ns, name, _uid, condition) => {
+      gates.push({ name, status: condition.status, reason: condition.reason });
+      return Promise.resolve();
+    },
   };
   store(structuredClone(server));
   const controller = startController({
     genomes,
     texts,
     configMaps: new FakeCache(),
-    pods: new FakeCache(),
-    trust: { keys: () => keys, onChange: (l) => keyListeners.push(l) },
+    pods: podCache as never,
+    trust: {
+      keys: () => keys,
+      synced: () => trustFresh,
+      onChange: (l) => keyListeners.push(l),
+    },
     writes,
     events: { record: () => {}, flushed: () => Promise.resolve() },
     production: false,
@@ -122,6 +133,11 @@ function harness() {
   return {
     texts,
     statuses,
+    gates,
+    setFresh: (next: boolean) => {
+      trustFresh = next;
+      keyListeners.forEach((l) => l());
+    },
     reads,
     controller,
     setKeys: (next: readonly TrustedKey[]) => {
@@ -188,5 +204,44 @@ describe('the controller with genome texts let go (GenomeTexts)', () => {
     await expect.poll(() => verified(h.statuses.at(-1))?.reason).toBe('GENOME_UNTRUSTED_SIGNER');
     expect(h.statuses.at(-1)?.observedGeneration).toBe(1);
     expect(h.reads.count).toBeLessThanOrEqual(readsBefore + 1); // at most the 1 s second look
+  });
+});
+
+describe('the controller while the trusted keys are stale', () => {
+  let running: Controller | undefined;
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+  const gatedPod = (name: string, gate?: { status: string; reason: string }) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'apps',
+      uid: `${name}-uid`,
+      labels: { 'genome.mathison.io/genome': 'totk' },
+    },
+    spec: { readinessGates: [{ conditionType: 'genome.mathison.io/verified' }], volumes: [] },
+    status: {
+      phase: 'Running',
+      conditions: gate ? [{ type: 'genome.mathison.io/verified', ...gate }] : [],
+    },
+  });
+
+  it('opens no gate and publishes no verdict; a gate already open is left alone; all resumes when they are current', async () => {
+    const h = harness({
+      fresh: false,
+      pods: [gatedPod('new'), gatedPod('open', { status: 'True', reason: 'Verified' })],
+    });
+    running = h.controller;
+    await expect
+      .poll(() => h.gates)
+      .toEqual([{ name: 'new', status: 'False', reason: 'TRUST_KEYS_STALE' }]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(h.statuses).toEqual([]);
+    expect(h.gates).toHaveLength(1);
+    h.setFresh(true);
+    await expect.poll(() => verified(h.statuses.at(-1))?.status).toBe('True');
   });
 });

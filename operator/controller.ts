@@ -5,7 +5,7 @@ import type { OperatorWrites } from '../kube/operator-writes.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 import { PodIndex } from './pod-index.ts';
-import { hasGate, releasedGate } from './gate.ts';
+import { hasGate, releasedGate, staleGate, type GateWrite } from './gate.ts';
 import { isNotFound, isUidMismatch } from '../kube/errors.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
@@ -33,6 +33,9 @@ export interface ObjectCache<T> {
 /** The part of kube/trust-source.ts's TrustSource the controller uses. */
 export interface KeySource {
   keys(): readonly TrustedKey[];
+  /** False while the keys are stale (see TrustSource.synced): no verdict is decided then. */
+  synced(): boolean;
+  /** Called when the keys change, and when they turn stale or current again. */
   onChange(listener: () => void): void;
 }
 
@@ -130,6 +133,10 @@ export function startController(deps: ControllerDeps): Controller {
       try {
         if (key.startsWith(RELEASED)) {
           await closeReleased(key.slice(RELEASED.length));
+        } else if (!deps.trust.synced()) {
+          // Fail closed: no verdict from keys that may still hold a revoked one. The key comes
+          // back when the keys are current again (trust.onChange enqueues every Genome).
+          await holdGates(key);
         } else {
           await withGenome(key, async () => {
             const converged = await reconcile(reconcileDeps, key);
@@ -179,6 +186,19 @@ export function startController(deps: ControllerDeps): Controller {
       if (await work()) deps.texts.settle(key, compact?.spec?.genomeDigest);
     } finally {
       working.delete(key);
+    }
+  };
+  /** While the keys are stale: the gates of the Genome's pods that are not open stay closed. */
+  const holdGates = async (key: string) => {
+    const now = new Date();
+    const writes = pods.podsOf(key).map((pod) => staleGate(pod, now));
+    for (const gate of writes.filter((w): w is GateWrite => w !== undefined)) {
+      try {
+        await deps.writes.patchPodGate(gate.namespace, gate.name, gate.uid, gate.condition);
+        deps.metrics.gateWrites.inc({ status: 'False' });
+      } catch (err) {
+        if (!isNotFound(err) && !isUidMismatch(err)) throw err;
+      }
     }
   };
   // Pods that left the watch with their gate declared (label removed): closed by key.

@@ -167,6 +167,25 @@ function timestamp(now: Date): string {
 }
 
 /**
+ * The write that keeps a pod's gate closed while the trusted keys are stale (their watch has
+ * been down past its bound, so a revoked key may still be counted): no gate opens then. A gate
+ * already True is left as it is: the keys it was opened under were current, and closing every
+ * gate of the cluster on a passing API server outage would be an outage of its own.
+ */
+export function staleGate(pod: GatedPod, now: Date): GateWrite | undefined {
+  if (!hasGate(pod)) return undefined;
+  const have = currentGate(pod);
+  if (have?.status === 'True') return undefined;
+  const want = closed(
+    'TRUST_KEYS_STALE',
+    'the trusted keys are stale (their watch has been down), so no gate opens until they are current again',
+  );
+  if (have?.status === 'False' && have.reason === want.reason) return undefined;
+  const since = have?.status === 'False' && have.lastTransitionTime;
+  return write(pod, want, since ? new Date(since) : now);
+}
+
+/**
  * The write that closes the gate of a pod that left the operator's watch with its gate still
  * declared: someone removed its genome.mathison.io/genome label. Nothing keeps its genome
  * verified any more, so it must not keep a True it was given.

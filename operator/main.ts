@@ -191,6 +191,7 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
     metrics.refusedKeys.set({ private_key: 'true' }, exposed);
     metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
     if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
+    metrics.keysStale.set(caches.trust.synced() ? 0 : 1);
     metrics.textsHeld.set(caches.texts.heldCount());
   };
   caches.trust.onChange(tick);

@@ -18,6 +18,7 @@ export interface OperatorMetrics {
   refusedKeys: Gauge<'private_key'>;
   /** Unix time of the last successful read of the trusted keys. */
   lastKeySync: Gauge;
+  keysStale: Gauge;
   /** Unix time at which the webhook's serving certificate expires. */
   webhookCertificateExpiry: Gauge;
   /** 1 while this replica holds the Lease. */
@@ -82,6 +83,11 @@ export function createMetrics(): OperatorMetrics {
     lastKeySync: new Gauge({
       name: 'genome_trusted_keys_last_sync_timestamp_seconds',
       help: 'Unix time of the last successful load of the trusted keys.',
+      registers,
+    }),
+    keysStale: new Gauge({
+      name: 'genome_trusted_keys_stale',
+      help: '1 while the trusted keys are stale (their watch down past its bound): no gate opens, no verdict is published.',
       registers,
     }),
     webhookCertificateExpiry: new Gauge({

@@ -17,6 +17,7 @@ import {
   kubectl,
   uniqueNamespace,
 } from './support/cluster.ts';
+import { operatorHealth } from '../cluster/operator-process.ts';
 import {
   operatorCredentials,
   readGenome,
@@ -261,4 +262,49 @@ describe('the readiness gate, driven by the operator', () => {
     const pods = await gatesBecome(['good-1', 'new-1'], 'False', 'GENOME_MISSING');
     expect(gateOf(pods[0]!)?.message).toMatch(/Genome .*\/app does not exist/);
   });
+});
+
+describe('the readiness gate while the trusted keys are stale', () => {
+  const role = () => ['role', 'genome-operator', '-n', ownNamespace];
+  const metric = async () => {
+    const { text } = await operatorHealth(operator.port, '/metrics');
+    return /^genome_trusted_keys_stale (\d+)$/m.exec(text)?.[1];
+  };
+
+  it('opens no new gate and publishes no verdict while the key watch is down, and resumes when it is back', async () => {
+    await applyGenome('stale', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
+    const app = await readyGenome('stale', '1.0.0');
+    const configMap = app.status?.configMapName ?? '';
+    const id = app.status?.genomeId ?? '';
+    // The operator may no longer read Secrets (its leases it keeps: it stays the leader).
+    const rules = [
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        verbs: ['get', 'create', 'update'],
+      },
+    ];
+    await kubectl(['patch', ...role(), '--type=merge', '-p', JSON.stringify({ rules })]);
+    try {
+      await eventually(
+        'the keys to count as stale',
+        async () => ((await metric()) === '1' ? true : undefined),
+        60_000,
+      );
+      await createPods(gatedPod('while-stale', 'stale', { configMap, id }));
+      await gatesBecome(['while-stale'], 'False', 'TRUST_KEYS_STALE');
+      await applyGenome('late', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect((await readGenome(namespace, 'late'))?.status).toBeUndefined();
+    } finally {
+      await operatorCredentials(ownNamespace); // the Role as it was
+    }
+    await eventually(
+      'the keys to be current',
+      async () => ((await metric()) === '0' ? true : undefined),
+      60_000,
+    );
+    await readyGenome('late', '1.0.0');
+    await gatesBecome(['while-stale'], 'True');
+  }, 180_000);
 });
