@@ -83,6 +83,8 @@ async function createAll(count: number, create: (i: number) => Promise<unknown>)
 interface Running {
   process: OperatorProcess;
   port: number;
+  /** Whether it has exited (by a code or a signal: V8 aborts on a full heap). */
+  ended(): boolean;
 }
 
 async function startOperator(kubeconfigPath: string, bundle: string): Promise<Running> {
@@ -95,24 +97,28 @@ async function startOperator(kubeconfigPath: string, bundle: string): Promise<Ru
     env: { MALLOC_ARENA_MAX: '2' },
     nodeArgs: NODE_ARGS,
   });
+  let ended = false;
+  void process.exited.then(() => (ended = true));
   const deadline = performance.now() + 600_000;
   while ((await operatorHealth(port!, '/readyz')).status !== 200) {
-    if (process.exitCode() !== null) throw new Error(exited(process));
+    if (ended) throw new Error(await exited(process));
     if (performance.now() > deadline) throw new Error('the operator never became ready');
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { process, port: port! };
+  return { process, port: port!, ended: () => ended };
 }
 
-function exited(process: OperatorProcess): string {
+/** How the operator ended (an exit code or a signal) and the last lines it wrote. */
+async function exited(process: OperatorProcess): Promise<string> {
+  const how = await process.exited;
   const tail = process.output().trim().split('\n').slice(-3).join('\n  ');
-  return `the operator exited with ${process.exitCode()}; its last lines:\n  ${tail}`;
+  return `the operator exited (${how}); its last lines:\n  ${tail.slice(0, 2000)}`;
 }
 
 /** The settled RSS of a running operator, or why it has none (it exited). */
 async function settled(operator: Running): Promise<number> {
-  const mb = await settledRss(operator.process.pid, SETTLE_MS);
-  if (operator.process.exitCode() !== null) throw new Error(exited(operator.process));
+  const mb = await settledRss(operator.process.pid, SETTLE_MS).catch(() => undefined);
+  if (mb === undefined || operator.ended()) throw new Error(await exited(operator.process));
   return mb;
 }
 
