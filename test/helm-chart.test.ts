@@ -282,11 +282,8 @@ describe('the webhook configurations', () => {
     },
   });
 
-  it('are the objects core/webhook-config.ts makes (failClosed posture)', async () => {
-    const objects = await template('genome-operator', 'genome-system', [
-      '--set',
-      'webhook.installPosture=failClosed',
-    ]);
+  it('are the objects core/webhook-config.ts makes (the default failClosed posture: Fail in every render)', async () => {
+    const objects = await template('genome-operator', 'genome-system');
     const validating = pick(objects, 'ValidatingWebhookConfiguration');
     const mutating = pick(objects, 'MutatingWebhookConfiguration');
     expect(withCoreLabels(validating)).toEqual(
@@ -301,7 +298,9 @@ describe('the webhook configurations', () => {
   });
 
   it('start with failurePolicy Ignore in the selfCheck posture, and differ from core in nothing else', async () => {
-    const objects = await template('genome-operator', 'genome-system');
+    const objects = await template('genome-operator', 'genome-system', [
+      ...['--set', 'webhook.installPosture=selfCheck'],
+    ]);
     for (const [kind, core] of [
       [
         'ValidatingWebhookConfiguration',
@@ -328,7 +327,7 @@ describe('the webhook configurations', () => {
     );
   });
 
-  it('render Fail without a cluster in the failClosed posture (GitOps), and still check the webhook in a hook', async () => {
+  it('render Fail without a cluster in the failClosed posture (GitOps, helm template), and still check the webhook in a hook', async () => {
     const objects = await template('genome-operator', 'genome-system', [
       ...['--set', 'webhook.installPosture=failClosed'],
     ]);
@@ -342,7 +341,7 @@ describe('the webhook configurations', () => {
     );
   });
 
-  it('keep Fail on upgrade: the template reads the live configuration (lookup)', async () => {
+  it('keep Fail on upgrade in the selfCheck posture: the template reads the live configuration (lookup)', async () => {
     const release = `lookup-${Date.now().toString(36)}`;
     const name = `${release}-genome-operator`;
     cleanupClusterScoped(release);
@@ -362,7 +361,9 @@ describe('the webhook configurations', () => {
     };
     live.webhooks[0]!.namespaceSelector = { matchLabels: { 'genome-test/never': 'x' } };
     await kubectl(['create', '-f', '-'], { input: JSON.stringify(live) });
-    const objects = await template(release, 'genome-system', ['--dry-run=server']);
+    const objects = await template(release, 'genome-system', [
+      ...['--dry-run=server', '--set', 'webhook.installPosture=selfCheck'],
+    ]);
     const rendered = pick(objects, 'ValidatingWebhookConfiguration') as unknown as {
       webhooks: { failurePolicy: string }[];
     };
@@ -395,7 +396,9 @@ describe('the webhook configurations', () => {
     live.webhooks[0]!.failurePolicy = 'Ignore';
     live.webhooks[0]!.objectSelector = { matchLabels: { 'genome-test/never': 'x' } };
     await kubectl(['create', '-f', '-'], { input: JSON.stringify(live) });
-    const objects = await template(release, 'genome-system', ['--dry-run=server']);
+    const objects = await template(release, 'genome-system', [
+      ...['--dry-run=server', '--set', 'webhook.installPosture=selfCheck'],
+    ]);
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
       const rendered = pick(objects, kind) as unknown as { webhooks: { failurePolicy: string }[] };
       expect(rendered.webhooks[0]!.failurePolicy, kind).toBe('Fail');
@@ -905,6 +908,9 @@ describe('values refused by values.schema.json', () => {
       expect(out.code, values).not.toBe(0);
       expect(out.stderr, values).toContain(message);
     }
+    const pdb = await renderWith('operator:\n  podDisruptionBudget:\n    minAvailable: 2\n');
+    expect(pdb.code).not.toBe(0);
+    expect(pdb.stderr).toContain('operator.podDisruptionBudget.minAvailable (2) must be below');
     // Not a schema rule (it depends on the release namespace): the templates refuse it.
     const own = await renderWith('selfCheck:\n  namespace: apps\n', 'apps');
     expect(own.code).not.toBe(0);

@@ -1,14 +1,18 @@
 // The chart installed onto the local node as real pods from the locally built product image
-// (imported into the node's containerd, imagePullPolicy Never): the operator and the webhook
-// become Ready, the post-install self-check switches both webhook configurations to Fail only
-// after a replica refused a tampered Genome, real Genome writes are checked, the operator
-// verifies the admitted Genome, `helm test` passes, and `helm uninstall` leaves the CRD and the
-// Genomes but no webhook configuration; a second install afterwards works.
+// (imported into the node's containerd, imagePullPolicy Never), with values-dev.yaml (the TEST
+// key): the operator and the webhook become Ready with both webhook configurations Fail from
+// the start (the default posture) and the webhook's TLS Secret filled without a right to create
+// Secrets, real Genome writes are checked, the operator verifies the admitted Genome and keeps
+// a pod's gate under the chart's admission policies, `helm test` passes, an upgrade, a rollback
+// to the first revision and a `helm template | kubectl apply` never open the webhooks, and
+// `helm uninstall` leaves the CRD and the Genomes but no webhook configuration; a second
+// install afterwards, in the selfCheck posture, switches to Fail only after a replica refused
+// a tampered Genome.
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from '../support/cluster.ts';
-import { CHART, helm } from '../support/helm.ts';
+import { CHART, DEV_VALUES, helm } from '../support/helm.ts';
 import { healthOf, mathisonContainer, tamperedTotk, totk } from './genome-fixtures.ts';
 import { apply, containerPid, hasCondition, podOf, readPod, waitForPod } from './support.ts';
 
@@ -39,6 +43,9 @@ async function install(command = 'install', extra: string[] = []): Promise<numbe
     'webhook.bootCheckPullPolicy=Never',
     '--set',
     `selfCheck.namespace=${apps}`,
+    // The TEST key trusted, production off: the chart's defaults trust no key.
+    '--values',
+    DEV_VALUES,
     '--wait',
     '--timeout',
     '5m',
@@ -170,15 +177,14 @@ afterAll(async () => {
 
 describe('helm install onto the local node', () => {
   it(
-    'runs the operator and webhook from the local image, Ready, fail-closed only after the self-check',
+    'runs the operator and webhook from the local image, Ready, fail-closed from the start (the default posture)',
     { timeout: 420_000 },
     async () => {
       let ms = 0;
       const posture = await watchPosture(install().then((t) => (ms = t)));
-      // Registered open, switched to Fail only once a webhook replica was Ready and had refused
-      // a tampered Genome (the hook's check); never Fail before.
-      expect(posture.seen.filter((p) => p !== 'absent')).toEqual(['Ignore', 'Fail']);
-      expect(posture.readyWhenClosed).toBeGreaterThanOrEqual(1);
+      // failClosed: never Ignore, not even before the first replica answered; the install
+      // returned once the hook saw a replica refuse a tampered Genome.
+      expect(posture.seen.filter((p) => p !== 'absent')).toEqual(['Fail']);
       console.log(
         `helm install --wait (self-check hook included) to Ready: ${(ms / 1000).toFixed(1)} s`,
       );
@@ -209,7 +215,6 @@ describe('helm install onto the local node', () => {
       ]);
       for (const line of images.stdout.trim().split('\n'))
         expect(line).toBe('genome.local/genome-operator:v1 Never');
-      // The hook switched both to Fail; its log says it saw the refusal first.
       expect(await policies()).toEqual(['Fail', 'Fail']);
       const bundle = await kubectl([
         'get',
@@ -219,6 +224,28 @@ describe('helm install onto the local node', () => {
         'jsonpath={.webhooks[0].clientConfig.caBundle}',
       ]);
       expect(bundle.stdout.length).toBeGreaterThan(100);
+      // The chart made the TLS Secret empty and the webhook, which may not create Secrets,
+      // filled it.
+      const tls = await kubectl([
+        ...['get', 'secret', 'genome-webhook-tls', '-n', ns],
+        ...['-o', 'jsonpath={.type} {.metadata.labels.app\\.kubernetes\\.io/managed-by}'],
+      ]);
+      expect(tls.stdout).toBe('Opaque Helm');
+      const cert = await kubectl([
+        ...['get', 'secret', 'genome-webhook-tls', '-n', ns, '-o', 'jsonpath={.data.tls\\.crt}'],
+      ]);
+      expect(cert.stdout.length).toBeGreaterThan(100);
+      // The self-check's account and rights went with the hook.
+      const leftovers = await kubectl([
+        ...['get', 'serviceaccount,role,rolebinding', '-A', '-o', 'name'],
+        ...['--field-selector', `metadata.name=${fullname}-selfcheck`],
+      ]);
+      expect(leftovers.stdout.trim()).toBe('');
+      const cluster = await kubectl(
+        ['get', 'clusterrole,clusterrolebinding', `${fullname}-selfcheck`, '-o', 'name'],
+        { allowFailure: true },
+      );
+      expect(cluster.stdout.trim()).toBe('');
       // One operator replica holds the Lease.
       const lease = await kubectl([
         'get',
@@ -384,6 +411,62 @@ describe('helm install onto the local node', () => {
   );
 
   it(
+    'helm rollback to the first revision leaves the webhooks Fail throughout',
+    { timeout: 420_000 },
+    async () => {
+      const rollback = helm([
+        ...['rollback', release, '1', '--namespace', ns, '--wait', '--timeout', '5m'],
+      ]);
+      const posture = await watchPosture(rollback);
+      const out = await rollback;
+      expect(out.code, out.stderr).toBe(0);
+      console.log(
+        `failurePolicy seen during helm rollback to revision 1: ${posture.seen.join(' -> ')}`,
+      );
+      expect(posture.seen.at(-1)).toBe('Fail');
+      expect(await policies()).toEqual(['Fail', 'Fail']);
+      expect(posture.seen).toEqual(['Fail']);
+    },
+  );
+
+  it(
+    'a plain helm template | kubectl apply of a later revision (failClosed, as GitOps renders) keeps Fail and the TLS Secret',
+    { timeout: 300_000 },
+    async () => {
+      const rendered = await helm([
+        ...['template', release, CHART, '--namespace', ns, '--no-hooks'],
+        ...['--set', 'image.pullPolicy=Never', '--set', 'webhook.bootCheckPullPolicy=Never'],
+        ...['--set', `selfCheck.namespace=${apps}`, '--values', DEV_VALUES],
+        ...['--set', 'webhook.installPosture=failClosed'],
+        ...['--set', 'webhook.podAnnotations.rollout=gitops'],
+      ]);
+      expect(rendered.code, rendered.stderr).toBe(0);
+      expect(rendered.stdout).not.toContain('failurePolicy: Ignore');
+      const before = await kubectl([
+        ...['get', 'secret', 'genome-webhook-tls', '-n', ns, '-o', 'jsonpath={.data.tls\\.crt}'],
+      ]);
+      const apply = kubectl(['apply', '-f', '-'], { input: rendered.stdout });
+      const posture = await watchPosture(apply);
+      expect(posture.seen).toEqual(['Fail']);
+      await kubectl([
+        ...['rollout', 'status', 'deployment', `${fullname}-webhook`, '-n', ns, '--timeout=180s'],
+      ]);
+      // The empty Secret of the chart did not empty the webhook's: same certificate.
+      const after = await kubectl([
+        ...['get', 'secret', 'genome-webhook-tls', '-n', ns, '-o', 'jsonpath={.data.tls\\.crt}'],
+      ]);
+      expect(after.stdout).toBe(before.stdout);
+      expect(await policies()).toEqual(['Fail', 'Fail']);
+      // And it still checks: a tampered Genome is refused by the webhook.
+      const refused = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+        input: genome('tampered-gitops', tamperedTotk()),
+        allowFailure: true,
+      });
+      expect(refused.stderr).toContain('GENOME_INVALID_SIGNATURE');
+    },
+  );
+
+  it(
     'loses no retried Genome write when one webhook pod is killed (SIGKILL) under load',
     { timeout: 180_000 },
     async () => {
@@ -502,7 +585,13 @@ describe('helm install onto the local node', () => {
       expect(kept.stdout.trim()).toBe('genome.mathison.io/totk');
       // With the webhook gone, nothing blocks Genome writes (no fail-closed configuration left).
       await kubectl(['label', 'genome', 'totk', '-n', apps, 'after-uninstall=yes']);
-      await install();
+      // Again in the selfCheck posture: registered open, switched to Fail only once a webhook
+      // replica was Ready and had refused a tampered Genome (the hook's check); never Fail before.
+      const posture = await watchPosture(
+        install('install', ['--set', 'webhook.installPosture=selfCheck']),
+      );
+      expect(posture.seen.filter((p) => p !== 'absent')).toEqual(['Ignore', 'Fail']);
+      expect(posture.readyWhenClosed).toBeGreaterThanOrEqual(1);
       expect(await policies()).toEqual(['Fail', 'Fail']);
     },
   );

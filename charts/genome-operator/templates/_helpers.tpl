@@ -69,8 +69,10 @@ selfCheck: Fail as soon as the install was ever proven, i.e. either live configu
 release is Fail or carries the annotation the self-check writes when it switches them
 (go.provenAnnotation); Ignore only before that, on a first install, until the hook has seen a
 replica refuse a tampered Genome. So no upgrade, and no re-render of a later revision, opens a
-proven webhook again; `helm rollback` to the first revision re-applies its stored Ignore, and
-the post-rollback hook closes it again (docs/install.md, "Install posture").
+proven webhook again. Only `helm rollback` to the first revision brings its stored Ignore back:
+Helm 4's server-side apply refuses it (the hook owns the field since its switch), a
+client-side rollback applies it and the post-rollback hook closes it again (docs/install.md,
+"Install posture"). failClosed, the default, never renders Ignore at all.
 */}}
 {{- define "go.failurePolicy" -}}
 {{- if eq .root.Values.webhook.installPosture "failClosed" -}}
