@@ -11,6 +11,7 @@ import { decideGenomeAdmission } from './validate-genome.ts';
 import {
   ByteBudget,
   DEFAULT_BODY_LIMITS,
+  MAX_CONTAINERS,
   readBoundedBody,
   refuseBody,
   type BodyLimits,
@@ -90,7 +91,9 @@ export function createApp(deps: WebhookDeps): RequestListener {
       readBoundedBody(
         req,
         res,
-        endpoint === 'validate-genome' ? limits.validateGenome : limits.mutatePod,
+        endpoint === 'validate-genome'
+          ? { bytes: limits.validateGenome, containers: MAX_CONTAINERS.validateGenome }
+          : { bytes: limits.mutatePod, containers: MAX_CONTAINERS.mutatePod },
         { budget, waitMs: limits.waitMs },
       ),
   });

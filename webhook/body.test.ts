@@ -1,17 +1,25 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ByteBudget, DEFAULT_BODY_LIMITS, readBoundedBody, refuseBody } from './body.ts';
+import {
+  ByteBudget,
+  countContainers,
+  DEFAULT_BODY_LIMITS,
+  readBoundedBody,
+  refuseBody,
+} from './body.ts';
 
 /** A server that reads each body with readBoundedBody and answers 200 with its length. */
 async function serve(limit: number, budget: ByteBudget, waitMs: number) {
   const seen = { bytesRead: 0 };
   const server = createServer((req, res) => {
     req.on('data', (chunk: Buffer) => (seen.bytesRead += chunk.length));
-    void readBoundedBody(req, res, limit, { budget, waitMs }).then((body) => {
-      if (!Buffer.isBuffer(body)) return refuseBody(res, body);
-      res.end(String(body.length));
-    });
+    void readBoundedBody(req, res, { bytes: limit, containers: 10 }, { budget, waitMs }).then(
+      (body) => {
+        if (!Buffer.isBuffer(body)) return refuseBody(res, body);
+        res.end(String(body.length));
+      },
+    );
   });
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -126,6 +134,30 @@ describe('readBoundedBody', () => {
       });
     });
     expect(budget.held()).toBe(0);
+  });
+});
+
+describe('the count of objects and arrays, before any parse', () => {
+  it('refuses a body within the byte limit that holds more objects and arrays than allowed', async () => {
+    const { server, port } = await serve(1000, new ByteBudget(10_000), 100);
+    servers.push(server);
+    const body = `[${Array.from({ length: 11 }, () => '{}').join(',')}]`;
+    const answer = await raw(port, head(body.length), [[0, body]]);
+    expect(answer).toMatch(/^HTTP\/1.1 413 [\s\S]*more JSON objects and arrays .*\(10\)/);
+    const fits = `[${Array.from({ length: 9 }, () => '{}').join(',')}]`;
+    expect(await raw(port, head(fits.length), [[0, fits]])).toMatch(/^HTTP\/1.1 200 /);
+  });
+
+  it.each([
+    ['objects and arrays', '{"a":[{},[]]}', 4],
+    ['none inside strings, escaped quotes included', '{"a":"[{\\"[","b":"\\\\"}', 1],
+    ['a malformed body all the same', '[[[[', 4],
+  ])('counts %s', (_what, text, count) => {
+    expect(countContainers(Buffer.from(text), 100)).toBe(count);
+  });
+
+  it('stops counting past the maximum', () => {
+    expect(countContainers(Buffer.from('['.repeat(1000)), 10)).toBe(11);
   });
 });
 

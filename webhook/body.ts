@@ -41,6 +41,39 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = {
   waitMs: 1_000,
 };
 
+/**
+ * The most JSON objects and arrays a body of each endpoint may hold, checked before it is
+ * parsed: what a parse costs is mostly its objects (about 60 bytes of heap each, where `{}`
+ * takes 3 bytes of body), so a body of empty objects just under the byte limit would cost
+ * some 60 MiB per parse. A valid genome spends at least ~23 bytes per object or array (its
+ * densest entry is a capability), so a 1,000,000-byte genome has under 44,000, and an UPDATE
+ * twice that; a pod review is bounded at one per 16 bytes of two 3 MiB pods.
+ */
+export const MAX_CONTAINERS = { validateGenome: 150_000, mutatePod: 400_000 } as const;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * Counts the JSON objects and arrays of a body (a `{` or `[` outside a string), stopping as
+ * soon as the count passes `max`. Malformed JSON is counted all the same (the parse refuses it).
+ */
+export function countContainers(body: Uint8Array, max: number): number {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i += 1) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) i += 1;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if ((byte === OPEN_BRACE || byte === OPEN_BRACKET) && ++count > max) return count;
+  }
+  return count;
+}
+
 /** A count of bytes that requests hold, with a cap; a taker waits for room, or gives up. */
 export class ByteBudget {
   private used = 0;
@@ -130,12 +163,28 @@ const BUSY: BodyRefusal = {
 };
 
 /**
- * Reads a request body of at most `limit` bytes, holding its bytes in `budget` as they arrive
- * (given back when the response closes, so the parse and the answer are covered too). Refuses
- * before reading a declared Content-Length over the limit, and stops reading as soon as the
- * running count passes it (413); a chunk that finds no room within `waitMs` is refused (503).
+ * Reads a request body of at most `bound.bytes` bytes, holding its bytes in `room.budget` as
+ * they arrive (given back when the response closes, so the parse and the answer are covered
+ * too). Refuses before reading a declared Content-Length over the limit, stops reading as soon
+ * as the running count passes it, and refuses a body of more than `bound.containers` objects
+ * and arrays (413 each); a chunk that finds no room within `room.waitMs` is refused (503).
  */
-export function readBoundedBody(
+export async function readBoundedBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  bound: { bytes: number; containers: number },
+  room: { budget: ByteBudget; waitMs: number },
+): Promise<Buffer | BodyRefusal> {
+  const body = await readBody(req, res, bound.bytes, room);
+  if (!Buffer.isBuffer(body) || countContainers(body, bound.containers) <= bound.containers)
+    return body;
+  return {
+    status: 413,
+    message: `request body holds more JSON objects and arrays than a review of this endpoint can (${bound.containers}); see docs/limits.md`,
+  };
+}
+
+function readBody(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
