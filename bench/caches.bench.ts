@@ -108,11 +108,13 @@ async function startOperator(kubeconfigPath: string, bundle: string): Promise<Ru
   return { process, port: port!, ended: () => ended };
 }
 
-/** How the operator ended (an exit code or a signal) and the last lines it wrote. */
+/** How the operator ended (an exit code or a signal) and V8's fatal error, or its last lines. */
 async function exited(process: OperatorProcess): Promise<string> {
   const how = await process.exited;
-  const tail = process.output().trim().split('\n').slice(-3).join('\n  ');
-  return `the operator exited (${how}); its last lines:\n  ${tail.slice(0, 2000)}`;
+  const lines = process.output().trim().split('\n');
+  const fatal = lines.find((l) => l.includes('FATAL ERROR'));
+  const last = fatal === undefined ? lines.slice(-3).join('\n  ') : fatal;
+  return `the operator exited (${how}): ${last.slice(0, 2000)}`;
 }
 
 /** The settled RSS of a running operator, or why it has none (it exited). */
