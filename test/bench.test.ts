@@ -111,4 +111,27 @@ describe('make bench, run small', () => {
     expect(out).toMatch(/key restored → every gate True: +\d+\.\d\d s \(\d+\.\d\d×/);
     expect(out).toMatch(/gate writes counted by the operator: True \d+, False \d+/);
   }, 180_000);
+
+  it('caches.bench prints the baseline and the RSS with unlabelled Deployments and labelled pods, running and fresh', async () => {
+    const out = await bench(
+      'caches.bench.ts',
+      {
+        BENCH_DEPLOYMENTS: '3',
+        BENCH_PODS: '3',
+        BENCH_ANNOTATION_KIB: '1',
+        BENCH_SETTLE_MS: '1000',
+      },
+      170_000,
+    );
+    expect(out).toMatch(
+      /baseline: the operator, nothing in the cluster +\d+ MB; V8 heap used \d+ MB/,
+    );
+    const added = String.raw` +\d+ MB  [+-]\d+\.\d MB \(goal < \+20 MB: (met|MISSED)\); V8 heap used \d+ MB`;
+    for (const what of ['3 unlabelled Deployments', '3 labelled pods too']) {
+      expect(out).toMatch(new RegExp(String.raw`\+ ${what}, running operator` + added));
+      expect(out).toMatch(
+        new RegExp(String.raw`\+ ${what}, fresh operator \(ready in \d+\.\d s\)` + added),
+      );
+    }
+  }, 180_000);
 });
