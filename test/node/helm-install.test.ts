@@ -430,14 +430,13 @@ describe('helm install onto the local node', () => {
   );
 
   it(
-    'a plain helm template | kubectl apply of a later revision (failClosed, as GitOps renders) keeps Fail and the TLS Secret',
+    'a plain helm template | kubectl apply of a later revision (as GitOps renders, without lookup) keeps Fail and the TLS Secret',
     { timeout: 300_000 },
     async () => {
       const rendered = await helm([
         ...['template', release, CHART, '--namespace', ns, '--no-hooks'],
         ...['--set', 'image.pullPolicy=Never', '--set', 'webhook.bootCheckPullPolicy=Never'],
         ...['--set', `selfCheck.namespace=${apps}`, '--values', DEV_VALUES],
-        ...['--set', 'webhook.installPosture=failClosed'],
         ...['--set', 'webhook.podAnnotations.rollout=gitops'],
       ]);
       expect(rendered.code, rendered.stderr).toBe(0);
