@@ -51,7 +51,18 @@ function gatedPod(name: string, configMap: string, id: string) {
     spec: {
       schedulingGates: [{ name: 'bench.genome.mathison.io/hold' }],
       readinessGates: [{ conditionType: GATE }],
-      containers: [{ name: 'mathison', image: 'genome.local/none:0' }],
+      // As the pod webhook injects it: the boot check first, the genome in every container.
+      initContainers: [{ name: 'genome-verify', image: 'genome.local/none:0' }],
+      containers: [
+        {
+          name: 'mathison',
+          image: 'genome.local/none:0',
+          env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
+          volumeMounts: [
+            { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+          ],
+        },
+      ],
       volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
     },
   };

@@ -67,6 +67,12 @@ export const REFUSAL_CODES = {
     action:
       'create a Secret labelled genome.mathison.io/trusted-keys=true holding public keys, or pass --trust',
   },
+  POD_INJECTION_INCOMPLETE: {
+    meaning:
+      'the pod does not run every application container on the verified genome: the boot check is left out, or a container does not mount the genome or points MATHISON_GENOME_PATH elsewhere',
+    action:
+      'remove the genome.mathison.io/containers and genome.mathison.io/boot-check annotations and anything the pod mounts at /etc/mathison/genome, and create the pod again through the pod webhook',
+  },
   TRUST_KEYS_STALE: {
     meaning:
       'the watch of the trusted-key Secrets has been down longer than its bound, so a key removed meanwhile may still be counted',

@@ -1,3 +1,4 @@
+import { checkInjection, type InjectionView } from '../core/injection-check.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { shrinkPod } from './cached-pod.ts';
@@ -17,6 +18,9 @@ const ID = 'genome.mathison.io/id';
 const GATE = 'genome.mathison.io/verified';
 const GENOME_ID = 'c'.repeat(64);
 const KIB = 1024;
+
+const GENOME_MOUNT = { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true };
+const GENOME_PATH = { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' };
 
 /** A labelled, injected pod as the API server sends it, with `annotations` of a tenant's. */
 function pod(extra: { annotations?: Record<string, string>; labels?: Record<string, string> }) {
@@ -40,7 +44,15 @@ function pod(extra: { annotations?: Record<string, string>; labels?: Record<stri
         ...Array.from({ length: 100 }, (_, i) => ({ name: `v${i}`, emptyDir: {} })),
       ],
       readinessGates: [{ conditionType: GATE }, { conditionType: 'example.com/theirs' }],
-      containers: [{ name: 'app', image: 'x', env: [{ name: 'BIG', value: 'y'.repeat(KIB) }] }],
+      initContainers: [{ name: 'genome-verify', image: 'x' }],
+      containers: [
+        {
+          name: 'app',
+          image: 'x',
+          env: [{ name: 'BIG', value: 'y'.repeat(KIB) }, GENOME_PATH],
+          volumeMounts: [GENOME_MOUNT],
+        },
+      ],
     },
     status: {
       phase: 'Running',
@@ -84,6 +96,7 @@ describe('shrinkPod (the operator pod cache transform)', () => {
       spec: {
         volumes: [{ name: 'mathison-genome', configMap: { name: 'app-cccccccccccc' } }],
         readinessGates: [{ conditionType: GATE }],
+        injection: { complete: true },
       },
       status: {
         phase: 'Running',
@@ -116,10 +129,22 @@ describe('shrinkPod (the operator pod cache transform)', () => {
       now: new Date('2026-12-02T00:00:00Z'),
     };
     const cached = shrunk(whole);
+    // The whole pod as the gate sees it: its injection checked, as the cache checks it.
+    whole.spec = { ...whole.spec, injection: checkInjection(whole.spec as InjectionView) };
     expect(hasGate(cached)).toBe(true);
     expect(mountedConfigMap(cached)).toBe('app-cccccccccccc');
     expect(desiredGate(cached, input)).toEqual(desiredGate(whole, input));
+    expect(desiredGate(cached, input).status).toBe('True');
     expect(gateWrites([cached], input)).toEqual(gateWrites([whole], input));
+  });
+
+  it('records a decoy container (no genome) as an incomplete injection', () => {
+    const decoy = pod({});
+    decoy.spec.containers.push({ name: 'decoy', image: 'x', env: [], volumeMounts: [] });
+    expect(shrunk(decoy).spec?.injection).toEqual({
+      complete: false,
+      problem: expect.stringMatching(/container decoy does not mount the genome/),
+    });
   });
 
   it('keeps a long id annotation or condition message as a short marker, never a slice', () => {

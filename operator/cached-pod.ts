@@ -8,6 +8,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GENOME_ID_ANNOTATION, VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { MAX_MESSAGE_CHARS } from '../core/display.ts';
+import { checkInjection, type InjectionView } from '../core/injection-check.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
 import { keptEntry, keptLabels, keptString } from './cache-bounds.ts';
 import type { GatedPod, PodCondition } from './gate.ts';
@@ -69,6 +70,8 @@ function specOf(spec: Loose): GatedPod['spec'] {
   return defined({
     volumes: volumesOf(spec),
     readinessGates: gated ? [{ conditionType: VERIFIED_READINESS_GATE }] : undefined,
+    // Computed here, from containers the cache does not keep; bounded (names are clipped).
+    injection: gated ? checkInjection(spec as InjectionView) : undefined,
   });
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import { verify, type Verdict } from '../core/verify.ts';
+import type { InjectionCheck } from '../core/injection-check.ts';
 import { desiredGate, gateWrites, hasGate, type GatedPod, type GateInput } from './gate.ts';
 
 const alice = makeSigner('alice');
@@ -11,8 +12,17 @@ const verified = verify(genome, trust(alice));
 const id = verified.genomeId ?? '';
 const untrusted = verify(genome, trust(makeSigner('bob')));
 
-function pod(overrides: { id?: string; configMap?: string; gate?: object; phase?: string } = {}) {
+function pod(
+  overrides: {
+    id?: string;
+    configMap?: string;
+    gate?: object;
+    phase?: string;
+    injection?: InjectionCheck;
+  } = {},
+) {
   const { id: admitted = id, configMap = 'totk-aaaa', phase = 'Running' } = overrides;
+  const { injection = { complete: true as const } } = overrides;
   return {
     metadata: {
       name: 'p-1',
@@ -24,6 +34,7 @@ function pod(overrides: { id?: string; configMap?: string; gate?: object; phase?
     spec: {
       readinessGates: [{ conditionType: VERIFIED_READINESS_GATE }],
       volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+      injection,
     },
     status: {
       phase,
@@ -43,6 +54,24 @@ function input(verdict: Verdict | undefined, published: [string, Verdict][] = []
 }
 
 describe('desiredGate', () => {
+  it('is False, POD_INJECTION_INCOMPLETE, for a pod whose injection is incomplete, though its genome is verified', () => {
+    const problem = 'container decoy does not mount the genome';
+    expect(desiredGate(pod({ injection: { complete: false, problem } }), input(verified))).toEqual({
+      status: 'False',
+      reason: 'POD_INJECTION_INCOMPLETE',
+      message: problem,
+    });
+  });
+
+  it('is False for a pod whose injection was never checked', () => {
+    const unchecked = pod();
+    delete (unchecked.spec as { injection?: unknown }).injection;
+    expect(desiredGate(unchecked, input(verified))).toMatchObject({
+      status: 'False',
+      reason: 'POD_INJECTION_INCOMPLETE',
+    });
+  });
+
   it('is True while the mounted genome is the verified one, naming the signers', () => {
     expect(desiredGate(pod(), input(verified))).toEqual({
       status: 'True',

@@ -14,7 +14,8 @@ import {
 import type { RefusalCode } from '../core/codes.ts';
 import { displayMessage, displayText } from '../core/display.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
-import type { Verdict } from '../core/verify.ts';
+import type { Verdict, Verified } from '../core/verify.ts';
+import type { InjectionCheck } from '../core/injection-check.ts';
 
 /** A pod condition as the API server holds it. */
 export interface PodCondition {
@@ -38,6 +39,11 @@ export interface GatedPod {
   spec?: {
     volumes?: { name?: string; configMap?: { name?: string } }[];
     readinessGates?: { conditionType?: string }[];
+    /**
+     * Whether every application container runs on the injected genome (checkInjection, computed
+     * when the pod is cached: a pod's containers do not change). Absent: never checked.
+     */
+    injection?: InjectionCheck;
   };
   status?: { phase?: string; conditions?: PodCondition[] };
 }
@@ -92,16 +98,39 @@ export function mountedConfigMap(pod: GatedPod): string | undefined {
   return name === undefined || name === '' ? undefined : name;
 }
 
-/** The condition the pod's gate should carry now (without its transition time). */
-export function desiredGate(pod: GatedPod, input: GateInput): Desired {
-  const which = `Genome ${displayText(input.genomeKey)}`;
-  const { verdict } = input;
+/** What a gate check reads: the pod, the gate's input, and the pod's mounted ConfigMap. */
+interface GateContext {
+  pod: GatedPod;
+  input: GateInput;
+  which: string;
+  configMap: string | undefined;
+}
+
+/** One reason the gate stays closed, or undefined: the checks run in order. */
+type GateCheck = (context: GateContext) => Desired | undefined;
+
+const genomeVerified: GateCheck = ({ input: { verdict }, which }) => {
   if (verdict === undefined) return closed('GENOME_MISSING', `${which} does not exist`);
   if (!verdict.ok)
     return closed(verdict.code, `${which} is not verified: ${verdict.code}: ${verdict.message}`);
-  const configMap = mountedConfigMap(pod);
-  if (configMap === undefined)
-    return closed('GENOME_MISSING', `the pod mounts no genome (volume ${GENOME_VOLUME})`);
+  return undefined;
+};
+
+const mountsAGenome: GateCheck = ({ configMap }) =>
+  configMap === undefined
+    ? closed('GENOME_MISSING', `the pod mounts no genome (volume ${GENOME_VOLUME})`)
+    : undefined;
+
+const injectionComplete: GateCheck = ({ pod }) => {
+  const injection = pod.spec?.injection;
+  if (injection?.complete === true) return undefined;
+  return closed(
+    'POD_INJECTION_INCOMPLETE',
+    injection?.problem ?? "the pod's injection was never checked",
+  );
+};
+
+const mountedVerified: GateCheck = ({ input, which, configMap = '' }) => {
   const mounted = input.published.get(configMap);
   if (mounted === undefined)
     return closed(
@@ -113,12 +142,40 @@ export function desiredGate(pod: GatedPod, input: GateInput): Desired {
       mounted.code,
       `the genome in ConfigMap ${displayText(configMap)} is not verified: ${mounted.message}`,
     );
+  return undefined;
+};
+
+const admittedWithIt: GateCheck = ({ pod, input, configMap = '' }) => {
+  const mounted = input.published.get(configMap);
   const admitted = pod.metadata?.annotations?.[GENOME_ID_ANNOTATION];
-  if (admitted !== mounted.genomeId)
-    return closed(
-      'GENOME_ID_MISMATCH',
-      `the pod was admitted with genome ${displayText(admitted ?? '(none)')}, ConfigMap ${displayText(configMap)} holds ${mounted.genomeId}`,
-    );
+  if (!mounted?.ok || admitted === mounted.genomeId) return undefined;
+  return closed(
+    'GENOME_ID_MISMATCH',
+    `the pod was admitted with genome ${displayText(admitted ?? '(none)')}, ConfigMap ${displayText(configMap)} holds ${mounted.genomeId}`,
+  );
+};
+
+const GATE_CHECKS: readonly GateCheck[] = [
+  genomeVerified,
+  mountsAGenome,
+  injectionComplete,
+  mountedVerified,
+  admittedWithIt,
+];
+
+/** The condition the pod's gate should carry now (without its transition time). */
+export function desiredGate(pod: GatedPod, input: GateInput): Desired {
+  const context: GateContext = {
+    pod,
+    input,
+    which: `Genome ${displayText(input.genomeKey)}`,
+    configMap: mountedConfigMap(pod),
+  };
+  for (const check of GATE_CHECKS) {
+    const refusal = check(context);
+    if (refusal !== undefined) return refusal;
+  }
+  const mounted = input.published.get(context.configMap ?? '') as Verified;
   return {
     status: 'True',
     reason: REASON_VERIFIED,

@@ -50,6 +50,7 @@ function gatedPod(name: string, configMap: string, id: string): CachedPod {
     spec: {
       readinessGates: [{ conditionType: VERIFIED_READINESS_GATE }],
       volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+      injection: { complete: true },
     },
     status: { phase: 'Running', conditions: [] },
   };

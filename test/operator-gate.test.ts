@@ -67,7 +67,12 @@ async function readyGenome(name: string, version: string): Promise<GenomeResourc
 function gatedPod(
   name: string,
   genome: string,
-  { configMap, id, gate = true }: { configMap: string; id: string; gate?: boolean },
+  {
+    configMap,
+    id,
+    gate = true,
+    extraContainers = [],
+  }: { configMap: string; id: string; gate?: boolean; extraContainers?: object[] },
 ) {
   return {
     apiVersion: 'v1',
@@ -81,7 +86,19 @@ function gatedPod(
     spec: {
       schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
       ...(gate && { readinessGates: [{ conditionType: GATE }] }),
-      containers: [{ name: 'mathison', image: 'genome.local/none:0' }],
+      // As the pod webhook injects it: the boot check first, the genome in every container.
+      initContainers: [{ name: 'genome-verify', image: 'genome.local/none:0' }],
+      containers: [
+        {
+          name: 'mathison',
+          image: 'genome.local/none:0',
+          env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
+          volumeMounts: [
+            { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+          ],
+        },
+        ...extraContainers,
+      ],
       volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
     },
   };
@@ -161,6 +178,18 @@ describe('the readiness gate, driven by the operator', () => {
     await gatesBecome(['copy'], 'False', 'GENOME_NOT_VERIFIED');
     const still = await core().readNamespacedConfigMap({ namespace, name: 'app-copy' });
     expect(still.metadata?.uid).toBeDefined();
+  });
+
+  it('stays False, POD_INJECTION_INCOMPLETE, on a pod with a container that does not mount the genome', async () => {
+    await createPods(
+      gatedPod('decoy', 'app', {
+        configMap: totkMap,
+        id: totkId,
+        extraContainers: [{ name: 'decoy', image: 'genome.local/none:0' }],
+      }),
+    );
+    const [pod] = await gatesBecome(['decoy'], 'False', 'POD_INJECTION_INCOMPLETE');
+    expect(gateOf(pod!)?.message).toMatch(/container decoy does not mount the genome/);
   });
 
   it('writes only its own condition, through pods/status, never Ready', async () => {

@@ -1,0 +1,91 @@
+/**
+ * Whether a pod runs every application container on the injected genome: what the readiness
+ * gate genome.mathison.io/verified means. Pure, over the few fields of a pod it reads. A pod
+ * whose injection is incomplete (the boot check left out, a container without the genome, a
+ * container that reads its genome from elsewhere) never gets its gate True, whatever let it
+ * through admission (a cluster that allows the opt-out annotations, a webhook that was not
+ * consulted).
+ */
+import posixPath from 'node:path/posix';
+import { GENOME_CONFIGMAP_KEY } from './api.ts';
+import { displayText } from './display.ts';
+
+/** Where the genome is mounted in each container (core/plan-injection.ts injects it there). */
+const MOUNT_PATH = '/etc/mathison/genome';
+const VOLUME = 'mathison-genome';
+const PATH_ENV = 'MATHISON_GENOME_PATH';
+const BOOT_CHECK = 'genome-verify';
+
+/** A container, as far as its genome goes. */
+export interface ContainerView {
+  name?: string;
+  restartPolicy?: string;
+  volumeMounts?: { name?: string; mountPath?: string; readOnly?: boolean }[];
+  env?: { name?: string; value?: string; valueFrom?: unknown }[];
+}
+
+/** A pod spec, as far as its injection goes. */
+export interface InjectionView {
+  initContainers?: ContainerView[];
+  containers?: ContainerView[];
+}
+
+/** Whether a pod's injection is complete, as the operator's pod cache records it. */
+export type InjectionCheck = { complete: true } | { complete: false; problem: string };
+
+/** checkInjection's answer for a pod spec: complete, or why not. */
+export function checkInjection(spec: InjectionView | undefined): InjectionCheck {
+  const problem = incompleteInjection(spec);
+  return problem === undefined ? { complete: true } : { complete: false, problem };
+}
+
+/**
+ * Why the pod's injection is incomplete, or undefined when it is complete: the boot check is
+ * its first init container, and every application container (its containers, and init
+ * containers that keep running beside them: restartPolicy Always) mounts the genome volume
+ * read-only at the genome's directory, with nothing else there, and has MATHISON_GENOME_PATH
+ * pointing at it.
+ */
+export function incompleteInjection(spec: InjectionView | undefined): string | undefined {
+  const inits = spec?.initContainers ?? [];
+  if (inits[0]?.name !== BOOT_CHECK)
+    return `the boot check (init container ${BOOT_CHECK}) is not the pod's first init container: the genome is not verified before the application starts`;
+  const sidecars = inits.filter((c) => c.restartPolicy === 'Always' && c.name !== BOOT_CHECK);
+  for (const container of [...(spec?.containers ?? []), ...sidecars]) {
+    const problem = containerProblem(container);
+    if (problem !== undefined)
+      return `container ${displayText(container.name ?? '')} ${problem}, so it may not run on the verified genome`;
+  }
+  return undefined;
+}
+
+function containerProblem(container: ContainerView): string | undefined {
+  return mountProblem(container.volumeMounts ?? []) ?? envProblem(container.env ?? []);
+}
+
+/** The genome volume mounted read-only at its directory, and nothing else there. */
+function mountProblem(mounts: NonNullable<ContainerView['volumeMounts']>): string | undefined {
+  const genome = mounts.filter((m) => m.name === VOLUME || atOrUnder(m.mountPath));
+  const [only] = genome;
+  if (genome.length !== 1 || only?.name !== VOLUME || clean(only.mountPath) !== MOUNT_PATH)
+    return `does not mount the genome (volume ${VOLUME} at ${MOUNT_PATH}, and nothing else there)`;
+  return only.readOnly === true ? undefined : 'mounts the genome writable';
+}
+
+/** MATHISON_GENOME_PATH set once, to the mounted genome. */
+function envProblem(env: NonNullable<ContainerView['env']>): string | undefined {
+  const path = env.filter((e) => e.name === PATH_ENV);
+  const want = `${MOUNT_PATH}/${GENOME_CONFIGMAP_KEY}`;
+  const [only] = path;
+  const right = path.length === 1 && only?.value === want && only.valueFrom === undefined;
+  return right ? undefined : `does not have ${PATH_ENV}=${want}`;
+}
+
+function clean(path: string | undefined): string {
+  return posixPath.normalize(path ?? '').replace(/\/+$/, '');
+}
+
+function atOrUnder(path: string | undefined): boolean {
+  const p = clean(path);
+  return p === MOUNT_PATH || p.startsWith(`${MOUNT_PATH}/`);
+}
