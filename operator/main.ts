@@ -108,10 +108,12 @@ const MEMORY_RELEASE_IDLE_MS = 10_000;
 const MEMORY_RELEASE_INTERVAL_MS = 60_000;
 
 /**
- * Objects per list page of the pod and workload caches: a tenant's pod or pod template may
- * carry 256 KiB of annotations, so a page of the default 500 could be 125 MB of JSON.
+ * Objects per list page of the pod and workload caches. A tenant's pod or workload may be as
+ * large as the API server stores (~1.5 MB), and a page is held whole while it is parsed and
+ * shrunk: 10 such objects (15 MB of text, as much again parsed) fit the chart's 128 MB heap
+ * beside everything else; the default 500 would not.
  */
-const TENANT_PAGE_SIZE = 50;
+const TENANT_PAGE_SIZE = 10;
 
 async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
