@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { incompleteInjection, type ContainerView, type InjectionView } from './injection-check.ts';
+import {
+  checkInjection,
+  incompleteInjection,
+  type ContainerView,
+  type InjectionView,
+} from './injection-check.ts';
 import { planInjection } from './plan-injection.ts';
 import { publishedGenome, publishedSource } from './publication-fixtures.ts';
 import { makeGenome, makeSigner } from './test-fixtures.ts';
@@ -128,5 +133,35 @@ describe('incompleteInjection', () => {
     }
     expect(incompleteInjection(out.spec)).toBeUndefined();
     expect(incompleteInjection(pod.spec)).toBeDefined();
+  });
+
+  describe('where the cluster allows the opt-out annotations (a weaker guarantee)', () => {
+    const annotated = (annotations: Record<string, string>, view: InjectionView) => ({
+      metadata: { annotations },
+      spec: view,
+    });
+    const allowed = { allowOptOut: true };
+
+    it('lets the boot check out only for a pod that says boot-check: "false"', () => {
+      const noCheck = spec({ initContainers: [] });
+      expect(checkInjection(annotated({}, noCheck), allowed).complete).toBe(false);
+      const optedOut = annotated({ 'genome.mathison.io/boot-check': 'false' }, noCheck);
+      expect(checkInjection(optedOut, allowed)).toEqual({ complete: true });
+      expect(checkInjection(optedOut, { allowOptOut: false }).complete).toBe(false);
+    });
+
+    it('lets only the containers the pod does not list go without the genome', () => {
+      const view = spec({ containers: [app('mathison'), { name: 'proxy' }] });
+      const listed = annotated({ 'genome.mathison.io/containers': 'mathison' }, view);
+      expect(checkInjection(listed, allowed)).toEqual({ complete: true });
+      expect(checkInjection(listed, { allowOptOut: false }).complete).toBe(false);
+      const wrong = annotated({ 'genome.mathison.io/containers': 'proxy' }, view);
+      expect(checkInjection(wrong, allowed).complete).toBe(false);
+      const none = annotated({ 'genome.mathison.io/containers': 'ghost' }, view);
+      expect(checkInjection(none, allowed)).toMatchObject({
+        complete: false,
+        problem: /no container/,
+      });
+    });
   });
 });

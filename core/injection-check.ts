@@ -15,6 +15,8 @@ const MOUNT_PATH = '/etc/mathison/genome';
 const VOLUME = 'mathison-genome';
 const PATH_ENV = 'MATHISON_GENOME_PATH';
 const BOOT_CHECK = 'genome-verify';
+const CONTAINERS_ANNOTATION = 'genome.mathison.io/containers';
+const BOOT_CHECK_ANNOTATION = 'genome.mathison.io/boot-check';
 
 /** A container, as far as its genome goes. */
 export interface ContainerView {
@@ -33,10 +35,43 @@ export interface InjectionView {
 /** Whether a pod's injection is complete, as the operator's pod cache records it. */
 export type InjectionCheck = { complete: true } | { complete: false; problem: string };
 
-/** checkInjection's answer for a pod spec: complete, or why not. */
-export function checkInjection(spec: InjectionView | undefined): InjectionCheck {
-  const problem = incompleteInjection(spec);
+/** What a cluster allows: the annotations that narrow the injection (default: not). */
+export interface InjectionPolicy {
+  /**
+   * The pod's own `genome.mathison.io/boot-check: "false"` and `genome.mathison.io/containers`
+   * count: a weaker guarantee (the gate then says only that the listed containers have the
+   * genome, and perhaps without a boot check).
+   */
+  allowOptOut: boolean;
+}
+
+/** A pod, as far as its injection goes. */
+export interface InjectionPod {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: InjectionView;
+}
+
+/** Whether a pod's injection is complete under `policy`, or why not. */
+export function checkInjection(pod: InjectionPod, policy: InjectionPolicy): InjectionCheck {
+  const problem = incompleteInjection(pod.spec, policy.allowOptOut ? optOutOf(pod) : undefined);
   return problem === undefined ? { complete: true } : { complete: false, problem };
+}
+
+/** What the pod's own annotations leave out, where the cluster allows it. */
+interface OptOut {
+  bootCheck: boolean;
+  /** The containers that get the genome; undefined: all. */
+  containers?: ReadonlySet<string>;
+}
+
+function optOutOf(pod: InjectionPod): OptOut {
+  const annotations = pod.metadata?.annotations ?? {};
+  const listed = annotations[CONTAINERS_ANNOTATION];
+  const names = listed?.split(',').map((n) => n.trim());
+  return {
+    bootCheck: annotations[BOOT_CHECK_ANNOTATION] !== 'false',
+    ...(names !== undefined && { containers: new Set(names.filter(Boolean)) }),
+  };
 }
 
 /**
@@ -46,12 +81,20 @@ export function checkInjection(spec: InjectionView | undefined): InjectionCheck 
  * read-only at the genome's directory, with nothing else there, and has MATHISON_GENOME_PATH
  * pointing at it.
  */
-export function incompleteInjection(spec: InjectionView | undefined): string | undefined {
+export function incompleteInjection(
+  spec: InjectionView | undefined,
+  optOut: OptOut = { bootCheck: true },
+): string | undefined {
   const inits = spec?.initContainers ?? [];
-  if (inits[0]?.name !== BOOT_CHECK)
+  if (optOut.bootCheck && inits[0]?.name !== BOOT_CHECK)
     return `the boot check (init container ${BOOT_CHECK}) is not the pod's first init container: the genome is not verified before the application starts`;
   const sidecars = inits.filter((c) => c.restartPolicy === 'Always' && c.name !== BOOT_CHECK);
-  for (const container of [...(spec?.containers ?? []), ...sidecars]) {
+  const apps = [...(spec?.containers ?? []), ...sidecars];
+  const listed = optOut.containers;
+  const checked = apps.filter((c) => listed === undefined || listed.has(c.name ?? ''));
+  if (listed !== undefined && checked.length === 0)
+    return `${CONTAINERS_ANNOTATION} names no container of the pod: none runs on the verified genome`;
+  for (const container of checked) {
     const problem = containerProblem(container);
     if (problem !== undefined)
       return `container ${displayText(container.name ?? '')} ${problem}, so it may not run on the verified genome`;

@@ -55,8 +55,11 @@ function applyPatch(object: unknown, patch: PatchOperation[]): Record<string, an
   return out;
 }
 
-function injectedPod(input: unknown) {
-  const plan = planInjection(input, 'apps', source(), SETTINGS);
+/** Settings of a cluster that allows the opt-out annotations (a weaker guarantee). */
+const OPT_OUT = { ...SETTINGS, allowOptOut: true };
+
+function injectedPod(input: unknown, settings = SETTINGS) {
+  const plan = planInjection(input, 'apps', source(), settings);
   if (!plan.ok) throw new Error(plan.refusal.message);
   return applyPatch(input, plan.patch);
 }
@@ -114,8 +117,8 @@ describe('planInjection for a verified Genome', () => {
     ['a pod that names one container', pod({ [GENOME_CONTAINERS_ANNOTATION]: 'app' })],
     ['a pod without the boot check', pod({ [BOOT_CHECK_ANNOTATION]: 'false' })],
   ])('is idempotent: reinvocation on %s changes nothing', (_what, input) => {
-    const once = injectedPod(input);
-    const again = planInjection(once, 'apps', source(), SETTINGS);
+    const once = injectedPod(input, OPT_OUT);
+    const again = planInjection(once, 'apps', source(), OPT_OUT);
     expect(again).toMatchObject({ ok: true, patch: [] });
   });
 
@@ -253,15 +256,15 @@ describe('planInjection for a verified Genome', () => {
     ]);
   });
 
-  it('narrows the mount to the containers the annotation names', () => {
-    const out = injectedPod(pod({ [GENOME_CONTAINERS_ANNOTATION]: ' app ' }));
+  it('narrows the mount to the containers the annotation names, where the cluster allows it', () => {
+    const out = injectedPod(pod({ [GENOME_CONTAINERS_ANNOTATION]: ' app ' }), OPT_OUT);
     expect(out.spec.containers[0].volumeMounts).toHaveLength(1);
     expect(out.spec.containers[1].volumeMounts).toBeUndefined();
     expect(out.spec.containers[1].env).toBeUndefined();
   });
 
-  it('leaves the boot check out when the annotation says false', () => {
-    const out = injectedPod(pod({ [BOOT_CHECK_ANNOTATION]: 'false' }));
+  it('leaves the boot check out when the annotation says false, where the cluster allows it', () => {
+    const out = injectedPod(pod({ [BOOT_CHECK_ANNOTATION]: 'false' }), OPT_OUT);
     expect(out.spec.initContainers).toBeUndefined();
     expect(out.spec.readinessGates).toHaveLength(1);
   });
@@ -314,6 +317,20 @@ describe('planInjection refuses (fail closed)', () => {
       genome({ ...VERIFIED.status, configMapName: undefined }),
       'GENOME_NOT_VERIFIED',
       'not published yet',
+    ],
+    [
+      'by default, a containers annotation that leaves a container without the genome',
+      pod({ [GENOME_CONTAINERS_ANNOTATION]: 'app' }),
+      VERIFIED,
+      'POD_GENOME_ANNOTATION_INVALID',
+      'leaves sidecar without the genome',
+    ],
+    [
+      'by default, a boot-check annotation that leaves the boot check out',
+      pod({ [BOOT_CHECK_ANNOTATION]: 'false' }),
+      VERIFIED,
+      'POD_GENOME_ANNOTATION_INVALID',
+      'leaves the boot check out',
     ],
     [
       'a containers annotation naming no container of the pod',

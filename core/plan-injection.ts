@@ -49,6 +49,12 @@ export interface InjectionSettings {
   /** The product image that runs the boot check. */
   image: string;
   imagePullPolicy: string;
+  /**
+   * Whether the pod's own genome.mathison.io/containers and boot-check: "false" may narrow the
+   * injection (a weaker guarantee; the operator's setting of that name must agree). Default:
+   * refused, so that every application container runs on the verified genome.
+   */
+  allowOptOut?: boolean;
 }
 
 /** One JSON Patch operation (RFC 6902), as an admission response carries them. */
@@ -149,6 +155,8 @@ export function planInjection(
   const before = asObj(pod);
   const targets = targetContainers(before);
   if ('code' in targets) return { ok: false, refusal: targets };
+  const optOut = settings.allowOptOut === true ? undefined : optOutRefusal(before, targets);
+  if (optOut !== undefined) return { ok: false, refusal: optOut };
   const after = injected(before, { ...publication, targets, settings });
   return { ok: true, patch: diff(before, after), ...publication };
 }
@@ -178,6 +186,27 @@ function targetContainers(pod: Obj): Set<string> | Refusal {
     return refuse('POD_GENOME_ANNOTATION_INVALID', `${GENOME_CONTAINERS_ANNOTATION} ${what}`);
   }
   return new Set(wanted);
+}
+
+/**
+ * The refusal of an annotation that would leave a container without the genome or the boot
+ * check out, in a cluster that does not allow it: the pod's gate would never open.
+ */
+function optOutRefusal(pod: Obj, targets: Set<string>): Refusal | undefined {
+  const names = asList(asObj(pod.spec).containers).map((c) => String(asObj(c).name));
+  const left = names.filter((n) => !targets.has(n));
+  const bootCheck = asObj(asObj(pod.metadata).annotations)[BOOT_CHECK_ANNOTATION] !== 'false';
+  const what =
+    left.length > 0
+      ? `${GENOME_CONTAINERS_ANNOTATION} leaves ${left.map((n) => displayText(n)).join(', ')} without the genome`
+      : bootCheck
+        ? undefined
+        : `${BOOT_CHECK_ANNOTATION}: "false" leaves the boot check out`;
+  if (what === undefined) return undefined;
+  return refuse(
+    'POD_GENOME_ANNOTATION_INVALID',
+    `${what}; this cluster does not allow it (the webhook's GENOME_ALLOW_INJECTION_OPT_OUT, the chart's podInjection.allowOptOut), because then not every application container runs on the verified genome. Remove the annotation`,
+  );
 }
 
 /** The pod as it should be: the inputs decide every injected value, so this is idempotent. */

@@ -1,4 +1,4 @@
-import { checkInjection, type InjectionView } from '../core/injection-check.ts';
+import { checkInjection, type InjectionPod } from '../core/injection-check.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { shrinkPod } from './cached-pod.ts';
@@ -130,7 +130,8 @@ describe('shrinkPod (the operator pod cache transform)', () => {
     };
     const cached = shrunk(whole);
     // The whole pod as the gate sees it: its injection checked, as the cache checks it.
-    whole.spec = { ...whole.spec, injection: checkInjection(whole.spec as InjectionView) };
+    const strict = { allowOptOut: false };
+    whole.spec = { ...whole.spec, injection: checkInjection(whole as InjectionPod, strict) };
     expect(hasGate(cached)).toBe(true);
     expect(mountedConfigMap(cached)).toBe('app-cccccccccccc');
     expect(desiredGate(cached, input)).toEqual(desiredGate(whole, input));

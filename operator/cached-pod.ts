@@ -8,7 +8,11 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GENOME_ID_ANNOTATION, VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { MAX_MESSAGE_CHARS } from '../core/display.ts';
-import { checkInjection, type InjectionView } from '../core/injection-check.ts';
+import {
+  checkInjection,
+  type InjectionPod,
+  type InjectionPolicy,
+} from '../core/injection-check.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
 import { keptEntry, keptLabels, keptString } from './cache-bounds.ts';
 import type { GatedPod, PodCondition } from './gate.ts';
@@ -63,7 +67,7 @@ function volumesOf(spec: Loose): NonNullable<GatedPod['spec']>['volumes'] {
   return [{ name: GENOME_VOLUME, ...(name !== undefined && { configMap: { name } }) }];
 }
 
-function specOf(spec: Loose): GatedPod['spec'] {
+function specOf(pod: Loose, spec: Loose, policy: InjectionPolicy): GatedPod['spec'] {
   const gated = array(spec.readinessGates).some(
     (g) => record(g).conditionType === VERIFIED_READINESS_GATE,
   );
@@ -71,7 +75,7 @@ function specOf(spec: Loose): GatedPod['spec'] {
     volumes: volumesOf(spec),
     readinessGates: gated ? [{ conditionType: VERIFIED_READINESS_GATE }] : undefined,
     // Computed here, from containers the cache does not keep; bounded (names are clipped).
-    injection: gated ? checkInjection(spec as InjectionView) : undefined,
+    injection: gated ? checkInjection(pod as InjectionPod, policy) : undefined,
   });
 }
 
@@ -104,13 +108,21 @@ function statusOf(status: Loose): GatedPod['status'] {
  * (bounded; its workload's selector reads them), the genome id annotation, the genome volume's
  * ConfigMap name, the operator's readiness gate and condition, and its phase. Never throws.
  */
-export function shrinkPod<T extends KubernetesObject>(object: T): T {
+export function shrinkPod<T extends KubernetesObject>(
+  object: T,
+  policy: InjectionPolicy = { allowOptOut: false },
+): T {
   const pod = record(object);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: metadataOf(record(pod.metadata)),
-    spec: specOf(record(pod.spec)),
+    spec: specOf(pod, record(pod.spec), policy),
     status: statusOf(record(pod.status)),
   } as unknown as T;
+}
+
+/** The pod cache's transform under the cluster's injection policy (see shrinkPod). */
+export function podTransform(policy: InjectionPolicy) {
+  return <T extends KubernetesObject>(object: T): T => shrinkPod(object, policy);
 }

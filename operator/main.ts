@@ -16,7 +16,7 @@ import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
 import { digestConfigMap } from '../kube/strip.ts';
 import { NAMES_A_GENOME } from './cache-bounds.ts';
-import { shrinkPod } from './cached-pod.ts';
+import { podTransform } from './cached-pod.ts';
 import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
 import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
@@ -149,7 +149,7 @@ async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Pro
       labelSelector: NAMES_A_GENOME,
       pageSize: TENANT_PAGE_SIZE,
       log,
-      transform: shrinkPod,
+      transform: podTransform({ allowOptOut: settings.allowInjectionOptOut }),
     }),
     workloads: WORKLOAD_KINDS.map(({ kind, apiVersion, path }) =>
       startInformer(kc, {
@@ -217,6 +217,7 @@ async function main(): Promise<void> {
   log.info('starting', {
     namespace: settings.namespace,
     production: settings.production,
+    allowInjectionOptOut: settings.allowInjectionOptOut,
     leaderElect: settings.leaderElect,
     identity: settings.identity,
   });

@@ -19,6 +19,7 @@ describe('readSettings', () => {
         namespace: 'genome-system',
         kubeconfig: '/kube/config',
         production: false,
+        allowInjectionOptOut: false,
         leaderElect: true,
         leaseName: 'genome-operator',
         healthPort: 8080,
@@ -43,6 +44,17 @@ describe('readSettings', () => {
     expect(result).toMatchObject({
       ok: true,
       settings: { namespace: 'genome-system', kubeconfig: undefined },
+    });
+  });
+
+  it('allows the injection opt-out only when told so', () => {
+    const env = { ...sources().env, GENOME_ALLOW_INJECTION_OPT_OUT: 'true' };
+    expect(readSettings(sources({ env }))).toMatchObject({
+      settings: { allowInjectionOptOut: true },
+    });
+    expect(readSettings(sources({ argv: ['--allow-injection-opt-out=yes'] }))).toMatchObject({
+      ok: false,
+      message: /--allow-injection-opt-out must be true or false/,
     });
   });
 

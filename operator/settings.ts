@@ -7,6 +7,12 @@ export interface Settings {
   /** A kubeconfig file, or undefined for the in-cluster service account. */
   kubeconfig: string | undefined;
   production: boolean;
+  /**
+   * Whether a pod's own genome.mathison.io/containers and boot-check: "false" annotations
+   * narrow what its gate requires (a weaker guarantee; the webhook's setting of that name
+   * must agree). Default false: every application container must run on the genome.
+   */
+  allowInjectionOptOut: boolean;
   leaderElect: boolean;
   leaseName: string;
   identity: string;
@@ -34,6 +40,7 @@ const OPTIONS = {
   namespace: { type: 'string' },
   kubeconfig: { type: 'string' },
   production: { type: 'string' },
+  'allow-injection-opt-out': { type: 'string' },
   'leader-elect': { type: 'string' },
   'lease-name': { type: 'string' },
   identity: { type: 'string' },
@@ -47,6 +54,7 @@ export const ENV_OF: Record<keyof typeof OPTIONS, string> = {
   namespace: 'GENOME_NAMESPACE',
   kubeconfig: 'KUBECONFIG',
   production: 'GENOME_PRODUCTION',
+  'allow-injection-opt-out': 'GENOME_ALLOW_INJECTION_OPT_OUT',
   'leader-elect': 'OPERATOR_LEADER_ELECT',
   'lease-name': 'OPERATOR_LEASE_NAME',
   identity: 'POD_NAME',
@@ -81,6 +89,10 @@ function settingsFrom(sources: SettingsSources): Settings {
     namespace: namespaceOf(value('namespace') ?? sources.serviceAccountNamespace),
     kubeconfig: kubeconfigOf(value('kubeconfig'), sources),
     production: booleanOf('production', value('production') ?? 'false'),
+    allowInjectionOptOut: booleanOf(
+      'allow-injection-opt-out',
+      value('allow-injection-opt-out') ?? 'false',
+    ),
     leaderElect: booleanOf('leader-elect', value('leader-elect') ?? 'true'),
     leaseName: nameOf('lease-name', value('lease-name') ?? 'genome-operator'),
     identity: value('identity') ?? `${sources.hostname}-${process.pid}`,

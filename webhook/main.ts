@@ -42,6 +42,7 @@ interface Settings {
   mutatingConfigurations: string[];
   bootCheckImage: string;
   bootCheckPullPolicy: string;
+  allowInjectionOptOut: boolean;
   dnsNames: string[];
   ipAddresses: string[];
 }
@@ -69,9 +70,14 @@ function tlsMode(env: NodeJS.ProcessEnv): Settings['tlsMode'] {
 
 /** The product image, which runs the boot check as the injected init container. */
 function bootCheckSettings(env: NodeJS.ProcessEnv) {
+  const optOut = env.GENOME_ALLOW_INJECTION_OPT_OUT ?? 'false';
+  if (optOut !== 'true' && optOut !== 'false')
+    throw new Error(`GENOME_ALLOW_INJECTION_OPT_OUT must be true or false, not ${optOut}`);
   return {
     bootCheckImage: env.GENOME_BOOT_CHECK_IMAGE ?? 'genome.local/genome-operator:v1',
     bootCheckPullPolicy: env.GENOME_BOOT_CHECK_PULL_POLICY ?? 'IfNotPresent',
+    // A pod's own annotations may narrow the injection only where the cluster allows it.
+    allowInjectionOptOut: optOut === 'true',
   };
 }
 
@@ -167,7 +173,11 @@ async function main(): Promise<void> {
         get: (key) => configMaps.get(key) as ConfigMapView | undefined,
         synced: () => configMaps.synced(),
       },
-      injection: { image: settings.bootCheckImage, imagePullPolicy: settings.bootCheckPullPolicy },
+      injection: {
+        image: settings.bootCheckImage,
+        imagePullPolicy: settings.bootCheckPullPolicy,
+        allowOptOut: settings.allowInjectionOptOut,
+      },
     },
   });
   const serving = await serveHttps(app, source, { host: settings.host, port: settings.port });
