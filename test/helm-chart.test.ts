@@ -599,10 +599,15 @@ describe("the ValidatingAdmissionPolicies on the operator's writes", () => {
     });
     const labels = { app: 'x', 'genome.mathison.io/genome': 'totk' };
     const podSpec = { containers: [{ name: 'app', image: 'genome.local/none:v1' }] };
-    const workload = (kind: string, name: string, templateLabels: Record<string, string>) => ({
+    const workload = (
+      kind: string,
+      name: string,
+      templateLabels: Record<string, string>,
+      ownLabels: Record<string, string> = templateLabels,
+    ) => ({
       apiVersion: 'apps/v1',
       kind,
-      metadata: { name, namespace: ns },
+      metadata: { name, namespace: ns, labels: ownLabels },
       spec: {
         replicas: 0,
         selector: { matchLabels: { app: 'x' } },
@@ -625,6 +630,7 @@ describe("the ValidatingAdmissionPolicies on the operator's writes", () => {
       },
       workload('Deployment', 'gated', labels),
       workload('Deployment', 'plain', { app: 'x' }),
+      workload('Deployment', 'template-only', labels, { app: 'x' }),
       workload('StatefulSet', 'gated', labels),
       {
         apiVersion: 'v1',
@@ -758,6 +764,13 @@ describe("the ValidatingAdmissionPolicies on the operator's writes", () => {
       ],
       ['a label', 'deployments', 'gated', { metadata: { labels: { x: 'y' } } }, deployments],
       ['a workload that asks for no genome', 'deployments', 'plain', stamp, deployments],
+      [
+        'a workload labelled only on its template',
+        'deployments',
+        'template-only',
+        stamp,
+        deployments,
+      ],
       [
         'the replicas of a StatefulSet',
         'statefulsets',
