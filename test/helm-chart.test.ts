@@ -96,6 +96,32 @@ describe('helm lint and helm template', () => {
     expect(dev.code).toBe(0);
   });
 
+  it('allows no injection opt-out by default, on the webhook and the operator alike, and caps the webhook heap', async () => {
+    const env = (objects: Rendered[], name: string) =>
+      (
+        pick(objects, 'Deployment', name).spec as {
+          template: {
+            spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] };
+          };
+        }
+      ).template.spec.containers[0]!;
+    const optOut = { name: 'GENOME_ALLOW_INJECTION_OPT_OUT', value: 'false' };
+    const defaults = await template('genome-operator', 'genome-system');
+    for (const name of ['genome-operator', 'genome-operator-webhook'])
+      expect(env(defaults, name).env).toContainEqual(optOut);
+    expect(env(defaults, 'genome-operator-webhook').args).toEqual([
+      '--max-semi-space-size=4',
+      '--max-old-space-size=112',
+      '/app/webhook.mjs',
+    ]);
+    const allowed = await template('genome-operator', 'genome-system', [
+      '--set',
+      'podInjection.allowOptOut=true',
+    ]);
+    for (const name of ['genome-operator', 'genome-operator-webhook'])
+      expect(env(allowed, name).env).toContainEqual({ ...optOut, value: 'true' });
+  });
+
   it('installs by default in production mode trusting no key; only values-dev.yaml trusts the TEST key', async () => {
     const envOf = (objects: Rendered[], name: string) =>
       (
