@@ -181,7 +181,10 @@ async function admit(handling: Handling, req: IncomingMessage, res: ServerRespon
   const started = process.hrtime.bigint();
   const request = await readReview(handling, req, res);
   if (request === undefined) return;
-  const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy);
+  // Never an answer from stale keys: while they are not current, a refusal of its own.
+  const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy, {
+    trustCurrent: deps.trust.synced(),
+  });
   const { response, verdict } = decision;
   deps.log.info(response.allowed ? 'genome admitted' : 'genome refused', {
     namespace: request.namespace,
@@ -209,7 +212,9 @@ async function mutate(
   const started = process.hrtime.bigint();
   const request = await readReview(handling, req, res);
   if (request === undefined) return;
-  const decision = decidePodMutation(request, pods, pods.injection);
+  const decision = decidePodMutation(request, pods, pods.injection, {
+    trustCurrent: deps.trust.synced(),
+  });
   const { response } = decision;
   deps.log.info(response.allowed ? 'pod admitted' : 'pod refused', {
     namespace: request.namespace,

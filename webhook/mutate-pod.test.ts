@@ -147,6 +147,17 @@ describe('decidePodMutation', () => {
     }
   });
 
+  it('refuses a labelled pod while the trusted keys are not current (TRUST_KEYS_STALE): the Genome status may predate a revocation', () => {
+    const labelled = request(podReview({ 'genome.mathison.io/genome': 'totk' }));
+    const decision = decidePodMutation(labelled, cache, SETTINGS, { trustCurrent: false });
+    expect(decision.response.allowed).toBe(false);
+    expect(decision.code).toBe('TRUST_KEYS_STALE');
+    const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS, {
+      trustCurrent: false,
+    });
+    expect(plain.response.allowed).toBe(true);
+  });
+
   it('lets an unlabelled pod and a non-CREATE through untouched', () => {
     const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS);
     expect(plain.response).toEqual({ uid: 'u-9', allowed: true });

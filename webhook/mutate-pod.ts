@@ -4,7 +4,7 @@
  * Genome's reason; for an UPDATE, refuse a change of the genome label. The Genome and its
  * ConfigMap come from the webhook's informer caches: no API call here.
  */
-import { refuse } from '../core/codes.ts';
+import { refuse, type Refusal } from '../core/codes.ts';
 import { displayText } from '../core/display.ts';
 import { planInjection, requestedGenome, type InjectionSettings } from '../core/plan-injection.ts';
 import type { ConfigMapView, GenomeView } from '../core/publication.ts';
@@ -42,20 +42,12 @@ export function decidePodMutation(
   request: AdmissionRequest,
   caches: PublishedCaches,
   settings: InjectionSettings,
+  { trustCurrent = true }: { trustCurrent?: boolean } = {},
 ): PodMutationDecision {
   const { uid } = request;
-  if (request.kind.group !== '' || request.kind.kind !== 'Pod') {
-    const refusal = refuse('WEBHOOK_MISCONFIGURED', `sent a ${request.kind.kind}, not a Pod`);
-    return { response: denied(uid, refusal), code: refusal.code };
-  }
-  if (request.operation === 'UPDATE') return labelKept(request);
-  if (request.operation !== 'CREATE') return { response: allowed(uid), skipped: 'not a CREATE' };
-  const name = requestedGenome(request.object);
-  if (name === undefined) return { response: allowed(uid), skipped: 'no genome label' };
-  if (!synced(caches)) {
-    const refusal = refuse('WEBHOOK_NOT_READY', 'the Genome or ConfigMap cache has not synced yet');
-    return { response: denied(uid, refusal), code: refusal.code };
-  }
+  const early = beforeInjection(request, caches, trustCurrent);
+  if (early !== undefined) return early;
+  const name = requestedGenome(request.object) ?? '';
   const namespace = request.namespace ?? '';
   const source = {
     genome: caches.genomes.get(`${namespace}/${name}`),
@@ -69,6 +61,41 @@ export function decidePodMutation(
     response.patch = Buffer.from(JSON.stringify(plan.patch)).toString('base64');
   }
   return { response, genomeId: plan.genomeId };
+}
+
+/**
+ * The decision for a request that needs no injection (not a Pod CREATE, no genome label) or
+ * cannot have one now; undefined for a labelled pod to inject.
+ */
+function beforeInjection(
+  request: AdmissionRequest,
+  caches: PublishedCaches,
+  trustCurrent: boolean,
+): PodMutationDecision | undefined {
+  const { uid } = request;
+  if (request.kind.group !== '' || request.kind.kind !== 'Pod') {
+    const refusal = refuse('WEBHOOK_MISCONFIGURED', `sent a ${request.kind.kind}, not a Pod`);
+    return { response: denied(uid, refusal), code: refusal.code };
+  }
+  if (request.operation === 'UPDATE') return labelKept(request);
+  if (request.operation !== 'CREATE') return { response: allowed(uid), skipped: 'not a CREATE' };
+  if (requestedGenome(request.object) === undefined)
+    return { response: allowed(uid), skipped: 'no genome label' };
+  const unready = notReady(caches, trustCurrent);
+  return unready === undefined ? undefined : { response: denied(uid, unready), code: unready.code };
+}
+
+/** Why no pod can be decided now (stale keys, caches not synced), or undefined. */
+function notReady(caches: PublishedCaches, trustCurrent: boolean): Refusal | undefined {
+  // The Genome's status may predate a revocation the operator has not been able to see.
+  if (!trustCurrent)
+    return refuse(
+      'TRUST_KEYS_STALE',
+      'the trusted keys are not current (not loaded yet, or their watch has been down longer than its bound), so a key removed meanwhile may still be counted',
+    );
+  if (!synced(caches))
+    return refuse('WEBHOOK_NOT_READY', 'the Genome or ConfigMap cache has not synced yet');
+  return undefined;
 }
 
 function synced(caches: PublishedCaches): boolean {

@@ -30,6 +30,22 @@ function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
 
 const decide = (r: AdmissionRequest) => decideGenomeAdmission(r, keys, DEFAULT_POLICY).response;
 
+describe('decideGenomeAdmission while the trusted keys are not current', () => {
+  it('refuses a genome it would verify (TRUST_KEYS_STALE), and still lets an unchanged genome through', () => {
+    const stale = { trustCurrent: false };
+    const create = request({ object: object(signed()) });
+    const refused = decideGenomeAdmission(create, keys, DEFAULT_POLICY, stale).response;
+    expect(refused.allowed).toBe(false);
+    expect(refused.status?.message).toMatch(/^TRUST_KEYS_STALE: /);
+    const relabel = request({
+      operation: 'UPDATE',
+      object: object(signed(), { team: 'x' }),
+      oldObject: object(signed()),
+    });
+    expect(decideGenomeAdmission(relabel, keys, DEFAULT_POLICY, stale).response.allowed).toBe(true);
+  });
+});
+
 describe('decideGenomeAdmission', () => {
   it('admits a genome signed by a trusted key, echoing the uid', () => {
     expect(decide(request({}))).toEqual({ uid: 'uid-1', allowed: true });

@@ -27,6 +27,8 @@ interface Subject {
   old: GenomeObject | undefined;
   trustedKeys: readonly TrustedKey[];
   policy: VerifyPolicy;
+  /** False while the trusted keys are not current: nothing is verified against them. */
+  trustCurrent: boolean;
   /** validateGenome's answer for spec.genome, once a step has asked: each request walks it once. */
   valid?: GenomeResult;
 }
@@ -84,6 +86,17 @@ function sameJson(a: unknown, b: unknown): boolean {
   }
 }
 
+const trustCurrent: Step = (s) =>
+  s.trustCurrent
+    ? undefined
+    : deny(
+        s,
+        refuse(
+          'TRUST_KEYS_STALE',
+          'the trusted keys are not current (not loaded yet, or their watch has been down longer than its bound), so a key removed meanwhile may still be counted',
+        ),
+      );
+
 const verified: Step = (s) => {
   // Exactly verify(spec.genome): validateGenome, then the checks (core/verify.ts).
   const verdict = verifyValidated(validated(s), s.trustedKeys, s.policy);
@@ -94,7 +107,14 @@ const verified: Step = (s) => {
   return { response: allowed(s.request.uid, warnings), verdict };
 };
 
-const STEPS: readonly Step[] = [onlyGenomes, onlyWrites, hasGenome, genomeUnchanged, verified];
+const STEPS: readonly Step[] = [
+  onlyGenomes,
+  onlyWrites,
+  hasGenome,
+  genomeUnchanged,
+  trustCurrent,
+  verified,
+];
 
 /**
  * Decides a CREATE or UPDATE of a Genome: the genome under spec.genome must verify against
@@ -106,6 +126,7 @@ export function decideGenomeAdmission(
   request: AdmissionRequest,
   trustedKeys: readonly TrustedKey[],
   policy: VerifyPolicy,
+  { trustCurrent = true }: { trustCurrent?: boolean } = {},
 ): GenomeAdmission {
   const subject: Subject = {
     request,
@@ -114,6 +135,7 @@ export function decideGenomeAdmission(
       request.operation === 'UPDATE' ? (request.oldObject as GenomeObject | undefined) : undefined,
     trustedKeys,
     policy,
+    trustCurrent,
   };
   for (const step of STEPS) {
     const decision = step(subject);
