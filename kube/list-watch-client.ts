@@ -48,7 +48,9 @@ export function httpListWatchClient<T extends KubernetesObject>(
 ): ListWatchClient<T> {
   return {
     list: async (query) => {
-      const { response } = await request(kc, path, query);
+      // A list that hangs (a half-open connection) must not hold the informer past its bound:
+      // it fails, and the informer lists again on a new connection.
+      const { response } = await request(kc, path, query, AbortSignal.timeout(LIST_TIMEOUT_MS));
       return (await response.json()) as ObjectList<T>;
     },
     watch: async (query, onEvent) => {
@@ -104,6 +106,8 @@ export async function getObject<T extends KubernetesObject>(
 
 /** How long getObject waits for its answer. */
 const GET_TIMEOUT_MS = 30_000;
+/** How long one page of a list may take, its body read included. */
+const LIST_TIMEOUT_MS = 60_000;
 
 async function request(kc: KubeConfig, path: string, query: Query, signal?: AbortSignal) {
   const cluster = kc.getCurrentCluster();

@@ -11,6 +11,12 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
+  /**
+   * Goes silent: every connection, open or new, stays open and relays nothing (a half-open
+   * network: no error, no close). `restore()` afterwards resets them all, as a healed
+   * network's dead connections are, and relays again.
+   */
+  silence(): void;
   close(): Promise<void>;
   /** How many connections the relay has accepted so far. */
   accepted(): number;
@@ -27,9 +33,18 @@ export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
   let server: Server | undefined;
   let port = 0;
   let accepted = 0;
+  let silent = false;
   const listen = async () => {
+    silent = false;
     server = createServer((client) => {
       accepted += 1;
+      if (silent) {
+        sockets.add(client);
+        client.on('close', () => sockets.delete(client));
+        client.on('error', () => client.destroy());
+        client.pause();
+        return;
+      }
       const upstream = connect(Number(target.port), target.hostname);
       for (const s of [client, upstream]) {
         sockets.add(s);
@@ -59,7 +74,17 @@ export async function startTcpProxy(kubeconfigFile: string): Promise<TcpProxy> {
   return {
     kubeConfig,
     cut,
-    restore: listen,
+    restore: async () => {
+      if (silent) await cut();
+      await listen();
+    },
+    silence: () => {
+      silent = true;
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     close: async () => {
       if (server) await cut();
     },
