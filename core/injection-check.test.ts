@@ -89,6 +89,47 @@ describe('incompleteInjection', () => {
       /does not mount/,
     ],
     [
+      'a relative mount over genome.json',
+      spec({
+        containers: [
+          app('m', {
+            volumeMounts: [mount, { name: 'mine', mountPath: 'etc/mathison/genome/genome.json' }],
+          }),
+        ],
+      }),
+      /does not mount/,
+    ],
+    [
+      'a relative mount at the genome directory',
+      spec({
+        containers: [
+          app('m', { volumeMounts: [{ name: 'mine', mountPath: 'etc//mathison/genome/' }, mount] }),
+        ],
+      }),
+      /does not mount/,
+    ],
+    [
+      'a mount at an ancestor of the genome directory',
+      spec({
+        containers: [
+          app('m', { volumeMounts: [{ name: 'mine', mountPath: '/etc/mathison' }, mount] }),
+        ],
+      }),
+      /mounts .* over the genome/,
+    ],
+    [
+      'a relative mount at an ancestor',
+      spec({
+        containers: [app('m', { volumeMounts: [mount, { name: 'mine', mountPath: 'etc' }] })],
+      }),
+      /mounts .* over the genome/,
+    ],
+    [
+      'an ephemeral container without the genome',
+      { ...spec(), ephemeralContainers: [{ name: 'debug' }] },
+      /debug.*does not mount/,
+    ],
+    [
       'a sidecar init container without the genome',
       spec({ initContainers: [check, { name: 'side', restartPolicy: 'Always' }] }),
       /side.*does not mount/,

@@ -30,6 +30,8 @@ export interface ContainerView {
 export interface InjectionView {
   initContainers?: ContainerView[];
   containers?: ContainerView[];
+  /** Added after admission (kubectl debug): they run in the pod too. */
+  ephemeralContainers?: ContainerView[];
 }
 
 /** Whether a pod's injection is complete, as the operator's pod cache records it. */
@@ -89,7 +91,7 @@ export function incompleteInjection(
   if (optOut.bootCheck && inits[0]?.name !== BOOT_CHECK)
     return `the boot check (init container ${BOOT_CHECK}) is not the pod's first init container: the genome is not verified before the application starts`;
   const sidecars = inits.filter((c) => c.restartPolicy === 'Always' && c.name !== BOOT_CHECK);
-  const apps = [...(spec?.containers ?? []), ...sidecars];
+  const apps = [...(spec?.containers ?? []), ...sidecars, ...(spec?.ephemeralContainers ?? [])];
   const listed = optOut.containers;
   const checked = apps.filter((c) => listed === undefined || listed.has(c.name ?? ''));
   if (listed !== undefined && checked.length === 0)
@@ -106,8 +108,15 @@ function containerProblem(container: ContainerView): string | undefined {
   return mountProblem(container.volumeMounts ?? []) ?? envProblem(container.env ?? []);
 }
 
-/** The genome volume mounted read-only at its directory, and nothing else there. */
+/**
+ * The genome volume mounted read-only at its directory, nothing else there or below, and
+ * nothing over a directory above it (a volume at /etc/mathison can hold a `genome` of its own,
+ * or a symlink the genome's mount would follow).
+ */
 function mountProblem(mounts: NonNullable<ContainerView['volumeMounts']>): string | undefined {
+  const above = mounts.find((m) => m.name !== VOLUME && isAncestor(m.mountPath));
+  if (above !== undefined)
+    return `mounts ${displayText(above.name ?? '')} at ${displayText(clean(above.mountPath) || '/')}, over the genome's directory`;
   const genome = mounts.filter((m) => m.name === VOLUME || atOrUnder(m.mountPath));
   const [only] = genome;
   if (genome.length !== 1 || only?.name !== VOLUME || clean(only.mountPath) !== MOUNT_PATH)
@@ -124,8 +133,18 @@ function envProblem(env: NonNullable<ContainerView['env']>): string | undefined 
   return right ? undefined : `does not have ${PATH_ENV}=${want}`;
 }
 
+/**
+ * A mount path as the kubelet takes it: relative to the root when not absolute (it makes every
+ * mount path absolute), normalized, without a trailing slash ('' for the root).
+ */
 function clean(path: string | undefined): string {
-  return posixPath.normalize(path ?? '').replace(/\/+$/, '');
+  return posixPath.normalize(`/${path ?? ''}`).replace(/\/+$/, '');
+}
+
+/** The root, /etc or /etc/mathison: a directory the genome's directory lies in. */
+function isAncestor(path: string | undefined): boolean {
+  const p = clean(path);
+  return MOUNT_PATH.startsWith(`${p}/`);
 }
 
 function atOrUnder(path: string | undefined): boolean {

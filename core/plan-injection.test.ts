@@ -269,6 +269,42 @@ describe('planInjection for a verified Genome', () => {
     expect(out.spec.readinessGates).toHaveLength(1);
   });
 
+  it('removes a relative mount over the genome, as it removes an absolute one', () => {
+    const out = injectedPod(
+      pod(
+        {},
+        {
+          containers: [
+            {
+              name: 'app',
+              image: 'mathison',
+              volumeMounts: [
+                { name: 'evil', mountPath: 'etc/mathison/genome/genome.json', subPath: 'g' },
+              ],
+            },
+          ],
+        },
+      ),
+    );
+    expect(out.spec.containers[0].volumeMounts).toEqual([
+      { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+    ]);
+  });
+
+  it('gives the genome to a native sidecar (an init container that keeps running)', () => {
+    const out = injectedPod(
+      pod({}, { initContainers: [{ name: 'proxy', image: 'p', restartPolicy: 'Always' }] }),
+    );
+    const proxy = out.spec.initContainers.find((c: { name: string }) => c.name === 'proxy');
+    expect(proxy.volumeMounts).toEqual([
+      { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+    ]);
+    expect(proxy.env).toContainEqual({
+      name: 'MATHISON_GENOME_PATH',
+      value: '/etc/mathison/genome/genome.json',
+    });
+  });
+
   it('moves a pod created from an older publication to the current ConfigMap and id', () => {
     const old = injectedPod(pod());
     old.spec.volumes[0].configMap.name = 'totk-000000000000';
@@ -331,6 +367,20 @@ describe('planInjection refuses (fail closed)', () => {
       VERIFIED,
       'POD_GENOME_ANNOTATION_INVALID',
       'leaves the boot check out',
+    ],
+    [
+      'a mount over a directory above the genome (its gate would never open)',
+      pod(
+        {},
+        {
+          containers: [
+            { name: 'app', image: 'm', volumeMounts: [{ name: 'x', mountPath: '/etc/mathison' }] },
+          ],
+        },
+      ),
+      VERIFIED,
+      'POD_INJECTION_INCOMPLETE',
+      'over the genome',
     ],
     [
       'a containers annotation naming no container of the pod',

@@ -16,6 +16,7 @@ import {
 } from './api.ts';
 import { refuse, type Refusal } from './codes.ts';
 import { displayText, displayValue } from './display.ts';
+import { checkInjection, type InjectionPod } from './injection-check.ts';
 import {
   configMapProblem,
   statusPublicationProblem,
@@ -158,6 +159,12 @@ export function planInjection(
   const optOut = settings.allowOptOut === true ? undefined : optOutRefusal(before, targets);
   if (optOut !== undefined) return { ok: false, refusal: optOut };
   const after = injected(before, { ...publication, targets, settings });
+  // What the operator's gate will ask of the pod (core/injection-check.ts), asked now: a pod
+  // whose gate could never open (a volume over /etc/mathison, say) is refused with the reason.
+  const policy = { allowOptOut: settings.allowOptOut === true };
+  const check = checkInjection(after as InjectionPod, policy);
+  if (!check.complete)
+    return { ok: false, refusal: refuse('POD_INJECTION_INCOMPLETE', check.problem) };
   return { ok: true, patch: diff(before, after), ...publication };
 }
 
@@ -243,9 +250,13 @@ function injected(pod: Obj, plan: Injection): Obj {
       containers: asList(spec.containers).map((c) =>
         plan.targets.has(String(asObj(c).name)) ? withGenome(asObj(c)) : c,
       ),
-      initContainers: bootCheck
-        ? [bootCheckContainer(plan, existingCheck), ...initContainers]
-        : initContainers,
+      // A native sidecar (an init container that keeps running) is an application container too.
+      initContainers: [
+        ...(bootCheck ? [bootCheckContainer(plan, existingCheck)] : []),
+        ...initContainers.map((c) =>
+          asObj(c).restartPolicy === 'Always' ? withGenome(asObj(c)) : c,
+        ),
+      ],
       readinessGates: upsertGate(asList(spec.readinessGates)),
     },
   };
@@ -278,7 +289,8 @@ function withMount(mounts: unknown[]): unknown[] {
  */
 function atOrUnderGenome(path: unknown): boolean {
   if (typeof path !== 'string') return false;
-  const clean = posix.normalize(path).replace(/\/+$/, '');
+  // The kubelet makes a relative mount path absolute: 'etc/mathison/genome' is the genome's.
+  const clean = posix.normalize(`/${path}`).replace(/\/+$/, '');
   return clean === GENOME_MOUNT_PATH || clean.startsWith(`${GENOME_MOUNT_PATH}/`);
 }
 
