@@ -78,34 +78,41 @@ function optOutOf(pod: InjectionPod): OptOut {
 
 /**
  * Why the pod's injection is incomplete, or undefined when it is complete: the boot check is
- * its first init container, and every application container (its containers, and init
- * containers that keep running beside them: restartPolicy Always) mounts the genome volume
- * read-only at the genome's directory, with nothing else there, and has MATHISON_GENOME_PATH
- * pointing at it.
+ * its first init container, and every application container (its containers, init containers
+ * that keep running beside them: restartPolicy Always, and ephemeral containers) mounts the
+ * genome volume read-only at the genome's directory, with nothing else there or above, and has
+ * MATHISON_GENOME_PATH pointing at it.
  */
 export function incompleteInjection(
   spec: InjectionView | undefined,
   optOut: OptOut = { bootCheck: true },
 ): string | undefined {
-  const inits = spec?.initContainers ?? [];
-  if (optOut.bootCheck && inits[0]?.name !== BOOT_CHECK)
+  if (optOut.bootCheck && spec?.initContainers?.[0]?.name !== BOOT_CHECK)
     return `the boot check (init container ${BOOT_CHECK}) is not the pod's first init container: the genome is not verified before the application starts`;
-  const sidecars = inits.filter((c) => c.restartPolicy === 'Always' && c.name !== BOOT_CHECK);
-  const apps = [...(spec?.containers ?? []), ...sidecars, ...(spec?.ephemeralContainers ?? [])];
-  const listed = optOut.containers;
-  const checked = apps.filter((c) => listed === undefined || listed.has(c.name ?? ''));
-  if (listed !== undefined && checked.length === 0)
+  const checked = applicationContainers(spec, optOut.containers);
+  if (checked.length === 0)
     return `${CONTAINERS_ANNOTATION} names no container of the pod: none runs on the verified genome`;
-  for (const container of checked) {
-    const problem = containerProblem(container);
-    if (problem !== undefined)
-      return `container ${displayText(container.name ?? '')} ${problem}, so it may not run on the verified genome`;
-  }
-  return undefined;
+  return checked.map(containerProblem).find((problem) => problem !== undefined);
 }
 
+/** The containers that must run on the genome: all of them, or those `listed` (an opt-out). */
+function applicationContainers(
+  spec: InjectionView | undefined,
+  listed: ReadonlySet<string> | undefined,
+): ContainerView[] {
+  const { initContainers = [], containers = [], ephemeralContainers = [] } = spec ?? {};
+  const sidecars = initContainers.filter(
+    (c) => c.restartPolicy === 'Always' && c.name !== BOOT_CHECK,
+  );
+  const all = [...containers, ...sidecars, ...ephemeralContainers];
+  return listed === undefined ? all : all.filter((c) => listed.has(c.name ?? ''));
+}
+
+/** Why a container may not run on the verified genome, or undefined. */
 function containerProblem(container: ContainerView): string | undefined {
-  return mountProblem(container.volumeMounts ?? []) ?? envProblem(container.env ?? []);
+  const problem = mountProblem(container.volumeMounts ?? []) ?? envProblem(container.env ?? []);
+  if (problem === undefined) return undefined;
+  return `container ${displayText(container.name ?? '')} ${problem}, so it may not run on the verified genome`;
 }
 
 /**
