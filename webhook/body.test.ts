@@ -137,6 +137,35 @@ describe('readBoundedBody', () => {
   });
 });
 
+describe('the in-flight budget when clients leave while waiting for room', () => {
+  const servers: Server[] = [];
+  afterEach(() => servers.splice(0).forEach((s) => s.close()));
+
+  it('gives back the room granted to a chunk whose client had gone (nothing leaks)', async () => {
+    const budget = new ByteBudget(100);
+    const { server, port } = await serve(1000, budget, 2_000);
+    servers.push(server);
+    const open = (body: string) =>
+      new Promise<() => void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`${head(1000)}${body}`);
+          resolve(() => socket.destroy());
+        });
+        socket.on('error', () => undefined);
+      });
+    // One client holds 90 of the 100 bytes; five more wait for room, then go away.
+    const holder = await open('a'.repeat(90));
+    await new Promise((r) => setTimeout(r, 50));
+    const waiters = await Promise.all(Array.from({ length: 5 }, () => open('b'.repeat(20))));
+    await new Promise((r) => setTimeout(r, 50));
+    waiters.forEach((leave) => leave());
+    await new Promise((r) => setTimeout(r, 50));
+    holder();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(budget.held()).toBe(0);
+  });
+});
+
 describe('the count of objects and arrays, before any parse', () => {
   it('refuses a body within the byte limit that holds more objects and arrays than allowed', async () => {
     const { server, port } = await serve(1000, new ByteBudget(10_000), 100);

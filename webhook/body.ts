@@ -191,7 +191,12 @@ function readBody(
   room: { budget: ByteBudget; waitMs: number },
 ): Promise<Buffer | BodyRefusal> {
   let held = 0;
-  res.once('close', () => room.budget.give(held));
+  let closed = false;
+  res.once('close', () => {
+    closed = true;
+    room.budget.give(held);
+    held = 0;
+  });
   return new Promise((resolve) => {
     const stop = (refusal: BodyRefusal) => {
       req.removeAllListeners('data');
@@ -215,6 +220,8 @@ function readBody(
       req.pause();
       waiting = taken.then((ok) => {
         if (!ok) return stop(BUSY);
+        // Room granted after the client went away: nothing will give it back but this.
+        if (closed) return room.budget.give(chunk.length);
         keep(chunk);
         req.resume();
       });
