@@ -156,6 +156,23 @@ describe('the informer', () => {
     expect(informer.healthy(1000)).toBe(true);
   });
 
+  it('restarts a watch whose request is never answered (no headers), reporting it down', async () => {
+    const fake = fakeClient();
+    fake.lists.push(list('10', obj('a', '10')));
+    let asked = 0;
+    fake.client.watch = (_query, _onEvent, signal) => {
+      asked += 1;
+      return new Promise((_resolve, reject) =>
+        signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      );
+    };
+    informer = startInformerWith(fake.client, { path: '/x', backoff: fast, stallAfterMs: 300 });
+    expect(await informer.waitForSync(1000)).toBe(true);
+    await eventually(() => informer?.downSince() !== undefined, 2_000);
+    await eventually(() => informer?.healthy(100) === false, 2_000);
+    await eventually(() => asked >= 2, 2_000);
+  });
+
   it('pages through a long list with continue tokens', async () => {
     const fake = fakeClient();
     fake.lists.push(

@@ -262,21 +262,34 @@ class InformerLoop<T extends KubernetesObject> {
       started: this.now(),
       timeoutMs: Number(query.timeoutSeconds) * 1000,
     };
-    const abort = () => state.stream?.abort();
+    // Aborts the request too: a watch whose answer never comes has no stream to abort yet.
+    const requested = new AbortController();
+    const abort = () => {
+      requested.abort();
+      state.stream?.abort();
+    };
     const stall = new Stall(this.options.stallAfterMs ?? 150_000, () => {
       state.stalled = true;
       abort();
     });
     this.abortWatch = abort;
     try {
-      state.stream = await this.client.watch(query, (event) => {
-        if (this.stopped || state.end === 'gone') return;
-        state.delivered = true;
-        stall.arm();
-        this.markUp();
-        state.end = this.onWatchEvent(event);
-        if (state.end === 'gone') abort();
-      });
+      state.stream = await this.client
+        .watch(
+          query,
+          (event) => {
+            if (this.stopped || state.end === 'gone') return;
+            state.delivered = true;
+            stall.arm();
+            this.markUp();
+            state.end = this.onWatchEvent(event);
+            if (state.end === 'gone') abort();
+          },
+          requested.signal,
+        )
+        .catch((err: unknown) => {
+          throw state.stalled ? new Error('the watch request was not answered') : err;
+        });
       if (state.end === 'gone' || this.stopped) abort();
       await state.stream.ended.catch((err: unknown) => {
         if (state.end !== 'gone' && !state.stalled && !this.stopped) throw err;

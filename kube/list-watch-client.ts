@@ -34,7 +34,12 @@ export type Query = Record<string, string | number | boolean | undefined>;
 /** The two calls an informer makes; the API server's over HTTP, or a fake in unit tests. */
 export interface ListWatchClient<T extends KubernetesObject = KubernetesObject> {
   list(query: Query): Promise<ObjectList<T>>;
-  watch(query: Query, onEvent: (event: WatchEvent<T>) => void): Promise<WatchStream>;
+  /** Opens a watch; `signal` aborts it, also while its answer has not come. */
+  watch(
+    query: Query,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal?: AbortSignal,
+  ): Promise<WatchStream>;
 }
 
 /**
@@ -53,13 +58,13 @@ export function httpListWatchClient<T extends KubernetesObject>(
       const { response } = await request(kc, path, query, AbortSignal.timeout(LIST_TIMEOUT_MS));
       return (await response.json()) as ObjectList<T>;
     },
-    watch: async (query, onEvent) => {
+    watch: async (query, onEvent, signal) => {
       const controller = new AbortController();
       const { response, dispatcher } = await request(
         kc,
         path,
         { ...query, watch: true },
-        controller.signal,
+        signal === undefined ? controller.signal : AbortSignal.any([controller.signal, signal]),
       );
       const body = Readable.fromWeb(response.body as never);
       const ended = new Promise<void>((resolve, reject) => {
