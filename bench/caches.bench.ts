@@ -37,10 +37,11 @@ const TENANT = 'tenant';
 const WRITERS = 16;
 const GIB = 1024 ** 3;
 
-/** etcd holds every object once (no updates): room for them all, and 2 GiB besides. */
-const etcdQuotaBytes = Math.ceil(
-  2 * GIB + 1.5 * (DEPLOYMENTS + PODS) * (ANNOTATION_KIB + 4) * 1024,
-);
+/**
+ * Room in etcd for every object three times (its creation, and the controllers' status writes,
+ * each a whole new revision until the API server compacts, every 5 minutes), and 2 GiB besides.
+ */
+const etcdQuotaBytes = Math.ceil(2 * GIB + 3 * (DEPLOYMENTS + PODS) * (ANNOTATION_KIB + 4) * 1024);
 
 /** A tenant's annotations: one value of ANNOTATION_KIB KiB (the API server allows 256 KiB). */
 const annotations = (i: number) => ({
