@@ -102,11 +102,18 @@ function within(key: string | number, problem: Problem): Problem {
   return problem;
 }
 
+/** A key of the input, escaped; one that looks like private key material is not shown. */
+function displayKey(key: string): string {
+  return privateKeyKind(key) === undefined
+    ? displayText(key)
+    : `(a private key, ${keyFingerprint(key)})`;
+}
+
 function toRefusal(problem: Problem): Refusal {
   // A segment can be a key from the input (an unknown field): escaped and clipped here.
   const field = problem.segments
     .map((s, i) =>
-      typeof s === 'number' ? `[${s}]` : i === 0 ? displayText(s) : `.${displayText(s)}`,
+      typeof s === 'number' ? `[${s}]` : i === 0 ? displayKey(s) : `.${displayKey(s)}`,
     )
     .join('');
   const code = problem.code ?? 'GENOME_INVALID_SCHEMA';

@@ -71,6 +71,16 @@ describe('key material is never echoed, from any field', () => {
     expect(leaks(text), text).toBe(false);
   });
 
+  it.each([
+    ['at the top level', (v: string) => ({ ...signed, [v]: 1 })],
+    ['in authority', (v: string) => ({ ...signed, authority: { ...signed.authority, [v]: 1 } })],
+  ])('an unknown field whose name is a private key (%s) is refused without it', (_, put) => {
+    for (const s of secrets) {
+      const { text } = refusalText(put(s));
+      expect(leaks(text), text).toBe(false);
+    }
+  });
+
   it('a key id that is a private key is refused as PRIVATE_KEY_EXPOSED, not as an unknown signer', () => {
     const genome = { ...signed, signature: { ...signed.signature!, signer_key_id: pkcs8Url } };
     expect(refusalText(genome).code).toBe('PRIVATE_KEY_EXPOSED');
