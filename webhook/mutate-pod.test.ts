@@ -10,6 +10,9 @@ import { createApp } from './app.ts';
 import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
 
 const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
+/** The trusted keys are current (the webhook's usual state). */
+const CURRENT = { trustCurrent: true };
+
 const PUBLISHED = publishedGenome({
   name: 'totk',
   namespace: 'apps',
@@ -139,6 +142,7 @@ describe('decidePodMutation', () => {
         request(podReview({ 'genome.mathison.io/genome': 'totk' })),
         cache,
         SETTINGS,
+        CURRENT,
       );
       expect(decision.response.allowed).toBe(false);
       expect(decision.code).toBe('WEBHOOK_NOT_READY');
@@ -159,7 +163,7 @@ describe('decidePodMutation', () => {
   });
 
   it('lets an unlabelled pod and a non-CREATE through untouched', () => {
-    const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS);
+    const plain = decidePodMutation(request(podReview({ app: 'x' })), cache, SETTINGS, CURRENT);
     expect(plain.response).toEqual({ uid: 'u-9', allowed: true });
     const same = { metadata: { labels: { 'genome.mathison.io/genome': 'nope' } } };
     const update = decidePodMutation(
@@ -171,6 +175,7 @@ describe('decidePodMutation', () => {
       ),
       cache,
       SETTINGS,
+      CURRENT,
     );
     expect(update.response).toEqual({ uid: 'u-9', allowed: true });
   });
@@ -192,6 +197,7 @@ describe('decidePodMutation', () => {
         request(podReview(after, { operation: 'UPDATE', oldObject })),
         cache,
         SETTINGS,
+        CURRENT,
       );
       expect(decision.code).toBe('POD_GENOME_LABEL_CHANGED');
       expect(decision.response.allowed).toBe(false);
@@ -202,7 +208,7 @@ describe('decidePodMutation', () => {
   it('refuses anything but a Pod (WEBHOOK_MISCONFIGURED)', () => {
     const review = podReview({ 'genome.mathison.io/genome': 'totk' });
     review.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
-    const decision = decidePodMutation(request(review), cache, SETTINGS);
+    const decision = decidePodMutation(request(review), cache, SETTINGS, CURRENT);
     expect(decision.code).toBe('WEBHOOK_MISCONFIGURED');
     expect(decision.response.allowed).toBe(false);
   });

@@ -42,7 +42,7 @@ export function decidePodMutation(
   request: AdmissionRequest,
   caches: PublishedCaches,
   settings: InjectionSettings,
-  { trustCurrent = true }: { trustCurrent?: boolean } = {},
+  { trustCurrent }: { trustCurrent: boolean },
 ): PodMutationDecision {
   const { uid } = request;
   const early = beforeInjection(request, caches, trustCurrent);

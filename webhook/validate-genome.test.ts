@@ -8,6 +8,9 @@ import { decideGenomeAdmission } from './validate-genome.ts';
 
 const alice = makeSigner('alice');
 const keys = trust(alice);
+/** The trusted keys are current (the webhook's usual state). */
+const CURRENT = { trustCurrent: true };
+
 const signed = (version = '1.2.3') => signWith(makeGenome([alice], { version }), alice);
 const object = (genome: unknown, annotations?: Record<string, string>) => ({
   apiVersion: 'mathison.io/v1alpha1',
@@ -28,7 +31,8 @@ function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
   };
 }
 
-const decide = (r: AdmissionRequest) => decideGenomeAdmission(r, keys, DEFAULT_POLICY).response;
+const decide = (r: AdmissionRequest) =>
+  decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT).response;
 
 describe('decideGenomeAdmission while the trusted keys are not current', () => {
   it('refuses a genome it would verify (TRUST_KEYS_STALE), and still lets an unchanged genome through', () => {
@@ -117,6 +121,7 @@ describe('decideGenomeAdmission', () => {
       }),
       [], // no trusted keys at all: a re-verification would refuse
       DEFAULT_POLICY,
+      CURRENT,
     );
     expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
   });
@@ -136,12 +141,13 @@ describe('decideGenomeAdmission', () => {
       }),
       [], // no trusted keys at all: a re-verification would refuse
       DEFAULT_POLICY,
+      CURRENT,
     );
     expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
   });
 
   it('refuses every genome when no keys are trusted', () => {
-    const response = decideGenomeAdmission(request({}), [], DEFAULT_POLICY).response;
+    const response = decideGenomeAdmission(request({}), [], DEFAULT_POLICY, CURRENT).response;
     expect(response.status?.message).toMatch(/^TRUST_KEYS_MISSING/);
   });
 
@@ -150,6 +156,7 @@ describe('decideGenomeAdmission', () => {
       request({}),
       trust({ ...alice, test: true }),
       DEFAULT_POLICY,
+      CURRENT,
     ).response;
     expect(response).toMatchObject({
       allowed: true,
@@ -182,7 +189,7 @@ describe('decideGenomeAdmission validates spec.genome once and decides as verify
       object: object(genome),
     });
     for (const r of [create, update]) {
-      expect(decideGenomeAdmission(r, keys, DEFAULT_POLICY).verdict).toEqual(expected);
+      expect(decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT).verdict).toEqual(expected);
     }
   });
 });
@@ -193,7 +200,7 @@ describe('decideGenomeAdmission on hostile updates', () => {
     for (let i = 0; i < 10_000; i += 1) deep = { x: deep };
     const hostile = { ...signed(), x: deep };
     const r = request({ operation: 'UPDATE', oldObject: object(hostile), object: object(hostile) });
-    const result = decideGenomeAdmission(r, keys, DEFAULT_POLICY);
+    const result = decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT);
     expect(result.response.allowed).toBe(false);
     expect(result.response.status?.message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\.x/);
   });

@@ -126,7 +126,7 @@ export function decideGenomeAdmission(
   request: AdmissionRequest,
   trustedKeys: readonly TrustedKey[],
   policy: VerifyPolicy,
-  { trustCurrent = true }: { trustCurrent?: boolean } = {},
+  { trustCurrent }: { trustCurrent: boolean },
 ): GenomeAdmission {
   const subject: Subject = {
     request,
