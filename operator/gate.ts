@@ -41,7 +41,7 @@ export interface GatedPod {
     readinessGates?: { conditionType?: string }[];
     /**
      * Whether every application container runs on the injected genome (checkInjection, computed
-     * when the pod is cached: a pod's containers do not change). Absent: never checked.
+     * each time the pod is cached: its containers are not kept). Absent: never checked.
      */
     injection?: InjectionCheck;
   };
