@@ -136,6 +136,23 @@ describe('configMapView: what the pod webhook caches of a published ConfigMap', 
     });
   });
 
+  it('reads no genome a Genome could not have published (mutable, or not controlled by a Genome), and none twice for one immutable ConfigMap', () => {
+    const one = publishedGenome({ name: 'one', namespace: 'apps', genome: makeGenome([signer]) });
+    const cm = one.configMap as { immutable?: boolean; metadata: Record<string, unknown> };
+    expect(configMapView({ ...cm, immutable: false }).genomeId).toBeUndefined();
+    expect(
+      configMapView({ ...cm, metadata: { ...cm.metadata, ownerReferences: [] } }).genomeId,
+    ).toBeUndefined();
+    const first = configMapView({ ...cm, metadata: { ...cm.metadata, uid: 'u1' } });
+    expect(first.genomeId).toBe(one.genomeId);
+    // A relist brings the same immutable object again: its id is not computed again.
+    const again = configMapView(
+      { ...cm, metadata: { ...cm.metadata, uid: 'u1' }, data: { 'genome.json': 'not read' } },
+      first,
+    );
+    expect(again.genomeId).toBe(one.genomeId);
+  });
+
   it('never throws on a hostile object, and keeps no id for data that is not a valid genome', () => {
     const hostile: unknown[] = [
       null,

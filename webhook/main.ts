@@ -153,7 +153,8 @@ async function main(): Promise<void> {
     labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`,
     log,
     pageSize: 20,
-    transform: (object) => configMapView(object) as KubernetesObject,
+    transform: (object, previous) =>
+      configMapView(object, previous as ConfigMapView | undefined) as KubernetesObject,
   });
   await Promise.all([genomes.waitForSync(5_000), configMaps.waitForSync(5_000)]);
   const source = certificates(settings, kubeConfig, log);
