@@ -124,9 +124,9 @@ describe('make bench, run small', () => {
       170_000,
     );
     expect(out).toMatch(
-      /baseline: the operator, nothing in the cluster +\d+ MB; V8 heap used \d+ MB/,
+      /baseline: the operator, nothing in the cluster +\d+ MB; V8 heap \d+ MB of \d+ MB/,
     );
-    const added = String.raw` +\d+ MB  [+-]\d+\.\d MB \(goal < \+20 MB: (met|MISSED)\); V8 heap used \d+ MB`;
+    const added = String.raw` +\d+ MB  [+-]\d+\.\d MB \(goal < \+20 MB: (met|MISSED)\); V8 heap \d+ MB of \d+ MB`;
     for (const what of ['3 unlabelled Deployments', '3 labelled pods too']) {
       expect(out).toMatch(new RegExp(String.raw`\+ ${what}, running operator` + added));
       expect(out).toMatch(
