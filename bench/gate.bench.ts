@@ -23,7 +23,7 @@ import {
 import { pickFreePorts } from '../cluster/ports.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { injectedPodSpec, makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
 import { startInformer } from '../kube/informer.ts';
 import { pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 
@@ -50,20 +50,8 @@ function gatedPod(name: string, configMap: string, id: string) {
     },
     spec: {
       schedulingGates: [{ name: 'bench.genome.mathison.io/hold' }],
-      readinessGates: [{ conditionType: GATE }],
       // As the pod webhook injects it: the boot check first, the genome in every container.
-      initContainers: [{ name: 'genome-verify', image: 'genome.local/none:0' }],
-      containers: [
-        {
-          name: 'mathison',
-          image: 'genome.local/none:0',
-          env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
-          volumeMounts: [
-            { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
-          ],
-        },
-      ],
-      volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+      ...injectedPodSpec(configMap),
     },
   };
 }

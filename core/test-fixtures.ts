@@ -96,3 +96,31 @@ export function sortedKeys<T>(value: T): T {
         : v;
   return sort(value) as T;
 }
+
+/**
+ * The parts of a pod spec the pod webhook injects (core/plan-injection.ts), for pods that tests
+ * and benchmarks create directly: the readiness gate, the boot check first, the genome mounted
+ * read-only with MATHISON_GENOME_PATH in every container, and the volume from `configMap`.
+ */
+export function injectedPodSpec(
+  configMap: string,
+  containers: { name: string; image: string }[] = [],
+) {
+  const image = 'genome.local/none:0';
+  return {
+    readinessGates: [{ conditionType: 'genome.mathison.io/verified' }],
+    initContainers: [{ name: 'genome-verify', image }],
+    containers: [
+      {
+        name: 'mathison',
+        image,
+        env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
+        volumeMounts: [
+          { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
+        ],
+      },
+      ...containers,
+    ],
+    volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+  };
+}

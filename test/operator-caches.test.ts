@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { makeGenome, makeSigner, signWith, injectedPodSpec } from '../core/test-fixtures.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -46,19 +46,7 @@ function gatedPod(name: string, annotations: Record<string, string> = {}) {
     },
     spec: {
       schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
-      readinessGates: [{ conditionType: GATE }],
-      initContainers: [{ name: 'genome-verify', image: 'genome.local/none:0' }],
-      containers: [
-        {
-          name: 'mathison',
-          image: 'genome.local/none:0',
-          env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
-          volumeMounts: [
-            { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
-          ],
-        },
-      ],
-      volumes: [{ name: 'mathison-genome', configMap: { name: published.configMap } }],
+      ...injectedPodSpec(published.configMap),
     },
   };
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenomeResource } from '../core/api.ts';
 import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { injectedPodSpec, makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -72,7 +72,12 @@ function gatedPod(
     id,
     gate = true,
     extraContainers = [],
-  }: { configMap: string; id: string; gate?: boolean; extraContainers?: object[] },
+  }: {
+    configMap: string;
+    id: string;
+    gate?: boolean;
+    extraContainers?: { name: string; image: string }[];
+  },
 ) {
   return {
     apiVersion: 'v1',
@@ -85,21 +90,9 @@ function gatedPod(
     },
     spec: {
       schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
-      ...(gate && { readinessGates: [{ conditionType: GATE }] }),
       // As the pod webhook injects it: the boot check first, the genome in every container.
-      initContainers: [{ name: 'genome-verify', image: 'genome.local/none:0' }],
-      containers: [
-        {
-          name: 'mathison',
-          image: 'genome.local/none:0',
-          env: [{ name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' }],
-          volumeMounts: [
-            { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true },
-          ],
-        },
-        ...extraContainers,
-      ],
-      volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+      ...injectedPodSpec(configMap, extraContainers),
+      ...(!gate && { readinessGates: [] }),
     },
   };
 }
