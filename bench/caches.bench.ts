@@ -21,7 +21,13 @@ import {
 import { pickFreePorts } from '../cluster/ports.ts';
 import { GENOME_LABEL } from '../core/api.ts';
 import { pool, startBenchCluster, SYSTEM } from './bench-cluster.ts';
-import { bundleOperator, NODE_ARGS, settledRss } from './operator-run.ts';
+import {
+  bundleOperator,
+  NODE_ARGS,
+  OPERATOR_MALLOC_ENV,
+  OPERATOR_MALLOC_TEXT,
+  settledRss,
+} from './operator-run.ts';
 
 const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 10_000);
 const PODS = Number(process.env.BENCH_PODS ?? 1_000);
@@ -106,7 +112,7 @@ async function startOperator(kubeconfigPath: string, bundle: string): Promise<Ru
     namespace: SYSTEM,
     healthListen: `127.0.0.1:${port}`,
     bundle,
-    env: { MALLOC_ARENA_MAX: '2', ...OPERATOR_ENV },
+    env: { ...OPERATOR_MALLOC_ENV, ...OPERATOR_ENV },
     nodeArgs: NODE_ARGS,
   });
   let ended = false;
@@ -192,7 +198,7 @@ async function main(): Promise<void> {
   let operator: Running | undefined;
   try {
     console.log(
-      `operator caches against tenants: ${DEPLOYMENTS} unlabelled Deployments and ${PODS} labelled pods, ${ANNOTATION_KIB} KiB of annotations each, one local control plane (etcd quota ${(etcdQuotaBytes / GIB).toFixed(1)} GiB); node ${NODE_ARGS.join(' ') || '(no flags)'}, MALLOC_ARENA_MAX=2${Object.keys(OPERATOR_ENV).length > 0 ? ` ${process.env.BENCH_OPERATOR_ENV}` : ''}; RSS settled after ${SETTLE_MS / 1000} s idle\n`,
+      `operator caches against tenants: ${DEPLOYMENTS} unlabelled Deployments and ${PODS} labelled pods, ${ANNOTATION_KIB} KiB of annotations each, one local control plane (etcd quota ${(etcdQuotaBytes / GIB).toFixed(1)} GiB); node ${NODE_ARGS.join(' ') || '(no flags)'}, ${OPERATOR_MALLOC_TEXT}${Object.keys(OPERATOR_ENV).length > 0 ? ` ${process.env.BENCH_OPERATOR_ENV}` : ''}; RSS settled after ${SETTLE_MS / 1000} s idle\n`,
     );
     operator = await startOperator(cluster.operatorKubeconfig, bundle);
     const baseline = await settled(operator);

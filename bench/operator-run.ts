@@ -1,6 +1,6 @@
 /**
  * How the operator benchmarks run the operator and read its memory: as the image runs it (one
- * esbuild bundle under plain node, the chart's node flags, MALLOC_ARENA_MAX=2), its RSS from
+ * esbuild bundle under plain node, the chart's node flags and malloc settings), its RSS from
  * /proc.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,6 +25,17 @@ export const NODE_ARGS =
   process.env.BENCH_NODE_ARGS === undefined
     ? chartNodeFlags()
     : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '');
+
+/** The malloc settings the chart gives the operator (templates/operator.yaml). */
+export const OPERATOR_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
+
+/** OPERATOR_MALLOC_ENV as the benchmarks print it. */
+export const OPERATOR_MALLOC_TEXT = Object.entries(OPERATOR_MALLOC_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ');
 
 /** The operator as the image runs it: one esbuild bundle under plain node (no tsx loader). */
 export function bundleOperator(dir: string): string {

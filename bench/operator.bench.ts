@@ -28,7 +28,14 @@ import { genomeManifest } from '../core/manifest.ts';
 import { makeSigner, signWith } from '../core/test-fixtures.ts';
 import { startInformer } from '../kube/informer.ts';
 import { percentile, pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
-import { bundleOperator, NODE_ARGS, rssMb, settledRss } from './operator-run.ts';
+import {
+  bundleOperator,
+  NODE_ARGS,
+  OPERATOR_MALLOC_ENV,
+  OPERATOR_MALLOC_TEXT,
+  rssMb,
+  settledRss,
+} from './operator-run.ts';
 import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
@@ -132,7 +139,7 @@ async function main(): Promise<void> {
   try {
     setTrust({ [signer.keyId]: signer.publicKey });
     console.log(
-      `operator benchmark: ${N} Genomes of 50 KB, ${WORKERS} workers, one local control plane; node ${NODE_ARGS.join(' ') || '(no flags)'}, MALLOC_ARENA_MAX=2\n`,
+      `operator benchmark: ${N} Genomes of 50 KB, ${WORKERS} workers, one local control plane; node ${NODE_ARGS.join(' ') || '(no flags)'}, ${OPERATOR_MALLOC_TEXT}\n`,
     );
     const { genome, names } = await createGenomes(admin, 'bench', N, 50_000);
     await createGenomes(admin, 'baseline', N, 50_000);
@@ -162,7 +169,7 @@ async function main(): Promise<void> {
       healthListen: `127.0.0.1:${port}`,
       args: [`--workers=${WORKERS}`],
       bundle,
-      env: { MALLOC_ARENA_MAX: '2' },
+      env: { ...OPERATOR_MALLOC_ENV },
       nodeArgs: [
         ...NODE_ARGS,
         ...(SNAPSHOT_DIR

@@ -109,6 +109,11 @@ describe('helm lint and helm template', () => {
     const defaults = await template('genome-operator', 'genome-system');
     for (const name of ['genome-operator', 'genome-operator-webhook'])
       expect(env(defaults, name).env).toContainEqual(optOut);
+    // Large freed buffers go back to the system (docs/benchmarks.md, caches.bench).
+    expect(env(defaults, 'genome-operator').env).toContainEqual({
+      name: 'MALLOC_MMAP_THRESHOLD_',
+      value: '131072',
+    });
     expect(env(defaults, 'genome-operator-webhook').args).toEqual([
       '--max-semi-space-size=4',
       '--max-old-space-size=112',
