@@ -13,6 +13,11 @@ import { GENOME_LABEL } from '../core/api.ts';
  */
 export const NAMES_A_GENOME = `${GENOME_LABEL},${GENOME_LABEL}!=`;
 
+/** Longest name, uid, resourceVersion or timestamp kept (names are at most 253). */
+export const MAX_IDENTITY_CHARS = 256;
+/** Longest genome id annotation kept (an id is 64 hex digits; longer is never a match). */
+export const MAX_ID_CHARS = 128;
+
 /** Longest label value the API server allows (a Genome's name in the genome label). */
 const MAX_LABEL_VALUE = 63;
 /** Longest label key (253 for the prefix, a slash, 63 for the name) and value together. */

@@ -14,17 +14,19 @@ import {
   type InjectionPolicy,
 } from '../core/injection-check.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
-import { keptEntry, keptLabels, keptString } from './cache-bounds.ts';
+import {
+  keptEntry,
+  keptLabels,
+  keptString,
+  MAX_ID_CHARS,
+  MAX_IDENTITY_CHARS,
+} from './cache-bounds.ts';
 import type { GatedPod, PodCondition } from './gate.ts';
 import type { RolloutPod } from './rollout.ts';
 
 /** A labelled pod as the operator's cache keeps it. */
 export type CachedPodShape = GatedPod & RolloutPod;
 
-/** Longest name, uid, resourceVersion or timestamp kept (names are at most 253). */
-const MAX_IDENTITY_CHARS = 256;
-/** Longest genome id annotation kept (an id is 64 hex digits; longer is never a match). */
-const MAX_ID_CHARS = 128;
 /**
  * Longest gate condition message kept. The operator's own messages are at most
  * MAX_MESSAGE_CHARS (and a clip note): a longer one cannot be the operator's, so it is kept as

@@ -13,7 +13,13 @@ import {
 } from '../core/api.ts';
 import { displayText } from '../core/display.ts';
 import { verifiedPublication } from '../core/plan-injection.ts';
-import { genomeLabel, keptEntry, keptString } from './cache-bounds.ts';
+import {
+  genomeLabel,
+  keptEntry,
+  keptString,
+  MAX_ID_CHARS,
+  MAX_IDENTITY_CHARS,
+} from './cache-bounds.ts';
 
 type Labels = Record<string, string>;
 
@@ -69,8 +75,6 @@ const MAX_SELECTOR_TERMS = 32;
 const MAX_SELECTOR_VALUES = 64;
 /** Most characters of all its keys, operators and values together. */
 const MAX_SELECTOR_CHARS = 4096;
-/** Longest genome id annotation kept (an id is 64 hex digits; longer is never a match). */
-const MAX_ID_CHARS = 128;
 
 type Loose = Record<string, unknown>;
 const record = (value: unknown): Loose =>
@@ -112,7 +116,7 @@ export function shrinkWorkload(kind: string, apiVersion: string) {
 }
 
 function identity(metadata: Loose): NonNullable<CachedWorkload['metadata']> {
-  const text = (key: string) => keptString(metadata[key], 256);
+  const text = (key: string) => keptString(metadata[key], MAX_IDENTITY_CHARS);
   const deletionTimestamp = text('deletionTimestamp');
   return {
     name: text('name'),
