@@ -64,6 +64,8 @@ export interface Informer<T extends KubernetesObject> {
   downSince(): number | undefined;
   /** Synced and not down for `staleAfterMs` or more: the cache may be trusted. */
   healthy(staleAfterMs: number): boolean;
+  /** Calls `handler` each time the list/watch goes down or comes back (see downSince). */
+  onDownChange(handler: () => void): void;
   /** Stops watching and waits for the loop to end; the cache stays readable. */
   stop(): Promise<void>;
 }
@@ -107,6 +109,7 @@ export function startInformerWith<T extends KubernetesObject>(
     downSince: () => loop.down,
     healthy: (staleAfterMs) =>
       loop.isSynced && (loop.down === undefined || loop.now() - loop.down < staleAfterMs),
+    onDownChange: (handler) => loop.downHandlers.push(handler),
     stop: async () => {
       loop.stop();
       await done;
@@ -150,6 +153,7 @@ class InformerLoop<T extends KubernetesObject> {
   rv = '';
   isSynced = false;
   down: number | undefined;
+  readonly downHandlers: (() => void)[] = [];
   readonly now: () => number;
   private readonly log: Logger;
   private readonly backoff: Backoff;
@@ -394,7 +398,10 @@ class InformerLoop<T extends KubernetesObject> {
   }
 
   private markDown(err: unknown): void {
-    if (this.down === undefined) this.down = this.now();
+    if (this.down === undefined) {
+      this.down = this.now();
+      this.tellDownChange();
+    }
     this.log.warn('list/watch failed; retrying', {
       path: this.options.path,
       downForMs: this.now() - this.down,
@@ -404,7 +411,13 @@ class InformerLoop<T extends KubernetesObject> {
   }
 
   private markUp(): void {
+    if (this.down === undefined) return;
     this.down = undefined;
+    this.tellDownChange();
+  }
+
+  private tellDownChange(): void {
+    for (const handler of this.downHandlers) handler();
   }
 
   private sleep(ms: number): Promise<void> {

@@ -163,6 +163,26 @@ describe('watchTrustedKeys', () => {
     await eventually(() => told > 0, 2_000);
   });
 
+  it('tells both edges of a stale spell shorter than any polling period', async () => {
+    // Every watch fails; each failure waits 900 ms (fixed back-off) before a list that
+    // succeeds, so the keys are stale for about 400 ms of every 900 (staleAfterMs 500).
+    const { server, kc } = await fakeApiServer((_attempt, res) => res.writeHead(500).end());
+    const source = await watchTrustedKeys(kc, 'ops', silentLogger, {
+      staleAfterMs: 500,
+      backoff: { initialMs: 900, maxMs: 900, random: () => 1 },
+    });
+    const seen: boolean[] = [];
+    source.onChange(() => seen.push(source.synced()));
+    cleanup = async () => {
+      await source.stop();
+      server.close();
+    };
+    await eventually(
+      () => seen.includes(false) && seen.lastIndexOf(true) > seen.indexOf(false),
+      5_000,
+    );
+  });
+
   it('stays current through quiet watches that end at their timeout, without listing again', async () => {
     let lists = 0;
     const { server, kc } = await fakeApiServer((_attempt, res) => {

@@ -76,7 +76,7 @@ export async function watchTrustedKeys(
   const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
   // Keys from a watch that has been failing for a while may still include a revoked one.
   const synced = () => informer.healthy(staleAfterMs);
-  const freshness = watchFreshness(synced, () => state.tell());
+  const freshness = watchFreshness(informer, synced, staleAfterMs, () => state.tell());
   return {
     keys: () => state.keys,
     problems: () => state.problems,
@@ -88,22 +88,40 @@ export async function watchTrustedKeys(
     },
     onChange: (listener) => state.listeners.push(listener),
     stop: () => {
-      clearInterval(freshness);
+      freshness.stop();
       return informer.stop();
     },
   };
 }
 
-/** Tells `tell` whenever `synced` turns from true to false or back (checked every second). */
-function watchFreshness(synced: () => boolean, tell: () => void): NodeJS.Timeout {
+/**
+ * Tells `tell` whenever `synced` turns from true to false or back: checked when the watch goes
+ * down or comes back, and once more when a down watch has lasted `staleAfterMs`. Event-driven,
+ * so a stale spell shorter than any polling period is still told (both of its edges).
+ */
+function watchFreshness(
+  informer: Informer<V1Secret>,
+  synced: () => boolean,
+  staleAfterMs: number,
+  tell: () => void,
+): { stop(): void } {
   let was = synced();
-  const timer = setInterval(() => {
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
     const now = synced();
     if (now !== was) tell();
     was = now;
-  }, FRESHNESS_CHECK_MS);
-  timer.unref();
-  return timer;
+  };
+  informer.onDownChange(() => {
+    clearTimeout(timer);
+    check();
+    const since = informer.downSince();
+    if (since === undefined) return;
+    // A millisecond late, so the clock has passed the bound when synced() is asked again.
+    timer = setTimeout(check, Math.max(0, since + staleAfterMs - Date.now()) + 1);
+    timer.unref();
+  });
+  return { stop: () => clearTimeout(timer) };
 }
 
 /** How long the trust watch may be down before the keys count as stale (readiness fails). */
@@ -112,8 +130,6 @@ const STALE_AFTER_MS = 10_000;
 const WATCH_TIMEOUT_SECONDS = 10;
 /** A trust watch open this long without an event or its end counts as down. */
 const STALL_AFTER_MS = 15_000;
-/** How often staleness is checked, to tell listeners when it changes. */
-const FRESHNESS_CHECK_MS = 1_000;
 
 type Report = (secret: V1Secret, problem: TrustProblem) => Promise<void>;
 
