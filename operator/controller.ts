@@ -7,7 +7,7 @@ import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 import { PodIndex } from './pod-index.ts';
 import { hasGate, releasedGate, staleGate, type GateWrite } from './gate.ts';
 import { isNotFound, isUidMismatch } from '../kube/errors.ts';
-import { WorkQueue, type WorkQueueOptions } from './queue.ts';
+import { WorkQueue, type WorkQueueOptions } from './runtime/queue.ts';
 import { reconcile, type CachedPod } from './reconcile.ts';
 import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
 import type { WorkloadWrites } from '../kube/workload-writes.ts';

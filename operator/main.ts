@@ -26,7 +26,7 @@ import { startController, type Controller } from './controller.ts';
 import { serveHealth } from './health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
-import { DEFAULT_QUEUE_OPTIONS } from './queue.ts';
+import { DEFAULT_QUEUE_OPTIONS } from './runtime/queue.ts';
 import type { CachedPod } from './reconcile.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
