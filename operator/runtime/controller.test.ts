@@ -1,0 +1,119 @@
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/log.ts';
+import {
+  atStart,
+  runController,
+  watchCache,
+  type CacheEvent,
+  type RunningController,
+} from './controller.ts';
+import { createRuntimeMetrics } from './metrics.ts';
+import { DONE, TerminalError, type Result } from './result.ts';
+
+/** An answered request of the API server, as client-node's errors carry it. */
+const answered = (statusCode: number) =>
+  Object.assign(new Error(`HTTP ${statusCode}`), { statusCode });
+
+function harness(reconcile: (key: string, runs: number) => Promise<Result>) {
+  const registry = new Registry();
+  const metrics = createRuntimeMetrics(registry);
+  const runs = new Map<string, number>();
+  const handlers: ((e: CacheEvent<string>) => void)[] = [];
+  const source = {
+    onChange: (handler: (e: CacheEvent<string>) => void) => {
+      handlers.push(handler);
+      return () => handlers.splice(handlers.indexOf(handler), 1);
+    },
+  };
+  const controller = runController(
+    {
+      name: 'test',
+      watches: [atStart(() => ['start']), watchCache(source, (e) => e.object)],
+      reconcile: (key) => {
+        const n = (runs.get(key) ?? 0) + 1;
+        runs.set(key, n);
+        return reconcile(key, n);
+      },
+    },
+    { metrics, log: silentLogger, baseDelayMs: 5, maxDelayMs: 20 },
+  );
+  const emit = (object: string) => handlers.forEach((h) => h({ type: 'update', object }));
+  /** The sum of a counter's (or a histogram's `_count`'s) values with these labels. */
+  const count = async (name: string, labels: Record<string, string>) => {
+    const base = name.replace(/_count$/, '');
+    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === base);
+    const values = (metric?.values ?? []) as {
+      labels: Record<string, unknown>;
+      value: number;
+      metricName?: string;
+    }[];
+    return values
+      .filter((v) => (v.metricName ?? name) === name)
+      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+      .reduce((sum, v) => sum + v.value, 0);
+  };
+  return { controller, runs, emit, count, handlers };
+}
+
+describe('runController', () => {
+  let running: RunningController | undefined;
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+
+  it('reconciles the keys its watches give, at start and on each change', async () => {
+    const h = harness(() => Promise.resolve(DONE));
+    running = h.controller;
+    await expect.poll(() => h.runs.get('start')).toBe(1);
+    h.emit('a');
+    await expect.poll(() => h.runs.get('a')).toBe(1);
+    expect(
+      await h.count('genome_reconcile_duration_seconds_count', {
+        controller: 'test',
+        outcome: 'success',
+      }),
+    ).toBe(2);
+  });
+
+  it('reconciles again after requeueAfter, counted as a requeue', async () => {
+    const h = harness((_key, n) => Promise.resolve(n < 3 ? { requeueAfter: 10 } : DONE));
+    running = h.controller;
+    await expect.poll(() => h.runs.get('start')).toBe(3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.runs.get('start')).toBe(3);
+    expect(await h.count('genome_reconcile_duration_seconds_count', { outcome: 'requeue' })).toBe(
+      2,
+    );
+  });
+
+  it('retries an error with back-off until it succeeds', async () => {
+    const h = harness((_key, n) => (n < 3 ? Promise.reject(answered(503)) : Promise.resolve(DONE)));
+    running = h.controller;
+    await expect.poll(() => h.runs.get('start')).toBe(3);
+    expect(await h.count('genome_queue_retries_total', { controller: 'test' })).toBe(2);
+    expect(await h.count('genome_reconcile_duration_seconds_count', { outcome: 'error' })).toBe(2);
+  });
+
+  it('does not retry a terminal error (a TerminalError, a 403, a 422), but counts it; a change runs the key again', async () => {
+    const errors = [new TerminalError('cannot ever work'), answered(403), answered(422)];
+    const h = harness((key) => Promise.reject(errors[Number(key)] ?? new TerminalError('start')));
+    running = h.controller;
+    for (const key of ['0', '1', '2']) h.emit(key);
+    await expect
+      .poll(() => h.count('genome_reconcile_terminal_errors_total', { controller: 'test' }))
+      .toBe(4);
+    await new Promise((r) => setTimeout(r, 60)); // well past every back-off
+    expect([...h.runs.values()]).toEqual([1, 1, 1, 1]);
+    expect(await h.count('genome_queue_retries_total', {})).toBe(0);
+    h.emit('1');
+    await expect.poll(() => h.runs.get('1')).toBe(2);
+  });
+
+  it('stops its watches when stopped', async () => {
+    const h = harness(() => Promise.resolve(DONE));
+    await h.controller.stop();
+    expect(h.handlers).toHaveLength(0);
+  });
+});
