@@ -71,7 +71,7 @@ export interface Informer<T extends KubernetesObject> {
 }
 
 /** The cache key of an object: `namespace/name`, or `name` for a cluster-scoped object. */
-export function objectKey(object: KubernetesObject): string {
+export function objectKey(object: { metadata?: { namespace?: string; name?: string } }): string {
   const { namespace, name = '' } = object.metadata ?? {};
   return namespace ? `${namespace}/${name}` : name;
 }

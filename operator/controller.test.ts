@@ -4,7 +4,7 @@ import type { GenomeResource, GenomeStatus } from '../core/api.ts';
 import type { Logger } from '../core/log.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import type { OperatorWrites } from '../kube/operator-writes.ts';
+import type { OperatorClient } from '../kube/operator-client.ts';
 import {
   startController,
   type CacheEvent,
@@ -81,7 +81,8 @@ function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
   const keyListeners: (() => void)[] = [];
   const statuses: GenomeStatus[] = [];
   const reads = { count: 0, fail: 0, answer: undefined as GenomeResource | undefined };
-  const writes: OperatorWrites = {
+  const writes: OperatorClient = {
+    readPod: () => Promise.resolve(undefined),
     readConfigMapText: () => Promise.resolve(undefined),
     readGenome: () => {
       reads.count += 1;

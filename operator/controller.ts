@@ -1,7 +1,7 @@
 import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import type { OperatorWrites } from '../kube/operator-writes.ts';
+import type { OperatorClient } from '../kube/operator-client.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
 import { PodIndex } from './pod-index.ts';
@@ -50,7 +50,7 @@ export interface ControllerDeps {
   configMaps: ObjectCache<CachedConfigMap>;
   pods: ObjectCache<CachedPod>;
   trust: KeySource;
-  writes: OperatorWrites;
+  writes: OperatorClient;
   events: EventRecorder;
   production: boolean;
   metrics: OperatorMetrics;

@@ -37,6 +37,8 @@ function input(
     production: false,
     owned: [],
     mounted: new Set(),
+    earlier: new Map(),
+    lastWrittenStatus: undefined,
     now,
     ...overrides,
   };

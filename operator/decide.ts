@@ -16,9 +16,11 @@ import {
   summarizeReady,
   type ConditionInput,
 } from '../core/conditions.ts';
-import { displayMessage } from '../core/display.ts';
+import { displayMessage, displayText } from '../core/display.ts';
 import {
   configMapDataDigest,
+  configMapName as configMapNameOf,
+  legacyConfigMapName,
   desiredConfigMap,
   type GenomeRef,
   type PublishedConfigMap,
@@ -59,6 +61,17 @@ export interface DecideInput {
   owned: readonly OwnedConfigMap[];
   /** Names of ConfigMaps that pods in the namespace still mount. */
   mounted: ReadonlySet<string>;
+  /**
+   * The verdicts, under the current keys, of the genomes held by its older immutable ConfigMaps
+   * that gated pods still mount (a rollout under way), by ConfigMap name. Gathered only for a
+   * verified Genome.
+   */
+  earlier: ReadonlyMap<string, Verdict>;
+  /**
+   * The status this operator last wrote for this Genome (its fingerprint, statusFingerprint),
+   * if any: clean-up waits until the status it follows has been written.
+   */
+  lastWrittenStatus: string | undefined;
   now: Date;
 }
 
@@ -70,6 +83,8 @@ export interface Plan {
   replace: boolean;
   /** Owned ConfigMaps to delete: not the current one and no longer mounted. */
   remove: string[];
+  /** The deletions wait for the next reconcile, after the status written now (cleanUpWaits). */
+  deferCleanUp: boolean;
   status: GenomeStatus;
   /** False when the status is already what it should be (no write). */
   writeStatus: boolean;
@@ -78,7 +93,18 @@ export interface Plan {
   verdict: Verdict;
   /** The current ConfigMap exists, owned, immutable, with the content it should have. */
   inPlace: boolean;
+  /**
+   * The verdicts of the genomes its ConfigMaps hold, by ConfigMap name, for its pods' gates:
+   * the current one once in place, and older ones that gated pods mount, each counted only as
+   * the Genome's own (earlierVerdict).
+   */
+  published: Map<string, Verdict>;
+  /** Reconcile again after this long: clean-up waits for the status written now. */
+  requeueAfter?: number;
 }
+
+/** How long clean-up waits for a status write's own watch event, at most. */
+export const CLEAN_UP_DELAY_MS = 1_000;
 
 /**
  * Decides what the world should look like for one Genome: gather → decide → act's pure
@@ -93,16 +119,89 @@ export function decide(input: DecideInput): Plan {
   const previous = input.genome.status ?? {};
   const status = statusFor(input.genome, verdict, name, input.now);
   const published = publishing(input.owned, desired, previous);
+  const writeStatus = !isDeepStrictEqual(comparable(previous), comparable(status));
+  const remove = removable(input, name);
+  const deferCleanUp = cleanUpWaits(input, status, writeStatus, remove);
   return {
     ...(desired && published.write && { apply: desired }),
     replace: published.replace,
-    remove: removable(input, name),
+    remove,
+    deferCleanUp,
     status,
-    writeStatus: !isDeepStrictEqual(comparable(previous), comparable(status)),
+    writeStatus,
     events: eventsFor(previous, verdict, name, published.republish),
     verdict,
     inPlace: published.inPlace,
+    published: publishedVerdicts(input, verdict, name, published.inPlace),
+    ...(deferCleanUp && { requeueAfter: CLEAN_UP_DELAY_MS }),
   };
+}
+
+/**
+ * Whether clean-up waits for the next reconcile. Status goes out first: a reconcile that
+ * writes a status this operator has not written before leaves the deletions to the next
+ * reconcile (the status write's own watch event brings it, behind every Genome queued
+ * meanwhile, and requeueAfter makes sure of it). After a key revocation every Genome's status
+ * then goes out before any clean-up, so Verified=False reaches all of them at the API server's
+ * rate for one write each. A status the API server never shows as written (another field
+ * manager keeps a field there) delays clean-up once, not for ever.
+ */
+function cleanUpWaits(
+  input: DecideInput,
+  status: GenomeStatus,
+  writeStatus: boolean,
+  remove: readonly string[],
+): boolean {
+  if (remove.length === 0 || !writeStatus) return false;
+  return input.lastWrittenStatus !== statusFingerprint(status);
+}
+
+/** What tells one status from another for clean-up: everything but the transition times. */
+export function statusFingerprint(status: GenomeStatus): string {
+  const conditions = (status.conditions ?? []).map(({ lastTransitionTime: _, ...c }) => c);
+  return JSON.stringify({ ...status, conditions });
+}
+
+/** The verdicts of the genomes the Genome's ConfigMaps hold (see Plan.published). */
+function publishedVerdicts(
+  input: DecideInput,
+  verdict: Verdict,
+  current: string | undefined,
+  inPlace: boolean,
+): Map<string, Verdict> {
+  const published = new Map<string, Verdict>();
+  if (!verdict.ok || current === undefined) return published;
+  if (inPlace) published.set(current, verdict);
+  for (const [name, earlier] of input.earlier)
+    if (name !== current) published.set(name, earlierVerdict(input, verdict, name, earlier));
+  return published;
+}
+
+/**
+ * An older genome's verdict, refused unless the ConfigMap is one this Genome published: named
+ * after the genome it holds, and a genome of the same name as the current one.
+ */
+export function earlierVerdict(
+  input: Pick<DecideInput, 'genome' | 'keys' | 'production'>,
+  current: Verified,
+  configMapName: string,
+  verdict: Verdict,
+): Verdict {
+  if (!verdict.ok) return verdict;
+  const genomeName = input.genome.metadata.name ?? '';
+  const ours =
+    (configMapName === configMapNameOf(genomeName, verdict.genomeId) ||
+      configMapName === legacyConfigMapName(genomeName, verdict.genomeId)) &&
+    verdict.genome.name === current.genome.name;
+  if (!ours)
+    return {
+      ok: false as const,
+      ...refuse(
+        'GENOME_NOT_VERIFIED',
+        `ConfigMap ${displayText(configMapName)} holds a genome that Genome ${displayText(genomeName)} never published`,
+      ),
+    };
+  return productionVerdict({ ...input, verdict });
 }
 
 /** The Genome as the owner of its ConfigMaps (the API server always sets these fields). */

@@ -20,7 +20,7 @@ import { podTransform } from './cached-pod.ts';
 import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
 import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
-import { operatorWrites } from '../kube/operator-writes.ts';
+import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import { startController, type Controller } from './controller.ts';
 import { serveHealth } from './health-server.ts';
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
       configMaps: caches.configMaps,
       pods: caches.pods,
       trust: caches.trust,
-      writes: operatorWrites(kc),
+      writes: operatorClient(kc),
       events: eventRecorder(kc, log),
       production: settings.production,
       metrics,

@@ -23,6 +23,16 @@ function ownerOf(configMap: CachedConfigMap): string | undefined {
   return uid !== undefined && controller?.uid === uid ? uid : undefined;
 }
 
+/** The key of the Genome that controls a ConfigMap (its controller owner reference), if any. */
+export function ownerKey(configMap: CachedConfigMap): string | undefined {
+  const owner = configMap.metadata?.ownerReferences?.find(
+    (o) => o.controller === true && o.kind === 'Genome',
+  );
+  return owner?.name === undefined
+    ? undefined
+    : `${configMap.metadata?.namespace ?? ''}/${owner.name}`;
+}
+
 /** A change the ConfigMap cache saw. */
 export interface ConfigMapChange {
   type: 'add' | 'update' | 'delete';

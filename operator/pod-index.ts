@@ -9,6 +9,12 @@ export interface PodChange<P extends GatedPod> {
 
 const keyOf = (pod: GatedPod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 
+/** The pod cache, as far as the index follows it. */
+export interface PodCache<P extends GatedPod> {
+  list(): P[];
+  onChange(handler: (change: PodChange<P>) => void): () => void;
+}
+
 /** The `namespace/name` key of the Genome a pod names, or undefined. */
 export function genomeKeyOf(pod: GatedPod): string | undefined {
   const name = pod.metadata?.labels?.[GENOME_LABEL];
@@ -20,9 +26,27 @@ export function genomeKeyOf(pod: GatedPod): string | undefined {
  * reconcile reads its Genome's pods without walking every pod in the cluster. A pod's label
  * may change: both the Genome it named and the one it names now are affected.
  */
-export class PodIndex<P extends GatedPod> {
+export class PodIndex<P extends GatedPod = GatedPod> {
   private readonly byGenome = new Map<string, Map<string, P>>();
   private readonly genomeOfPod = new Map<string, string>();
+  private readonly handlers = new Set<(genomeKey: string) => void>();
+
+  /**
+   * Indexes what the cache holds and follows its changes; after each, tells the handlers the
+   * keys of the Genomes whose pods changed. Returns a function that stops following.
+   */
+  follow(cache: PodCache<P>): () => void {
+    for (const object of cache.list()) this.observe({ type: 'add', object });
+    return cache.onChange((change) => {
+      for (const key of this.observe(change)) for (const handler of this.handlers) handler(key);
+    });
+  }
+
+  /** Calls `handler` with the key of each Genome whose pods changed; returns an unsubscriber. */
+  onChange(handler: (genomeKey: string) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
 
   /** Takes one change; returns the keys of the Genomes whose pods changed. */
   observe(change: PodChange<P>): string[] {

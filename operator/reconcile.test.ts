@@ -6,7 +6,7 @@ import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.t
 import type { TrustedKey } from '../core/trust.ts';
 import { verify, type Verified } from '../core/verify.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import type { OperatorWrites, PodCondition } from '../kube/operator-writes.ts';
+import type { OperatorClient, PodCondition } from '../kube/operator-client.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
 import { OwnedConfigMaps } from './owned-config-maps.ts';
 import { createMetrics } from './metrics.ts';
@@ -71,7 +71,8 @@ function fakeDeps(
     gates: [] as { pod: string; condition: PodCondition }[],
     requeued: 0,
   };
-  const writes: OperatorWrites = {
+  const writes: OperatorClient = {
+    readPod: () => Promise.resolve(undefined),
     readConfigMapText: () => Promise.reject(new Error('the API server answered 429')),
     readGenome: () => Promise.reject(new Error('not read here')),
     deleteConfigMap: (_ns, name) => {

@@ -8,7 +8,7 @@ import { displayText } from '../core/display.ts';
 import { configMapDataDigest, configMapName, legacyConfigMapName } from '../core/render.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import type { OperatorWrites } from '../kube/operator-writes.ts';
+import type { OperatorClient } from '../kube/operator-client.ts';
 import { decide, productionVerdict, type DecideInput, type Plan } from './decide.ts';
 import { gateWrites, hasGate, mountedConfigMap, type GatedPod, type GateWrite } from './gate.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -26,7 +26,7 @@ export interface ReconcileDeps {
   keys(): readonly TrustedKey[];
   owned: OwnedConfigMaps;
   verifier: VerifyCache;
-  writes: OperatorWrites;
+  writes: OperatorClient;
   events: EventRecorder;
   production: boolean;
   metrics: OperatorMetrics;
@@ -97,6 +97,8 @@ function gather(deps: ReconcileDeps, { genome, pods, keys, keyVersion }: Read): 
     production: deps.production,
     owned: deps.owned.ownedBy(uid, genome.metadata.namespace ?? ''),
     mounted: mountedBy(pods),
+    earlier: new Map(),
+    lastWrittenStatus: undefined,
     now: deps.now(),
   };
 }

@@ -199,7 +199,7 @@ describe('the readiness gate, driven by the operator', () => {
   });
 
   it('a write meant for an earlier pod of the same name fails: the uid in the patch guards it', async () => {
-    // What kube/operator-writes.ts patchPodGate sends, with another pod's uid.
+    // What kube/operator-client.ts patchPodGate sends, with another pod's uid.
     const patch = {
       metadata: { uid: '00000000-0000-0000-0000-000000000000' },
       status: { conditions: [] },

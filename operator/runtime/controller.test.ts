@@ -1,13 +1,8 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.ts';
-import {
-  atStart,
-  runController,
-  watchCache,
-  type CacheEvent,
-  type RunningController,
-} from './controller.ts';
+import type { InformerEvent } from '../../kube/informer.ts';
+import { atStart, runController, watchCache, type RunningController } from './controller.ts';
 import { createRuntimeMetrics } from './metrics.ts';
 import { DONE, TerminalError, type Result } from './result.ts';
 
@@ -19,9 +14,9 @@ function harness(reconcile: (key: string, runs: number) => Promise<Result>) {
   const registry = new Registry();
   const metrics = createRuntimeMetrics(registry);
   const runs = new Map<string, number>();
-  const handlers: ((e: CacheEvent<string>) => void)[] = [];
+  const handlers: ((e: InformerEvent<string>) => void)[] = [];
   const source = {
-    onChange: (handler: (e: CacheEvent<string>) => void) => {
+    onChange: (handler: (e: InformerEvent<string>) => void) => {
       handlers.push(handler);
       return () => handlers.splice(handlers.indexOf(handler), 1);
     },
@@ -38,7 +33,8 @@ function harness(reconcile: (key: string, runs: number) => Promise<Result>) {
     },
     { metrics, log: silentLogger, baseDelayMs: 5, maxDelayMs: 20 },
   );
-  const emit = (object: string) => handlers.forEach((h) => h({ type: 'update', object }));
+  const emit = (object: string) =>
+    handlers.forEach((h) => h({ type: 'update', object, old: object }));
   /** The sum of a counter's (or a histogram's `_count`'s) values with these labels. */
   const count = async (name: string, labels: Record<string, string>) => {
     const base = name.replace(/_count$/, '');

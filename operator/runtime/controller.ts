@@ -5,6 +5,7 @@
  * one concern never retries the work of another.
  */
 import { errorMessage, type Logger } from '../../core/log.ts';
+import type { InformerEvent } from '../../kube/informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { isTerminal, type Result } from './result.ts';
@@ -15,15 +16,9 @@ export interface Watch {
   start(enqueue: (key: string) => void): () => void;
 }
 
-/** A change a cache saw (kube/informer.ts InformerEvent). */
-export interface CacheEvent<T> {
-  type: 'add' | 'update' | 'delete';
-  object: T;
-}
-
 /** A source of cache events: an informer, or an index kept from one. */
 export interface EventSource<T> {
-  onChange(handler: (event: CacheEvent<T>) => void): () => void;
+  onChange(handler: (event: InformerEvent<T>) => void): () => void;
 }
 
 /**
@@ -32,7 +27,7 @@ export interface EventSource<T> {
  */
 export function watchCache<T>(
   source: EventSource<T>,
-  map: (event: CacheEvent<T>) => Iterable<string> | string | undefined,
+  map: (event: InformerEvent<T>) => Iterable<string> | string | undefined,
 ): Watch {
   return {
     start: (enqueue) =>
@@ -41,6 +36,33 @@ export function watchCache<T>(
         if (typeof keys === 'string') enqueue(keys);
         else if (keys !== undefined) for (const key of keys) enqueue(key);
       }),
+  };
+}
+
+/** A source that tells keys directly: an index kept from a cache, the published verdicts. */
+export interface KeySource {
+  onChange(handler: (key: string) => void): (() => void) | void;
+}
+
+/** A Watch of a source of keys: each key it tells is enqueued, or what `map` makes of it. */
+export function watchKeys(
+  source: KeySource,
+  map: (key: string) => Iterable<string> | string | undefined = (key) => key,
+): Watch {
+  return {
+    start: (enqueue) => {
+      let running = true;
+      const stop = source.onChange((key) => {
+        if (!running) return;
+        const keys = map(key);
+        if (typeof keys === 'string') enqueue(keys);
+        else if (keys !== undefined) for (const k of keys) enqueue(k);
+      });
+      return () => {
+        running = false;
+        stop?.();
+      };
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, type GenomeResource, type GenomeStatus } from '../core/api.ts';
 import {
@@ -14,11 +15,14 @@ import {
   GENOME_VERSION,
 } from '../core/api.ts';
 import type { PublishedConfigMap } from '../core/render.ts';
-import { isNotFound, statusCode } from './errors.ts';
+import { absentOn404, isNotFound, statusCode } from './errors.ts';
 import { getObject } from './list-watch-client.ts';
 
-/** The writes the operator makes, all with field manager genome-operator (and two reads). */
-export interface OperatorWrites {
+/**
+ * The operator's calls to the API server: its writes, all with field manager genome-operator,
+ * and the few reads its caches cannot answer.
+ */
+export interface OperatorClient {
   /**
    * Reads the text under `key` of the ConfigMap with `uid`; undefined when it is gone, is
    * another object now, or has no such key. The cache keeps no ConfigMap data: this is how an
@@ -35,6 +39,11 @@ export interface OperatorWrites {
    * operator's cache: the caller compares); undefined when absent.
    */
   readGenome(namespace: string, name: string): Promise<GenomeResource | undefined>;
+  /**
+   * The pod as the API server has it now; undefined when it is gone. For a pod that left the
+   * operator's label-selected cache: the gate controller sees whether it lives on unlabelled.
+   */
+  readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
   /** Server-side applies a published ConfigMap; returns its uid. */
   applyConfigMap(configMap: PublishedConfigMap): Promise<string | undefined>;
   /** Deletes a ConfigMap (only the one with `uid`, when given); absent is done. */
@@ -66,7 +75,7 @@ const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 /** The operator's writes on the API server of `kc`. */
-export function operatorWrites(kc: KubeConfig): OperatorWrites {
+export function operatorClient(kc: KubeConfig): OperatorClient {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const deleteConfigMap = async (namespace: string, name: string, uid?: string) => {
@@ -112,6 +121,7 @@ export function operatorWrites(kc: KubeConfig): OperatorWrites {
         throw err;
       }
     },
+    readPod: (namespace, name) => absentOn404(core.readNamespacedPod({ namespace, name })),
     deleteConfigMap,
     applyConfigMap: async (configMap) => {
       try {
