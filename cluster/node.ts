@@ -152,6 +152,26 @@ async function startNode(
   const ctr = (args: string[]) =>
     run(join(paths.binDir, 'ctr'), ['--address', paths.containerdSocket, ...args]);
   await waitFor(() => tryRun(() => ctr(['version'])), [holder, containerd], 20_000, 'containerd');
+  await importImages(ctr);
+  log('containerd up, images imported');
+  const kubelet = inNode('kubelet', [
+    `--config=${files.kubeletConfig}`,
+    `--kubeconfig=${files.kubeletKubeconfig}`,
+    `--root-dir=${paths.kubeletRoot}`,
+    `--hostname-override=${NODE_NAME}`,
+    `--node-ip=${host.ranges.nodeAddress}`,
+    '--v=1',
+  ]);
+  const proxy = inNode('kube-proxy', [`--config=${files.kubeProxyConfig}`, '--v=1']);
+  const scheduler = await startScheduler(paths, files.schedulerKubeconfig);
+  processes.push(scheduler);
+  cp.adopt([scheduler]);
+  await waitForNodeReady(cp.kubeconfigPath, [holder, containerd, kubelet, proxy, scheduler]);
+  return { name: NODE_NAME, host, paths, namespacePid: holder.pid, ctr, processes };
+}
+
+/** Imports the images the node runs into containerd (k8s.io namespace): there is no registry. */
+async function importImages(ctr: (args: string[]) => string): Promise<void> {
   for (const image of [PAUSE_IMAGE, TEST_SERVER_IMAGE, PRODUCT_IMAGE, MATHISON_REFERENCE_IMAGE]) {
     ctr([
       '-n',
@@ -163,34 +183,24 @@ async function startNode(
       await ensureImageArchive(image),
     ]);
   }
-  log('containerd up, images imported');
-  const kubelet = inNode('kubelet', [
-    `--config=${files.kubeletConfig}`,
-    `--kubeconfig=${files.kubeletKubeconfig}`,
-    `--root-dir=${paths.kubeletRoot}`,
-    `--hostname-override=${NODE_NAME}`,
-    `--node-ip=${host.ranges.nodeAddress}`,
-    '--v=1',
-  ]);
-  const proxy = inNode('kube-proxy', [`--config=${files.kubeProxyConfig}`, '--v=1']);
+}
+
+/** kube-scheduler on the host, against the control plane, its secure port on a free one. */
+async function startScheduler(paths: NodePaths, kubeconfig: string): Promise<SpawnedProcess> {
   const [schedulerPort = 0] = await pickFreePorts(1);
-  const scheduler = spawnLogged(
+  return spawnLogged(
     'kube-scheduler',
     join(paths.binDir, 'kube-scheduler'),
     [
-      `--kubeconfig=${files.schedulerKubeconfig}`,
-      `--authentication-kubeconfig=${files.schedulerKubeconfig}`,
-      `--authorization-kubeconfig=${files.schedulerKubeconfig}`,
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${schedulerPort}`,
     ],
     join(paths.dir, 'kube-scheduler.log'),
   );
-  processes.push(scheduler);
-  cp.adopt([scheduler]);
-  await waitForNodeReady(cp.kubeconfigPath, [holder, containerd, kubelet, proxy, scheduler]);
-  return { name: NODE_NAME, host, paths, namespacePid: holder.pid, ctr, processes };
 }
 
 /**

@@ -149,32 +149,24 @@ class Parser {
   }
 
   private parseString(): string {
-    const text = this.text;
     const start = this.pos;
-    let end = start + 1;
-    for (;;) {
+    const end = this.closingQuote(start);
+    const value = decodeString(this.text.slice(start, end + 1), start);
+    if (!value.isWellFormed()) throw new StrictJsonError('lone UTF-16 surrogate in string', start);
+    this.pos = end + 1;
+    return value;
+  }
+
+  /** Where the string that opens at `start` closes: the next quote not escaped by a backslash. */
+  private closingQuote(start: number): number {
+    const text = this.text;
+    for (let end = start + 1; ; end += 1) {
       end = text.indexOf('"', end);
       if (end === -1) throw new StrictJsonError('unterminated string', start);
       let backslashes = 0;
       while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes += 1;
-      if (backslashes % 2 === 0) break;
-      end += 1;
+      if (backslashes % 2 === 0) return end;
     }
-    const raw = text.slice(start, end + 1);
-    let value: string;
-    if (raw.includes('\\')) {
-      try {
-        value = JSON.parse(raw) as string;
-      } catch {
-        throw new StrictJsonError('invalid string escape or control character', start);
-      }
-    } else {
-      if (CONTROL_CHAR.test(raw)) throw new StrictJsonError('control character in string', start);
-      value = raw.slice(1, -1);
-    }
-    if (!value.isWellFormed()) throw new StrictJsonError('lone UTF-16 surrogate in string', start);
-    this.pos = end + 1;
-    return value;
   }
 
   private parseArray(): JsonValue[] {
@@ -231,5 +223,18 @@ class Parser {
     if (c === close) return true;
     const what = c === undefined ? 'unexpected end of input' : `expected "," or "${close}"`;
     throw new StrictJsonError(what, this.pos - 1);
+  }
+}
+
+/** The value of a string literal `raw` (quotes included) that opened at `at`. */
+function decodeString(raw: string, at: number): string {
+  if (!raw.includes('\\')) {
+    if (CONTROL_CHAR.test(raw)) throw new StrictJsonError('control character in string', at);
+    return raw.slice(1, -1);
+  }
+  try {
+    return JSON.parse(raw) as string;
+  } catch {
+    throw new StrictJsonError('invalid string escape or control character', at);
   }
 }

@@ -93,6 +93,25 @@ interface Seen {
 }
 
 /**
+ * client-go's spam filter: a token bucket per object uid (a burst of BURST, then one per
+ * REFILL_MS). The returned function takes a token for `uid`, or says false when there is none.
+ */
+function spamFilter(now: () => number): (uid: string) => boolean {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (uid) => {
+    const t = now();
+    const bucket = buckets.get(uid) ?? { tokens: BURST, at: t };
+    bucket.tokens = Math.min(BURST, bucket.tokens + (t - bucket.at) / REFILL_MS);
+    bucket.at = t;
+    if (buckets.size > MAX_TRACKED) buckets.clear();
+    buckets.set(uid, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
+}
+
+/**
  * A recorder that never floods and never holds up its caller: Events go through a queue that
  * one sender drains, so a burst of reconciles (every Genome after a key revocation) writes its
  * status updates at the API server's full rate while the Events follow at one write at a time,
@@ -118,18 +137,7 @@ export function eventRecorderWith(
   now: () => number = Date.now,
 ): EventRecorder {
   const seen = new Map<string, Seen>();
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  const allowed = (uid: string): boolean => {
-    const t = now();
-    const bucket = buckets.get(uid) ?? { tokens: BURST, at: t };
-    bucket.tokens = Math.min(BURST, bucket.tokens + (t - bucket.at) / REFILL_MS);
-    bucket.at = t;
-    if (buckets.size > MAX_TRACKED) buckets.clear();
-    buckets.set(uid, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  };
+  const allowed = spamFilter(now);
   const bump = async (previous: Seen): Promise<boolean> => {
     const body = { count: previous.count + 1, lastTimestamp: new Date(now()).toISOString() };
     try {

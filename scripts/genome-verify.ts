@@ -112,21 +112,24 @@ function actions(list: readonly string[]): string {
   return displayText(list.map((a) => displayText(a)).join(', '), 1024);
 }
 
+/**
+ * The signers the genome declares for itself, as keys to check it against (upstream's check,
+ * not a trust decision); a declared key that is not usable refuses the genome.
+ */
+function declaredSigners(genome: Genome): TrustedKey[] {
+  const declared = declaredKeys(genome.authority.signers);
+  const first = declared.problems[0];
+  if (first !== undefined)
+    throw new CliRefusal(refuse('GENOME_INVALID_SCHEMA', first.message, first.source));
+  return declared.keys;
+}
+
 runCli(() => {
   const { genomePath, trustPaths } = parseArgs(process.argv.slice(2));
   const parsed = parseGenome(readTextFile(genomePath, 'genome', MAX_GENOME_FILE_BYTES));
   if (!parsed.ok) throw new CliRefusal(parsed.refusal);
   const selfCheck = trustPaths.length === 0;
-  let trusted: TrustedKey[];
-  if (selfCheck) {
-    const declared = declaredKeys(parsed.genome.authority.signers);
-    const first = declared.problems[0];
-    if (first !== undefined)
-      throw new CliRefusal(refuse('GENOME_INVALID_SCHEMA', first.message, first.source));
-    trusted = declared.keys;
-  } else {
-    trusted = loadTrust(trustPaths);
-  }
+  const trusted = selfCheck ? declaredSigners(parsed.genome) : loadTrust(trustPaths);
   const verdict = verify(parsed.genome, trusted);
   // Every genome value in the summary is escaped and clipped on its own (displayText); the
   // lines are not escaped again, which would fold the summary's own column padding.
