@@ -23,7 +23,7 @@ import { startLeaderElection, type LeaderElector } from '../kube/leader-election
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import { startController, type Controller } from './controller.ts';
-import { serveHealth } from './health-server.ts';
+import { serveHealth } from '../kube/health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
 import { DEFAULT_QUEUE_OPTIONS } from './runtime/queue.ts';

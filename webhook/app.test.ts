@@ -87,7 +87,7 @@ describe('the webhook app', () => {
     const notSynced = await fetch(`${base}/readyz`);
     expect([notSynced.status, await notSynced.text()]).toEqual([
       503,
-      'trusted keys not loaded yet',
+      'trusted keys not loaded yet\n',
     ]);
     state.synced = true;
     state.certificateValid = false;

@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express from 'express';
 import { errorMessage, type Logger } from '../core/log.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
@@ -8,6 +7,7 @@ import type { InjectionSettings } from '../core/plan-injection.ts';
 import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
 import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
+import { healthHandler } from '../kube/health-server.ts';
 import {
   ByteBudget,
   DEFAULT_BODY_LIMITS,
@@ -19,7 +19,6 @@ import {
 import {
   createWebhookMetrics,
   type WebhookEndpointName,
-  type WebhookMetrics,
   type WebhookRequestResult,
 } from './metrics.ts';
 
@@ -43,46 +42,27 @@ export interface WebhookDeps {
    * /mutate-pod is 404.
    */
   pods?: PublishedCaches & { injection: InjectionSettings };
-  /** Where requests are counted; a fresh registry when not given. Served at GET /metrics. */
-  metrics?: WebhookMetrics;
 }
 
 /**
  * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body
  * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, one over the
  * endpoint's limit 413, one that finds no room under the in-flight cap 503 (webhook/body.ts;
- * the API server fails closed on each). /healthz says the process is alive; /readyz
- * whether trusted keys are loaded and the certificate is valid; /metrics serves the request
+ * the API server fails closed on each). /healthz, /readyz and /metrics are answered as the
+ * operator answers them (kube/health-server.ts): /readyz says whether the trusted keys (and the
+ * pod mutation's caches) are loaded and the certificate is valid; /metrics serves the request
  * counter (genome_webhook_requests_total{endpoint,result}) and Node's process metrics.
  *
- * The admission path is handled before express: it is the hot path, and express's router and
- * body parser cost more than the verification itself (docs/adr/0002-admission-hot-path.md).
+ * The admission path is a small handler of its own, not a framework's router: it is the hot
+ * path (docs/adr/0002-admission-hot-path.md).
  */
 export function createApp(deps: WebhookDeps): RequestListener {
-  const metrics = deps.metrics ?? createWebhookMetrics();
   const limits = { ...DEFAULT_BODY_LIMITS, ...deps.bodies };
   const budget = new ByteBudget(limits.inFlightBytes);
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok');
-  });
-  app.get('/readyz', (_req, res) => {
-    const problems = readinessProblems(deps);
-    res.status(problems.length === 0 ? 200 : 503).type('text/plain');
-    res.send(
-      problems.length === 0
-        ? `ok: ${deps.trust.keys().length} trusted key(s)`
-        : problems.join('; '),
-    );
-  });
-  app.get('/metrics', (_req, res) => {
-    metrics.inFlightBytes.set(budget.held());
-    metrics.registry.metrics().then(
-      (text) => res.type(metrics.registry.contentType).send(text),
-      () => res.status(500).end(),
-    );
+  const metrics = createWebhookMetrics(() => budget.held());
+  const health = healthHandler({
+    notReady: () => readinessProblems(deps).join('; ') || undefined,
+    registry: metrics.registry,
   });
   const handling = (endpoint: WebhookEndpointName): Handling => ({
     deps,
@@ -110,7 +90,7 @@ export function createApp(deps: WebhookDeps): RequestListener {
       mutate(mutating, deps.pods, req, res).catch((err: unknown) =>
         failed(deps.log, res, err, mutating.count),
       );
-    } else app(req, res);
+    } else health(req, res);
   };
 }
 

@@ -20,8 +20,11 @@ export interface WebhookMetrics {
   inFlightBytes: Gauge;
 }
 
-/** Creates the webhook's metrics (and Node's process metrics) on a fresh registry. */
-export function createWebhookMetrics(): WebhookMetrics {
+/**
+ * Creates the webhook's metrics (and Node's process metrics) on a fresh registry; the in-flight
+ * gauge reads `heldBytes` when scraped.
+ */
+export function createWebhookMetrics(heldBytes: () => number = () => 0): WebhookMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'genome_webhook_' });
   const requests = new Counter({
@@ -44,6 +47,9 @@ export function createWebhookMetrics(): WebhookMetrics {
     name: 'genome_webhook_inflight_body_bytes',
     help: 'Admission request body bytes held now, all requests together.',
     registers: [registry],
+    collect() {
+      this.set(heldBytes());
+    },
   });
   return { registry, requests, inFlightBytes };
 }
