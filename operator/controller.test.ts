@@ -11,7 +11,7 @@ import {
   type Controller,
   type ObjectCache,
 } from './controller.ts';
-import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
+import { GenomeStore, type CompactGenome } from './genome-store.ts';
 import { createMetrics } from './metrics.ts';
 
 const alice = makeSigner('alice');
@@ -56,16 +56,28 @@ function genomeOf(version: string, resourceVersion: number, status?: GenomeStatu
 
 /**
  * The controller over fake caches and writes. The API server's side is played here: what is
- * written (status) comes back through the Genome cache, through GenomeTexts.compact as the
+ * written (status) comes back through the Genome cache, through GenomeStore.compact as the
  * informer applies it; `server` is the Genome the API server would read back.
  */
-function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
-  const texts = new GenomeTexts();
+function harness({ fresh = true, pods = [] as KubernetesObject[], idleMs = 10_000 } = {}) {
   let trustFresh = fresh;
   const gates: { name: string; status: string; reason: string }[] = [];
   const podCache = new FakeCache<KubernetesObject>();
   for (const pod of pods) podCache.objects.set(`apps/${pod.metadata?.name}`, pod);
   const genomes = new FakeCache<CompactGenome>();
+  const reads = { count: 0, fail: 0, answer: undefined as GenomeResource | undefined };
+  const texts = new GenomeStore({
+    start: () => genomes,
+    read: () => {
+      reads.count += 1;
+      if (reads.fail > 0) {
+        reads.fail -= 1;
+        return Promise.reject(new Error('the API server answered 503'));
+      }
+      return Promise.resolve(structuredClone(reads.answer ?? server));
+    },
+    idleMs,
+  });
   let resourceVersion = 1;
   let server = genomeOf('1.0.0', resourceVersion);
   const store = (object: GenomeResource) => {
@@ -80,18 +92,10 @@ function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
   let keys: readonly TrustedKey[] = trust(alice);
   const keyListeners: (() => void)[] = [];
   const statuses: GenomeStatus[] = [];
-  const reads = { count: 0, fail: 0, answer: undefined as GenomeResource | undefined };
   const writes: OperatorClient = {
     readPod: () => Promise.resolve(undefined),
     readConfigMapText: () => Promise.resolve(undefined),
-    readGenome: () => {
-      reads.count += 1;
-      if (reads.fail > 0) {
-        reads.fail -= 1;
-        return Promise.reject(new Error('the API server answered 503'));
-      }
-      return Promise.resolve(structuredClone(reads.answer ?? server));
-    },
+    readGenome: () => Promise.reject(new Error('the store reads Genomes')),
     deleteConfigMap: () => Promise.resolve(),
     applyConfigMap: () => Promise.resolve('configmap-uid'),
     applyStatus: (_ns, _name, status) => {
@@ -114,7 +118,7 @@ function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
   store(structuredClone(server));
   const controller = startController({
     genomes,
-    texts,
+    store: texts,
     configMaps: new FakeCache(),
     pods: podCache as never,
     trust: {
@@ -155,31 +159,33 @@ function harness({ fresh = true, pods = [] as KubernetesObject[] } = {}) {
 
 const verified = (s: GenomeStatus | undefined) => s?.conditions?.find((c) => c.type === 'Verified');
 
-describe('the controller with genome texts let go (GenomeTexts)', () => {
+describe('the controller with genome texts let go (GenomeStore)', () => {
   let running: Controller | undefined;
   afterEach(async () => {
     await running?.stop();
     running = undefined;
   });
+  const held = (h: ReturnType<typeof harness>) => h.texts.stats().texts;
 
-  it('lets a converged text go, and reads the Genome back when the keys change', async () => {
-    const h = harness();
+  it('lets an idle text go, and reads the Genome back when the keys change', async () => {
+    const h = harness({ idleMs: 50 });
     running = h.controller;
     await expect.poll(() => verified(h.statuses.at(-1))?.status).toBe('True');
-    // The status write's event brings a reconcile that writes nothing: the text goes.
-    await expect.poll(() => h.texts.heldCount()).toBe(0);
+    await expect.poll(() => held(h)).toBe(0);
     expect(h.reads.count).toBe(0);
 
     h.setKeys(trust(bob)); // alice's key revoked, bob's trusted
     await expect.poll(() => verified(h.statuses.at(-1))?.reason).toBe('GENOME_UNTRUSTED_SIGNER');
+    // The status write's event brings the text again for the reconcile it starts.
     expect(h.reads.count).toBe(1);
-    await expect.poll(() => h.texts.heldCount()).toBe(0);
+    await expect.poll(() => held(h)).toBe(0);
   });
 
   it('retries a read that fails, and never decides without the genome', async () => {
-    const h = harness();
+    const h = harness({ idleMs: 50 });
     running = h.controller;
-    await expect.poll(() => h.texts.heldCount()).toBe(0);
+    await expect.poll(() => verified(h.statuses.at(-1))?.status).toBe('True');
+    await expect.poll(() => held(h)).toBe(0);
     const written = h.statuses.length;
     h.reads.fail = 2;
     h.setKeys(trust(bob));
@@ -189,22 +195,19 @@ describe('the controller with genome texts let go (GenomeTexts)', () => {
     expect(h.statuses.length).toBe(written + 1);
   });
 
-  it('waits for the watch when the API server has another genome than the cache', async () => {
-    const h = harness();
+  it("decides on the API server's Genome when it is newer than the cache", async () => {
+    const h = harness({ idleMs: 50 });
     running = h.controller;
-    await expect.poll(() => h.texts.heldCount()).toBe(0);
-    const written = h.statuses.length;
-    h.reads.answer = genomeOf('2.0.0', 99); // edited; the watch has not brought it yet
-    h.setKeys(trust(bob));
-    await expect.poll(() => h.reads.count).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(h.statuses.length).toBe(written); // no verdict from the wrong genome
-    // The edit arrives with its text: the reconcile uses it without a read.
-    const readsBefore = h.reads.count;
-    h.edit('2.0.0');
-    await expect.poll(() => verified(h.statuses.at(-1))?.reason).toBe('GENOME_UNTRUSTED_SIGNER');
-    expect(h.statuses.at(-1)?.observedGeneration).toBe(1);
-    expect(h.reads.count).toBeLessThanOrEqual(readsBefore + 1); // at most the 1 s second look
+    await expect.poll(() => verified(h.statuses.at(-1))?.status).toBe('True');
+    await expect.poll(() => held(h)).toBe(0);
+    const before = h.statuses.at(-1)?.genomeId;
+    const edited = genomeOf('2.0.0', 99); // edited; the watch has not brought it yet
+    h.reads.answer = { ...edited, metadata: { ...edited.metadata, generation: 2 } };
+    h.setFresh(true); // any reason to reconcile
+    await expect.poll(() => h.reads.count).toBe(1);
+    await expect.poll(() => h.statuses.at(-1)?.observedGeneration).toBe(2);
+    expect(verified(h.statuses.at(-1))?.status).toBe('True');
+    expect(h.statuses.at(-1)?.genomeId).not.toBe(before);
   });
 });
 

@@ -12,7 +12,7 @@ import { reconcile, type CachedPod } from './reconcile.ts';
 import { rollouts, type WorkloadCache } from './reconcile-rollouts.ts';
 import type { WorkloadWrites } from '../kube/workload-writes.ts';
 import type { GenomeResource } from '../core/api.ts';
-import type { CompactGenome, GenomeTexts } from './genome-texts.ts';
+import type { CompactGenome, GenomeStore } from './genome-store.ts';
 import { VerifyCache } from './verify-cache.ts';
 
 /** How long a stopping controller waits for its queued Events to be written. */
@@ -41,10 +41,10 @@ export interface KeySource {
 
 /** What the controller runs on. */
 export interface ControllerDeps {
-  /** Genomes with their genome's digest (GenomeTexts.compact is the informer's transform). */
+  /** Genomes with their genome's digest (GenomeStore.compact is the informer's transform). */
   genomes: ObjectCache<CompactGenome>;
-  /** The genome texts the Genome cache holds apart, while a reconcile may need them. */
-  texts: GenomeTexts;
+  /** The Genomes with their genome (operator/genome-store.ts). */
+  store: Pick<GenomeStore, 'get'>;
   /** Told after every reconcile (operator/memory.ts IdleMemoryRelease). */
   memory?: { worked(): void };
   configMaps: ObjectCache<CachedConfigMap>;
@@ -139,9 +139,8 @@ export function startController(deps: ControllerDeps): Controller {
           await holdGates(key);
         } else {
           await withGenome(key, async () => {
-            const converged = await reconcile(reconcileDeps, key);
+            await reconcile(reconcileDeps, key);
             await rollout.reconcile(key);
-            return converged;
           });
         }
         end({ outcome: 'success' });
@@ -150,7 +149,6 @@ export function startController(deps: ControllerDeps): Controller {
         throw err;
       } finally {
         deps.metrics.queueDepth.set(queue.depth());
-        deps.metrics.textsHeld.set(deps.texts.heldCount());
         deps.memory?.worked();
       }
     },
@@ -163,27 +161,15 @@ export function startController(deps: ControllerDeps): Controller {
     },
   );
   /**
-   * Runs `work` (a reconcile and the rollouts of `key`) on the cached Genome with its genome
-   * parsed: from the text the cache holds, or read again from the API server. When the work
-   * found the Genome converged, the text is let go (GenomeTexts). No key is worked on by two
-   * workers at once (the queue), so `working` holds one Genome per key.
+   * Runs `work` (a reconcile and the rollouts of `key`) on the Genome with its genome parsed
+   * (GenomeStore.get). No key is worked on by two workers at once (the queue), so `working`
+   * holds one Genome per key.
    */
-  const withGenome = async (key: string, work: () => Promise<boolean>) => {
-    const compact = deps.genomes.get(key);
-    const { namespace = '', name = '' } = compact?.metadata ?? {};
-    const genome = await deps.texts.ensure(compact, () => {
-      deps.metrics.textReads.inc();
-      return deps.writes.readGenome(namespace, name);
-    });
-    if (genome === 'changed') {
-      // The watch brings the new genome; a second look in case it came before this read.
-      queue.addAfter(key, 1_000);
-      return;
-    }
-    if (genome === undefined) deps.texts.forget(key);
-    else working.set(key, genome);
+  const withGenome = async (key: string, work: () => Promise<void>) => {
+    const genome = await deps.store.get(key);
+    if (genome !== undefined) working.set(key, genome);
     try {
-      if (await work()) deps.texts.settle(key, compact?.spec?.genomeDigest);
+      await work();
     } finally {
       working.delete(key);
     }

@@ -9,15 +9,17 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
-import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
+import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
 import { errorMessage, jsonLogger, stdoutLines, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { getObject } from '../kube/list-watch-client.ts';
 import { digestConfigMap } from '../kube/strip.ts';
 import { NAMES_A_GENOME } from './cache-bounds.ts';
 import { podTransform } from './cached-pod.ts';
-import { GenomeTexts, type CompactGenome } from './genome-texts.ts';
+import { GenomeStore, type CompactGenome } from './genome-store.ts';
 import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
@@ -93,8 +95,8 @@ function kubeConfigOrExit(settings: Settings): KubeConfig {
 /** The caches the operator reconciles from. */
 interface Caches {
   genomes: Informer<CompactGenome & KubernetesObject>;
-  /** The genome texts the Genome cache holds apart. */
-  texts: GenomeTexts;
+  /** The Genomes with their genome, whose texts it holds apart (operator/genome-store.ts). */
+  store: GenomeStore<Informer<CompactGenome & KubernetesObject>>;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
   pods: Informer<CachedPod & KubernetesObject>;
   /** The Deployments and StatefulSets that opt into rollouts, shrunk to what rollouts read. */
@@ -115,23 +117,35 @@ const MEMORY_RELEASE_INTERVAL_MS = 60_000;
  */
 const TENANT_PAGE_SIZE = 10;
 
-async function startCaches(kc: KubeConfig, settings: Settings, log: Logger): Promise<Caches> {
+async function startCaches(
+  kc: KubeConfig,
+  settings: Settings,
+  log: Logger,
+  metrics: OperatorMetrics,
+): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
-  // A replica that may stand by holds no genome text until it leads (GenomeTexts.setHolding).
-  const texts = new GenomeTexts({ holding: !settings.leaderElect });
-  const genomes = startInformer<CompactGenome & KubernetesObject>(kc, {
-    path: `/apis/${GENOME_GROUP}/${GENOME_VERSION}/${GENOME_PLURAL}`,
-    log,
-    transform: texts.compact,
+  const path = `/apis/${GENOME_GROUP}/${GENOME_VERSION}`;
+  const store = new GenomeStore({
+    start: (transform) =>
+      startInformer<CompactGenome & KubernetesObject>(kc, {
+        path: `${path}/${GENOME_PLURAL}`,
+        log,
+        transform,
+      }),
+    read: (namespace, name, resourceVersion) =>
+      getObject<GenomeResource & KubernetesObject>(
+        kc,
+        `${path}/namespaces/${encodeURIComponent(namespace)}/${GENOME_PLURAL}/${encodeURIComponent(name)}`,
+        { resourceVersion },
+      ).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
+    // A replica that may stand by holds no genome text until it leads (setHolding).
+    holding: !settings.leaderElect,
+    metrics,
   });
-  // Whether or not a controller runs: a deleted Genome's text is let go at once.
-  genomes.onChange((e) => {
-    if (e.type === 'delete')
-      texts.forget(`${e.object.metadata?.namespace ?? ''}/${e.object.metadata?.name ?? ''}`);
-  });
+  const genomes = store.cache;
   return {
     trust,
-    texts,
+    store,
     // managedFields and kubectl's last-applied copy are dropped from every cached object: for a
     // Genome each is about as large as its genome, and nothing here reads them.
     genomes,
@@ -194,7 +208,6 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
     metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
     if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
     metrics.keysStale.set(caches.trust.synced() ? 0 : 1);
-    metrics.textsHeld.set(caches.texts.heldCount());
   };
   caches.trust.onChange(tick);
   const certificate = () =>
@@ -221,7 +234,7 @@ async function main(): Promise<void> {
     leaderElect: settings.leaderElect,
     identity: settings.identity,
   });
-  const caches = await startCaches(kc, settings, log);
+  const caches = await startCaches(kc, settings, log, metrics);
   const health = await serveHealth(
     { notReady: () => notReady(caches), registry: metrics.registry },
     settings.healthHost,
@@ -245,7 +258,7 @@ async function main(): Promise<void> {
     const current = term;
     const started = startController({
       genomes: caches.genomes,
-      texts: caches.texts,
+      store: caches.store,
       configMaps: caches.configMaps,
       pods: caches.pods,
       trust: caches.trust,
@@ -285,14 +298,14 @@ async function main(): Promise<void> {
         onStartedLeading: () => {
           leading = true;
           metrics.leader.set(1);
-          caches.texts.setHolding(true);
+          caches.store.setHolding(true);
           void lead();
         },
         onStoppedLeading: () => {
           leading = false;
           metrics.leader.set(0);
           // Unless leading again by the time the controller has stopped.
-          void standDown().then(() => leading || caches.texts.setHolding(false));
+          void standDown().then(() => leading || caches.store.setHolding(false));
         },
       },
     );

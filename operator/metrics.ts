@@ -9,8 +9,10 @@ export interface OperatorMetrics {
   reconcileDuration: Histogram<'outcome'>;
   queueDepth: Gauge;
   queueRetries: Counter;
-  /** Genome texts held in memory: those of Genomes not converged since they last changed. */
+  /** Genome texts held in memory (operator/genome-store.ts): recent and pending ones. */
   textsHeld: Gauge;
+  /** The length of the genome texts held, in characters (operator/genome-store.ts). */
+  textBytesHeld: Gauge;
   /** Genomes read back from the API server because their text was not held. */
   textReads: Counter;
   trustedKeys: Gauge;
@@ -59,16 +61,7 @@ export function createMetrics(): OperatorMetrics {
       help: 'Reconciles retried after an error.',
       registers,
     }),
-    textsHeld: new Gauge({
-      name: 'genome_texts_held',
-      help: 'Genome texts held in memory: those of Genomes not converged since they last changed.',
-      registers,
-    }),
-    textReads: new Counter({
-      name: 'genome_text_reads_total',
-      help: 'Genomes read back from the API server because their text was not held.',
-      registers,
-    }),
+    ...genomeStoreMetrics(registers),
     trustedKeys: new Gauge({
       name: 'genome_trusted_keys',
       help: 'Usable trusted keys loaded from the trust Secrets.',
@@ -110,6 +103,27 @@ export function createMetrics(): OperatorMetrics {
       name: 'genome_rollouts_total',
       help: 'Pod templates stamped with a new verified genome id (rolling updates started), by kind.',
       labelNames: ['kind'],
+      registers,
+    }),
+  };
+}
+
+/** The Genome store's metrics (operator/genome-store.ts keeps them current). */
+function genomeStoreMetrics(registers: Registry[]) {
+  return {
+    textsHeld: new Gauge({
+      name: 'genome_texts_held',
+      help: 'Genome texts held in memory: those a reconcile is on its way for or used lately.',
+      registers,
+    }),
+    textBytesHeld: new Gauge({
+      name: 'genome_text_bytes_held',
+      help: 'Characters of genome text held in memory (bounded by the store budget).',
+      registers,
+    }),
+    textReads: new Counter({
+      name: 'genome_text_reads_total',
+      help: 'Genomes read back from the API server because their text was not held.',
       registers,
     }),
   };
