@@ -8,7 +8,7 @@ import { parseGenome, validateGenome } from './genome.ts';
 import { GENOME_SCHEMA, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './genome-schema.ts';
 import type { Genome } from './genome.ts';
 import { mathisonCanonicalJson as naiveMathison } from './mathison-model.ts';
-import { sortedKeys } from './test-fixtures.ts';
+import { sortedKeys } from '../test/builders/index.ts';
 
 const VECTORS = join(import.meta.dirname, '..', 'test', 'vectors');
 

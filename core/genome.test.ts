@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseGenome, validateGenome } from './genome.ts';
-import { makeGenome, makeSigner } from './test-fixtures.ts';
+import { declaring, genome, keyPair } from '../test/builders/index.ts';
 
-const signer = makeSigner('k1');
-const base = () => JSON.parse(JSON.stringify(makeGenome([signer]))) as Record<string, unknown>;
+const signer = keyPair('k1');
+const base = () => JSON.parse(JSON.stringify(genome(declaring(signer)))) as Record<string, unknown>;
 
 /** Applies a change to a fresh genome and returns the JSON text. */
 function mutated(change: (g: Record<string, any>) => void): string {

@@ -6,8 +6,13 @@ import {
   type InjectionView,
 } from './injection-check.ts';
 import { planInjection } from './plan-injection.ts';
-import { publishedGenome, publishedSource } from './publication-fixtures.ts';
-import { makeGenome, makeSigner } from './test-fixtures.ts';
+import {
+  declaring,
+  genome,
+  keyPair,
+  publishedGenome,
+  publishedSource,
+} from '../test/builders/index.ts';
 
 const mount = { name: 'mathison-genome', mountPath: '/etc/mathison/genome', readOnly: true };
 const env = { name: 'MATHISON_GENOME_PATH', value: '/etc/mathison/genome/genome.json' };
@@ -139,11 +144,11 @@ describe('incompleteInjection', () => {
   });
 
   it('agrees with planInjection: every pod the webhook injects is complete', () => {
-    const signer = makeSigner('k-1');
+    const signer = keyPair('k-1');
     const published = publishedGenome({
       name: 'g',
       namespace: 'apps',
-      genome: makeGenome([signer]),
+      genome: genome(declaring(signer)),
     });
     const pod = {
       metadata: { labels: { 'genome.mathison.io/genome': 'g' } },

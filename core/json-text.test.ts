@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateGenome } from './genome.ts';
 import { CLIPPED, clipDepth, jsonText } from './json-text.ts';
-import { makeGenome, makeSigner, signWith } from './test-fixtures.ts';
+import { declaring, genome, keyPair, signedBy } from '../test/builders/index.ts';
 
 function nested(depth: number): unknown {
   let deep: unknown = 'bottom';
@@ -24,11 +24,11 @@ describe('jsonText', () => {
   });
 
   it('keeps a deep genome refused: the clipped copy fails validation as the whole did', () => {
-    const genome = {
-      ...signWith(makeGenome([makeSigner('a')]), makeSigner('a')),
+    const deepGenome = {
+      ...genome(declaring(keyPair('a')), signedBy(keyPair('a'))),
       x: nested(9_000),
     };
-    const clipped = JSON.parse(jsonText(genome)) as unknown;
+    const clipped = JSON.parse(jsonText(deepGenome)) as unknown;
     expect(validateGenome(clipped)).toMatchObject({
       ok: false,
       refusal: { code: 'GENOME_INVALID_SCHEMA', field: 'x' },

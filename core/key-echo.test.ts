@@ -6,19 +6,19 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { displayValue } from './display.ts';
 import type { Genome } from './genome.ts';
-import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
+import { genome, keyPair, signedBy, trusted } from '../test/builders/index.ts';
 import { verify } from './verify.ts';
 
-const alice = makeSigner('alice');
+const alice = keyPair('alice');
 const der = generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' });
 const pkcs8 = der.toString('base64');
 /** base64url without padding: letters, digits, '-' and '_' only, so it matches a key id's pattern. */
 const pkcs8Url = der.toString('base64url');
 const hex = der.toString('hex');
-const signed = signWith(makeGenome([alice]), alice);
+const signed = genome(signedBy(alice));
 
 function refusalText(genome: unknown): { code: string; text: string } {
-  const verdict = verify(genome, trust(alice));
+  const verdict = verify(genome, trusted(alice));
   if (verdict.ok) throw new Error('expected a refusal');
   return { code: verdict.code, text: `${verdict.message} ${verdict.field ?? ''}` };
 }

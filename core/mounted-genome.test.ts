@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { genomeId } from './canonical.ts';
 import { checkMountedGenome } from './mounted-genome.ts';
-import { makeGenome, makeSigner, signWith } from './test-fixtures.ts';
+import { genome, keyPair, signedBy } from '../test/builders/index.ts';
 
-const signer = makeSigner('team-key');
-const other = makeSigner('other-key');
-const genome = signWith(makeGenome([signer]), signer);
-const id = genomeId(genome);
+const signer = keyPair('team-key');
+const other = keyPair('other-key');
+const signed = genome(signedBy(signer));
+const id = genomeId(signed);
 const trustOf = (...keys: (typeof signer)[]) =>
   JSON.stringify(keys.map((k) => ({ key_id: k.keyId, alg: 'ed25519', public_key: k.publicKey })));
 const good = {
-  genomeText: JSON.stringify(genome, null, 2),
+  genomeText: JSON.stringify(signed, null, 2),
   trustText: trustOf(signer),
   source: '/etc/mathison/genome',
 };
@@ -25,7 +25,7 @@ describe('checkMountedGenome', () => {
     expect(checkMountedGenome({ ...good, expectedId: id })).toMatchObject({ ok: true });
   });
 
-  const tampered = JSON.stringify({ ...genome, version: '9.9.9' });
+  const tampered = JSON.stringify({ ...signed, version: '9.9.9' });
   it.each([
     ['no genome file', { genomeText: undefined }, 'GENOME_MISSING'],
     ['no trust file', { trustText: undefined }, 'TRUST_FILE_MISSING'],

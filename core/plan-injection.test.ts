@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { GenomeResource } from './api.ts';
-import { publishedGenome, publishedSource } from './publication-fixtures.ts';
-import { makeGenome, makeSigner } from './test-fixtures.ts';
+import {
+  declaring,
+  genome,
+  keyPair,
+  named,
+  publishedGenome,
+  publishedSource,
+} from '../test/builders/index.ts';
 import {
   BOOT_CHECK_ANNOTATION,
   GENOME_CONTAINERS_ANNOTATION,
@@ -11,18 +17,18 @@ import {
 } from './plan-injection.ts';
 
 const SETTINGS = { image: 'genome.local/genome-operator:v1', imagePullPolicy: 'Never' };
-const SIGNER = makeSigner('k-1');
+const SIGNER = keyPair('k-1');
 const PUBLISHED = publishedGenome({
   name: 'totk',
   namespace: 'apps',
-  genome: makeGenome([SIGNER]),
+  genome: genome(declaring(SIGNER)),
   generation: 2,
 });
 const ID = PUBLISHED.genomeId;
 const CM = PUBLISHED.configMapName;
 const VERIFIED = PUBLISHED.genome;
 
-function genome(status: GenomeResource['status'], generation = 2): GenomeResource {
+function resource(status: GenomeResource['status'], generation = 2): GenomeResource {
   return { ...VERIFIED, metadata: { ...VERIFIED.metadata, generation }, status };
 }
 
@@ -326,14 +332,14 @@ describe('planInjection refuses (fail closed)', () => {
     [
       'a Genome with no status yet',
       pod(),
-      genome(undefined),
+      resource(undefined),
       'GENOME_NOT_VERIFIED',
       'not verified yet',
     ],
     [
       'a refused Genome, with its reason',
       pod(),
-      genome({
+      resource({
         observedGeneration: 2,
         conditions: condition('False', 'GENOME_UNTRUSTED_SIGNER', 'key k is not trusted'),
       }),
@@ -343,14 +349,14 @@ describe('planInjection refuses (fail closed)', () => {
     [
       'a Genome verified at an older generation',
       pod(),
-      genome({ ...VERIFIED.status, observedGeneration: 1 }),
+      resource({ ...VERIFIED.status, observedGeneration: 1 }),
       'GENOME_NOT_VERIFIED',
       'generation 2 is not verified yet',
     ],
     [
       'a verified Genome not published yet',
       pod(),
-      genome({ ...VERIFIED.status, configMapName: undefined }),
+      resource({ ...VERIFIED.status, configMapName: undefined }),
       'GENOME_NOT_VERIFIED',
       'not published yet',
     ],
@@ -403,7 +409,7 @@ describe('planInjection refuses (fail closed)', () => {
   });
 
   it('escapes genome-controlled text in the reason', () => {
-    const hostile = genome({ conditions: condition('False', 'X', 'evil\u001b[2J') });
+    const hostile = resource({ conditions: condition('False', 'X', 'evil\u001b[2J') });
     const plan = planInjection(pod(), 'apps', source(hostile), SETTINGS);
     expect(plan.ok || plan.refusal.message).not.toContain('\u001b');
   });
@@ -423,15 +429,15 @@ describe('the injected boot check runs where the platform decides the user', () 
 });
 
 describe('planInjection injects only the Genome’s own publication (GENOME_PUBLICATION_INVALID)', () => {
-  const tenant = makeSigner('tenant-key');
+  const tenant = keyPair('tenant-key');
   const other = publishedGenome({
     name: 'totk',
     namespace: 'apps',
-    genome: makeGenome([tenant], { name: 'FORGED' }),
+    genome: genome(declaring(tenant), named('FORGED')),
     generation: 2,
   });
   const withStatus = (status: Partial<NonNullable<GenomeResource['status']>>) =>
-    genome({ ...VERIFIED.status, ...status });
+    resource({ ...VERIFIED.status, ...status });
   /** The published ConfigMap with some fields replaced. */
   const cm = (change: (c: Record<string, any>) => void) => {
     const copy = structuredClone(PUBLISHED.configMap) as Record<string, any>;

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { publishedGenome } from './publication-fixtures.ts';
 import { configMapView, genomeView } from './publication.ts';
-import { makeGenome, makeSigner } from './test-fixtures.ts';
+import { declaring, genome, keyPair, publishedGenome, withFields } from '../test/builders/index.ts';
 
-const signer = makeSigner('k-1');
+const signer = keyPair('k-1');
 const PUBLISHED = publishedGenome({
   name: 'totk',
   namespace: 'apps',
-  genome: makeGenome([signer]),
+  genome: genome(declaring(signer)),
 });
 
 /** 250 KiB of annotations and 60 labels of 63 characters, as a tenant may write on any object. */
@@ -111,14 +110,17 @@ describe('configMapView: what the pod webhook caches of a published ConfigMap', 
     const big = publishedGenome({
       name: 'big',
       namespace: 'apps',
-      genome: makeGenome([signer], {
-        build_manifest: {
-          files: Array.from({ length: 5000 }, (_, i) => ({
-            path: `f-${i}.ts`,
-            sha256: 'a'.repeat(64),
-          })),
-        },
-      }),
+      genome: genome(
+        declaring(signer),
+        withFields({
+          build_manifest: {
+            files: Array.from({ length: 5000 }, (_, i) => ({
+              path: `f-${i}.ts`,
+              sha256: 'a'.repeat(64),
+            })),
+          },
+        }),
+      ),
     });
     const input = bloated(big.configMap);
     expect(size(input)).toBeGreaterThan(700 * 1024);
@@ -137,7 +139,11 @@ describe('configMapView: what the pod webhook caches of a published ConfigMap', 
   });
 
   it('reads no genome a Genome could not have published (mutable, or not controlled by a Genome), and none twice for one immutable ConfigMap', () => {
-    const one = publishedGenome({ name: 'one', namespace: 'apps', genome: makeGenome([signer]) });
+    const one = publishedGenome({
+      name: 'one',
+      namespace: 'apps',
+      genome: genome(declaring(signer)),
+    });
     const cm = one.configMap as { immutable?: boolean; metadata: Record<string, unknown> };
     expect(configMapView({ ...cm, immutable: false }).genomeId).toBeUndefined();
     expect(

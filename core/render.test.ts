@@ -6,12 +6,12 @@ import {
   TRUSTED_KEYS_CONFIGMAP_KEY as TRUSTED_KEYS_FILE,
 } from './api.ts';
 import { configMapName, desiredConfigMap, legacyConfigMapName } from './render.ts';
-import { makeGenome, makeSigner, signWith, trust } from './test-fixtures.ts';
+import { declaring, genome, keyPair, signedBy, trusted } from '../test/builders/index.ts';
 import { parseTrustFile } from './trust.ts';
 import { verify, type Verified } from './verify.ts';
 
-const alice = makeSigner('alice');
-const bob = makeSigner('bob');
+const alice = keyPair('alice');
+const bob = keyPair('bob');
 const ID = 'a'.repeat(64);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -62,10 +62,10 @@ describe('configMapName', () => {
 });
 
 describe('desiredConfigMap', () => {
-  const genome = signWith(makeGenome([alice, bob]), alice);
-  const verdict = verify(genome, trust(alice, bob)) as Verified;
+  const signed = genome(declaring(alice, bob), signedBy(alice));
+  const verdict = verify(signed, trusted(alice, bob)) as Verified;
   const owner = { name: 'totk', namespace: 'apps', uid: 'uid-1' };
-  const cm = desiredConfigMap(owner, genome, verdict, trust(alice, bob));
+  const cm = desiredConfigMap(owner, signed, verdict, trusted(alice, bob));
 
   it('is immutable and owned by the Genome as its controller', () => {
     expect(cm.immutable).toBe(true);
@@ -84,7 +84,7 @@ describe('desiredConfigMap', () => {
   it('holds only the keys that verified it, as a trust file that verifies the genome', () => {
     const set = parseTrustFile(cm.data[TRUSTED_KEYS_FILE]!, 'cm');
     expect('keys' in set && set.keys.map((k) => k.keyId)).toEqual(['alice']);
-    expect('keys' in set && verify(genome, set.keys).ok).toBe(true);
+    expect('keys' in set && verify(signed, set.keys).ok).toBe(true);
   });
 
   it('is labelled with the Genome uid and name, and annotated with the full id', () => {

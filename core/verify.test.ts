@@ -5,14 +5,25 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mathisonCanonicalJson as naiveCanonical, mathisonLoads } from './mathison-model.ts';
 import { validateGenome, type Genome, type GenomeSignature } from './genome.ts';
-import { makeGenome, makeSigner, signWith, trust, type TestSigner } from './test-fixtures.ts';
+import {
+  declaring,
+  genome,
+  keyPair,
+  named,
+  signedBy,
+  signWith,
+  threshold,
+  trusted,
+  withFields,
+  type TestKeyPair,
+} from '../test/builders/index.ts';
 import { parseTrustFile, type TrustedKey } from './trust.ts';
 import { verify, verifyValidated } from './verify.ts';
 
-const alice = makeSigner('alice');
-const bob = makeSigner('bob');
-const mallory = makeSigner('mallory');
-const aliceImpostor = { ...makeSigner('alice'), keyId: 'alice' };
+const alice = keyPair('alice');
+const bob = keyPair('bob');
+const mallory = keyPair('mallory');
+const aliceImpostor = keyPair('alice');
 
 interface Case {
   name: string;
@@ -35,158 +46,136 @@ const onlyInSignatures = (g: Genome): Genome => {
   return { ...rest, signatures: [...(signature ? [signature] : []), ...(signatures ?? [])] };
 };
 
-const twoOf = (signers: TestSigner[]): Genome =>
-  makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
-
 const cases: Case[] = [
   {
     name: 'a genome signed by a trusted key verifies',
-    genome: () => signWith(makeGenome([alice]), alice),
-    trusted: trust(alice),
+    genome: () => genome(signedBy(alice)),
+    trusted: trusted(alice),
     signers: ['alice'],
   },
   {
     name: 'two distinct trusted signers meet a threshold of 2',
-    genome: () =>
-      signWith(
-        makeGenome([alice, bob], {
-          authority: { signers: makeGenome([alice, bob]).authority.signers, threshold: 2 },
-        }),
-        alice,
-        bob,
-      ),
-    trusted: trust(alice, bob),
+    genome: () => genome(signedBy(alice, bob), threshold(2)),
+    trusted: trusted(alice, bob),
     signers: ['alice', 'bob'],
   },
   {
     name: 'a tampered nested field breaks the signature',
-    genome: () => tamper(signWith(makeGenome([alice]), alice)),
-    trusted: trust(alice),
+    genome: () => tamper(genome(signedBy(alice))),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SIGNATURE',
     message: /does not match/,
   },
   {
     name: 'an unsigned genome is refused',
-    genome: () => makeGenome([alice]),
-    trusted: trust(alice),
+    genome: () => genome(declaring(alice)),
+    trusted: trusted(alice),
     code: 'GENOME_UNSIGNED',
   },
   {
     name: 'an empty `signatures` and no `signature` is unsigned',
-    genome: () => ({ ...makeGenome([alice]), signatures: [] }),
-    trusted: trust(alice),
+    genome: () => ({ ...genome(declaring(alice)), signatures: [] }),
+    trusted: trusted(alice),
     code: 'GENOME_UNSIGNED',
     message: /neither/,
   },
   {
     name: 'a genome signed only in `signatures` by a trusted key verifies, as upstream boots it',
-    genome: () => onlyInSignatures(signWith(makeGenome([alice]), alice)),
-    trusted: trust(alice),
+    genome: () => onlyInSignatures(genome(signedBy(alice))),
+    trusted: trusted(alice),
     signers: ['alice'],
   },
   {
     name: 'two distinct trusted signers only in `signatures` meet a threshold of 2',
-    genome: () => onlyInSignatures(signWith(twoOf([alice, bob]), alice, bob)),
-    trusted: trust(alice, bob),
+    genome: () => onlyInSignatures(genome(signedBy(alice, bob), threshold(2))),
+    trusted: trusted(alice, bob),
     signers: ['alice', 'bob'],
   },
   {
     name: 'a genome signed only in `signatures` by an untrusted key is refused',
-    genome: () => onlyInSignatures(signWith(makeGenome([mallory]), mallory)),
-    trusted: trust(alice),
+    genome: () => onlyInSignatures(genome(signedBy(mallory))),
+    trusted: trusted(alice),
     code: 'GENOME_UNTRUSTED_SIGNER',
   },
   {
     name: 'one signer twice in `signatures` does not meet a threshold of 2',
     genome: () => {
-      const g = onlyInSignatures(signWith(twoOf([alice, bob]), alice));
+      const g = onlyInSignatures(genome(declaring(alice, bob), signedBy(alice), threshold(2)));
       return { ...g, signatures: [g.signatures![0]!, g.signatures![0]!] };
     },
-    trusted: trust(alice, bob),
+    trusted: trusted(alice, bob),
     code: 'GENOME_THRESHOLD_NOT_MET',
     message: /1 distinct trusted signer/,
   },
   {
     name: 'a tampered genome signed only in `signatures` names the entry that fails',
-    genome: () => tamper(onlyInSignatures(signWith(makeGenome([alice]), alice))),
-    trusted: trust(alice),
+    genome: () => tamper(onlyInSignatures(genome(signedBy(alice)))),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SIGNATURE',
     field: 'signatures[0]',
   },
   {
     name: 'a self-signed genome by an untrusted key is refused',
-    genome: () => signWith(makeGenome([mallory]), mallory),
-    trusted: trust(alice),
+    genome: () => genome(signedBy(mallory)),
+    trusted: trusted(alice),
     code: 'GENOME_UNTRUSTED_SIGNER',
   },
   {
     name: 'a trusted key id with a different public key is an impersonation, not a match',
-    genome: () => signWith(makeGenome([aliceImpostor]), aliceImpostor),
-    trusted: trust(alice),
+    genome: () => genome(signedBy(aliceImpostor)),
+    trusted: trusted(alice),
     code: 'GENOME_UNTRUSTED_SIGNER',
     message: /different public key/,
   },
   {
     name: 'one signer twice does not meet a threshold of 2',
     genome: () => {
-      const g = signWith(
-        makeGenome([alice, bob], {
-          authority: { signers: makeGenome([alice, bob]).authority.signers, threshold: 2 },
-        }),
-        alice,
-      );
+      const g = genome(declaring(alice, bob), signedBy(alice), threshold(2));
       return { ...g, signatures: [g.signature!] };
     },
-    trusted: trust(alice, bob),
+    trusted: trusted(alice, bob),
     code: 'GENOME_THRESHOLD_NOT_MET',
     message: /1 distinct trusted signer/,
   },
   {
     name: 'an untrusted co-signer does not count toward the threshold',
-    genome: () =>
-      signWith(
-        makeGenome([alice, mallory], {
-          authority: { signers: makeGenome([alice, mallory]).authority.signers, threshold: 2 },
-        }),
-        alice,
-        mallory,
-      ),
-    trusted: trust(alice),
+    genome: () => genome(signedBy(alice, mallory), threshold(2)),
+    trusted: trusted(alice),
     code: 'GENOME_THRESHOLD_NOT_MET',
   },
   {
     name: 'a signature by a key the genome does not declare is refused',
     genome: () => ({
-      ...signWith(makeGenome([alice]), alice),
+      ...genome(signedBy(alice)),
       signatures: [{ alg: 'ed25519', signer_key_id: 'bob', sig_base64: `${'A'.repeat(86)}==` }],
     }),
-    trusted: trust(alice, bob),
+    trusted: trusted(alice, bob),
     code: 'GENOME_INVALID_SIGNATURE',
     message: /does not declare/,
   },
   {
     name: 'an invalid co-signature fails the genome even when the threshold is met',
     genome: () => {
-      const g = signWith(makeGenome([alice, bob]), alice, bob);
+      const g = genome(signedBy(alice, bob));
       return { ...g, signatures: [{ ...g.signatures![0]!, sig_base64: g.signature!.sig_base64 }] };
     },
-    trusted: trust(alice, bob),
+    trusted: trusted(alice, bob),
     code: 'GENOME_INVALID_SIGNATURE',
   },
   {
     name: 'a signature that is not 64 bytes of canonical base64 is a schema refusal',
     genome: () => ({
-      ...signWith(makeGenome([alice]), alice),
+      ...genome(signedBy(alice)),
       signature: { alg: 'ed25519', signer_key_id: 'alice', sig_base64: 'AAAA' },
     }),
-    trusted: trust(alice),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SCHEMA',
     message: /does not match/,
   },
   {
     name: 'a declared key in another encoding (PEM) is refused, signer or not',
     genome: () => {
-      const g = signWith(makeGenome([alice, bob]), alice);
+      const g = genome(declaring(alice, bob), signedBy(alice));
       const pem = `-----BEGIN PUBLIC KEY-----\n${bob.publicKey}\n-----END PUBLIC KEY-----`;
       return {
         ...g,
@@ -196,7 +185,7 @@ const cases: Case[] = [
         },
       };
     },
-    trusted: trust(alice),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SCHEMA',
   },
   {
@@ -206,7 +195,7 @@ const cases: Case[] = [
         Buffer.from('302a300506032b6570032100', 'hex'),
         Buffer.from('01'.padEnd(64, '0'), 'hex'),
       ]).toString('base64');
-      const g = makeGenome([alice, bob]);
+      const g = genome(declaring(alice, bob));
       const weak = {
         ...g,
         authority: {
@@ -219,7 +208,7 @@ const cases: Case[] = [
       };
       return signWith(weak, alice);
     },
-    trusted: trust(alice),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SCHEMA',
     message: /small order/,
   },
@@ -227,31 +216,28 @@ const cases: Case[] = [
     name: 'one key declared under two ids cannot count twice toward a threshold of 2',
     genome: () => {
       const alias = { ...alice, keyId: 'alice-2025' };
-      const g = makeGenome([alice, alias], {
-        authority: { ...makeGenome([alice, alias]).authority, threshold: 2 },
-      });
-      return signWith(g, alice, alias);
+      return genome(signedBy(alice, alias), threshold(2));
     },
-    trusted: trust(alice, { ...alice, keyId: 'alice-2025' }),
+    trusted: trusted(alice, { ...alice, keyId: 'alice-2025' }),
     code: 'GENOME_INVALID_SCHEMA',
     message: /already declared under another key_id/,
   },
   {
     name: 'no trusted keys at all is its own refusal',
-    genome: () => signWith(makeGenome([alice]), alice),
+    genome: () => genome(signedBy(alice)),
     trusted: [],
     code: 'TRUST_KEYS_MISSING',
   },
   {
     name: 'a document that is not a genome is a schema refusal',
     genome: () => ({ hello: 'world' }),
-    trusted: trust(alice),
+    trusted: trusted(alice),
     code: 'GENOME_INVALID_SCHEMA',
   },
   {
     name: 'a genome over the size limit is refused before any signature is checked',
-    genome: () => signWith(makeGenome([alice], { name: 'x'.repeat(1_000_001) }), alice),
-    trusted: trust(alice),
+    genome: () => genome(signedBy(alice), named('x'.repeat(1_000_001))),
+    trusted: trusted(alice),
     code: 'GENOME_TOO_LARGE',
   },
 ];
@@ -269,12 +255,12 @@ describe('verify', () => {
   });
 
   it('warns when a test key signed, and still verifies', () => {
-    const verdict = verify(signWith(makeGenome([alice]), alice), trust({ ...alice, test: true }));
+    const verdict = verify(genome(signedBy(alice)), trusted({ ...alice, test: true }));
     expect(verdict.ok && verdict.warnings.join()).toMatch(/TEST key/);
   });
 
   it('honours a policy that asks for more signers than the genome does', () => {
-    const verdict = verify(signWith(makeGenome([alice, bob]), alice), trust(alice, bob), {
+    const verdict = verify(genome(declaring(alice, bob), signedBy(alice)), trusted(alice, bob), {
       maxBytes: 1e6,
       minSigners: 2,
     });
@@ -289,8 +275,8 @@ describe('verify', () => {
     [],
     { schema_version: 'genome.v0.1', authority: { signers: 'x' } },
   ])('never throws on hostile input (%s)', (input) => {
-    expect(() => verify(input, trust(alice))).not.toThrow();
-    expect(verify(input, trust(alice)).ok).toBe(false);
+    expect(() => verify(input, trusted(alice))).not.toThrow();
+    expect(verify(input, trusted(alice)).ok).toBe(false);
   });
 });
 
@@ -332,7 +318,7 @@ describe('verifyValidated, for a document already validated', () => {
 
   it.each([undefined, null, 42, 'text', [], { schema_version: 'genome.v0.1' }])(
     'gives the same refusal as verify on hostile input (%s)',
-    (input) => same(input, trust(alice)),
+    (input) => same(input, trusted(alice)),
   );
 
   it('gives the same verdict as verify on the upstream interop genomes', () => {
@@ -346,7 +332,7 @@ describe('verifyValidated, for a document already validated', () => {
   });
 
   it('gives the same verdict as verify on arbitrary JSON in a genome (property)', () => {
-    const base = signWith(makeGenome([alice, bob]), alice);
+    const base = genome(declaring(alice, bob), signedBy(alice));
     fc.assert(
       fc.property(
         fc.constantFrom(...Object.keys(base)),
@@ -354,7 +340,7 @@ describe('verifyValidated, for a document already validated', () => {
         fc.boolean(),
         (key, value, keep) => {
           const document = keep ? base : { ...base, [key]: value };
-          same(JSON.parse(JSON.stringify(document)), trust(alice, bob));
+          same(JSON.parse(JSON.stringify(document)), trusted(alice, bob));
         },
       ),
       { numRuns: 300 },
@@ -363,7 +349,7 @@ describe('verifyValidated, for a document already validated', () => {
 });
 
 describe("verify against a naive model of upstream Mathison's loader", () => {
-  const pool = ['k0', 'k1', 'k2', 'k3'].map(makeSigner);
+  const pool = ['k0', 'k1', 'k2', 'k3'].map((id) => keyPair(id));
   const blankable = ['none', 'name', 'invariant id', 'cap_id', 'file path', 'file sha256'] as const;
   const scenario = fc.record({
     declared: fc.uniqueArray(fc.nat(3), { minLength: 1, maxLength: 3 }),
@@ -389,13 +375,11 @@ describe("verify against a naive model of upstream Mathison's loader", () => {
 
   function unsignedOf(s: Scenario): Genome {
     const signers = s.declared.map((i) => pool[i]!);
-    const g = makeGenome(signers, {
-      authority: {
-        ...makeGenome(signers).authority,
-        threshold: 1 + (s.thresholdSeed % signers.length),
-      },
-      build_manifest: { files: [{ path: 'src/a.ts', sha256: 'a'.repeat(64) }] },
-    });
+    const g = genome(
+      declaring(...signers),
+      threshold(1 + (s.thresholdSeed % signers.length)),
+      withFields({ build_manifest: { files: [{ path: 'src/a.ts', sha256: 'a'.repeat(64) }] } }),
+    );
     const blank = ' \t\u00a0\u2028';
     if (s.blank === 'name') g.name = blank;
     if (s.blank === 'invariant id') g.invariants[0]!.id = blank;
@@ -405,7 +389,7 @@ describe("verify against a naive model of upstream Mathison's loader", () => {
     return g;
   }
 
-  const signerOf = (s: Scenario, who: number): TestSigner =>
+  const signerOf = (s: Scenario, who: number): TestKeyPair =>
     who < 4 ? pool[s.declared[who % s.declared.length]!]! : pool[who - 4]!;
 
   /** Signs with each entry of the scenario, in `signature` or `signatures`, valid or not. */
@@ -437,8 +421,8 @@ describe("verify against a naive model of upstream Mathison's loader", () => {
     const chosen = s.trusted === 'declared' ? s.declared : s.trusted;
     const keys = chosen.map((i) => pool[i]!);
     // A trusted key id paired with another key: the genome's own key must not count.
-    if (s.impostor && keys[0]) keys[0] = { ...makeSigner('x'), keyId: keys[0].keyId };
-    return keys.length === 0 ? [] : trust(...keys);
+    if (s.impostor && keys[0]) keys[0] = keyPair(keys[0].keyId);
+    return keys.length === 0 ? [] : trusted(...keys);
   }
 
   it('never accepts a genome that the loader would refuse, and agrees on the genome id', async () => {
@@ -526,13 +510,13 @@ describe('refusals never print a key value in full', () => {
     );
   };
   const withKey = (publicKey: string) => {
-    const g = signWith(makeGenome([alice]), alice);
+    const g = genome(signedBy(alice));
     const signer = { ...g.authority.signers[0]!, public_key: publicKey };
     return { ...g, authority: { ...g.authority, signers: [signer] } };
   };
 
   it.each(privateKeys)('names %s in authority as a private key, without printing it', (_n, key) => {
-    const verdict = verify(withKey(key), trust(alice));
+    const verdict = verify(withKey(key), trusted(alice));
     expect(verdict).toMatchObject({
       ok: false,
       code: 'PRIVATE_KEY_EXPOSED',
@@ -545,7 +529,7 @@ describe('refusals never print a key value in full', () => {
 
   it('names a malformed public key by fingerprint only', () => {
     const pem = `-----BEGIN PUBLIC KEY-----\n${bob.publicKey}\n-----END PUBLIC KEY-----`;
-    const verdict = verify(withKey(pem), trust(alice));
+    const verdict = verify(withKey(pem), trusted(alice));
     expect(verdict).toMatchObject({ ok: false, code: 'GENOME_INVALID_SCHEMA' });
     if (verdict.ok) return;
     expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
@@ -553,7 +537,7 @@ describe('refusals never print a key value in full', () => {
   });
 
   it('names the keys of an impersonation by fingerprint only', () => {
-    const verdict = verify(signWith(makeGenome([aliceImpostor]), aliceImpostor), trust(alice));
+    const verdict = verify(genome(signedBy(aliceImpostor)), trusted(alice));
     expect(verdict).toMatchObject({ ok: false, code: 'GENOME_UNTRUSTED_SIGNER' });
     if (verdict.ok) return;
     expect(verdict.message).toMatch(/sha256:[0-9a-f]{8}/);
