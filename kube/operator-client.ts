@@ -35,10 +35,14 @@ export interface OperatorClient {
     key: string,
   ): Promise<string | undefined>;
   /**
-   * The Genome as the API server's watch cache has it (which may be behind or ahead of the
-   * operator's cache: the caller compares); undefined when absent.
+   * The Genome `namespace/name` as the API server has it, at least as new as `resourceVersion`
+   * (from its watch cache, which waits to catch up if need be); undefined when absent.
    */
-  readGenome(namespace: string, name: string): Promise<GenomeResource | undefined>;
+  readGenome(
+    namespace: string,
+    name: string,
+    resourceVersion: string | undefined,
+  ): Promise<GenomeResource | undefined>;
   /**
    * The pod as the API server has it now; undefined when it is gone. For a pod that left the
    * operator's label-selected cache: the gate controller sees whether it lives on unlabelled.
@@ -74,22 +78,11 @@ export interface PodCondition {
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
-/** The operator's writes on the API server of `kc`. */
+/** The operator's reads and writes on the API server of `kc`. */
 export function operatorClient(kc: KubeConfig): OperatorClient {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const deleteConfigMap = async (namespace: string, name: string, uid?: string) => {
-    try {
-      await core.deleteNamespacedConfigMap({
-        namespace,
-        name,
-        ...(uid !== undefined && { body: { preconditions: { uid } } }),
-      });
-    } catch (err) {
-      // 404: gone already. 409: a precondition failed, so it is another object now.
-      if (!isNotFound(err) && statusCode(err) !== 409) throw err;
-    }
-  };
+  const deleteConfigMap = configMapDeleter(core);
   const apply = (configMap: PublishedConfigMap) =>
     core.patchNamespacedConfigMap(
       {
@@ -103,23 +96,13 @@ export function operatorClient(kc: KubeConfig): OperatorClient {
     );
   return {
     readConfigMapText: async (namespace, name, uid, key) => {
-      try {
-        const configMap = await core.readNamespacedConfigMap({ namespace, name });
-        return configMap.metadata?.uid === uid ? configMap.data?.[key] : undefined;
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
+      const configMap = await absentOn404(core.readNamespacedConfigMap({ namespace, name }));
+      return configMap?.metadata?.uid === uid ? configMap.data?.[key] : undefined;
     },
-    readGenome: async (namespace, name) => {
+    readGenome: (namespace, name, resourceVersion) => {
       const path = `/apis/${GENOME_GROUP}/${GENOME_VERSION}/namespaces/${encodeURIComponent(namespace)}/${GENOME_PLURAL}/${encodeURIComponent(name)}`;
-      try {
-        // From the watch cache: the caller compares the genome with its own cache's.
-        return (await getObject(kc, path, { resourceVersion: '0' })) as unknown as GenomeResource;
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
+      const read = getObject(kc, path, { resourceVersion }) as Promise<unknown>;
+      return absentOn404(read as Promise<GenomeResource>);
     },
     readPod: (namespace, name) => absentOn404(core.readNamespacedPod({ namespace, name })),
     deleteConfigMap,
@@ -133,26 +116,7 @@ export function operatorClient(kc: KubeConfig): OperatorClient {
         return (await apply(configMap)).metadata?.uid;
       }
     },
-    applyStatus: async (namespace, name, status) => {
-      await custom.patchNamespacedCustomObjectStatus(
-        {
-          group: GENOME_GROUP,
-          version: GENOME_VERSION,
-          namespace,
-          plural: GENOME_PLURAL,
-          name,
-          body: {
-            apiVersion: GENOME_API_VERSION,
-            kind: GENOME_KIND,
-            metadata: { name, namespace },
-            status,
-          },
-          fieldManager: FIELD_MANAGER,
-          force: true,
-        },
-        APPLY,
-      );
-    },
+    applyStatus: (namespace, name, status) => applyStatus(custom, { namespace, name, status }),
     patchPodGate: async (namespace, name, uid, condition) => {
       // The uid makes the patch fail (the uid is immutable) on a new pod of the same name.
       const body = { metadata: { uid }, status: { conditions: [condition] } };
@@ -162,4 +126,45 @@ export function operatorClient(kc: KubeConfig): OperatorClient {
       );
     },
   };
+}
+
+/** Deletes a ConfigMap (only the one with `uid`, when given); absent is done. */
+function configMapDeleter(core: CoreV1Api) {
+  return async (namespace: string, name: string, uid?: string) => {
+    try {
+      await core.deleteNamespacedConfigMap({
+        namespace,
+        name,
+        ...(uid !== undefined && { body: { preconditions: { uid } } }),
+      });
+    } catch (err) {
+      // 404: gone already. 409: a precondition failed, so it is another object now.
+      if (!isNotFound(err) && statusCode(err) !== 409) throw err;
+    }
+  };
+}
+
+/** Server-side applies a Genome's status through the status subresource. */
+async function applyStatus(
+  custom: CustomObjectsApi,
+  { namespace, name, status }: { namespace: string; name: string; status: GenomeStatus },
+): Promise<void> {
+  await custom.patchNamespacedCustomObjectStatus(
+    {
+      group: GENOME_GROUP,
+      version: GENOME_VERSION,
+      namespace,
+      plural: GENOME_PLURAL,
+      name,
+      body: {
+        apiVersion: GENOME_API_VERSION,
+        kind: GENOME_KIND,
+        metadata: { name, namespace },
+        status,
+      },
+      fieldManager: FIELD_MANAGER,
+      force: true,
+    },
+    APPLY,
+  );
 }

@@ -14,8 +14,8 @@ import {
 import type { RefusalCode } from '../core/codes.ts';
 import { displayMessage, displayText } from '../core/display.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
-import type { Verdict, Verified } from '../core/verify.ts';
 import type { InjectionCheck } from '../core/injection-check.ts';
+import type { VerdictSummary } from './verdicts.ts';
 
 /** A pod condition as the API server holds it. */
 export interface PodCondition {
@@ -62,12 +62,12 @@ export interface GateInput {
   /** `namespace/name` of the Genome, for messages. */
   genomeKey: string;
   /** The Genome's verdict (the production rule applied), or undefined when it is gone. */
-  verdict: Verdict | undefined;
+  verdict: VerdictSummary | undefined;
   /**
    * The verdicts, under the current keys, of the genomes its ConfigMaps hold, by ConfigMap
    * name: the current one and older ones that pods still mount (during a rollout).
    */
-  published: ReadonlyMap<string, Verdict>;
+  published: ReadonlyMap<string, VerdictSummary>;
   now: Date;
 }
 
@@ -175,7 +175,7 @@ export function desiredGate(pod: GatedPod, input: GateInput): Desired {
     const refusal = check(context);
     if (refusal !== undefined) return refusal;
   }
-  const mounted = input.published.get(context.configMap ?? '') as Verified;
+  const mounted = input.published.get(context.configMap ?? '') as VerdictSummary & { ok: true };
   return {
     status: 'True',
     reason: REASON_VERIFIED,

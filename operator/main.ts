@@ -9,13 +9,11 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
-import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION, type GenomeResource } from '../core/api.ts';
+import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { errorMessage, jsonLogger, stdoutLines, type Logger } from '../core/log.ts';
 import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
-import { isNotFound } from '../kube/errors.ts';
-import { getObject } from '../kube/list-watch-client.ts';
 import { digestConfigMap } from '../kube/strip.ts';
 import { NAMES_A_GENOME } from './cache-bounds.ts';
 import { podTransform } from './cached-pod.ts';
@@ -24,12 +22,11 @@ import { IdleMemoryRelease } from './memory.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
-import { startController, type Controller } from './controller.ts';
+import { startControllers, type Controllers } from './controllers/index.ts';
 import { serveHealth } from '../kube/health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
-import { DEFAULT_QUEUE_OPTIONS } from './runtime/queue.ts';
-import type { CachedPod } from './reconcile.ts';
+import type { GatedPod } from './gate.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
 import { shrinkWorkload, WORKLOAD_KINDS, type CachedWorkload } from './rollout.ts';
@@ -98,7 +95,7 @@ interface Caches {
   /** The Genomes with their genome, whose texts it holds apart (operator/genome-store.ts). */
   store: GenomeStore<Informer<CompactGenome & KubernetesObject>>;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
-  pods: Informer<CachedPod & KubernetesObject>;
+  pods: Informer<GatedPod & KubernetesObject>;
   /** The Deployments and StatefulSets that opt into rollouts, shrunk to what rollouts read. */
   workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;
@@ -133,11 +130,7 @@ async function startCaches(
         transform,
       }),
     read: (namespace, name, resourceVersion) =>
-      getObject<GenomeResource & KubernetesObject>(
-        kc,
-        `${path}/namespaces/${encodeURIComponent(namespace)}/${GENOME_PLURAL}/${encodeURIComponent(name)}`,
-        { resourceVersion },
-      ).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
+      operatorClient(kc).readGenome(namespace, name, resourceVersion),
     // A replica that may stand by holds no genome text until it leads (setHolding).
     holding: !settings.leaderElect,
     metrics,
@@ -242,7 +235,7 @@ async function main(): Promise<void> {
   );
   log.info('serving health and metrics', { port: health.port });
   const stopGauges = watchGauges({ kc, settings, caches, metrics, log });
-  let controller: Controller | undefined;
+  let controller: Controllers | undefined;
   let stopping = false;
   let term = 0;
   // The caches' first lists are a burst of their own, in a standby too.
@@ -256,21 +249,26 @@ async function main(): Promise<void> {
     await waitUntilSynced(caches, () => stopping);
     if (stopping) return;
     const current = term;
-    const started = startController({
-      genomes: caches.genomes,
-      store: caches.store,
+    const { store } = caches;
+    const started = startControllers({
+      genomes: {
+        list: () => store.cache.list(),
+        onChange: (handler) => store.cache.onChange(handler),
+        cached: (key) => store.cached(key),
+        get: (key) => store.get(key),
+      },
       configMaps: caches.configMaps,
       pods: caches.pods,
+      workloads: caches.workloads,
       trust: caches.trust,
-      writes: operatorClient(kc),
+      client: operatorClient(kc),
+      workloadWrites: workloadWrites(kc),
       events: eventRecorder(kc, log),
       production: settings.production,
       metrics,
+      runtime: { metrics: metrics.runtime, log, afterReconcile: () => memory.worked() },
       log,
-      queue: { ...DEFAULT_QUEUE_OPTIONS, workers: settings.workers },
-      workloads: caches.workloads,
-      workloadWrites: workloadWrites(kc),
-      memory,
+      workers: settings.workers,
     });
     // Leadership may have been lost while waiting for the caches.
     if (current !== term) return void started.stop();

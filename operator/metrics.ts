@@ -1,14 +1,13 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';
 
 /** The operator's Prometheus metrics, on a registry of their own. */
 export interface OperatorMetrics {
   registry: Registry;
   /** Verification results, labelled `result` = Verified or the refusal code. */
   verifications: Counter<'result'>;
-  /** How long one reconcile takes, labelled `outcome` = success or error. */
-  reconcileDuration: Histogram<'outcome'>;
-  queueDepth: Gauge;
-  queueRetries: Counter;
+  /** The controllers' own: queue depth, retries, reconcile duration by controller and outcome. */
+  runtime: RuntimeMetrics;
   /** Genome texts held in memory (operator/genome-store.ts): recent and pending ones. */
   textsHeld: Gauge;
   /** The length of the genome texts held, in characters (operator/genome-store.ts). */
@@ -44,23 +43,7 @@ export function createMetrics(): OperatorMetrics {
       labelNames: ['result'],
       registers,
     }),
-    reconcileDuration: new Histogram({
-      name: 'genome_reconcile_duration_seconds',
-      help: 'Time to reconcile one Genome.',
-      labelNames: ['outcome'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    }),
-    queueDepth: new Gauge({
-      name: 'genome_queue_depth',
-      help: 'Genome keys waiting in the work queue.',
-      registers,
-    }),
-    queueRetries: new Counter({
-      name: 'genome_queue_retries_total',
-      help: 'Reconciles retried after an error.',
-      registers,
-    }),
+    runtime: createRuntimeMetrics(registry),
     ...genomeStoreMetrics(registers),
     trustedKeys: new Gauge({
       name: 'genome_trusted_keys',

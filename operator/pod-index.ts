@@ -1,4 +1,5 @@
 import { GENOME_LABEL } from '../core/api.ts';
+import type { InformerEvent } from '../kube/informer.ts';
 import type { GatedPod } from './gate.ts';
 
 /** A change the pod cache saw. */
@@ -9,10 +10,10 @@ export interface PodChange<P extends GatedPod> {
 
 const keyOf = (pod: GatedPod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 
-/** The pod cache, as far as the index follows it. */
+/** The pod cache, as far as the index follows it (kube/informer.ts). */
 export interface PodCache<P extends GatedPod> {
   list(): P[];
-  onChange(handler: (change: PodChange<P>) => void): () => void;
+  onChange(handler: (change: InformerEvent<P>) => void): () => void;
 }
 
 /** The `namespace/name` key of the Genome a pod names, or undefined. */

@@ -201,9 +201,14 @@ function holds(
   }
 }
 
+/** A Genome as far as rollouts go: no genome text is needed. */
+export type RolloutGenome = Pick<GenomeResource, 'metadata' | 'status'> & {
+  spec?: Pick<GenomeResource['spec'], 'rollout'>;
+};
+
 /** Everything the rollout decision looks at, gathered from the caches. */
 export interface RolloutInput {
-  genome: GenomeResource;
+  genome: RolloutGenome;
   /** The genome id this reconcile verified against the current keys, or undefined if refused. */
   verifiedId: string | undefined;
   /** Every cached workload (any namespace; the decision keeps the Genome's own). */
@@ -319,7 +324,7 @@ export function decideRollouts(input: RolloutInput): RolloutPlan {
     .map((w) => rolloutOf(w, current.id, input.pods, name ?? ''))
     .filter((r) => r !== undefined)
     .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
-  return input.genome.spec.rollout === ROLLOUT_MANUAL
+  return input.genome.spec?.rollout === ROLLOUT_MANUAL
     ? { roll: [], pending: due }
     : { roll: due, pending: [] };
 }

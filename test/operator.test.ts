@@ -271,7 +271,9 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     expect(status).toBe(200);
     expect(text).toMatch(/genome_verifications_total\{result="Verified"\} [1-9]/);
     expect(text).toMatch(/genome_verifications_total\{result="GENOME_UNTRUSTED_SIGNER"\} [1-9]/);
-    expect(text).toMatch(/genome_reconcile_duration_seconds_count\{outcome="success"\} [1-9]/);
+    expect(text).toMatch(
+      /genome_reconcile_duration_seconds_count\{controller="genome",outcome="success"\} [1-9]/,
+    );
     expect(text).toMatch(/genome_trusted_keys 2/);
     expect(text).toMatch(/genome_operator_leader 1/);
   });

@@ -1,20 +1,29 @@
 /**
- * The rollout reconciler: for one Genome key, gather (caches) → decideRollouts (pure,
- * operator/rollout.ts) → act (stamp the templates, Events, metric). It runs after the Genome's
- * own reconcile, on the same key and queue.
+ * The rollout controller: for each Genome (key `namespace/name`), gather (caches) →
+ * decideRollouts (pure, operator/rollout.ts) → act (stamp the pod templates of the workloads
+ * that opt in, Events, metric). Its own queue: a failed stamp retries the rollout, never the
+ * Genome's verdict or its gates. The verified id comes from the verdict the Genome controller
+ * published (operator/verdicts.ts), under the keys in force now.
  */
 import type { Counter } from 'prom-client';
+import { GENOME_API_VERSION, GENOME_ID_ANNOTATION, GENOME_KIND } from '../../core/api.ts';
+import { withFields, type Logger } from '../../core/log.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import { objectKey } from '../../kube/informer.ts';
+import type { WorkloadWrites } from '../../kube/workload-writes.ts';
+import type { CompactGenome } from '../genome-store.ts';
+import type { PodIndex } from '../pod-index.ts';
 import {
-  GENOME_API_VERSION,
-  GENOME_ID_ANNOTATION,
-  GENOME_KIND,
-  type GenomeResource,
-} from '../core/api.ts';
-import { withFields, type Logger } from '../core/log.ts';
-import type { TrustedKey } from '../core/trust.ts';
-import type { EventRecorder } from '../kube/events.ts';
-import type { WorkloadWrites } from '../kube/workload-writes.ts';
-import { productionVerdict } from './decide.ts';
+  atStart,
+  watchCache,
+  watchKeys,
+  type ControllerSpec,
+  type EventSource,
+} from '../runtime/controller.ts';
+import { DONE } from '../runtime/result.ts';
+import type { Verdicts } from '../verdicts.ts';
+import { keySetVersion } from '../verify-cache.ts';
+import type { KeySource } from './genome.ts';
 import {
   decideRollouts,
   pendingNote,
@@ -23,18 +32,18 @@ import {
   workloadGenome,
   templateStamp,
   type CachedWorkload,
+  type RolloutGenome,
   type RolloutPod,
-} from './rollout.ts';
-import { keySetVersion, type VerifyCache } from './verify-cache.ts';
+} from '../rollout.ts';
 
-/** What the rollout reconciler reads (caches) and writes. */
-export interface RolloutDeps {
-  genome(key: string): GenomeResource | undefined;
+/** What a rollout reconcile reads (caches) and writes. */
+interface RolloutDeps {
+  genome(key: string): RolloutGenome | undefined;
   workloads(): readonly CachedWorkload[];
   /** The labelled pods that name the Genome `namespace/name`. */
   pods(key: string): readonly RolloutPod[];
-  /** The id the Genome verifies to now (the verdict of its reconcile), or undefined. */
-  verifiedId(genome: GenomeResource): string | undefined;
+  /** The id the Genome verifies to now (the Genome controller's verdict), or undefined. */
+  verifiedId(key: string, genome: RolloutGenome): string | undefined;
   writes: WorkloadWrites;
   events: EventRecorder;
   rollouts: Counter<'kind'>;
@@ -96,65 +105,44 @@ export class StampExpectations {
   }
 }
 
-/**
- * The verified id of a Genome from the reconcile's verdict cache (a hit: reconcile computed it
- * just before), with the production rule applied.
- */
-export function verifiedIdFrom(
-  verifier: VerifyCache,
-  keys: () => readonly TrustedKey[],
-  production: boolean,
-): (genome: GenomeResource) => string | undefined {
-  return (genome) => {
-    const { uid = '', generation = 0 } = genome.metadata;
-    const current = keys();
-    const { verdict } = verifier.verdict(
-      { uid, generation },
-      genome.spec.genome,
-      current,
-      keySetVersion(current),
-    );
-    const final = productionVerdict({ verdict, keys: current, production });
-    return final.ok ? final.genomeId : undefined;
-  };
+/** A workload cache (kube/informer.ts), as far as rollouts go. */
+export interface WorkloadCache extends EventSource<CachedWorkload> {
+  list(): CachedWorkload[];
 }
 
-/** What the controller hands the rollouts: its caches, verdict cache, writers and metrics. */
-export interface RolloutWiring {
-  genomes: { get(key: string): GenomeResource | undefined };
+/** What the rollout controller runs on. */
+export interface RolloutControllerDeps {
+  genomes: EventSource<CompactGenome> & {
+    list(): CompactGenome[];
+    cached(key: string): CompactGenome | undefined;
+  };
   workloads: readonly WorkloadCache[];
-  /** The labelled pods that name the Genome `namespace/name` (the controller's pod index). */
-  podsOf(key: string): readonly RolloutPod[];
-  keys(): readonly TrustedKey[];
-  verifier: VerifyCache;
-  production: boolean;
+  /** The labelled pods by the Genome they name. */
+  pods: PodIndex;
+  verdicts: Verdicts;
+  trust: KeySource;
   writes: WorkloadWrites;
   events: EventRecorder;
   rollouts: Counter<'kind'>;
   log: Logger;
+  workers?: number;
 }
 
-/** A workload cache (kube/informer.ts), as far as rollouts go. */
-export interface WorkloadCache {
-  list(): CachedWorkload[];
-  onChange(handler: (event: { object: CachedWorkload }) => void): () => void;
-}
-
-/** The rollouts as the controller runs them: a reconcile per key, and the watches that enqueue. */
-export interface Rollouts {
-  reconcile(key: string): Promise<void>;
-  /** Enqueues the Genome a changed workload's template names; returns the unsubscribers. */
-  watch(enqueue: (key: string) => void): (() => void)[];
-}
-
-/** Builds the rollouts of a controller. */
-export function rollouts(wiring: RolloutWiring): Rollouts {
+/** The rollout controller. */
+export function rolloutController(wiring: RolloutControllerDeps): ControllerSpec {
   const stamps = new StampExpectations();
   const deps: RolloutDeps = {
-    genome: (key) => wiring.genomes.get(key),
+    genome: (key) => wiring.genomes.cached(key),
     workloads: () => wiring.workloads.flatMap((c) => c.list()).map((w) => stamps.overlay(w)),
-    pods: (key) => wiring.podsOf(key),
-    verifiedId: verifiedIdFrom(wiring.verifier, wiring.keys, wiring.production),
+    pods: (key) => wiring.pods.podsOf(key),
+    verifiedId: (key, genome) => {
+      const entry = wiring.verdicts.get(key);
+      const current =
+        wiring.trust.synced() &&
+        entry?.uid === genome.metadata?.uid &&
+        entry?.keyVersion === keySetVersion(wiring.trust.keys());
+      return current && entry.verdict.ok ? entry.verdict.genomeId : undefined;
+    },
     writes: wiring.writes,
     events: wiring.events,
     rollouts: wiring.rollouts,
@@ -163,27 +151,38 @@ export function rollouts(wiring: RolloutWiring): Rollouts {
     log: wiring.log,
   };
   return {
-    reconcile: (key) => reconcileRollouts(deps, key),
-    watch: (enqueue) =>
-      wiring.workloads.map((cache) =>
-        cache.onChange(({ object }) => {
+    name: 'rollout',
+    workers: wiring.workers,
+    watches: [
+      atStart(() => wiring.genomes.list().map(objectKey)),
+      // Its status (what it publishes) decides when a rollout may start.
+      watchCache(wiring.genomes, (e) => objectKey(e.object)),
+      watchKeys(wiring.verdicts),
+      watchKeys(wiring.pods),
+      ...wiring.workloads.map((cache) =>
+        watchCache(cache, ({ object }) => {
           stamps.observe(object);
           const genome = workloadGenome(object);
-          if (genome !== undefined) enqueue(`${object.metadata?.namespace ?? ''}/${genome}`);
+          return genome === undefined ? undefined : `${object.metadata?.namespace ?? ''}/${genome}`;
         }),
       ),
+    ],
+    reconcile: async (key) => {
+      await reconcileRollouts(deps, key);
+      return DONE;
+    },
   };
 }
 
 const MAX_PENDING_NOTES = 4096;
 
 /** Reconciles the rollouts of one Genome (key `namespace/name`); a write failure throws (retry). */
-export async function reconcileRollouts(deps: RolloutDeps, key: string): Promise<void> {
+async function reconcileRollouts(deps: RolloutDeps, key: string): Promise<void> {
   const genome = deps.genome(key);
-  if (genome?.metadata.uid === undefined) return;
+  if (genome?.metadata?.uid === undefined) return;
   const plan = decideRollouts({
     genome,
-    verifiedId: deps.verifiedId(genome),
+    verifiedId: deps.verifiedId(key, genome),
     workloads: deps.workloads(),
     pods: deps.pods(key),
   });

@@ -1,0 +1,546 @@
+/**
+ * The three controllers over an in-memory world: caches that hold what the "API server" here
+ * holds, writes that change it and come back through the caches as watch events, and the real
+ * GenomeStore, verdicts, pod index and runtime. Each test asserts the resulting world.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  GENOME_ID_ANNOTATION,
+  GENOME_LABEL,
+  GENOME_UID_LABEL,
+  VERIFIED_READINESS_GATE,
+  type GenomeResource,
+  type GenomeStatus,
+} from '../../core/api.ts';
+import { silentLogger } from '../../core/log.ts';
+import {
+  configMapDataDigest,
+  desiredConfigMap,
+  type PublishedConfigMap,
+} from '../../core/render.ts';
+import { makeGenome, makeSigner, signWith, trust } from '../../core/test-fixtures.ts';
+import type { TrustedKey } from '../../core/trust.ts';
+import { verify, type Verified } from '../../core/verify.ts';
+import { objectKey, type InformerEvent } from '../../kube/informer.ts';
+import type { OperatorClient, PodCondition } from '../../kube/operator-client.ts';
+import type { GatedPod } from '../gate.ts';
+import { GenomeStore, type CompactGenome } from '../genome-store.ts';
+import { createMetrics } from '../metrics.ts';
+import type { CachedConfigMap } from '../owned-config-maps.ts';
+import type { CachedWorkload } from '../rollout.ts';
+import { startControllers, type Controllers } from './index.ts';
+
+const alice = makeSigner('alice');
+const bob = makeSigner('bob');
+const KEY = 'apps/totk';
+const UID = 'genome-uid';
+
+/** An answer of the API server, as client-node's errors carry its code. */
+const answered = (statusCode: number, message = `HTTP ${statusCode}`) =>
+  Object.assign(new Error(message), { statusCode });
+
+/** A cache as kube/informer.ts gives it: get, list, change events (transform applied). */
+class FakeCache<T extends { metadata?: { namespace?: string; name?: string } }> {
+  readonly objects = new Map<string, T>();
+  private readonly handlers = new Set<(e: InformerEvent<T>) => void>();
+  transform: ((object: T, previous?: T) => T) | undefined;
+  get(key: string) {
+    return this.objects.get(key);
+  }
+  list() {
+    return [...this.objects.values()];
+  }
+  onChange(handler: (e: InformerEvent<T>) => void) {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+  put(object: T) {
+    const key = objectKey(object);
+    const old = this.objects.get(key);
+    const cached = this.transform ? this.transform(object, old) : object;
+    this.objects.set(key, cached);
+    const event: InformerEvent<T> =
+      old === undefined ? { type: 'add', object: cached } : { type: 'update', object: cached, old };
+    this.handlers.forEach((h) => h(event));
+  }
+  remove(key: string) {
+    const object = this.objects.get(key);
+    if (object === undefined) return;
+    this.objects.delete(key);
+    this.handlers.forEach((h) => h({ type: 'delete', object }));
+  }
+}
+
+function genomeOf(version: string, resourceVersion: number, status?: GenomeStatus): GenomeResource {
+  return {
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'Genome',
+    metadata: {
+      name: 'totk',
+      namespace: 'apps',
+      uid: UID,
+      generation: 1,
+      resourceVersion: String(resourceVersion),
+    },
+    spec: { genome: signWith({ ...makeGenome([alice]), version }, alice) },
+    ...(status && { status }),
+  };
+}
+
+/** A pod as the pod webhook makes it, mounting `configMap`, admitted with genome `id`. */
+function gatedPod(name: string, configMap: string, id: string): GatedPod & KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'apps',
+      uid: `${name}-uid`,
+      labels: { [GENOME_LABEL]: 'totk' },
+      annotations: { [GENOME_ID_ANNOTATION]: id },
+    },
+    spec: {
+      readinessGates: [{ conditionType: VERIFIED_READINESS_GATE }],
+      volumes: [{ name: 'mathison-genome', configMap: { name: configMap } }],
+      injection: { complete: true },
+    },
+    status: { phase: 'Running', conditions: [] },
+  } as GatedPod & KubernetesObject;
+}
+
+/** The ConfigMap the operator publishes for `genome` under `keys`. */
+function publication(genome: GenomeResource, keys: readonly TrustedKey[]): PublishedConfigMap {
+  const verdict = verify(genome.spec.genome, keys) as Verified;
+  return desiredConfigMap(
+    { name: 'totk', namespace: 'apps', uid: UID },
+    genome.spec.genome,
+    verdict,
+    keys,
+  );
+}
+
+/** The world: an "API server" of Genomes, ConfigMaps, pods and workloads, and the controllers. */
+function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly TrustedKey[] } = {}) {
+  let trustFresh = options.fresh ?? true;
+  let keys: readonly TrustedKey[] = options.keys ?? trust(alice);
+  const keyListeners: (() => void)[] = [];
+  const genomeCache = new FakeCache<CompactGenome & KubernetesObject>();
+  const configMapCache = new FakeCache<CachedConfigMap & KubernetesObject>();
+  const podCache = new FakeCache<GatedPod & KubernetesObject>();
+  const workloadCache = new FakeCache<CachedWorkload & KubernetesObject>();
+  const server = {
+    genome: genomeOf('1.0.0', 1) as GenomeResource | undefined,
+    configMaps: new Map<string, PublishedConfigMap & { metadata: { uid: string } }>(),
+    pods: new Map<string, GatedPod & KubernetesObject>(),
+    resourceVersion: 1,
+    /** False: a status write never shows in the cache (another field manager keeps a field). */
+    settles: true,
+  };
+  const log = {
+    statuses: [] as GenomeStatus[],
+    gates: [] as { pod: string; status: string; reason: string }[],
+    deleted: [] as string[],
+    genomeReads: 0,
+    stamps: [] as { name: string; patch: unknown }[],
+  };
+  /** Failures to inject: the next calls of a write throw these, in order. */
+  const failures = {
+    status: [] as Error[],
+    gate: [] as Error[],
+    configMapText: [] as Error[],
+    genomeRead: [] as Error[],
+  };
+  const store = new GenomeStore({
+    start: (transform) => {
+      genomeCache.transform = transform as never;
+      return genomeCache;
+    },
+    read: () => {
+      log.genomeReads += 1;
+      const failure = failures.genomeRead.shift();
+      if (failure) return Promise.reject(failure);
+      return Promise.resolve(structuredClone(server.genome));
+    },
+    idleMs: options.idleMs ?? 10_000,
+  });
+  const putGenome = () =>
+    server.genome
+      ? genomeCache.put(structuredClone(server.genome) as never)
+      : genomeCache.remove(KEY);
+  const cacheConfigMap = (configMap: PublishedConfigMap & { metadata: { uid: string } }) => {
+    const { data, ...rest } = configMap;
+    configMapCache.put({ ...rest, dataDigest: configMapDataDigest(data) } as never);
+  };
+  const putPod = (pod: GatedPod & KubernetesObject) => {
+    const key = objectKey(pod);
+    server.pods.set(key, pod);
+    const label = pod.metadata?.labels?.[GENOME_LABEL];
+    if (label !== undefined && label !== '') podCache.put(structuredClone(pod));
+    else podCache.remove(key); // a label-selected watch: DELETED when the label goes
+  };
+  let uids = 0;
+  const client: OperatorClient = {
+    readPod: (namespace, name) =>
+      Promise.resolve(structuredClone(server.pods.get(`${namespace}/${name}`)) as never),
+    readConfigMapText: (namespace, name, uid, key) => {
+      const failure = failures.configMapText.shift();
+      if (failure) return Promise.reject(failure);
+      const configMap = server.configMaps.get(`${namespace}/${name}`);
+      return Promise.resolve(
+        configMap?.metadata.uid === uid
+          ? configMap.data[key as keyof typeof configMap.data]
+          : undefined,
+      );
+    },
+    readGenome: () => Promise.reject(new Error('the store reads Genomes')),
+    applyConfigMap: (configMap) => {
+      const uid = `cm-uid-${++uids}`;
+      const stored = {
+        ...structuredClone(configMap),
+        metadata: { ...structuredClone(configMap.metadata), uid },
+      };
+      server.configMaps.set(objectKey(configMap), stored);
+      setTimeout(() => cacheConfigMap(stored), 2);
+      return Promise.resolve(uid);
+    },
+    deleteConfigMap: (namespace, name) => {
+      log.deleted.push(name);
+      server.configMaps.delete(`${namespace}/${name}`);
+      setTimeout(() => configMapCache.remove(`${namespace}/${name}`), 2);
+      return Promise.resolve();
+    },
+    applyStatus: (_namespace, _name, status) => {
+      const failure = failures.status.shift();
+      if (failure) return Promise.reject(failure);
+      log.statuses.push(status);
+      if (server.genome === undefined) return Promise.reject(answered(404));
+      server.resourceVersion += 1;
+      server.genome = {
+        ...server.genome,
+        metadata: { ...server.genome.metadata, resourceVersion: String(server.resourceVersion) },
+        status,
+      };
+      if (server.settles) setTimeout(putGenome, 5); // the status write's watch event, a moment later
+      return Promise.resolve();
+    },
+    patchPodGate: (namespace, name, uid, condition: PodCondition) => {
+      const failure = failures.gate.shift();
+      if (failure) return Promise.reject(failure);
+      const key = `${namespace}/${name}`;
+      const pod = server.pods.get(key);
+      if (pod === undefined || pod.metadata?.uid !== uid) return Promise.reject(answered(404));
+      log.gates.push({ pod: name, status: condition.status, reason: condition.reason });
+      const others = (pod.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+      setTimeout(
+        () => putPod({ ...pod, status: { ...pod.status, conditions: [...others, condition] } }),
+        2,
+      );
+      return Promise.resolve();
+    },
+  };
+  putGenome();
+  const metrics = createMetrics();
+  let controllers: Controllers | undefined;
+  const start = () => {
+    controllers = startControllers({
+      genomes: {
+        list: () => genomeCache.list(),
+        onChange: (h) => genomeCache.onChange(h),
+        cached: (key) => store.cached(key),
+        get: (key) => store.get(key),
+      },
+      configMaps: configMapCache,
+      pods: podCache,
+      workloads: [workloadCache],
+      trust: {
+        keys: () => keys,
+        synced: () => trustFresh,
+        onChange: (l) => void keyListeners.push(l),
+      },
+      client,
+      workloadWrites: {
+        patchTemplate: (workload, patch) => {
+          log.stamps.push({ name: workload.name, patch });
+          return Promise.resolve();
+        },
+      },
+      events: { record: () => {}, flushed: () => Promise.resolve() },
+      production: false,
+      metrics,
+      runtime: { metrics: metrics.runtime, log: silentLogger, baseDelayMs: 5, maxDelayMs: 50 },
+      log: silentLogger,
+      workers: 2,
+    });
+    return controllers;
+  };
+  const metric = async (name: string, labels: Record<string, string>) => {
+    const base = name.replace(/_count$/, '');
+    const found = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === base);
+    const values = (found?.values ?? []) as {
+      labels: Record<string, unknown>;
+      value: number;
+      metricName?: string;
+    }[];
+    return values
+      .filter((v) => (v.metricName ?? name) === name)
+      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+      .reduce((sum, v) => sum + v.value, 0);
+  };
+  return {
+    server,
+    log,
+    failures,
+    store,
+    start,
+    stop: () => controllers?.stop(),
+    metric,
+    putPod,
+    putWorkload: (workload: CachedWorkload & KubernetesObject) => workloadCache.put(workload),
+    podCache,
+    configMapCache,
+    publish: (genome: GenomeResource, uid: string) => {
+      const configMap = {
+        ...publication(genome, keys),
+        metadata: { ...publication(genome, keys).metadata, uid },
+      };
+      server.configMaps.set(objectKey(configMap), configMap);
+      cacheConfigMap(configMap);
+      return configMap;
+    },
+    setKeys: (next: readonly TrustedKey[]) => {
+      keys = next;
+      keyListeners.forEach((l) => l());
+    },
+    setFresh: (next: boolean) => {
+      trustFresh = next;
+      keyListeners.forEach((l) => l());
+    },
+    edit: (version: string) => {
+      server.resourceVersion += 1;
+      server.genome = genomeOf(version, server.resourceVersion, server.genome?.status);
+      putGenome();
+    },
+    deleteGenome: () => {
+      server.genome = undefined;
+      putGenome();
+    },
+  };
+}
+
+const verified = (s: GenomeStatus | undefined) => s?.conditions?.find((c) => c.type === 'Verified');
+const gateOf = (w: ReturnType<typeof world>, pod: string) =>
+  w.server.pods
+    .get(`apps/${pod}`)
+    ?.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE);
+
+let running: ReturnType<typeof world> | undefined;
+afterEach(async () => {
+  await running?.stop();
+  running?.store.stop();
+  running = undefined;
+});
+
+describe('the Genome controller', () => {
+  it('verifies, publishes its ConfigMap and writes status; a revoked key turns it False and removes the ConfigMap after the status', async () => {
+    const w = (running = world());
+    w.start();
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+    await expect
+      .poll(() => w.server.genome?.status?.conditions?.find((c) => c.type === 'Ready')?.status)
+      .toBe('True');
+    const name = w.server.genome?.status?.configMapName ?? '';
+    expect([...w.server.configMaps.keys()]).toEqual([`apps/${name}`]);
+    w.setKeys(trust(bob));
+    await expect
+      .poll(() => verified(w.server.genome?.status)?.reason)
+      .toBe('GENOME_UNTRUSTED_SIGNER');
+    await expect.poll(() => w.server.configMaps.size).toBe(0);
+    // Status went out before the clean-up.
+    expect(w.log.deleted).toEqual([name]);
+  });
+
+  it('removes the ConfigMap of a refused genome even when its status write never settles', async () => {
+    // No trusted keys: refused. The cache never shows the status written.
+    const w = (running = world({ keys: [] }));
+    const configMap = w.publish(w.server.genome!, 'old-uid');
+    w.server.settles = false;
+    w.start();
+    await expect.poll(() => w.log.statuses.length).toBe(1);
+    expect(w.log.deleted).toEqual([]); // status first; the clean-up waits for the next look
+    await expect.poll(() => w.log.deleted, { timeout: 5_000 }).toEqual([configMap.metadata.name]);
+    expect(w.log.statuses.length).toBeGreaterThanOrEqual(2); // that look wrote status again, and cleaned up
+  });
+
+  it('counts a terminal error (422 on its status) once and does not retry it; a change runs it again', async () => {
+    const w = (running = world({ keys: [] })); // refused: the status is its only write
+    w.failures.status.push(answered(422, 'status is invalid'));
+    w.start();
+    await expect
+      .poll(() => w.metric('genome_reconcile_terminal_errors_total', { controller: 'genome' }))
+      .toBe(1);
+    await new Promise((r) => setTimeout(r, 150)); // well past every back-off of the harness
+    expect(w.log.statuses).toEqual([]);
+    expect(await w.metric('genome_queue_retries_total', { controller: 'genome' })).toBe(0);
+    w.setKeys(trust(alice));
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+  });
+
+  it('retries a Genome read that fails, and never decides without the genome', async () => {
+    const w = (running = world({ idleMs: 50 }));
+    w.start();
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+    await expect.poll(() => w.store.stats().texts).toBe(0);
+    const written = w.log.statuses.length;
+    w.failures.genomeRead.push(answered(503), answered(503));
+    w.setKeys(trust(bob));
+    await expect
+      .poll(() => verified(w.server.genome?.status)?.reason)
+      .toBe('GENOME_UNTRUSTED_SIGNER');
+    expect(w.log.genomeReads).toBe(3);
+    expect(w.log.statuses.length).toBe(written + 1); // the failed reads wrote nothing
+  });
+
+  it('while the keys are stale: no status, no ConfigMap; all resumes when they are current', async () => {
+    const w = (running = world({ fresh: false }));
+    w.start();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.log.statuses).toEqual([]);
+    expect(w.server.configMaps.size).toBe(0);
+    w.setFresh(true);
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+  });
+});
+
+describe('the gate controller', () => {
+  /** A world with its Genome verified and published, and `pods` gated on it. */
+  async function published(pods: string[], options: { fresh?: boolean } = {}) {
+    const w = (running = world(options));
+    const genome = w.server.genome!;
+    const configMap = w.publish(genome, 'cm-uid');
+    const id = (verify(genome.spec.genome, trust(alice)) as Verified).genomeId;
+    for (const name of pods) w.putPod(gatedPod(name, configMap.metadata.name, id));
+    w.start();
+    return { w, configMap, id };
+  }
+
+  it('opens the gate of a pod that mounts the verified genome, and closes it on revocation', async () => {
+    const { w } = await published(['web']);
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    w.setKeys(trust(bob));
+    await expect.poll(() => gateOf(w, 'web')?.reason).toBe('GENOME_UNTRUSTED_SIGNER');
+    expect(gateOf(w, 'web')?.status).toBe('False');
+  });
+
+  it('closes the gate of a pod whose genome label was removed, seeing the pod as it is', async () => {
+    const { w } = await published(['web']);
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    const pod = w.server.pods.get('apps/web')!;
+    w.putPod({ ...pod, metadata: { ...pod.metadata, labels: {} } });
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('False');
+    expect(gateOf(w, 'web')?.reason).toBe('GENOME_MISSING');
+    // A pod deleted outright needs nothing: it is gone (404), no write and no error.
+    const writes = w.log.gates.length;
+    w.server.pods.delete('apps/web');
+    w.podCache.remove('apps/web');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(w.log.gates.length).toBe(writes);
+  });
+
+  it('closes the gates when the Genome is deleted', async () => {
+    const { w } = await published(['web']);
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    w.deleteGenome();
+    await expect.poll(() => gateOf(w, 'web')?.reason).toBe('GENOME_MISSING');
+  });
+
+  it('while the keys are stale opens no gate, leaves an open one alone, and resumes when current', async () => {
+    const w = (running = world({ fresh: false }));
+    const genome = w.server.genome!;
+    const configMap = w.publish(genome, 'cm-uid');
+    const id = (verify(genome.spec.genome, trust(alice)) as Verified).genomeId;
+    const open = gatedPod('open', configMap.metadata.name, id);
+    open.status = {
+      phase: 'Running',
+      conditions: [{ type: VERIFIED_READINESS_GATE, status: 'True', reason: 'Verified' }],
+    };
+    w.putPod(gatedPod('new', configMap.metadata.name, id));
+    w.putPod(open);
+    w.start();
+    await expect
+      .poll(() => w.log.gates)
+      .toEqual([{ pod: 'new', status: 'False', reason: 'TRUST_KEYS_STALE' }]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.log.gates).toHaveLength(1);
+    w.setFresh(true);
+    await expect.poll(() => gateOf(w, 'new')?.status).toBe('True');
+  });
+
+  it('closes the gate of a pod on an older ConfigMap that cannot be read, opens the rest, and retries', async () => {
+    const w = (running = world());
+    const older = w.server.genome!;
+    const olderCm = w.publish(older, 'older-uid');
+    w.edit('2.0.0');
+    const current = w.server.genome!;
+    const currentCm = w.publish(current, 'current-uid');
+    const idOf = (g: GenomeResource) => (verify(g.spec.genome, trust(alice)) as Verified).genomeId;
+    w.putPod(gatedPod('on-current', currentCm.metadata.name, idOf(current)));
+    w.putPod(gatedPod('on-older', olderCm.metadata.name, idOf(older)));
+    for (const c of [olderCm, currentCm]) expect(c.metadata.labels[GENOME_UID_LABEL]).toBe(UID);
+    w.failures.configMapText.push(answered(429, 'the API server answered 429'));
+    w.start();
+    await expect.poll(() => gateOf(w, 'on-current')?.status).toBe('True');
+    await expect
+      .poll(() => w.log.gates.find((g) => g.pod === 'on-older')?.reason)
+      .toBe('GENOME_NOT_VERIFIED');
+    // The retry reads it and opens it: it is a genome this Genome published.
+    await expect.poll(() => gateOf(w, 'on-older')?.status).toBe('True');
+    expect(
+      await w.metric('genome_queue_retries_total', { controller: 'genome' }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not retry a gate write refused as forbidden (403): counted as terminal', async () => {
+    const { w } = await published(['web']);
+    w.failures.gate.push(answered(403, 'forbidden'));
+    await expect
+      .poll(() => w.metric('genome_reconcile_terminal_errors_total', { controller: 'gate' }))
+      .toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.log.gates).toEqual([]);
+    expect(await w.metric('genome_queue_retries_total', { controller: 'gate' })).toBe(0);
+  });
+});
+
+describe('the rollout controller', () => {
+  it('stamps an opted-in workload with the verified id once the status publishes it, on its own queue', async () => {
+    const w = (running = world());
+    w.start();
+    await expect.poll(() => w.server.genome?.status?.genomeId).toBeDefined();
+    const id = w.server.genome?.status?.genomeId ?? '';
+    const workload: CachedWorkload & KubernetesObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'web',
+        namespace: 'apps',
+        uid: 'web-uid',
+        labels: { [GENOME_LABEL]: 'totk' },
+      },
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: {
+            labels: { [GENOME_LABEL]: 'totk' },
+            annotations: { [GENOME_ID_ANNOTATION]: 'old' },
+          },
+        },
+      },
+    };
+    w.putWorkload(workload);
+    await expect.poll(() => w.log.stamps.map((s) => s.name)).toEqual(['web']);
+    expect(w.log.stamps[0]?.patch).toEqual({
+      spec: { template: { metadata: { annotations: { [GENOME_ID_ANNOTATION]: id } } } },
+    });
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The gate controller: the readiness gate genome.mathison.io/verified of each labelled pod
+ * (key `namespace/name` of the pod), from the pod as it is, the Genome it names, and the
+ * verdicts the Genome controller published (operator/verdicts.ts). The pure part, what a
+ * pod's condition should be, is operator/gate.ts.
+ *
+ * Level-based, pod by pod: a pod that leaves the cache (its genome label removed, or deleted)
+ * is read from the API server as it is now, and if it lives on with its gate declared but no
+ * Genome named, its gate is closed. Nothing is remembered from the event that woke it.
+ */
+import { GENOME_LABEL } from '../../core/api.ts';
+import { type Logger } from '../../core/log.ts';
+import { isNotFound, isUidMismatch, statusCode } from '../../kube/errors.ts';
+import { objectKey } from '../../kube/informer.ts';
+import type { OperatorClient } from '../../kube/operator-client.ts';
+import {
+  gateWrites,
+  hasGate,
+  releasedGate,
+  staleGate,
+  type GatedPod,
+  type GateWrite,
+} from '../gate.ts';
+import type { CompactGenome } from '../genome-store.ts';
+import type { OperatorMetrics } from '../metrics.ts';
+import { genomeKeyOf, type PodIndex } from '../pod-index.ts';
+import {
+  atStart,
+  watchCache,
+  watchKeys,
+  type ControllerSpec,
+  type EventSource,
+} from '../runtime/controller.ts';
+import { DONE, type Result } from '../runtime/result.ts';
+import type { Verdicts } from '../verdicts.ts';
+import { keySetVersion } from '../verify-cache.ts';
+import type { KeySource } from './genome.ts';
+
+/** What the gate controller reads and writes. */
+export interface GateControllerDeps {
+  /** The labelled pods (operator/cached-pod.ts shapes). */
+  pods: EventSource<GatedPod> & { get(key: string): GatedPod | undefined; list(): GatedPod[] };
+  /** The same pods by the Genome they name. */
+  index: PodIndex;
+  genomes: EventSource<CompactGenome> & { cached(key: string): CompactGenome | undefined };
+  verdicts: Verdicts;
+  trust: KeySource;
+  client: Pick<OperatorClient, 'readPod' | 'patchPodGate'>;
+  metrics: Pick<OperatorMetrics, 'gateWrites'>;
+  log: Logger;
+  now?: () => Date;
+  /** Pods whose gate is written at once (default 32). */
+  workers?: number;
+}
+
+/** The gate controller. */
+export function gateController(deps: GateControllerDeps): ControllerSpec {
+  const podsOf = (genomeKey: string) => deps.index.podsOf(genomeKey).map(objectKey);
+  const everyPod = () => deps.pods.list().map(objectKey);
+  let fresh = deps.trust.synced();
+  return {
+    name: 'gate',
+    workers: deps.workers ?? 32,
+    watches: [
+      atStart(everyPod),
+      // A pod that leaves the cache with its gate still declared may live on unlabelled.
+      watchCache(deps.pods, (e) =>
+        e.type !== 'delete' || hasGate(e.object) ? objectKey(e.object) : undefined,
+      ),
+      watchKeys(deps.verdicts, podsOf),
+      // Whether the Genome exists (and which uid it has) is all a gate reads of it.
+      watchCache(deps.genomes, (e) =>
+        e.type === 'update' && e.old.metadata?.uid === e.object.metadata?.uid
+          ? undefined
+          : podsOf(objectKey(e.object)),
+      ),
+      // Every gate, when the keys turn stale or current again.
+      watchKeys({ onChange: (tell) => deps.trust.onChange(() => tell('')) }, () => {
+        if (deps.trust.synced() === fresh) return undefined;
+        fresh = deps.trust.synced();
+        return everyPod();
+      }),
+    ],
+    reconcile: (key) => reconcileGate(deps, key),
+  };
+}
+
+async function reconcileGate(deps: GateControllerDeps, key: string): Promise<Result> {
+  const pod = deps.pods.get(key);
+  const write = pod === undefined ? await released(deps, key) : desiredWrite(deps, pod);
+  if (write === undefined) return DONE;
+  try {
+    await deps.client.patchPodGate(write.namespace, write.name, write.uid, write.condition);
+  } catch (err) {
+    // Gone, or replaced by a pod of the same name (which the cache shows on its own).
+    if (isNotFound(err) || statusCode(err) === 409 || isUidMismatch(err)) return DONE;
+    throw err;
+  }
+  deps.metrics.gateWrites.inc({ status: write.condition.status });
+  deps.log.info('readiness gate written', {
+    pod: key,
+    status: write.condition.status,
+    reason: write.condition.reason,
+  });
+  return DONE;
+}
+
+/**
+ * The write a cached pod's gate needs, or undefined. While the keys are stale, no gate opens;
+ * a Genome that is gone closes its pods' gates; otherwise the Genome's published verdict
+ * decides, once it was decided under the keys in force for the Genome cached now (until then
+ * the Genome controller is on its way, and its verdict brings the pod back).
+ */
+function desiredWrite(deps: GateControllerDeps, pod: GatedPod): GateWrite | undefined {
+  const now = (deps.now ?? (() => new Date()))();
+  if (!deps.trust.synced()) return staleGate(pod, now);
+  const genomeKey = genomeKeyOf(pod) ?? '';
+  const genome = deps.genomes.cached(genomeKey);
+  const entry = deps.verdicts.get(genomeKey);
+  if (genome === undefined)
+    return gateWrites([pod], { genomeKey, verdict: undefined, published: new Map(), now })[0];
+  const current =
+    entry !== undefined &&
+    entry.uid === genome.metadata?.uid &&
+    entry.keyVersion === keySetVersion(deps.trust.keys());
+  if (!current) return undefined;
+  const input = { genomeKey, verdict: entry.verdict, published: entry.published, now };
+  return gateWrites([pod], input)[0];
+}
+
+/**
+ * The write for a pod the cache no longer holds: read as the API server has it now, it is
+ * gone (nothing to do), or it lives on with its gate declared and no Genome named (its label
+ * was removed: nothing keeps its genome verified, so its gate closes).
+ */
+async function released(deps: GateControllerDeps, key: string): Promise<GateWrite | undefined> {
+  const [namespace = '', name = ''] = key.split('/');
+  const pod = (await deps.client.readPod(namespace, name)) as GatedPod | undefined;
+  if (pod === undefined) return undefined;
+  // Still labelled: the cache brings it back (a watch that has not caught up yet).
+  const label = pod.metadata?.labels?.[GENOME_LABEL];
+  if (label !== undefined && label !== '') return undefined;
+  return releasedGate(pod, (deps.now ?? (() => new Date()))());
+}

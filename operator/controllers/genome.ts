@@ -1,0 +1,321 @@
+/**
+ * The Genome controller: for each Genome (key `namespace/name`), its verdict, its published
+ * ConfigMap, its status, its Events and the clean-up of its older ConfigMaps. Gather reads the
+ * caches (and the older ConfigMaps' genomes, which the cache does not hold); decide is pure
+ * (operator/decide.ts); act records the verdict for the gate and rollout controllers
+ * (operator/verdicts.ts), then writes.
+ */
+import { GENOME_API_VERSION, GENOME_CONFIGMAP_KEY, GENOME_KIND } from '../../core/api.ts';
+import type { GenomeResource } from '../../core/api.ts';
+import { refuse } from '../../core/codes.ts';
+import { displayText } from '../../core/display.ts';
+import { errorMessage, withFields, type Logger } from '../../core/log.ts';
+import { configMapDataDigest, configMapName } from '../../core/render.ts';
+import type { Verdict } from '../../core/verify.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import { objectKey } from '../../kube/informer.ts';
+import type { OperatorClient } from '../../kube/operator-client.ts';
+import type { TrustSource } from '../../kube/trust-source.ts';
+import {
+  decide,
+  productionVerdict,
+  statusFingerprint,
+  type DecideInput,
+  type Plan,
+} from '../decide.ts';
+import { hasGate, mountedConfigMap, type GatedPod } from '../gate.ts';
+import type { CompactGenome } from '../genome-store.ts';
+import type { OperatorMetrics } from '../metrics.ts';
+import { OwnedConfigMaps, ownerKey, type CachedConfigMap } from '../owned-config-maps.ts';
+import type { PodIndex } from '../pod-index.ts';
+import {
+  atStart,
+  watchCache,
+  watchKeys,
+  type ControllerSpec,
+  type EventSource,
+} from '../runtime/controller.ts';
+import { DONE, type Result } from '../runtime/result.ts';
+import { summarize, type Verdicts } from '../verdicts.ts';
+import { keySetVersion, VerifyCache } from '../verify-cache.ts';
+
+/** The trusted keys as the controllers read them (kube/trust-source.ts). */
+export type KeySource = Pick<TrustSource, 'keys' | 'synced' | 'onChange'>;
+
+/** The Genomes: the cache's compact objects, and each Genome whole when a reconcile needs it. */
+export interface Genomes extends EventSource<CompactGenome> {
+  list(): CompactGenome[];
+  /** The cached Genome without its genome text. */
+  cached(key: string): CompactGenome | undefined;
+  /** The Genome with its genome (operator/genome-store.ts). */
+  get(key: string): Promise<GenomeResource | undefined>;
+}
+
+/** What the Genome controller reads and writes. */
+export interface GenomeControllerDeps {
+  genomes: Genomes;
+  configMaps: EventSource<CachedConfigMap> & { list(): CachedConfigMap[] };
+  pods: PodIndex;
+  trust: KeySource;
+  verdicts: Verdicts;
+  client: OperatorClient;
+  events: EventRecorder;
+  production: boolean;
+  metrics: Pick<OperatorMetrics, 'verifications'>;
+  log: Logger;
+  now?: () => Date;
+  workers?: number;
+}
+
+/** The statuses this operator wrote, by Genome uid (their fingerprints), for clean-up. */
+class WrittenStatuses {
+  private readonly byUid = new Map<string, string>();
+
+  get(uid: string): string | undefined {
+    return this.byUid.get(uid);
+  }
+
+  note(uid: string, fingerprint: string): void {
+    if (this.byUid.size >= 10_000) this.byUid.clear();
+    this.byUid.set(uid, fingerprint);
+  }
+
+  forget(uid: string): void {
+    this.byUid.delete(uid);
+  }
+}
+
+/** The Genome controller's state: its indexes and caches, built from its inputs. */
+interface State {
+  deps: GenomeControllerDeps;
+  owned: OwnedConfigMaps;
+  verifier: VerifyCache;
+  written: WrittenStatuses;
+  now: () => Date;
+}
+
+/** The Genome controller. */
+export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
+  const state: State = {
+    deps,
+    owned: new OwnedConfigMaps(),
+    verifier: new VerifyCache(),
+    written: new WrittenStatuses(),
+    now: deps.now ?? (() => new Date()),
+  };
+  for (const object of deps.configMaps.list()) state.owned.observe({ type: 'add', object });
+  const everyGenome = () => deps.genomes.list().map(objectKey);
+  return {
+    name: 'genome',
+    workers: deps.workers,
+    watches: [
+      atStart(everyGenome),
+      watchCache(deps.genomes, (event) => {
+        if (event.type === 'delete') forget(state, event.object);
+        return objectKey(event.object);
+      }),
+      watchCache(deps.configMaps, (event) => {
+        state.owned.observe(event);
+        return ownerKey(event.object);
+      }),
+      // Its pods decide which older ConfigMaps stay and which count for their gates.
+      watchKeys(deps.pods),
+      watchKeys({ onChange: (tell) => deps.trust.onChange(() => everyGenome().forEach(tell)) }),
+    ],
+    reconcile: (key) => reconcileGenome(state, key),
+  };
+}
+
+function forget(state: State, genome: CompactGenome): void {
+  const uid = genome.metadata?.uid ?? '';
+  state.verifier.forget(uid);
+  state.owned.forget(uid);
+  state.written.forget(uid);
+}
+
+/**
+ * Reconciles one Genome. While the trusted keys are stale nothing is decided (fail closed: the
+ * gate controller keeps gates from opening; trust.onChange brings every Genome back when they
+ * are current). A Genome that is gone has its verdict withdrawn (its pods' gates close);
+ * garbage collection removes what it owned.
+ */
+async function reconcileGenome(state: State, key: string): Promise<Result> {
+  const { deps } = state;
+  if (!deps.trust.synced()) return DONE;
+  const genome = await deps.genomes.get(key);
+  if (genome?.metadata.uid === undefined) {
+    deps.verdicts.delete(key);
+    return DONE;
+  }
+  const gathered = await gather(state, key, genome);
+  const plan = decide(gathered.input);
+  const log = withFields(deps.log, {
+    namespace: genome.metadata.namespace,
+    name: genome.metadata.name,
+    genomeId: plan.status.genomeId,
+  });
+  return act(state, { ...gathered, key, plan }, log);
+}
+
+/** What gather read: decide's input, the key set's version, and reads that failed. */
+interface Gathered {
+  input: DecideInput;
+  keyVersion: string;
+  /** Reads of older ConfigMaps that failed: their pods' gates close, and the reconcile retries. */
+  readFailures: unknown[];
+}
+
+async function gather(state: State, key: string, genome: GenomeResource): Promise<Gathered> {
+  const { deps } = state;
+  const { generation = 0, uid = '', namespace = '' } = genome.metadata;
+  const keys = deps.trust.keys();
+  const keyVersion = keySetVersion(keys);
+  const revision = { uid, generation };
+  const verified = state.verifier.verdict(revision, genome.spec.genome, keys, keyVersion);
+  const { verdict } = verified;
+  if (verified.fresh)
+    deps.metrics.verifications.inc({ result: verdict.ok ? 'Verified' : verdict.code });
+  const pods = deps.pods.podsOf(key);
+  const volumes = pods.flatMap((p) => p.spec?.volumes ?? []);
+  const input: DecideInput = {
+    genome,
+    verdict,
+    keys,
+    production: deps.production,
+    owned: state.owned.ownedBy(uid, namespace),
+    mounted: new Set(volumes.map((v) => v.configMap?.name ?? '')),
+    earlier: new Map(),
+    lastWrittenStatus: state.written.get(uid),
+    now: state.now(),
+  };
+  const gathered: Gathered = { input, keyVersion, readFailures: [] };
+  const earlier = await earlierVerdicts(state, gathered, pods);
+  return { ...gathered, input: { ...input, earlier } };
+}
+
+/**
+ * The verdicts of the genomes in the Genome's older ConfigMaps that gated pods still mount
+ * (for those pods' gates), by ConfigMap name. None for a Genome that is not verified: its
+ * pods' gates close whatever they mount.
+ */
+async function earlierVerdicts(
+  state: State,
+  gathered: Gathered,
+  pods: readonly GatedPod[],
+): Promise<Map<string, Verdict>> {
+  const { input } = gathered;
+  const earlier = new Map<string, Verdict>();
+  const current = productionVerdict(input);
+  if (!current.ok) return earlier;
+  const { name: genomeName = '', namespace = '' } = input.genome.metadata;
+  const currentName = configMapName(genomeName, current.genomeId);
+  const mounted = new Set(pods.filter(hasGate).map(mountedConfigMap));
+  const older = input.owned.filter((c) => {
+    const { name = '', uid = '' } = c.metadata ?? {};
+    return c.immutable === true && name !== currentName && mounted.has(name) && uid !== '';
+  });
+  for (const configMap of older) {
+    const { name = '', uid = '' } = configMap.metadata ?? {};
+    const verdict = await earlierVerdict(state, gathered, { namespace, name, uid });
+    if (verdict !== undefined) earlier.set(name, verdict);
+  }
+  return earlier;
+}
+
+/**
+ * The verdict under today's keys of the genome an older ConfigMap holds; undefined if it is
+ * gone. A failed read refuses it (its pods' gates close: when in doubt, refuse) and is noted,
+ * so that the reconcile throws after its writes and is retried.
+ */
+async function earlierVerdict(
+  state: State,
+  gathered: Gathered,
+  configMap: { namespace: string; name: string; uid: string },
+): Promise<Verdict | undefined> {
+  const { input, keyVersion } = gathered;
+  const { namespace, name, uid } = configMap;
+  const cached = state.verifier.cachedPublishedVerdict(uid, keyVersion);
+  if (cached !== undefined) return cached;
+  let text: string | undefined;
+  try {
+    text = await state.deps.client.readConfigMapText(namespace, name, uid, GENOME_CONFIGMAP_KEY);
+  } catch (err) {
+    gathered.readFailures.push(err);
+    const message = `could not read ConfigMap ${displayText(name)} to verify it again: ${errorMessage(err)}; retrying`;
+    return { ok: false, ...refuse('GENOME_NOT_VERIFIED', message) };
+  }
+  return text === undefined
+    ? undefined
+    : state.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
+}
+
+interface Decided extends Gathered {
+  key: string;
+  plan: Plan;
+}
+
+/**
+ * Carries out a plan. The verdict first: the gate controller closes (or opens) the pods'
+ * gates from it, the most urgent thing a revocation does, while this reconcile writes on.
+ * Then the ConfigMap (status never says Ready for a ConfigMap that failed to apply: a failure
+ * throws before status is written), status, the clean-up unless it waits for the status
+ * (decide.ts cleanUpWaits), and Events. A failed read of an older ConfigMap throws last.
+ */
+async function act(state: State, decided: Decided, log: Logger): Promise<Result> {
+  const { deps } = state;
+  const { input, plan, key, keyVersion } = decided;
+  const { genome } = input;
+  const uid = genome.metadata.uid ?? '';
+  deps.verdicts.set(key, {
+    uid,
+    keyVersion,
+    verdict: summarize(plan.verdict),
+    published: new Map([...plan.published].map(([name, v]) => [name, summarize(v)])),
+  });
+  await publish(state, uid, plan);
+  if (plan.writeStatus) await writeStatus(state, genome, plan, log);
+  if (!plan.deferCleanUp) await removeOld(state, decided, log);
+  recordEvents(deps.events, genome, plan);
+  if (decided.readFailures.length > 0) throw decided.readFailures[0];
+  return plan.requeueAfter === undefined ? DONE : { requeueAfter: plan.requeueAfter };
+}
+
+/** Applies the plan's ConfigMap (the client deletes one of that name with other content first). */
+async function publish(state: State, ownerUid: string, plan: Plan): Promise<void> {
+  if (plan.apply === undefined) return;
+  const { name, namespace } = plan.apply.metadata;
+  if (plan.replace) await state.deps.client.deleteConfigMap(namespace, name);
+  const uid = await state.deps.client.applyConfigMap(plan.apply);
+  const { data, ...applied } = plan.apply;
+  state.owned.noteApplied(ownerUid, {
+    ...applied,
+    metadata: { ...applied.metadata, uid },
+    dataDigest: configMapDataDigest(data),
+  });
+}
+
+async function writeStatus(state: State, genome: GenomeResource, plan: Plan, log: Logger) {
+  const { namespace = '', name = '', uid = '' } = genome.metadata;
+  await state.deps.client.applyStatus(namespace, name, plan.status);
+  state.written.note(uid, statusFingerprint(plan.status));
+  const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
+  log.info('status written', { ready: ready?.status, reason: ready?.reason });
+}
+
+async function removeOld(state: State, { input, plan }: Decided, log: Logger) {
+  const { namespace = '', uid = '' } = input.genome.metadata;
+  const uids = new Map(input.owned.map((c) => [c.metadata?.name, c.metadata?.uid]));
+  for (const name of plan.remove) {
+    // Only the object the cache holds: a ConfigMap made since under that name is not ours.
+    await state.deps.client.deleteConfigMap(namespace, name, uids.get(name));
+    state.owned.noteDeleted(uid, namespace, name);
+    log.info('removed an old ConfigMap', { configMap: name });
+  }
+}
+
+function recordEvents(events: EventRecorder, genome: GenomeResource, plan: Plan): void {
+  const { name, namespace, uid, resourceVersion } = genome.metadata;
+  const metadata = { name, namespace, uid, resourceVersion };
+  const involved = { apiVersion: GENOME_API_VERSION, kind: GENOME_KIND, metadata };
+  for (const event of plan.events) events.record(involved, event);
+}
