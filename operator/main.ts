@@ -19,10 +19,11 @@ import { NAMES_A_GENOME } from './cache-bounds.ts';
 import { podTransform } from './cached-pod.ts';
 import { GenomeStore, type CompactGenome } from './genome-store.ts';
 import { IdleMemoryRelease } from './memory.ts';
-import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
+import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
-import { startControllers, type Controllers } from './controllers/index.ts';
+import { startControllers } from './controllers/index.ts';
+import { runWhileLeading } from './runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import type { CachedConfigMap } from './owned-config-maps.ts';
@@ -215,6 +216,49 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
   return () => timers.forEach(clearInterval);
 }
 
+/** The controllers' inputs and writers, on the caches of this process. */
+function controllersOf(wiring: Wiring, memory: IdleMemoryRelease) {
+  const { kc, settings, caches, metrics, log } = wiring;
+  const { store } = caches;
+  return startControllers({
+    genomes: {
+      list: () => store.cache.list(),
+      onChange: (handler) => store.cache.onChange(handler),
+      cached: (key) => store.cached(key),
+      get: (key) => store.get(key),
+    },
+    configMaps: caches.configMaps,
+    pods: caches.pods,
+    workloads: caches.workloads,
+    trust: caches.trust,
+    client: operatorClient(kc),
+    workloadWrites: workloadWrites(kc),
+    events: eventRecorder(kc, log),
+    production: settings.production,
+    metrics,
+    runtime: { metrics: metrics.runtime, log, afterReconcile: () => memory.worked() },
+    log,
+    workers: settings.workers,
+  });
+}
+
+/** The Lease election of this replica, when the settings ask for one. */
+function election(wiring: Wiring) {
+  const { kc, settings, log } = wiring;
+  if (!settings.leaderElect) return undefined;
+  return (callbacks: LeadershipCallbacks) =>
+    startLeaderElection(
+      {
+        kubeConfig: kc,
+        namespace: settings.namespace,
+        name: settings.leaseName,
+        identity: settings.identity,
+        log,
+      },
+      callbacks,
+    );
+}
+
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const kc = kubeConfigOrExit(settings);
@@ -234,91 +278,34 @@ async function main(): Promise<void> {
     settings.healthPort,
   );
   log.info('serving health and metrics', { port: health.port });
-  const stopGauges = watchGauges({ kc, settings, caches, metrics, log });
-  let controller: Controllers | undefined;
-  let stopping = false;
-  let term = 0;
-  // The caches' first lists are a burst of their own, in a standby too.
+  const wiring: Wiring = { kc, settings, caches, metrics, log };
+  const stopGauges = watchGauges(wiring);
   const memory = new IdleMemoryRelease({
     idleMs: MEMORY_RELEASE_IDLE_MS,
     minIntervalMs: MEMORY_RELEASE_INTERVAL_MS,
     log,
   });
+  let stopping = false;
+  // The caches' first lists are a burst of their own, in a standby too.
   void waitUntilSynced(caches, () => stopping).then(() => memory.worked());
-  const lead = async () => {
-    await waitUntilSynced(caches, () => stopping);
-    if (stopping) return;
-    const current = term;
-    const { store } = caches;
-    const started = startControllers({
-      genomes: {
-        list: () => store.cache.list(),
-        onChange: (handler) => store.cache.onChange(handler),
-        cached: (key) => store.cached(key),
-        get: (key) => store.get(key),
-      },
-      configMaps: caches.configMaps,
-      pods: caches.pods,
-      workloads: caches.workloads,
-      trust: caches.trust,
-      client: operatorClient(kc),
-      workloadWrites: workloadWrites(kc),
-      events: eventRecorder(kc, log),
-      production: settings.production,
-      metrics,
-      runtime: { metrics: metrics.runtime, log, afterReconcile: () => memory.worked() },
-      log,
-      workers: settings.workers,
-    });
-    // Leadership may have been lost while waiting for the caches.
-    if (current !== term) return void started.stop();
-    controller = started;
-    log.info('reconciling');
-  };
-  const standDown = async () => {
-    term++;
-    const running = controller;
-    controller = undefined;
-    await running?.stop();
-  };
-  let elector: LeaderElector | undefined;
-  let leading = false;
-  if (settings.leaderElect) {
-    elector = startLeaderElection(
-      {
-        kubeConfig: kc,
-        namespace: settings.namespace,
-        name: settings.leaseName,
-        identity: settings.identity,
-        log,
-      },
-      {
-        onStartedLeading: () => {
-          leading = true;
-          metrics.leader.set(1);
-          caches.store.setHolding(true);
-          void lead();
-        },
-        onStoppedLeading: () => {
-          leading = false;
-          metrics.leader.set(0);
-          // Unless leading again by the time the controller has stopped.
-          void standDown().then(() => leading || caches.store.setHolding(false));
-        },
-      },
-    );
-  } else {
-    metrics.leader.set(1);
-    void lead();
-  }
+  const writers = runWhileLeading(election(wiring), {
+    start: async () => {
+      await waitUntilSynced(caches, () => stopping);
+      if (stopping) return undefined;
+      log.info('reconciling');
+      return controllersOf(wiring, memory);
+    },
+    onLeading: (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      // A standby holds no genome text (operator/genome-store.ts).
+      caches.store.setHolding(leading || !settings.leaderElect);
+    },
+  });
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
-    // In-flight reconciles finish before the Lease is released, so the next leader never
-    // overlaps with this one's writes.
-    await standDown();
-    await elector?.release();
+    await writers.stop();
     stopGauges();
     memory.stop();
     // The caches need no stopping: the process exits, and nothing is written after this.
