@@ -1,32 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import type { GenomeResource, GenomeStatus } from '../core/api.ts';
 import { configMapDataDigest, configMapName } from '../core/render.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import {
+  atGeneration,
+  genome,
+  genomeResource,
+  inNamespace,
+  keyPair,
+  signedBy,
+  trusted,
+  withStatus,
+  withUid,
+} from '../test/builders/index.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify } from '../core/verify.ts';
 import { decide, type DecideInput, type OwnedConfigMap } from './decide.ts';
 
-const alice = makeSigner('alice');
-const bob = makeSigner('bob');
+const alice = keyPair('alice');
+const bob = keyPair('bob');
 const now = new Date('2026-12-01T12:00:00Z');
-const genome = signWith(makeGenome([alice]), alice);
-const testAlice = trust({ ...alice, test: true });
+const signed = genome(signedBy(alice));
+const testAlice = trusted({ ...alice, test: true });
 
 /** A Genome resource at generation 2 with the given status. */
-function resource(status?: GenomeStatus, spec: unknown = genome): GenomeResource {
-  return {
-    apiVersion: 'mathison.io/v1alpha1',
-    kind: 'Genome',
-    metadata: { name: 'totk', namespace: 'apps', uid: 'uid-1', generation: 2 },
-    spec: { genome: spec },
-    ...(status && { status }),
-  };
+function resource(status?: GenomeStatus, spec: unknown = signed): GenomeResource {
+  return genomeResource(
+    'totk',
+    spec,
+    inNamespace('apps'),
+    withUid('uid-1'),
+    atGeneration(2),
+    withStatus(status),
+  );
 }
 
 /** The input for a Genome verified against `keys`, overridable. */
 function input(
   overrides: Partial<DecideInput> = {},
-  keys: TrustedKey[] = trust(alice),
+  keys: TrustedKey[] = trusted(alice),
 ): DecideInput {
   const base = resource(overrides.genome?.status);
   const g = overrides.genome ?? base;
@@ -93,7 +104,7 @@ describe('decide', () => {
   });
 
   it('a genome signed by an untrusted key is refused with the code and nothing is published', () => {
-    const plan = decide(input({}, trust(bob)));
+    const plan = decide(input({}, trusted(bob)));
     expect(plan.apply).toBeUndefined();
     expect(plan.status.configMapName).toBeUndefined();
     expect(plan.status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
@@ -105,7 +116,7 @@ describe('decide', () => {
 
   it('a revoked key turns a verified genome False, emits Revoked and removes its unmounted ConfigMap', () => {
     const plan = decide(
-      input({ genome: resource(first.status), owned: [publishedCm] }, trust(bob)),
+      input({ genome: resource(first.status), owned: [publishedCm] }, trusted(bob)),
     );
     expect(plan.status.conditions?.[0]).toMatchObject({
       status: 'False',
@@ -120,7 +131,7 @@ describe('decide', () => {
     const plan = decide(
       input(
         { genome: resource(first.status), owned: [publishedCm], mounted: new Set([published]) },
-        trust(bob),
+        trusted(bob),
       ),
     );
     expect(plan.remove).toEqual([]);
@@ -163,9 +174,9 @@ describe('decide', () => {
   });
 
   it('a repeated refusal emits no second Event and keeps lastTransitionTime', () => {
-    const refused = decide(input({}, trust(bob)));
+    const refused = decide(input({}, trusted(bob)));
     const later = {
-      ...input({ genome: resource(refused.status) }, trust(bob)),
+      ...input({ genome: resource(refused.status) }, trusted(bob)),
       now: new Date('2026-12-02T00:00:00Z'),
     };
     const plan = decide(later);
@@ -189,14 +200,14 @@ describe('decide', () => {
   });
 
   it('a schema-invalid genome is refused without a genome id', () => {
-    const broken = resource(undefined, { ...genome, extra: 1 });
+    const broken = resource(undefined, { ...signed, extra: 1 });
     const plan = decide(input({ genome: broken }));
     expect(plan.status.genomeId).toBeUndefined();
     expect(plan.status.conditions?.[0]).toMatchObject({ reason: 'GENOME_INVALID_SCHEMA' });
   });
 
   it('control characters from the genome are escaped in the condition message and the Event', () => {
-    const hostile = signWith(makeGenome([alice]), alice);
+    const hostile = genome(signedBy(alice));
     const verdict = {
       ok: false as const,
       code: 'GENOME_INVALID_SCHEMA' as const,

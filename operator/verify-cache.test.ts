@@ -1,46 +1,46 @@
 import { describe, expect, it } from 'vitest';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { declaring, genome, keyPair, signedBy, trusted, version } from '../test/builders/index.ts';
 import { keySetVersion, VerifyCache } from './verify-cache.ts';
 
-const alice = makeSigner('alice');
-const bob = makeSigner('bob');
-const genome = signWith(makeGenome([alice]), alice);
+const alice = keyPair('alice');
+const bob = keyPair('bob');
+const signed = genome(signedBy(alice));
 
 describe('keySetVersion', () => {
   it('is the same for the same keys in any order', () => {
-    expect(keySetVersion(trust(alice, bob))).toBe(keySetVersion(trust(bob, alice)));
+    expect(keySetVersion(trusted(alice, bob))).toBe(keySetVersion(trusted(bob, alice)));
   });
   it('changes when a key is removed, added or marked as a test key', () => {
-    const base = keySetVersion(trust(alice, bob));
-    expect(keySetVersion(trust(alice))).not.toBe(base);
-    expect(keySetVersion(trust(alice, bob, makeSigner('carol')))).not.toBe(base);
-    expect(keySetVersion(trust({ ...alice, test: true }, bob))).not.toBe(base);
+    const base = keySetVersion(trusted(alice, bob));
+    expect(keySetVersion(trusted(alice))).not.toBe(base);
+    expect(keySetVersion(trusted(alice, bob, keyPair('carol')))).not.toBe(base);
+    expect(keySetVersion(trusted({ ...alice, test: true }, bob))).not.toBe(base);
   });
 });
 
 describe('VerifyCache', () => {
   it('verifies a genome once per key-set version', () => {
     const cache = new VerifyCache();
-    const keys = trust(alice);
+    const keys = trusted(alice);
     const v = keySetVersion(keys);
     const revision = { uid: 'u', generation: 1 };
-    expect(cache.verdict(revision, genome, keys, v)).toMatchObject({
+    expect(cache.verdict(revision, signed, keys, v)).toMatchObject({
       fresh: true,
       verdict: { ok: true },
     });
-    expect(cache.verdict(revision, genome, keys, v)).toMatchObject({
+    expect(cache.verdict(revision, signed, keys, v)).toMatchObject({
       fresh: false,
       verdict: { ok: true },
     });
-    expect(cache.verdict({ uid: 'other', generation: 7 }, genome, keys, v).fresh).toBe(false);
+    expect(cache.verdict({ uid: 'other', generation: 7 }, signed, keys, v).fresh).toBe(false);
     expect(cache.computed).toBe(1);
   });
 
   it('verifies again when the keys change, and the new verdict follows the new keys', () => {
     const cache = new VerifyCache();
     const revision = { uid: 'u', generation: 1 };
-    cache.verdict(revision, genome, trust(alice), keySetVersion(trust(alice)));
-    const after = cache.verdict(revision, genome, trust(bob), keySetVersion(trust(bob)));
+    cache.verdict(revision, signed, trusted(alice), keySetVersion(trusted(alice)));
+    const after = cache.verdict(revision, signed, trusted(bob), keySetVersion(trusted(bob)));
     expect(after).toMatchObject({
       fresh: true,
       verdict: { ok: false, code: 'GENOME_UNTRUSTED_SIGNER' },
@@ -49,16 +49,16 @@ describe('VerifyCache', () => {
 
   it('verifies again when the Genome has a new generation with other content', () => {
     const cache = new VerifyCache();
-    const keys = trust(alice);
+    const keys = trusted(alice);
     const v = keySetVersion(keys);
-    cache.verdict({ uid: 'u', generation: 1 }, genome, keys, v);
-    const changed = signWith(makeGenome([alice], { version: '2.0.0' }), alice);
+    cache.verdict({ uid: 'u', generation: 1 }, signed, keys, v);
+    const changed = genome(signedBy(alice), version('2.0.0'));
     expect(cache.verdict({ uid: 'u', generation: 2 }, changed, keys, v).fresh).toBe(true);
   });
 
   it('does not cache a genome without an id (schema invalid)', () => {
     const cache = new VerifyCache();
-    const keys = trust(alice);
+    const keys = trusted(alice);
     const bad = { ...genome, extra: true };
     cache.verdict({ uid: 'u', generation: 1 }, bad, keys, 'v');
     expect(cache.verdict({ uid: 'u', generation: 1 }, bad, keys, 'v')).toMatchObject({
@@ -69,13 +69,13 @@ describe('VerifyCache', () => {
 
   it('keeps no genome in the cache: a hit carries the genome the caller passed now', () => {
     const cache = new VerifyCache();
-    const keys = trust(alice);
+    const keys = trusted(alice);
     const v = keySetVersion(keys);
     const revision = { uid: 'u', generation: 1 };
-    const first = cache.verdict(revision, genome, keys, v).verdict;
-    expect(first.ok && first.genome).toBe(genome);
+    const first = cache.verdict(revision, signed, keys, v).verdict;
+    expect(first.ok && first.genome).toBe(signed);
     // The informer hands over a new object of the same revision after every status write.
-    const copy = structuredClone(genome);
+    const copy = structuredClone(signed);
     const hit = cache.verdict(revision, copy, keys, v);
     expect(hit.fresh).toBe(false);
     expect(hit.verdict.ok && hit.verdict.genome).toBe(copy);
@@ -87,9 +87,9 @@ describe('VerifyCache', () => {
 });
 
 describe("VerifyCache: a verdict is the Genome's own (signatures included)", () => {
-  const keys = trust(alice, bob);
+  const keys = trusted(alice, bob);
   const v = keySetVersion(keys);
-  const good = genome;
+  const good = signed;
   const sig = good.signature!;
   const forged = { ...good, signature: { ...sig, sig_base64: `${'A'.repeat(85)}A==` } };
 
@@ -108,8 +108,8 @@ describe("VerifyCache: a verdict is the Genome's own (signatures included)", () 
 
   it('keeps the signers of each copy: another signer set never decides for this one', () => {
     const cache = new VerifyCache();
-    const byBob = signWith(makeGenome([alice, bob]), bob);
-    const byAlice = signWith(makeGenome([alice, bob]), alice);
+    const byBob = genome(declaring(alice, bob), signedBy(bob));
+    const byAlice = genome(declaring(alice, bob), signedBy(alice));
     const first = cache.verdict({ uid: 'b', generation: 1 }, byBob, keys, v).verdict;
     const second = cache.verdict({ uid: 'a', generation: 1 }, byAlice, keys, v).verdict;
     expect(first.ok && first.signers).toEqual(['bob']);

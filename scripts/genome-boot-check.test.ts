@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { genomeId } from '../core/canonical.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genome, keyPair, signedBy } from '../test/builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const work = mkdtempSync(join(tmpdir(), 'genome-boot-check-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const signer = makeSigner('team-key');
-const genome = signWith(makeGenome([signer]), signer);
+const signer = keyPair('team-key');
+const signed = genome(signedBy(signer));
 const trust = [{ key_id: signer.keyId, alg: 'ed25519', public_key: signer.publicKey }];
 
 /** Writes a mounted-ConfigMap directory and runs the init container's entry against it. */
@@ -28,16 +28,16 @@ function bootCheck(files: Record<string, string>, env: Record<string, string> = 
 }
 
 const published = {
-  'genome.json': JSON.stringify(genome, null, 2),
+  'genome.json': JSON.stringify(signed, null, 2),
   'trusted-keys.json': JSON.stringify(trust),
 };
 
 describe('genome-boot-check (the init container)', () => {
   it('exits 0 and names the genome id when the mounted genome verifies and is the admitted one', () => {
-    const result = bootCheck(published, { GENOME_EXPECTED_ID: genomeId(genome) });
+    const result = bootCheck(published, { GENOME_EXPECTED_ID: genomeId(signed) });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out)).toMatchObject({
-      genomeId: genomeId(genome),
+      genomeId: genomeId(signed),
       signers: ['team-key'],
     });
   });
@@ -45,7 +45,7 @@ describe('genome-boot-check (the init container)', () => {
   it.each([
     [
       'a changed genome file',
-      { 'genome.json': JSON.stringify({ ...genome, name: 'EVIL' }) },
+      { 'genome.json': JSON.stringify({ ...signed, name: 'EVIL' }) },
       {},
       'GENOME_INVALID_SIGNATURE',
     ],

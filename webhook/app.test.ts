@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { declaring, genome, keyPair, signedBy, trusted } from '../test/builders/index.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createApp } from './app.ts';
 
-const alice = makeSigner('alice');
+const alice = keyPair('alice');
 const state = { synced: true, certificateValid: true };
 let server: Server;
 let base: string;
@@ -29,7 +29,7 @@ const post = (body: string) =>
   });
 
 beforeAll(async () => {
-  const keys = trust(alice);
+  const keys = trusted(alice);
   const app = createApp({
     trust: { keys: () => keys, synced: () => state.synced },
     certificateValid: () => state.certificateValid,
@@ -45,7 +45,7 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 
 describe('the webhook app', () => {
   it('answers an AdmissionReview with an AdmissionReview carrying the same uid', async () => {
-    const res = await post(JSON.stringify(review(signWith(makeGenome([alice]), alice))));
+    const res = await post(JSON.stringify(review(genome(signedBy(alice)))));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       apiVersion: 'admission.k8s.io/v1',
@@ -120,8 +120,8 @@ describe('GET /metrics', () => {
       pods: await requests('mutate-pod', 'allowed'),
     };
     expect(before.pods).toBe(0); // this app has no pod mutation: the series exists at 0
-    await post(JSON.stringify(review(signWith(makeGenome([alice]), alice))));
-    await post(JSON.stringify(review(makeGenome([alice])))); // unsigned: refused
+    await post(JSON.stringify(review(genome(signedBy(alice)))));
+    await post(JSON.stringify(review(genome(declaring(alice))))); // unsigned: refused
     await post('{"apiVersion":');
     expect(await requests('validate-genome', 'allowed')).toBe(before.allowed + 1);
     expect(await requests('validate-genome', 'refused')).toBe(before.refused + 1);

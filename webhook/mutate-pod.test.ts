@@ -2,9 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
-import { publishedGenome } from '../core/publication-fixtures.ts';
 import { configMapView, genomeView } from '../core/publication.ts';
-import { makeGenome, makeSigner } from '../core/test-fixtures.ts';
+import { declaring, genome, keyPair, publishedGenome } from '../test/builders/index.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createApp } from './app.ts';
 import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
@@ -16,7 +15,7 @@ const CURRENT = { trustCurrent: true };
 const PUBLISHED = publishedGenome({
   name: 'totk',
   namespace: 'apps',
-  genome: makeGenome([makeSigner('k-1')]),
+  genome: genome(declaring(keyPair('k-1'))),
 });
 const ID = PUBLISHED.genomeId;
 const state = { synced: true, lookups: [] as string[] };

@@ -1,23 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { Genome } from '../core/genome.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import {
+  annotated,
+  declaring,
+  genome,
+  genomeResource,
+  inNamespace,
+  keyPair,
+  signedBy,
+  trusted,
+  version,
+} from '../test/builders/index.ts';
 import { DEFAULT_POLICY, verify } from '../core/verify.ts';
 import type { AdmissionRequest } from './admission.ts';
 import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
 import { decideGenomeAdmission } from './validate-genome.ts';
 
-const alice = makeSigner('alice');
-const keys = trust(alice);
+const alice = keyPair('alice');
+const keys = trusted(alice);
 /** The trusted keys are current (the webhook's usual state). */
 const CURRENT = { trustCurrent: true };
 
-const signed = (version = '1.2.3') => signWith(makeGenome([alice], { version }), alice);
-const object = (genome: unknown, annotations?: Record<string, string>) => ({
-  apiVersion: 'mathison.io/v1alpha1',
-  kind: 'Genome',
-  metadata: { name: 'g', namespace: 'ns', ...(annotations && { annotations }) },
-  spec: { genome },
-});
+const signed = (v = '1.2.3') => genome(signedBy(alice), version(v));
+const object = (g: unknown, annotations?: Record<string, string>) =>
+  genomeResource('g', g, inNamespace('ns'), ...(annotations ? [annotated(annotations)] : []));
 
 function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
   return {
@@ -154,7 +160,7 @@ describe('decideGenomeAdmission', () => {
   it('passes warnings through, for a genome signed by a test key', () => {
     const response = decideGenomeAdmission(
       request({}),
-      trust({ ...alice, test: true }),
+      trusted({ ...alice, test: true }),
       DEFAULT_POLICY,
       CURRENT,
     ).response;
@@ -175,8 +181,8 @@ describe('decideGenomeAdmission validates spec.genome once and decides as verify
     ['signed', signed('2.0.0')],
     ['tampered', { ...signed('2.0.0'), name: 'TAMPERED' }],
     ['schema problem', { ...signed('2.0.0'), parents: 'x' }],
-    ['unsigned', makeGenome([alice], { version: '2.0.0' })],
-    ['by an untrusted key', signWith(makeGenome([makeSigner('eve')]), makeSigner('eve'))],
+    ['unsigned', genome(declaring(alice), version('2.0.0'))],
+    ['by an untrusted key', genome(declaring(keyPair('eve')), signedBy(keyPair('eve')))],
     ['not an object', 'text'],
   ];
 

@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { refuse } from '../../core/codes.ts';
-import { makeGenome, makeSigner } from '../../core/test-fixtures.ts';
+import { declaring, genome, keyPair, withFields } from '../../test/builders/index.ts';
 import { healthOf, shortDisplayId } from './health.ts';
 
-const genome = makeGenome([makeSigner('team-key')], {
-  build_manifest: { files: [{ path: 'a.ts', sha256: 'b'.repeat(64) }] },
-});
+const unsigned = genome(
+  declaring(keyPair('team-key')),
+  withFields({ build_manifest: { files: [{ path: 'a.ts', sha256: 'b'.repeat(64) }] } }),
+);
 const id = '0123456789abcdef'.repeat(4);
 
 describe('the reference container /health', () => {
   it('shows the genome as upstream does, with the full id and the signers beside it', () => {
     const { statusCode, body } = healthOf({
       phase: 'ready',
-      genome,
+      genome: unsigned,
       genomeId: id,
       signers: ['team-key'],
     });
