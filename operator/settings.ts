@@ -1,4 +1,17 @@
-import { parseArgs } from 'node:util';
+import {
+  booleanOf,
+  integerOf,
+  kubeconfigOf,
+  listenAddress,
+  nameOf,
+  namespaceOf,
+  settingsResult,
+  settingValues,
+  type SettingsResult as Result,
+  type SettingsSources,
+} from '../core/settings.ts';
+
+export type { SettingsSources } from '../core/settings.ts';
 
 /** The operator's configuration, from flags and the environment (flags win). */
 export interface Settings {
@@ -22,35 +35,11 @@ export interface Settings {
   webhookTlsSecret: string;
 }
 
-/** What readSettings may look at: argv, the environment, and whether files exist. */
-export interface SettingsSources {
-  argv: readonly string[];
-  env: Readonly<Record<string, string | undefined>>;
-  /** The in-cluster namespace file's content, when there is one. */
-  serviceAccountNamespace: string | undefined;
-  /** Whether a file can be read. */
-  readable(path: string): boolean;
-  hostname: string;
-}
-
 /** Settings, or the message that says what is wrong and how to fix it. */
-export type SettingsResult = { ok: true; settings: Settings } | { ok: false; message: string };
+export type SettingsResult = Result<Settings>;
 
-const OPTIONS = {
-  namespace: { type: 'string' },
-  kubeconfig: { type: 'string' },
-  production: { type: 'string' },
-  'allow-injection-opt-out': { type: 'string' },
-  'leader-elect': { type: 'string' },
-  'lease-name': { type: 'string' },
-  identity: { type: 'string' },
-  'health-listen': { type: 'string' },
-  workers: { type: 'string' },
-  'webhook-tls-secret': { type: 'string' },
-} as const;
-
-/** The environment variable behind each flag. */
-export const ENV_OF: Record<keyof typeof OPTIONS, string> = {
+/** The flags, each with the environment variable behind it. */
+export const ENV_OF = {
   namespace: 'GENOME_NAMESPACE',
   kubeconfig: 'KUBECONFIG',
   production: 'GENOME_PRODUCTION',
@@ -61,9 +50,7 @@ export const ENV_OF: Record<keyof typeof OPTIONS, string> = {
   'health-listen': 'OPERATOR_HEALTH_LISTEN',
   workers: 'OPERATOR_WORKERS',
   'webhook-tls-secret': 'WEBHOOK_TLS_SECRET',
-};
-
-class SettingsError extends Error {}
+} as const;
 
 /**
  * Reads and checks the configuration. Fails closed: an unknown flag, a missing namespace, an
@@ -71,20 +58,15 @@ class SettingsError extends Error {}
  * message that says what to do, before anything talks to the API server.
  */
 export function readSettings(sources: SettingsSources): SettingsResult {
-  try {
-    return { ok: true, settings: settingsFrom(sources) };
-  } catch (err) {
-    return { ok: false, message: err instanceof Error ? err.message : String(err) };
-  }
+  return settingsResult(() => settingsFrom(sources));
 }
 
 function settingsFrom(sources: SettingsSources): Settings {
-  const flags = parseFlags(sources.argv);
-  const value = (name: keyof typeof OPTIONS): string | undefined => {
-    const given = flags[name] ?? sources.env[ENV_OF[name]];
-    return given === '' ? undefined : given;
-  };
-  const [healthHost, healthPort] = listenAddress(value('health-listen') ?? '0.0.0.0:8080');
+  const value = settingValues(sources, ENV_OF);
+  const [healthHost, healthPort] = listenAddress(
+    'health-listen',
+    value('health-listen') ?? '0.0.0.0:8080',
+  );
   return {
     namespace: namespaceOf(value('namespace') ?? sources.serviceAccountNamespace),
     kubeconfig: kubeconfigOf(value('kubeconfig'), sources),
@@ -104,74 +86,4 @@ function settingsFrom(sources: SettingsSources): Settings {
       value('webhook-tls-secret') ?? 'genome-webhook-tls',
     ),
   };
-}
-
-function parseFlags(argv: readonly string[]): Partial<Record<keyof typeof OPTIONS, string>> {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false })
-      .values;
-  } catch (err) {
-    const known = Object.keys(OPTIONS)
-      .map((o) => `--${o}`)
-      .join(', ');
-    throw new SettingsError(`${(err as Error).message}; the flags are ${known}`);
-  }
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function namespaceOf(namespace: string | undefined): string {
-  if (namespace === undefined) {
-    throw new SettingsError(
-      'no namespace: set --namespace or GENOME_NAMESPACE to the namespace of the trust Secrets (in a pod it is read from the service account)',
-    );
-  }
-  return nameOf('namespace', namespace.trim());
-}
-
-function nameOf(flag: string, name: string): string {
-  if (!DNS_LABEL.test(name)) throw new SettingsError(`--${flag} "${name}" is not a DNS-1123 label`);
-  return name;
-}
-
-function kubeconfigOf(path: string | undefined, sources: SettingsSources): string | undefined {
-  if (path !== undefined) {
-    // KUBECONFIG may list several files; each must be readable.
-    const unreadable = path.split(':').filter((p) => p !== '' && !sources.readable(p));
-    if (unreadable.length > 0) {
-      throw new SettingsError(
-        `cannot read the kubeconfig ${unreadable.join(', ')}: check the path and its permissions`,
-      );
-    }
-    return path;
-  }
-  if (sources.env.KUBERNETES_SERVICE_HOST === undefined) {
-    throw new SettingsError(
-      'no cluster credentials: set --kubeconfig or KUBECONFIG, or run in a pod with a service account',
-    );
-  }
-  return undefined;
-}
-
-function booleanOf(flag: string, text: string): boolean {
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  throw new SettingsError(`--${flag} must be true or false, not "${text}"`);
-}
-
-function integerOf(flag: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new SettingsError(`--${flag} must be an integer from ${min} to ${max}, not "${text}"`);
-  }
-  return n;
-}
-
-function listenAddress(text: string): [string, number] {
-  const match = /^(.*):(\d+)$/.exec(text);
-  const port = Number(match?.[2]);
-  if (match === null || port > 65535) {
-    throw new SettingsError(`--health-listen must be host:port, not "${text}"`);
-  }
-  return [match[1] || '0.0.0.0', port];
 }
