@@ -1,12 +1,14 @@
 /**
  * A deliberately naive model of upstream Mathison's genome loader (packages/mathison-genome,
- * the version with threshold signatures), for property tests only. It is written from that
- * loader's rules, not from canonical.ts, genome.ts or verify.ts, so that a mistake there does
- * not hide here: JSON.parse; upstream's schema rules (required strings must not be blank);
- * every entry of `signature` and `signatures` checked with WebCrypto against the declared
- * signer of that key id; distinct signers with a valid signature counted against the
- * threshold. A signature that fails or names an undeclared signer is an error that upstream
- * records but does not refuse on by itself.
+ * the version with threshold signatures). It is written from that loader's rules, not from
+ * canonical.ts, genome.ts or verify.ts, so that a mistake there does not hide here: JSON.parse;
+ * upstream's schema rules (required strings must not be blank); every entry of `signature` and
+ * `signatures` checked with WebCrypto against the declared signer of that key id; distinct
+ * signers with a valid signature counted against the threshold. A signature that fails or names
+ * an undeclared signer only goes uncounted: upstream records it as an error but does not refuse
+ * on it by itself. Two users: the property tests that hold canonical.ts and verify.ts to it,
+ * and the reference Mathison container (examples/mathison-reference), which boots only on a
+ * genome this model loads.
  */
 import { createHash } from 'node:crypto';
 

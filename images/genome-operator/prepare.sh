@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Writes the build context of the product image (the repository's root Dockerfile) into $1:
-# build/image/runtime (Node 24 and its libraries, images/node-runtime.sh) and build/image/app
-# (one esbuild bundle per entry: the webhook, the operator when the repository has it, the
-# verify CLI and the init container's boot check). With Docker: run this with the repository
-# root as $1, then `docker build .`; the .dockerignore sends only build/image.
+# Writes the build context of the product image (the repository's root Dockerfile) into
+# $1/build/image: runtime/ (Node 24 and its libraries, images/node-runtime.sh) and app/ (one
+# esbuild bundle per program: the webhook, the operator, the verify CLI, the init container's
+# boot check, and the self-check the chart runs as its install hook and helm test). With Docker:
+# run this with the repository root as $1, then `docker build .`; the .dockerignore sends only
+# build/image.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$1/build/image"
 rm -rf "$out"
 bash images/node-runtime.sh "$out/runtime"
-entries=(webhook=webhook/main.ts genome-verify=scripts/genome-verify.ts genome-boot-check=scripts/genome-boot-check.ts genome-selfcheck=scripts/genome-selfcheck.ts)
-if [ -f operator/main.ts ]; then entries+=(operator=operator/main.ts); fi
+entries=(
+  webhook=webhook/main.ts
+  operator=operator/main.ts
+  genome-verify=scripts/genome-verify.ts
+  genome-boot-check=scripts/genome-boot-check.ts
+  genome-selfcheck=scripts/genome-selfcheck.ts
+)
 bash images/bundle.sh "$out/app" "${entries[@]}"
