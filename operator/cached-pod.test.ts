@@ -4,14 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { shrinkPod } from './cached-pod.ts';
 import type { Genome } from '../core/genome.ts';
 import type { Verdict } from '../core/verify.ts';
-import {
-  desiredGate,
-  gateWrites,
-  hasGate,
-  mountedConfigMap,
-  type GatedPod,
-  type GateInput,
-} from './gate.ts';
+import { desiredGate, gateWrites, hasGate, mountedConfigMap, type GateInput } from './gate.ts';
+import type { CachedPod } from './cached.ts';
 
 const LABEL = 'genome.mathison.io/genome';
 const ID = 'genome.mathison.io/id';
@@ -72,7 +66,7 @@ function pod(extra: { annotations?: Record<string, string>; labels?: Record<stri
 }
 
 const size = (o: unknown) => JSON.stringify(o).length;
-const shrunk = (o: unknown) => shrinkPod(o as KubernetesObject) as GatedPod & KubernetesObject;
+const shrunk = (o: unknown) => shrinkPod(o as KubernetesObject) as CachedPod & KubernetesObject;
 
 describe('shrinkPod (the operator pod cache transform)', () => {
   it('keeps a pod with 250 KiB of annotations in a small bounded shape', () => {
@@ -114,7 +108,7 @@ describe('shrinkPod (the operator pod cache transform)', () => {
   });
 
   it('gives the gate the same answer as the whole pod', () => {
-    const whole = pod({ annotations: { big: 'a'.repeat(250 * KIB) } }) as GatedPod;
+    const whole = pod({ annotations: { big: 'a'.repeat(250 * KIB) } }) as CachedPod;
     const verified: Verdict = {
       ok: true,
       genome: {} as Genome,

@@ -1,6 +1,6 @@
 /**
- * The operator's pod cache keeps of each labelled pod only what the gates (operator/gate.ts,
- * GatedPod) and the rollouts (operator/rollout.ts, RolloutPod) read, each value bounded:
+ * The operator's pod cache keeps of each labelled pod only what the gates (operator/gate.ts) and
+ * the rollouts (operator/rollout.ts) read (operator/cached.ts CachedPod), each value bounded:
  * whatever a tenant writes into a pod (256 KiB of annotations, thousands of volumes), a cached
  * pod stays a few hundred bytes, at most a few KiB. A field either reads that is not kept
  * here reads as absent: add it here, bounded, with it.
@@ -21,11 +21,7 @@ import {
   MAX_ID_CHARS,
   MAX_IDENTITY_CHARS,
 } from './cache-bounds.ts';
-import type { GatedPod, PodCondition } from './gate.ts';
-import type { RolloutPod } from './rollout.ts';
-
-/** A labelled pod as the operator's cache keeps it. */
-export type CachedPodShape = GatedPod & RolloutPod;
+import type { CachedPod, CachedPodCondition } from './cached.ts';
 
 /**
  * Longest gate condition message kept. The operator's own messages are at most
@@ -46,21 +42,22 @@ function defined<T extends Loose>(fields: T): Partial<T> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
 }
 
-function metadataOf(metadata: Loose): CachedPodShape['metadata'] {
+function metadataOf(metadata: Loose): CachedPod['metadata'] {
   const text = (key: string) => keptString(metadata[key], MAX_IDENTITY_CHARS);
   return defined({
     name: text('name'),
     namespace: text('namespace'),
     uid: text('uid'),
     resourceVersion: text('resourceVersion'),
-    deletionTimestamp: text('deletionTimestamp'),
+    // The API server's string, typed as client-node's V1ObjectMeta has it: only its presence is read.
+    deletionTimestamp: text('deletionTimestamp') as Date | undefined,
     labels: keptLabels(metadata.labels),
     annotations: keptEntry(metadata.annotations, GENOME_ID_ANNOTATION, MAX_ID_CHARS),
   });
 }
 
 /** Only the genome volume, and of it only the ConfigMap's name. */
-function volumesOf(spec: Loose): NonNullable<GatedPod['spec']>['volumes'] {
+function volumesOf(spec: Loose): NonNullable<CachedPod['spec']>['volumes'] {
   const volume = array(spec.volumes)
     .map(record)
     .find((v) => v.name === GENOME_VOLUME);
@@ -69,7 +66,7 @@ function volumesOf(spec: Loose): NonNullable<GatedPod['spec']>['volumes'] {
   return [{ name: GENOME_VOLUME, ...(name !== undefined && { configMap: { name } }) }];
 }
 
-function specOf(pod: Loose, spec: Loose, policy: InjectionPolicy): GatedPod['spec'] {
+function specOf(pod: Loose, spec: Loose, policy: InjectionPolicy): CachedPod['spec'] {
   const gated = array(spec.readinessGates).some(
     (g) => record(g).conditionType === VERIFIED_READINESS_GATE,
   );
@@ -82,7 +79,7 @@ function specOf(pod: Loose, spec: Loose, policy: InjectionPolicy): GatedPod['spe
 }
 
 /** Only the gate's condition. */
-function conditionsOf(status: Loose): PodCondition[] | undefined {
+function conditionsOf(status: Loose): CachedPodCondition[] | undefined {
   const condition = array(status.conditions)
     .map(record)
     .find((c) => c.type === VERIFIED_READINESS_GATE);
@@ -98,7 +95,7 @@ function conditionsOf(status: Loose): PodCondition[] | undefined {
   ];
 }
 
-function statusOf(status: Loose): GatedPod['status'] {
+function statusOf(status: Loose): CachedPod['status'] {
   return defined({
     phase: keptString(status.phase, MAX_WORD_CHARS),
     conditions: conditionsOf(status),

@@ -14,7 +14,8 @@ import {
 } from '../test/builders/index.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify } from '../core/verify.ts';
-import { decide, type DecideInput, type OwnedConfigMap } from './decide.ts';
+import { decide, type DecideInput } from './decide.ts';
+import type { CachedConfigMap } from './cached.ts';
 
 const alice = keyPair('alice');
 const bob = keyPair('bob');
@@ -59,7 +60,7 @@ function input(
 const first = decide(input());
 const id = first.status.genomeId!;
 const published = configMapName('totk', id);
-const publishedCm: OwnedConfigMap = {
+const publishedCm: CachedConfigMap = {
   metadata: { ...first.apply!.metadata, uid: 'cm-1' },
   immutable: true,
   dataDigest: configMapDataDigest(first.apply!.data),
@@ -138,7 +139,7 @@ describe('decide', () => {
   });
 
   it('an older ConfigMap is removed once no pod mounts it, and the current one kept', () => {
-    const old: OwnedConfigMap = {
+    const old: CachedConfigMap = {
       metadata: { name: 'totk-0123456789ab' },
       immutable: true,
       dataDigest: configMapDataDigest({}),

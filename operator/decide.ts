@@ -26,6 +26,7 @@ import {
   type PublishedConfigMap,
 } from '../core/render.ts';
 import type { TrustedKey } from '../core/trust.ts';
+import type { CachedConfigMap } from './cached.ts';
 import type { Refused, Verdict, Verified } from '../core/verify.ts';
 
 /** What an Event on the Genome says. */
@@ -33,20 +34,6 @@ export interface GenomeEvent {
   type: 'Normal' | 'Warning';
   reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished';
   message: string;
-}
-
-/** A ConfigMap the Genome owns, as the cache holds it. */
-export interface OwnedConfigMap {
-  metadata?: {
-    name?: string;
-    uid?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { uid?: string; controller?: boolean }[];
-  };
-  immutable?: boolean;
-  /** The digest of its data (core/render.ts configMapDataDigest); the cache keeps no data. */
-  dataDigest?: string;
 }
 
 /** Everything decide() looks at, gathered by the reconciler. */
@@ -58,7 +45,7 @@ export interface DecideInput {
   /** Production mode: refuse genomes whose threshold is met only with test keys. */
   production: boolean;
   /** The ConfigMaps this Genome owns now. */
-  owned: readonly OwnedConfigMap[];
+  owned: readonly CachedConfigMap[];
   /** Names of ConfigMaps that pods in the namespace still mount. */
   mounted: ReadonlySet<string>;
   /**
@@ -212,7 +199,7 @@ function ownerOf(genome: GenomeResource): GenomeRef {
 
 /** Whether the ConfigMap must be replaced (other content) or comes back (deleted, edited). */
 function publishing(
-  owned: readonly OwnedConfigMap[],
+  owned: readonly CachedConfigMap[],
   desired: PublishedConfigMap | undefined,
   previous: GenomeStatus,
 ): { write: boolean; replace: boolean; republish: boolean; inPlace: boolean } {
@@ -231,7 +218,7 @@ function publishing(
 }
 
 /** The labels, annotations and controller reference it should have are there. */
-function sameMetadata(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
+function sameMetadata(existing: CachedConfigMap, desired: PublishedConfigMap): boolean {
   const { labels = {}, annotations = {}, ownerReferences = [] } = existing.metadata ?? {};
   const want = desired.metadata;
   return (
@@ -270,7 +257,7 @@ export function productionVerdict(
   };
 }
 
-function sameContent(existing: OwnedConfigMap, desired: PublishedConfigMap): boolean {
+function sameContent(existing: CachedConfigMap, desired: PublishedConfigMap): boolean {
   return existing.immutable === true && existing.dataDigest === configMapDataDigest(desired.data);
 }
 

@@ -3,7 +3,8 @@ import { VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
 import { verify, type Verdict } from '../core/verify.ts';
 import type { InjectionCheck } from '../core/injection-check.ts';
-import { desiredGate, gateWrites, hasGate, type GatedPod, type GateInput } from './gate.ts';
+import { desiredGate, gateWrites, hasGate, type GateInput } from './gate.ts';
+import type { CachedPod } from './cached.ts';
 
 const alice = makeSigner('alice');
 const now = new Date('2026-12-01T12:00:00.456Z');
@@ -41,7 +42,7 @@ function pod(
       conditions:
         overrides.gate === undefined ? [] : [{ type: VERIFIED_READINESS_GATE, ...overrides.gate }],
     },
-  } satisfies GatedPod;
+  } satisfies CachedPod;
 }
 
 function input(verdict: Verdict | undefined, published: [string, Verdict][] = []): GateInput {

@@ -14,47 +14,14 @@ import {
 import type { RefusalCode } from '../core/codes.ts';
 import { displayMessage, displayText } from '../core/display.ts';
 import { GENOME_VOLUME } from '../core/plan-injection.ts';
-import type { InjectionCheck } from '../core/injection-check.ts';
+import type { PodCondition } from '../kube/operator-client.ts';
+import type { CachedPod, CachedPodCondition } from './cached.ts';
 import type { VerdictSummary } from './verdicts.ts';
 
-/** A pod condition as the API server holds it. */
-export interface PodCondition {
-  type?: string;
-  status?: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string | Date;
-}
-
-/** A labelled pod, as far as its gate goes. */
-export interface GatedPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string | Date;
-  };
-  spec?: {
-    volumes?: { name?: string; configMap?: { name?: string } }[];
-    readinessGates?: { conditionType?: string }[];
-    /**
-     * Whether every application container runs on the injected genome (checkInjection, computed
-     * each time the pod is cached: its containers are not kept). Absent: never checked.
-     */
-    injection?: InjectionCheck;
-  };
-  status?: { phase?: string; conditions?: PodCondition[] };
-}
-
 /** The gate's condition as the operator writes it. */
-export interface GateCondition {
+export interface GateCondition extends PodCondition {
   type: typeof VERIFIED_READINESS_GATE;
-  status: 'True' | 'False';
   reason: typeof REASON_VERIFIED | RefusalCode;
-  message: string;
-  lastTransitionTime: string;
 }
 
 /** What the gates of one Genome's pods depend on. */
@@ -82,7 +49,7 @@ export interface GateWrite {
 type Desired = Pick<GateCondition, 'status' | 'reason' | 'message'>;
 
 /** Whether the operator keeps this pod's gate: it declares it, and it is neither done nor going. */
-export function hasGate(pod: GatedPod): boolean {
+export function hasGate(pod: CachedPod): boolean {
   const declared = (pod.spec?.readinessGates ?? []).some(
     (g) => g.conditionType === VERIFIED_READINESS_GATE,
   );
@@ -92,7 +59,7 @@ export function hasGate(pod: GatedPod): boolean {
 }
 
 /** The name of the ConfigMap the pod mounts its genome from, if any. */
-export function mountedConfigMap(pod: GatedPod): string | undefined {
+export function mountedConfigMap(pod: CachedPod): string | undefined {
   const volume = (pod.spec?.volumes ?? []).find((v) => v.name === GENOME_VOLUME);
   const name = volume?.configMap?.name;
   return name === undefined || name === '' ? undefined : name;
@@ -100,7 +67,7 @@ export function mountedConfigMap(pod: GatedPod): string | undefined {
 
 /** What a gate check reads: the pod, the gate's input, and the pod's mounted ConfigMap. */
 interface GateContext {
-  pod: GatedPod;
+  pod: CachedPod;
   input: GateInput;
   which: string;
   configMap: string | undefined;
@@ -164,7 +131,7 @@ const GATE_CHECKS: readonly GateCheck[] = [
 ];
 
 /** The condition the pod's gate should carry now (without its transition time). */
-export function desiredGate(pod: GatedPod, input: GateInput): Desired {
+export function desiredGate(pod: CachedPod, input: GateInput): Desired {
   const context: GateContext = {
     pod,
     input,
@@ -188,12 +155,12 @@ function closed(reason: RefusalCode, message: string): Desired {
 }
 
 /** The gate writes a Genome's pods need: only pods whose condition differs from the desired one. */
-export function gateWrites(pods: readonly GatedPod[], input: GateInput): GateWrite[] {
+export function gateWrites(pods: readonly CachedPod[], input: GateInput): GateWrite[] {
   return pods.map((pod) => gateWrite(pod, input)).filter((w) => w !== undefined);
 }
 
 /** The write one pod needs, or undefined. */
-function gateWrite(pod: GatedPod, input: GateInput): GateWrite | undefined {
+function gateWrite(pod: CachedPod, input: GateInput): GateWrite | undefined {
   if (!hasGate(pod)) return undefined;
   const want = desiredGate(pod, input);
   const have = currentGate(pod);
@@ -204,11 +171,11 @@ function gateWrite(pod: GatedPod, input: GateInput): GateWrite | undefined {
 }
 
 /** The gate's condition the pod carries now, if any. */
-function currentGate(pod: GatedPod): PodCondition | undefined {
+function currentGate(pod: CachedPod): CachedPodCondition | undefined {
   return (pod.status?.conditions ?? []).find((c) => c.type === VERIFIED_READINESS_GATE);
 }
 
-function write(pod: GatedPod, want: Desired, since: Date): GateWrite {
+function write(pod: CachedPod, want: Desired, since: Date): GateWrite {
   const { namespace = '', name = '', uid = '' } = pod.metadata ?? {};
   const condition: GateCondition = {
     type: VERIFIED_READINESS_GATE,
@@ -229,7 +196,7 @@ function timestamp(now: Date): string {
  * already True is left as it is: the keys it was opened under were current, and closing every
  * gate of the cluster on a passing API server outage would be an outage of its own.
  */
-export function staleGate(pod: GatedPod, now: Date): GateWrite | undefined {
+export function staleGate(pod: CachedPod, now: Date): GateWrite | undefined {
   if (!hasGate(pod)) return undefined;
   const have = currentGate(pod);
   if (have?.status === 'True') return undefined;
@@ -247,7 +214,7 @@ export function staleGate(pod: GatedPod, now: Date): GateWrite | undefined {
  * declared: someone removed its genome.mathison.io/genome label. Nothing keeps its genome
  * verified any more, so it must not keep a True it was given.
  */
-export function releasedGate(pod: GatedPod, now: Date): GateWrite | undefined {
+export function releasedGate(pod: CachedPod, now: Date): GateWrite | undefined {
   if (!hasGate(pod)) return undefined;
   const want = closed(
     'GENOME_MISSING',

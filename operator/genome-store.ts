@@ -2,15 +2,11 @@ import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { GenomeResource } from '../core/api.ts';
 import { jsonText } from '../core/json-text.ts';
+import { objectKey } from '../kube/informer.ts';
 import { stripBookkeeping } from '../kube/strip.ts';
+import type { CompactGenome } from './cached.ts';
 
-/**
- * A Genome as the operator caches it: `spec.genome` replaced by the digest of its JSON text,
- * `spec.genomeDigest`. GenomeStore.get gives the Genome back with its genome.
- */
-export interface CompactGenome extends Omit<GenomeResource, 'spec'> {
-  spec: Omit<GenomeResource['spec'], 'genome'> & { genomeDigest?: string };
-}
+export type { CompactGenome } from './cached.ts';
 
 /** The digest of a genome's JSON text: what tells one genome from another in the cache. */
 export function genomeTextDigest(text: string): string {
@@ -70,9 +66,6 @@ interface Held {
   touched: number;
 }
 
-const keyOf = (object: KubernetesObject | CompactGenome) =>
-  `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
-
 /**
  * The operator's Genomes, as plain objects: `cached(key)` without the genome (the informer's
  * compact copy), `get(key)` with it parsed. A 50 KB genome is a 50 KB string, and the first
@@ -120,7 +113,7 @@ export class GenomeStore<C extends GenomeCache = GenomeCache> {
     this.now = options.now ?? Date.now;
     this.cache = options.start(this.compact);
     // Whether or not a controller runs: a deleted Genome's text is let go at once.
-    this.cache.onChange((e) => e.type === 'delete' && this.forget(keyOf(e.object)));
+    this.cache.onChange((e) => e.type === 'delete' && this.forget(objectKey(e.object)));
     this.sweeper = setInterval(() => this.sweep(), Math.max(this.idleMs / 2, 100)).unref();
   }
 
@@ -138,7 +131,7 @@ export class GenomeStore<C extends GenomeCache = GenomeCache> {
     const unchanged =
       previous !== undefined &&
       previous.metadata?.resourceVersion === object.metadata?.resourceVersion;
-    if (!unchanged) this.hold(keyOf(object), { digest, text, touched: this.now() }, 'pending');
+    if (!unchanged) this.hold(objectKey(object), { digest, text, touched: this.now() }, 'pending');
     const compact: CompactGenome = { ...stripped, spec: { ...spec, genomeDigest: digest } };
     return compact as unknown as T;
   };

@@ -26,12 +26,11 @@ import { startControllers } from './controllers/index.ts';
 import { runWhileLeading } from './runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
-import type { CachedConfigMap } from './owned-config-maps.ts';
-import type { GatedPod } from './gate.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
-import { shrinkWorkload, WORKLOAD_KINDS, type CachedWorkload } from './rollout.ts';
+import { shrinkWorkload, WORKLOAD_KINDS } from './rollout.ts';
 import { PooledKubeConfig } from '../kube/kubeconfig.ts';
+import type { CachedPod, CachedConfigMap, CachedWorkload } from './cached.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** Exit code for configuration the operator refuses to start with. */
@@ -96,7 +95,7 @@ interface Caches {
   /** The Genomes with their genome, whose texts it holds apart (operator/genome-store.ts). */
   store: GenomeStore<Informer<CompactGenome & KubernetesObject>>;
   configMaps: Informer<CachedConfigMap & KubernetesObject>;
-  pods: Informer<GatedPod & KubernetesObject>;
+  pods: Informer<CachedPod & KubernetesObject>;
   /** The Deployments and StatefulSets that opt into rollouts, shrunk to what rollouts read. */
   workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OwnedConfigMaps, type CachedConfigMap } from './owned-config-maps.ts';
+import { OwnedConfigMaps } from './owned-config-maps.ts';
+import type { CachedConfigMap } from './cached.ts';
 
 const cm = (
   name: string,

@@ -1,16 +1,6 @@
 import { GENOME_UID_LABEL } from '../core/api.ts';
-import type { OwnedConfigMap } from './decide.ts';
-
-/** A cached ConfigMap, as far as ownership goes. */
-export interface CachedConfigMap extends OwnedConfigMap {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    labels?: Record<string, string>;
-    ownerReferences?: { uid?: string; controller?: boolean; kind?: string; name?: string }[];
-  };
-}
+import { objectKey, type InformerEvent } from '../kube/informer.ts';
+import type { CachedConfigMap } from './cached.ts';
 
 /**
  * The uid of the Genome that owns a ConfigMap: its genome-uid label, and only when its
@@ -33,12 +23,6 @@ export function ownerKey(configMap: CachedConfigMap): string | undefined {
     : `${configMap.metadata?.namespace ?? ''}/${owner.name}`;
 }
 
-/** A change the ConfigMap cache saw. */
-export interface ConfigMapChange {
-  type: 'add' | 'update' | 'delete';
-  object: CachedConfigMap;
-}
-
 /**
  * The operator's ConfigMaps by owning Genome uid, from the cache, plus the ones it applied that
  * the cache has not shown yet (so a reconcile right after an apply does not see it missing and
@@ -51,8 +35,8 @@ export class OwnedConfigMaps {
   private readonly applied = new Map<string, Map<string, CachedConfigMap>>();
 
   /** Takes one change from the ConfigMap cache. */
-  observe(change: ConfigMapChange): void {
-    const name = keyOf(change.object);
+  observe(change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>): void {
+    const name = objectKey(change.object);
     for (const owned of this.applied.values()) owned.delete(name);
     // Whatever it was indexed under before (an owner reference changed, or is gone) is stale.
     const previous = this.ownerOfName.get(name);
@@ -79,10 +63,10 @@ export class OwnedConfigMaps {
   noteApplied(ownerUid: string, configMap: CachedConfigMap): void {
     // The cache may have shown this very object before the apply's answer came back: do not
     // hold a copy of its data until the next event on that name.
-    const cached = this.byOwner.get(ownerUid)?.get(keyOf(configMap));
+    const cached = this.byOwner.get(ownerUid)?.get(objectKey(configMap));
     if (cached !== undefined && cached.metadata?.uid === configMap.metadata?.uid) return;
     const owned = this.applied.get(ownerUid) ?? new Map<string, CachedConfigMap>();
-    owned.set(keyOf(configMap), configMap);
+    owned.set(objectKey(configMap), configMap);
     this.applied.set(ownerUid, owned);
   }
 
@@ -106,8 +90,4 @@ export class OwnedConfigMaps {
   forget(uid: string): void {
     this.applied.delete(uid);
   }
-}
-
-function keyOf(configMap: CachedConfigMap): string {
-  return `${configMap.metadata?.namespace ?? ''}/${configMap.metadata?.name ?? ''}`;
 }

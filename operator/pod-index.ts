@@ -1,23 +1,15 @@
 import { GENOME_LABEL } from '../core/api.ts';
-import type { InformerEvent } from '../kube/informer.ts';
-import type { GatedPod } from './gate.ts';
-
-/** A change the pod cache saw. */
-export interface PodChange<P extends GatedPod> {
-  type: 'add' | 'update' | 'delete';
-  object: P;
-}
-
-const keyOf = (pod: GatedPod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+import { objectKey, type InformerEvent } from '../kube/informer.ts';
+import type { CachedPod } from './cached.ts';
 
 /** The pod cache, as far as the index follows it (kube/informer.ts). */
-export interface PodCache<P extends GatedPod> {
+export interface PodCache<P extends CachedPod> {
   list(): P[];
   onChange(handler: (change: InformerEvent<P>) => void): () => void;
 }
 
 /** The `namespace/name` key of the Genome a pod names, or undefined. */
-export function genomeKeyOf(pod: GatedPod): string | undefined {
+export function genomeKeyOf(pod: CachedPod): string | undefined {
   const name = pod.metadata?.labels?.[GENOME_LABEL];
   return name === undefined || name === '' ? undefined : `${pod.metadata?.namespace ?? ''}/${name}`;
 }
@@ -27,7 +19,7 @@ export function genomeKeyOf(pod: GatedPod): string | undefined {
  * reconcile reads its Genome's pods without walking every pod in the cluster. A pod's label
  * may change: both the Genome it named and the one it names now are affected.
  */
-export class PodIndex<P extends GatedPod = GatedPod> {
+export class PodIndex<P extends CachedPod = CachedPod> {
   private readonly byGenome = new Map<string, Map<string, P>>();
   private readonly genomeOfPod = new Map<string, string>();
   private readonly handlers = new Set<(genomeKey: string) => void>();
@@ -50,8 +42,8 @@ export class PodIndex<P extends GatedPod = GatedPod> {
   }
 
   /** Takes one change; returns the keys of the Genomes whose pods changed. */
-  observe(change: PodChange<P>): string[] {
-    const pod = keyOf(change.object);
+  observe(change: Pick<InformerEvent<P>, 'type' | 'object'>): string[] {
+    const pod = objectKey(change.object);
     const before = this.genomeOfPod.get(pod);
     const after = change.type === 'delete' ? undefined : genomeKeyOf(change.object);
     if (before !== undefined && before !== after) {

@@ -7,10 +7,9 @@ import {
   selects,
   shrinkWorkload,
   stampPatch,
-  type CachedWorkload,
   type RolloutInput,
-  type RolloutPod,
 } from './rollout.ts';
+import type { CachedPod, CachedWorkload } from './cached.ts';
 
 const OLD = 'a'.repeat(64);
 const NEW = 'b'.repeat(64);
@@ -83,7 +82,7 @@ function workload(
 }
 
 /** A pod of workload `run` admitted with genome id `id` (undefined: no annotation). */
-function pod(run: string, id: string | undefined, extra: Partial<RolloutPod> = {}): RolloutPod {
+function pod(run: string, id: string | undefined, extra: Partial<CachedPod> = {}): CachedPod {
   return {
     metadata: {
       namespace: 'apps',

@@ -12,6 +12,7 @@ import {
   type GenomeResource,
 } from '../core/api.ts';
 import { displayText } from '../core/display.ts';
+import type { CachedPod, CachedWorkload, LabelSelector } from './cached.ts';
 import { verifiedPublication } from '../core/plan-injection.ts';
 import {
   genomeLabel,
@@ -22,46 +23,6 @@ import {
 } from './cache-bounds.ts';
 
 type Labels = Record<string, string>;
-
-/** A label selector (apps/v1 `spec.selector`). */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
-/**
- * A Deployment or StatefulSet as the rollout cache keeps it (see shrinkWorkload): its own genome
- * label (the opt-in), its selector, and its pod template's genome label and id annotation.
- */
-export interface CachedWorkload {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    deletionTimestamp?: Date;
-    labels?: Record<string, string>;
-  };
-  spec?: {
-    selector?: LabelSelector;
-    template?: {
-      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-    };
-  };
-}
-
-/** A labelled pod, as far as which genome it runs goes. */
-export interface RolloutPod {
-  metadata?: {
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string | Date;
-  };
-  status?: { phase?: string };
-}
 
 /** The workload kinds that get rollouts, with the collection the operator watches. */
 export const WORKLOAD_KINDS = [
@@ -214,7 +175,7 @@ export interface RolloutInput {
   /** Every cached workload (any namespace; the decision keeps the Genome's own). */
   workloads: readonly CachedWorkload[];
   /** The labelled pods that name the Genome (others are ignored too). */
-  pods: readonly RolloutPod[];
+  pods: readonly CachedPod[];
 }
 
 /** A workload to roll (or, under spec.rollout Manual, that would be rolled). */
@@ -252,7 +213,7 @@ function currentId(input: RolloutInput): { id: string } | { held: string } {
 }
 
 /** A pod that is not going away: not being deleted, not finished. */
-function live(pod: RolloutPod): boolean {
+function live(pod: CachedPod): boolean {
   const phase = pod.status?.phase;
   return (
     pod.metadata?.deletionTimestamp === undefined && phase !== 'Succeeded' && phase !== 'Failed'
@@ -260,7 +221,7 @@ function live(pod: RolloutPod): boolean {
 }
 
 /** The live labelled pods of the workload: its namespace, its Genome, its selector. */
-function podsOf(workload: CachedWorkload, pods: readonly RolloutPod[], genome: string) {
+function podsOf(workload: CachedWorkload, pods: readonly CachedPod[], genome: string) {
   const namespace = workload.metadata?.namespace;
   const selector = workload.spec?.selector;
   return pods.filter((p) => {
@@ -290,7 +251,7 @@ export const templateStamp = (workload: CachedWorkload) => idOf(workload.spec?.t
 export function rolloutOf(
   workload: CachedWorkload,
   id: string,
-  pods: readonly RolloutPod[],
+  pods: readonly CachedPod[],
   genome: string,
 ): Rollout | undefined {
   if (workload.metadata?.deletionTimestamp !== undefined) return undefined;

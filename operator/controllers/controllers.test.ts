@@ -24,12 +24,10 @@ import type { TrustedKey } from '../../core/trust.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { OperatorClient, PodCondition } from '../../kube/operator-client.ts';
-import type { GatedPod } from '../gate.ts';
 import { GenomeStore, type CompactGenome } from '../genome-store.ts';
 import { createMetrics } from '../metrics.ts';
-import type { CachedConfigMap } from '../owned-config-maps.ts';
-import type { CachedWorkload } from '../rollout.ts';
 import { startControllers, type Controllers } from './index.ts';
+import type { CachedPod, CachedConfigMap, CachedWorkload } from '../cached.ts';
 
 const alice = makeSigner('alice');
 const bob = makeSigner('bob');
@@ -89,7 +87,7 @@ function genomeOf(version: string, resourceVersion: number, status?: GenomeStatu
 }
 
 /** A pod as the pod webhook makes it, mounting `configMap`, admitted with genome `id`. */
-function gatedPod(name: string, configMap: string, id: string): GatedPod & KubernetesObject {
+function gatedPod(name: string, configMap: string, id: string): CachedPod & KubernetesObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -106,7 +104,7 @@ function gatedPod(name: string, configMap: string, id: string): GatedPod & Kuber
       injection: { complete: true },
     },
     status: { phase: 'Running', conditions: [] },
-  } as GatedPod & KubernetesObject;
+  } as CachedPod & KubernetesObject;
 }
 
 /** The ConfigMap the operator publishes for `genome` under `keys`. */
@@ -127,12 +125,12 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
   const keyListeners: (() => void)[] = [];
   const genomeCache = new FakeCache<CompactGenome & KubernetesObject>();
   const configMapCache = new FakeCache<CachedConfigMap & KubernetesObject>();
-  const podCache = new FakeCache<GatedPod & KubernetesObject>();
+  const podCache = new FakeCache<CachedPod & KubernetesObject>();
   const workloadCache = new FakeCache<CachedWorkload & KubernetesObject>();
   const server = {
     genome: genomeOf('1.0.0', 1) as GenomeResource | undefined,
     configMaps: new Map<string, PublishedConfigMap & { metadata: { uid: string } }>(),
-    pods: new Map<string, GatedPod & KubernetesObject>(),
+    pods: new Map<string, CachedPod & KubernetesObject>(),
     resourceVersion: 1,
     /** False: a status write never shows in the cache (another field manager keeps a field). */
     settles: true,
@@ -172,7 +170,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     const { data, ...rest } = configMap;
     configMapCache.put({ ...rest, dataDigest: configMapDataDigest(data) } as never);
   };
-  const putPod = (pod: GatedPod & KubernetesObject) => {
+  const putPod = (pod: CachedPod & KubernetesObject) => {
     const key = objectKey(pod);
     server.pods.set(key, pod);
     const label = pod.metadata?.labels?.[GENOME_LABEL];

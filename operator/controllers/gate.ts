@@ -13,14 +13,7 @@ import { type Logger } from '../../core/log.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../../kube/errors.ts';
 import { objectKey } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
-import {
-  gateWrites,
-  hasGate,
-  releasedGate,
-  staleGate,
-  type GatedPod,
-  type GateWrite,
-} from '../gate.ts';
+import { gateWrites, hasGate, releasedGate, staleGate, type GateWrite } from '../gate.ts';
 import type { CompactGenome } from '../genome-store.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import { genomeKeyOf, type PodIndex } from '../pod-index.ts';
@@ -35,11 +28,12 @@ import { DONE, type Result } from '../runtime/result.ts';
 import type { Verdicts } from '../verdicts.ts';
 import { keySetVersion } from '../verify-cache.ts';
 import type { KeySource } from './genome.ts';
+import type { CachedPod } from '../cached.ts';
 
 /** What the gate controller reads and writes. */
 export interface GateControllerDeps {
   /** The labelled pods (operator/cached-pod.ts shapes). */
-  pods: EventSource<GatedPod> & { get(key: string): GatedPod | undefined; list(): GatedPod[] };
+  pods: EventSource<CachedPod> & { get(key: string): CachedPod | undefined; list(): CachedPod[] };
   /** The same pods by the Genome they name. */
   index: PodIndex;
   genomes: EventSource<CompactGenome> & { cached(key: string): CompactGenome | undefined };
@@ -111,7 +105,7 @@ async function reconcileGate(deps: GateControllerDeps, key: string): Promise<Res
  * decides, once it was decided under the keys in force for the Genome cached now (until then
  * the Genome controller is on its way, and its verdict brings the pod back).
  */
-function desiredWrite(deps: GateControllerDeps, pod: GatedPod): GateWrite | undefined {
+function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | undefined {
   const now = (deps.now ?? (() => new Date()))();
   if (!deps.trust.synced()) return staleGate(pod, now);
   const genomeKey = genomeKeyOf(pod) ?? '';
@@ -135,7 +129,7 @@ function desiredWrite(deps: GateControllerDeps, pod: GatedPod): GateWrite | unde
  */
 async function released(deps: GateControllerDeps, key: string): Promise<GateWrite | undefined> {
   const [namespace = '', name = ''] = key.split('/');
-  const pod = (await deps.client.readPod(namespace, name)) as GatedPod | undefined;
+  const pod = (await deps.client.readPod(namespace, name)) as CachedPod | undefined;
   if (pod === undefined) return undefined;
   // Still labelled: the cache brings it back (a watch that has not caught up yet).
   const label = pod.metadata?.labels?.[GENOME_LABEL];

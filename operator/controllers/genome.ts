@@ -23,10 +23,10 @@ import {
   type DecideInput,
   type Plan,
 } from '../decide.ts';
-import { hasGate, mountedConfigMap, type GatedPod } from '../gate.ts';
+import { hasGate, mountedConfigMap } from '../gate.ts';
 import type { CompactGenome } from '../genome-store.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { OwnedConfigMaps, ownerKey, type CachedConfigMap } from '../owned-config-maps.ts';
+import { OwnedConfigMaps, ownerKey } from '../owned-config-maps.ts';
 import type { PodIndex } from '../pod-index.ts';
 import {
   atStart,
@@ -38,6 +38,7 @@ import {
 import { DONE, type Result } from '../runtime/result.ts';
 import { summarize, type Verdicts } from '../verdicts.ts';
 import { keySetVersion, VerifyCache } from '../verify-cache.ts';
+import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
 /** The trusted keys as the controllers read them (kube/trust-source.ts). */
 export type KeySource = Pick<TrustSource, 'keys' | 'synced' | 'onChange'>;
@@ -201,7 +202,7 @@ async function gather(state: State, key: string, genome: GenomeResource): Promis
 async function earlierVerdicts(
   state: State,
   gathered: Gathered,
-  pods: readonly GatedPod[],
+  pods: readonly CachedPod[],
 ): Promise<Map<string, Verdict>> {
   const { input } = gathered;
   const earlier = new Map<string, Verdict>();

@@ -15,15 +15,14 @@ import type { Logger } from '../../core/log.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
 import type { WorkloadWrites } from '../../kube/workload-writes.ts';
-import type { GatedPod } from '../gate.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import type { CachedConfigMap } from '../owned-config-maps.ts';
 import { PodIndex, type PodCache } from '../pod-index.ts';
 import { runController, type EventSource, type RuntimeContext } from '../runtime/controller.ts';
 import { Verdicts } from '../verdicts.ts';
 import { gateController } from './gate.ts';
 import { genomeController, type Genomes, type KeySource } from './genome.ts';
 import { rolloutController, type WorkloadCache } from './rollout.ts';
+import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
 /** How long stopping waits for the Events queued by the last reconciles to be written. */
 const EVENT_FLUSH_MS = 5_000;
@@ -32,7 +31,7 @@ const EVENT_FLUSH_MS = 5_000;
 export interface ControllersDeps {
   genomes: Genomes;
   configMaps: EventSource<CachedConfigMap> & { list(): CachedConfigMap[] };
-  pods: PodCache<GatedPod> & { get(key: string): GatedPod | undefined };
+  pods: PodCache<CachedPod> & { get(key: string): CachedPod | undefined };
   workloads: readonly WorkloadCache[];
   trust: KeySource;
   client: OperatorClient;
@@ -55,7 +54,7 @@ export interface Controllers {
 /** Starts the Genome, gate and rollout controllers. */
 export function startControllers(deps: ControllersDeps): Controllers {
   const verdicts = new Verdicts();
-  const index = new PodIndex<GatedPod>();
+  const index = new PodIndex<CachedPod>();
   const unfollow = index.follow(deps.pods);
   const { genomes, trust, events, log } = deps;
   const controllers = [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GENOME_ID_ANNOTATION } from '../../core/api.ts';
 import { StampExpectations } from './rollout.ts';
-import type { CachedWorkload } from '../rollout.ts';
+import type { CachedWorkload } from '../cached.ts';
 
 const workload = (uid: string, id?: string): CachedWorkload => ({
   kind: 'StatefulSet',

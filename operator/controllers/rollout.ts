@@ -31,17 +31,16 @@ import {
   stampPatch,
   workloadGenome,
   templateStamp,
-  type CachedWorkload,
   type RolloutGenome,
-  type RolloutPod,
 } from '../rollout.ts';
+import type { CachedPod, CachedWorkload } from '../cached.ts';
 
 /** What a rollout reconcile reads (caches) and writes. */
 interface RolloutDeps {
   genome(key: string): RolloutGenome | undefined;
   workloads(): readonly CachedWorkload[];
   /** The labelled pods that name the Genome `namespace/name`. */
-  pods(key: string): readonly RolloutPod[];
+  pods(key: string): readonly CachedPod[];
   /** The id the Genome verifies to now (the Genome controller's verdict), or undefined. */
   verifiedId(key: string, genome: RolloutGenome): string | undefined;
   writes: WorkloadWrites;

@@ -40,13 +40,13 @@ export function watchCache<T>(
 }
 
 /** A source that tells keys directly: an index kept from a cache, the published verdicts. */
-export interface KeySource {
+export interface KeyEmitter {
   onChange(handler: (key: string) => void): (() => void) | void;
 }
 
 /** A Watch of a source of keys: each key it tells is enqueued, or what `map` makes of it. */
 export function watchKeys(
-  source: KeySource,
+  source: KeyEmitter,
   map: (key: string) => Iterable<string> | string | undefined = (key) => key,
 ): Watch {
   return {
