@@ -23,8 +23,18 @@ import {
 import { pickFreePorts } from '../cluster/ports.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { injectedPodSpec, makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
 import { startInformer } from '../kube/informer.ts';
+import {
+  admittedWith,
+  gated,
+  genome,
+  held,
+  keyPair,
+  mounts,
+  naming,
+  pod,
+  signedBy,
+} from '../test/builders/index.ts';
 import { pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
@@ -32,29 +42,23 @@ const PODS = Number(process.env.BENCH_PODS ?? 1000);
 const CONCURRENCY = 32;
 const GATE = 'genome.mathison.io/verified';
 const NS = 'gated';
-const signer = makeSigner('bench-key');
-const other = makeSigner('other-key');
+const signer = keyPair('bench-key');
+const other = keyPair('other-key');
 
 type Pod = V1Pod & KubernetesObject;
 
 const gateOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === GATE)?.status;
 
-function gatedPod(name: string, configMap: string, id: string) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      labels: { 'genome.mathison.io/genome': 'app' },
-      annotations: { 'genome.mathison.io/id': id },
-    },
-    spec: {
-      schedulingGates: [{ name: 'bench.genome.mathison.io/hold' }],
-      // As the pod webhook injects it: the boot check first, the genome in every container.
-      ...injectedPodSpec(configMap),
-    },
-  };
-}
+/** A pod of Genome `app` as the pod webhook admits it, held unscheduled. */
+const gatedPod = (name: string, configMap: string, id: string) =>
+  pod(
+    name,
+    naming('app'),
+    admittedWith(id),
+    held('bench.genome.mathison.io/hold'),
+    gated(),
+    mounts(configMap),
+  );
 
 async function main(): Promise<void> {
   const cluster = await startBenchCluster([NS]);
@@ -77,7 +81,7 @@ async function main(): Promise<void> {
     });
     cluster.kubectl(
       ['apply', '-f', '-'],
-      JSON.stringify(genomeManifest(signWith(makeGenome([signer]), signer), 'app', NS)),
+      JSON.stringify(genomeManifest(genome(signedBy(signer)), 'app', NS)),
     );
     const ready = (g: GenomeResource) =>
       g.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';

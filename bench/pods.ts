@@ -4,20 +4,16 @@
  * Deployment's ReplicaSet creates it, after the API server's defaulting (what a mutating
  * webhook receives).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { publishedGenome } from '../core/publication-fixtures.ts';
 import { configMapView, genomeView } from '../core/publication.ts';
+import { publishedGenome, totkGenome } from '../test/builders/index.ts';
 import type { PublishedCaches } from '../webhook/mutate-pod.ts';
 
-const TOTK = join(import.meta.dirname, '..', 'genomes', 'TOTK_ROOT_v1.0.0', 'genome.json');
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_GENOME = 'totk';
 
 /** The TOTK Genome, verified and published, and its ConfigMap, as the API server stores them. */
 export function verifiedGenome() {
-  const genome = JSON.parse(readFileSync(TOTK, 'utf8')) as Record<string, unknown>;
-  return publishedGenome({ name: BENCH_GENOME, namespace: BENCH_NAMESPACE, genome });
+  return publishedGenome({ name: BENCH_GENOME, namespace: BENCH_NAMESPACE, genome: totkGenome() });
 }
 
 /** Caches holding that one Genome and its ConfigMap, synced (as main.ts's informers hold them). */

@@ -6,14 +6,13 @@
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519, verifyEd25519Noble } from '../core/ed25519.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
-import { genomeOfSize } from './genomes.ts';
+import { genomeOfSize, keyPair, sortedKeys, trusted } from '../test/builders/index.ts';
 import { verify } from '../core/verify.ts';
 import { compare, fmt } from './measure.ts';
 
-const signer = makeSigner('bench-key');
-const trusted = trust(signer);
-const key = trusted[0]!.key;
+const signer = keyPair('bench-key');
+const trustedKeys = trusted(signer);
+const key = trustedKeys[0]!.key;
 
 /**
  * The genome as the webhook and the operator receive it: parsed from the API server's JSON,
@@ -41,11 +40,11 @@ for (const [label, size] of [
   const genome = asApiServerSends(genomeOfSize(size, signer));
   const message = canonicalBytes(genome);
   const signature = Buffer.from(genome.signature!.sig_base64, 'base64');
-  const check = verify(genome, trusted);
+  const check = verify(genome, trustedKeys);
   if (!check.ok) throw new Error(`benchmark genome does not verify: ${check.code}`);
   const results = compare(
     {
-      verdict: () => verify(genome, trusted),
+      verdict: () => verify(genome, trustedKeys),
       rawNode: () => verifyEd25519(key, message, signature),
       rawNoble: () => verifyEd25519Noble(key.raw, message, signature),
     },

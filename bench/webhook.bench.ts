@@ -26,13 +26,12 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
-import { makeSigner, sortedKeys, trust } from '../core/test-fixtures.ts';
-import { genomeOfSize } from './genomes.ts';
+import { genomeOfSize, keyPair, sortedKeys, trusted } from '../test/builders/index.ts';
 import { fmt, median, rate } from './measure.ts';
 import { podReview } from './pods.ts';
 
-const signer = makeSigner('bench-key');
-const trustedKey = trust(signer)[0]!.key;
+const signer = keyPair('bench-key');
+const trustedKey = trusted(signer)[0]!.key;
 const ROOT = join(import.meta.dirname, '..');
 
 function review(genome: unknown, uid: number): string {

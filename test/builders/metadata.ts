@@ -2,11 +2,18 @@
  * Parts that any object's builder takes: `pod('web', inNamespace('apps'))`,
  * `genomeResource('totk', g, inNamespace('apps'), withUid('uid-1'))`.
  */
-import type { ObjectMeta } from '../../core/api.ts';
+/** The metadata the builders set (a Kubernetes client's object metadata takes it as it is). */
+export interface TestMetadata {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
 
 /** An object with metadata, as the builders make them. */
 export interface WithMetadata {
-  metadata: ObjectMeta;
+  metadata: TestMetadata;
 }
 
 /** In namespace `namespace`. */

@@ -2,13 +2,8 @@
  * Pods for tests, made the way the pod webhook admits them (core/plan-injection.ts), for pods
  * that tests and benchmarks create directly: `pod('web', naming('app'), gated(), mounts(cm))`.
  */
-import {
-  GENOME_ID_ANNOTATION,
-  GENOME_LABEL,
-  VERIFIED_READINESS_GATE,
-  type ObjectMeta,
-} from '../../core/api.ts';
-import { annotated, build, labelled } from './metadata.ts';
+import { GENOME_ID_ANNOTATION, GENOME_LABEL, VERIFIED_READINESS_GATE } from '../../core/api.ts';
+import { annotated, build, labelled, type TestMetadata } from './metadata.ts';
 
 /** A container of a test pod. */
 export interface TestContainer {
@@ -22,7 +17,7 @@ export interface TestContainer {
 export interface TestPod {
   apiVersion: 'v1';
   kind: 'Pod';
-  metadata: ObjectMeta & { name: string };
+  metadata: TestMetadata & { name: string };
   spec: {
     containers: TestContainer[];
     initContainers?: TestContainer[];

@@ -2,14 +2,14 @@
  * Workloads for tests: `deployment('web', optedInto('app'), podsNaming('app'), replicas(2))`.
  * Their pods are selected by the label `run: <name>` and run one container that needs no image.
  */
-import { GENOME_LABEL, type ObjectMeta } from '../../core/api.ts';
-import { build, labelled } from './metadata.ts';
+import { GENOME_LABEL } from '../../core/api.ts';
+import { build, labelled, type TestMetadata } from './metadata.ts';
 
 /** A Deployment or StatefulSet as the builders make it. */
 export interface TestWorkload {
   apiVersion: 'apps/v1';
   kind: 'Deployment' | 'StatefulSet';
-  metadata: ObjectMeta & { name: string };
+  metadata: TestMetadata & { name: string };
   spec: {
     replicas: number;
     serviceName?: string;
