@@ -34,7 +34,7 @@ const PODS = Number(process.env.BENCH_PODS ?? 1_000);
 const ANNOTATION_KIB = Number(process.env.BENCH_ANNOTATION_KIB ?? 250);
 /**
  * How long the operator is left idle before its RSS is read: it gives memory back 10 s after
- * its last work, at most once a minute (operator/memory.ts), so 75 s always includes a release.
+ * its last work, at most once a minute (operator/runtime/memory.ts), so 75 s always includes a release.
  */
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 75_000);
 /** What the issue asks: each set adds less than this to the operator's settled RSS. */

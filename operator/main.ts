@@ -18,7 +18,7 @@ import { digestConfigMap } from '../kube/strip.ts';
 import { NAMES_A_GENOME } from './cache-bounds.ts';
 import { podTransform } from './cached-pod.ts';
 import { GenomeStore, type CompactGenome } from './genome-store.ts';
-import { IdleMemoryRelease } from './memory.ts';
+import { IdleMemoryRelease } from './runtime/memory.ts';
 import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
@@ -101,7 +101,7 @@ interface Caches {
   trust: TrustSource;
 }
 
-/** How long the operator is idle after work before it gives memory back (operator/memory.ts). */
+/** How long the operator is idle after work before it gives memory back (operator/runtime/memory.ts). */
 const MEMORY_RELEASE_IDLE_MS = 10_000;
 /** The shortest time between two such releases. */
 const MEMORY_RELEASE_INTERVAL_MS = 60_000;

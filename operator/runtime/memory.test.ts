@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../core/log.ts';
+import type { Logger } from '../../core/log.ts';
 import { exposedGc, IdleMemoryRelease, type GarbageCollect } from './memory.ts';
 
 const lines: string[] = [];

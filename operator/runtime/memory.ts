@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { errorMessage, type Logger } from '../core/log.ts';
+import { errorMessage, type Logger } from '../../core/log.ts';
 
 /** V8's gc(), with the options of its gc extension. */
 export type GarbageCollect = (options: {
