@@ -14,7 +14,7 @@ import {
 } from '../test/builders/index.ts';
 import type { TrustedKey } from '../core/trust.ts';
 import { verify } from '../core/verify.ts';
-import { decide, type DecideInput } from './decide.ts';
+import { decide, statusFingerprint, type DecideInput } from './decide.ts';
 import type { CachedConfigMap } from './cached.ts';
 
 const alice = keyPair('alice');
@@ -219,5 +219,65 @@ describe('decide', () => {
     expect(text).not.toContain('\u001b');
     expect(text).not.toContain('\u202e');
     expect(text).toContain('\\u{1b}[31mred\\u{202e}');
+  });
+});
+
+describe('decide: what the gates count, and when clean-up goes', () => {
+  it('counts the current ConfigMap only once it is in place', () => {
+    expect([...first.published.keys()]).toEqual([]);
+    const plan = decide(input({ genome: resource(first.status), owned: [publishedCm] }));
+    expect([...plan.published.keys()]).toEqual([published]);
+    expect(plan.published.get(published)).toMatchObject({ ok: true, genomeId: id });
+  });
+
+  it("counts an older ConfigMap's genome only as the Genome's own: named after its id, same genome name", () => {
+    const older = verify(resource().spec.genome, trusted(alice));
+    const plan = decide(
+      input({
+        genome: resource(first.status),
+        owned: [publishedCm],
+        earlier: new Map([
+          ['not-its-name', older],
+          [published, older], // the current one is never taken from `earlier`
+        ]),
+      }),
+    );
+    expect(plan.published.get('not-its-name')).toMatchObject({
+      ok: false,
+      code: 'GENOME_NOT_VERIFIED',
+    });
+    expect(plan.published.get(published)).toMatchObject({ ok: true });
+  });
+
+  it('a refused Genome counts no ConfigMap at all', () => {
+    const plan = decide(
+      input({ genome: resource(first.status), owned: [publishedCm] }, trusted(bob)),
+    );
+    expect(plan.published.size).toBe(0);
+  });
+
+  it('clean-up waits for a status this operator has not written yet, and goes once it has', () => {
+    const revoked = input({ genome: resource(first.status), owned: [publishedCm] }, trusted(bob));
+    const plan = decide(revoked);
+    expect(plan.writeStatus).toBe(true);
+    expect(plan.deferCleanUp).toBe(true);
+    expect(plan.requeueAfter).toBeGreaterThan(0);
+    // Written once, never shown by the cache: the next look cleans up all the same.
+    const again = decide({ ...revoked, lastWrittenStatus: statusFingerprint(plan.status) });
+    expect(again.writeStatus).toBe(true);
+    expect(again.deferCleanUp).toBe(false);
+    expect(again.requeueAfter).toBeUndefined();
+    expect(again.remove).toEqual([published]);
+  });
+
+  it('clean-up goes at once when the status needs no write', () => {
+    const stale = {
+      ...publishedCm,
+      metadata: { ...publishedCm.metadata, name: 'totk-old', uid: 'cm-0' },
+    };
+    const plan = decide(input({ genome: resource(first.status), owned: [publishedCm, stale] }));
+    expect(plan.writeStatus).toBe(false);
+    expect(plan.remove).toEqual(['totk-old']);
+    expect(plan.deferCleanUp).toBe(false);
   });
 });
