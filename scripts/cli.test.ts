@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REFUSAL_CODES } from '../core/codes.ts';
 import { MAX_TRUST_FILE_ENTRIES, MAX_TRUST_FILES } from '../core/trust.ts';
+import { WEBHOOK_ENV_OF } from '../webhook/settings.ts';
 import { rmSync } from 'node:fs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -684,7 +685,11 @@ describe('refusal codes', () => {
 
   it('every code the CLI, core and the webhook use is declared in core/codes.ts', () => {
     const text = ['scripts', 'core', 'webhook', 'kube'].flatMap(sources).join('\n');
-    const envNames = new Set([...text.matchAll(ENV_NAME)].map((m) => m[1]));
+    // Environment variables: read as env.NAME, or named in the webhook's table of settings.
+    const envNames = new Set([
+      ...[...text.matchAll(ENV_NAME)].map((m) => m[1]),
+      ...Object.values(WEBHOOK_ENV_OF),
+    ]);
     const used = new Set(
       [...text.matchAll(CODE_LIKE)].map((m) => m[1] as string).filter((c) => !envNames.has(c)),
     );
