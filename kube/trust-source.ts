@@ -24,8 +24,11 @@ export interface TrustSource {
   synced(): boolean;
   /** Since when (epoch ms) the keys count as stale (see synced), or undefined while current. */
   staleSince(): number | undefined;
-  /** Called after every change of the key set, and when the keys turn stale or current again. */
-  onChange(listener: () => void): void;
+  /**
+   * Calls `listener` after every change of the key set, and when the keys turn stale or current
+   * again; returns a function that stops calling it.
+   */
+  onChange(listener: () => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -86,7 +89,13 @@ export async function watchTrustedKeys(
       if (!informer.synced()) return down ?? 0;
       return synced() || down === undefined ? undefined : down + staleAfterMs;
     },
-    onChange: (listener) => state.listeners.push(listener),
+    onChange: (listener) => {
+      state.listeners.push(listener);
+      return () => {
+        const at = state.listeners.indexOf(listener);
+        if (at >= 0) state.listeners.splice(at, 1);
+      };
+    },
     stop: () => {
       freshness.stop();
       return informer.stop();

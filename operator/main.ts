@@ -304,7 +304,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
-    await writers.stop();
+    await writers.stop().catch((err: unknown) => {
+      log.error('stopping the controllers failed', { err: errorMessage(err) });
+    });
     stopGauges();
     memory.stop();
     // The caches need no stopping: the process exits, and nothing is written after this.

@@ -254,7 +254,10 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
       trust: {
         keys: () => keys,
         synced: () => trustFresh,
-        onChange: (l) => void keyListeners.push(l),
+        onChange: (l) => {
+          keyListeners.push(l);
+          return () => keyListeners.splice(keyListeners.indexOf(l), 1);
+        },
       },
       client,
       workloadWrites: {
@@ -292,6 +295,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     store,
     start,
     stop: () => controllers?.stop(),
+    keyListeners: () => keyListeners.length,
     metric,
     putPod,
     putWorkload: (workload: CachedWorkload & KubernetesObject) => workloadCache.put(workload),
@@ -382,6 +386,14 @@ describe('the Genome controller', () => {
     expect(await w.metric('genome_queue_retries_total', { controller: 'genome' })).toBe(0);
     w.setKeys(trust(alice));
     await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+  });
+
+  it('stops cleanly: every watch unsubscribed, the trusted keys included', async () => {
+    const w = (running = world());
+    w.start();
+    expect(w.keyListeners()).toBeGreaterThan(0);
+    await w.stop();
+    expect(w.keyListeners()).toBe(0);
   });
 
   it('retries a Genome read that fails, and never decides without the genome', async () => {

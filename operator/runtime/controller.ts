@@ -41,7 +41,8 @@ export function watchCache<T>(
 
 /** A source that tells keys directly: an index kept from a cache, the published verdicts. */
 export interface KeyEmitter {
-  onChange(handler: (key: string) => void): (() => void) | void;
+  /** Returns a function that stops calling `handler`. */
+  onChange(handler: (key: string) => void): () => void;
 }
 
 /** A Watch of a source of keys: each key it tells is enqueued, or what `map` makes of it. */
@@ -60,7 +61,7 @@ export function watchKeys(
       });
       return () => {
         running = false;
-        stop?.();
+        stop();
       };
     },
   };

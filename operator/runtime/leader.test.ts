@@ -61,4 +61,20 @@ describe('runWhileLeading', () => {
     await gate.stop();
     expect(seen).toEqual(['true', 'stop', 'false']);
   });
+
+  it('releases the Lease even when stopping the writers fails', async () => {
+    let released = false;
+    let callbacks: LeadershipCallbacks | undefined;
+    const gate = runWhileLeading(
+      (given) => {
+        callbacks = given;
+        return { isLeader: () => true, release: () => Promise.resolve(void (released = true)) };
+      },
+      { start: () => Promise.resolve({ stop: () => Promise.reject(new Error('boom')) }) },
+    );
+    callbacks!.onStartedLeading();
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(gate.stop()).rejects.toThrow('boom');
+    expect(released).toBe(true);
+  });
 });

@@ -67,8 +67,12 @@ export function runWhileLeading(
     stop: async () => {
       // In-flight reconciles finish before the Lease is released, so the next leader never
       // overlaps with this one's writes.
-      await standDown();
-      await elector?.release();
+      try {
+        await standDown();
+      } finally {
+        // Released even when stopping the writers failed: a standby takes over at once.
+        await elector?.release();
+      }
     },
   };
 }
