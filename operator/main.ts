@@ -4,10 +4,8 @@
  * trusted keys; reconciles while it holds the leader Lease; serves /healthz, /readyz and
  * /metrics in every replica; on SIGTERM finishes in-flight reconciles and releases the Lease.
  */
-import { existsSync, readFileSync, accessSync, constants } from 'node:fs';
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, FIELD_MANAGER } from '../core/api.ts';
 import { GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { errorMessage, jsonLogger, stdoutLines, type Logger } from '../core/log.ts';
@@ -29,65 +27,14 @@ import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
 import { shrinkWorkload, WORKLOAD_KINDS } from './rollout.ts';
-import { PooledKubeConfig } from '../kube/kubeconfig.ts';
+import { exitWith, kubeConfigOrExit, settingsOrExit, settingsSources } from '../kube/start-up.ts';
 import type { CachedPod, CachedConfigMap, CachedWorkload } from './cached.ts';
-
-const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-/** Exit code for configuration the operator refuses to start with. */
-const EXIT_CONFIG = 2;
 
 /**
  * The log's lines: one write per turn of the event loop, not per line (core/log.ts), and what
  * is pending at exit.
  */
 const lines = stdoutLines();
-
-function fail(message: string, code: number): never {
-  lines.flush(); // what it logged before failing comes first
-  process.stderr.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message })}\n`,
-  );
-  process.exit(code);
-}
-
-function settingsOrExit(): Settings {
-  const result = readSettings({
-    argv: process.argv.slice(2),
-    env: process.env,
-    serviceAccountNamespace: existsSync(SERVICE_ACCOUNT_NAMESPACE)
-      ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim()
-      : undefined,
-    readable: (path) => {
-      try {
-        accessSync(path, constants.R_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    hostname: hostname(),
-  });
-  if (!result.ok) fail(`invalid configuration: ${result.message}`, EXIT_CONFIG);
-  return result.settings;
-}
-
-/** Loads the kubeconfig, refusing one that does not parse or names no cluster. */
-function kubeConfigOrExit(settings: Settings): KubeConfig {
-  const kc = new PooledKubeConfig();
-  try {
-    if (settings.kubeconfig === undefined) kc.loadFromCluster();
-    else kc.loadFromFile(settings.kubeconfig);
-  } catch (err) {
-    fail(`invalid configuration: cannot load the kubeconfig: ${errorMessage(err)}`, EXIT_CONFIG);
-  }
-  if (kc.getCurrentCluster() === null) {
-    fail(
-      'invalid configuration: the kubeconfig has no current cluster (set current-context)',
-      EXIT_CONFIG,
-    );
-  }
-  return kc;
-}
 
 /** The caches the operator reconciles from. */
 interface Caches {
@@ -259,8 +206,11 @@ function election(wiring: Wiring) {
 }
 
 async function main(): Promise<void> {
-  const settings = settingsOrExit();
-  const kc = kubeConfigOrExit(settings);
+  const settings = settingsOrExit(
+    readSettings(settingsSources(process.argv.slice(2), process.env)),
+    lines,
+  );
+  const kc = kubeConfigOrExit(settings.kubeconfig, lines);
   const log = jsonLogger(lines.write, { component: 'genome-operator' });
   const metrics = createMetrics();
   log.info('starting', {
@@ -318,4 +268,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((err: unknown) => fail(`operator failed: ${errorMessage(err)}`, 1));
+main().catch((err: unknown) => exitWith(lines, `operator failed: ${errorMessage(err)}`, 1));
