@@ -8,11 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeId } from '../core/canonical.ts';
 import type { Genome } from '../core/genome.ts';
 import { toKubectlYaml } from '../core/kubectl-yaml.ts';
-import { makeGenome } from '../core/test-fixtures.ts';
 import { verify } from '../core/verify.ts';
-import { trust } from '../core/test-fixtures.ts';
 import { kubeClient, kubectl, uniqueNamespace, installGenomeCrd } from './support/cluster.ts';
-import { totkTestSigner } from './support/test-key.ts';
+import { declaring, genome, totkKeyPair, trusted, withFields } from './builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -23,7 +21,7 @@ const KEY_FILE = join(
   'keys',
   'TEST-ONLY-totk-key-001.TEST-ONLY-private-key.b64',
 );
-const signer = totkTestSigner();
+const signer = totkKeyPair();
 const work = mkdtempSync(join(tmpdir(), 'genome-manifest-yaml-'));
 let namespace: string;
 
@@ -99,24 +97,27 @@ function cli(script: string, args: string[], env: Record<string, string> = {}) {
 /** A genome whose strings are the given ones, declaring the TEST key. */
 function genomeHolding(strings: string[], name: string): Genome {
   const nonBlank = strings.filter((s) => s.trim() !== '');
-  return makeGenome([signer], {
-    name: `${name} ${nonBlank[0] ?? ''}`,
-    invariants: strings.map((s, i) => ({
-      id: `INV-${i} ${s}`,
-      severity: 'HIGH',
-      testable_claim: s,
-      enforcement_hook: `${s}${s}`,
-    })),
-    capabilities: [
-      {
-        cap_id: `CAP ${nonBlank.at(-1) ?? ''}`,
-        risk_class: 'B',
-        allow_actions: strings,
-        deny_actions: [...strings].reverse(),
-      },
-    ],
-    build_manifest: { files: nonBlank.map((s) => ({ path: s, sha256: `${s}.sha` })) },
-  });
+  return genome(
+    declaring(signer),
+    withFields({
+      name: `${name} ${nonBlank[0] ?? ''}`,
+      invariants: strings.map((s, i) => ({
+        id: `INV-${i} ${s}`,
+        severity: 'HIGH',
+        testable_claim: s,
+        enforcement_hook: `${s}${s}`,
+      })),
+      capabilities: [
+        {
+          cap_id: `CAP ${nonBlank.at(-1) ?? ''}`,
+          risk_class: 'B',
+          allow_actions: strings,
+          deny_actions: [...strings].reverse(),
+        },
+      ],
+      build_manifest: { files: nonBlank.map((s) => ({ path: s, sha256: `${s}.sha` })) },
+    }),
+  );
 }
 
 async function storedGenome(name: string): Promise<Genome> {
@@ -164,7 +165,7 @@ describe('genome-manifest YAML through kubectl create -f', () => {
       const stored = await storedGenome(name);
       expect(genomeId(stored)).toBe(cliId);
       expect(stored).toEqual(JSON.parse(readFileSync(signed, 'utf8')));
-      expect(verify(stored, trust(signer))).toMatchObject({ ok: true, genomeId: cliId });
+      expect(verify(stored, trusted(signer))).toMatchObject({ ok: true, genomeId: cliId });
     },
   );
 

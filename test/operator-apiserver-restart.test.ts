@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genome, keyPair, named, signedBy } from './builders/index.ts';
 import { eventually } from './support/cluster.ts';
 import {
   kubectlAs,
@@ -15,7 +15,7 @@ import {
 
 // A control plane of its own: this test restarts its API server.
 const ROOT = join(import.meta.dirname, '..');
-const alice = makeSigner('alice-key');
+const alice = keyPair('alice-key');
 let cp: ControlPlane;
 let operator: RunningOperator | undefined;
 const NS = 'genome-system';
@@ -37,7 +37,7 @@ const setTrust = (keys: Record<string, string>) =>
 const applyGenome = (name: string) =>
   kubectl(
     ['apply', '-f', '-'],
-    JSON.stringify(genomeManifest(signWith(makeGenome([alice], { name }), alice), name, APPS)),
+    JSON.stringify(genomeManifest(genome(signedBy(alice), named(name)), name, APPS)),
   );
 const until = (what: string, name: string, status: string) =>
   eventually(what, async () => (verifiedOf(name) === status ? true : undefined), 60_000);

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith, injectedPodSpec } from '../core/test-fixtures.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -22,11 +21,25 @@ import {
   trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
+import {
+  admittedWith,
+  annotated,
+  gated,
+  genome,
+  held,
+  inNamespace,
+  keyPair,
+  mounts,
+  naming,
+  pod,
+  signedBy,
+  version,
+} from './builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const GATE = 'genome.mathison.io/verified';
 const LABEL = 'genome.mathison.io/genome';
-const signer = makeSigner('caches-key');
+const signer = keyPair('caches-key');
 let ownNamespace: string;
 let namespace: string;
 let operator: RunningOperator;
@@ -35,20 +48,16 @@ const core = () => kubeClient().makeApiClient(CoreV1Api);
 
 /** A pod as the pod webhook admits it, held unscheduled, with a tenant's `annotations`. */
 function gatedPod(name: string, annotations: Record<string, string> = {}) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace,
-      labels: { [LABEL]: 'app' },
-      annotations: { 'genome.mathison.io/id': published.id, ...annotations },
-    },
-    spec: {
-      schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
-      ...injectedPodSpec(published.configMap),
-    },
-  };
+  return pod(
+    name,
+    inNamespace(namespace),
+    naming('app'),
+    admittedWith(published.id),
+    annotated(annotations),
+    held(),
+    gated(),
+    mounts(published.configMap),
+  );
 }
 
 const gateOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === GATE);
@@ -73,9 +82,10 @@ beforeAll(async () => {
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify(secret) });
   const kubeconfig = await operatorCredentials(ownNamespace);
   operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'caches-0' });
-  const genome = signWith(makeGenome([signer], { version: '1.0.0' }), signer);
   await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify(genomeManifest(genome, 'app', namespace)),
+    input: JSON.stringify(
+      genomeManifest(genome(signedBy(signer), version('1.0.0')), 'app', namespace),
+    ),
   });
   published = await eventually('Genome app to be published', async () => {
     const status = (await readGenome(namespace, 'app'))?.status;

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenomeResource } from '../core/api.ts';
 import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { injectedPodSpec, makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -18,6 +17,20 @@ import {
   uniqueNamespace,
 } from './support/cluster.ts';
 import { operatorHealth } from '../cluster/operator-process.ts';
+import {
+  admittedWith,
+  container,
+  gated,
+  genome,
+  held,
+  inNamespace,
+  keyPair,
+  mounts,
+  naming,
+  pod,
+  signedBy,
+  version,
+} from './builders/index.ts';
 import {
   operatorCredentials,
   readGenome,
@@ -29,8 +42,8 @@ import {
 
 const ROOT = join(import.meta.dirname, '..');
 const GATE = 'genome.mathison.io/verified';
-const alice = makeSigner('alice-key');
-const bob = makeSigner('bob-key');
+const alice = keyPair('alice-key');
+const bob = keyPair('bob-key');
 let ownNamespace: string;
 let namespace: string;
 let operator: RunningOperator;
@@ -63,10 +76,10 @@ async function readyGenome(name: string, version: string): Promise<GenomeResourc
   });
 }
 
-/** A pod as the pod webhook admits it, held unscheduled. */
+/** A pod as the pod webhook admits it (without its readiness gate when `gate` is false), held unscheduled. */
 function gatedPod(
   name: string,
-  genome: string,
+  genomeName: string,
   {
     configMap,
     id,
@@ -79,22 +92,16 @@ function gatedPod(
     extraContainers?: { name: string; image: string }[];
   },
 ) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace,
-      labels: { 'genome.mathison.io/genome': genome },
-      annotations: { 'genome.mathison.io/id': id },
-    },
-    spec: {
-      schedulingGates: [{ name: 'test.genome.mathison.io/hold' }],
-      // As the pod webhook injects it: the boot check first, the genome in every container.
-      ...injectedPodSpec(configMap, extraContainers),
-      ...(!gate && { readinessGates: [] }),
-    },
-  };
+  return pod(
+    name,
+    inNamespace(namespace),
+    naming(genomeName),
+    admittedWith(id),
+    held(),
+    ...(gate ? [gated()] : []),
+    mounts(configMap),
+    ...extraContainers.map((c) => container(c.name, c.image)),
+  );
 }
 
 async function createPods(...pods: object[]) {
@@ -131,10 +138,10 @@ beforeAll(async () => {
   await setTrust([alice, bob]);
   const kubeconfig = await operatorCredentials(ownNamespace);
   operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'gate-0' });
-  await applyGenome('app', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
-  const genome = await readyGenome('app', '1.0.0');
-  totkMap = genome.status?.configMapName ?? '';
-  totkId = genome.status?.genomeId ?? '';
+  await applyGenome('app', genome(signedBy(alice), version('1.0.0')));
+  const app = await readyGenome('app', '1.0.0');
+  totkMap = app.status?.configMapName ?? '';
+  totkId = app.status?.genomeId ?? '';
 }, 180_000);
 
 afterAll(() => endOperatorTest(operator, ownNamespace, [namespace]));
@@ -253,7 +260,7 @@ describe('the readiness gate, driven by the operator', () => {
   });
 
   it('during a rollout keeps pods of the older genome True while it verifies, and closes both when the key goes', async () => {
-    await applyGenome('app', signWith(makeGenome([alice], { version: '1.1.0' }), alice));
+    await applyGenome('app', genome(signedBy(alice), version('1.1.0')));
     const next = await readyGenome('app', '1.1.0');
     const nextMap = next.status?.configMapName ?? '';
     expect(nextMap).not.toBe(totkMap);
@@ -294,7 +301,7 @@ describe('the readiness gate while the trusted keys are stale', () => {
   };
 
   it('opens no new gate and publishes no verdict while the key watch is down, and resumes when it is back', async () => {
-    await applyGenome('stale', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
+    await applyGenome('stale', genome(signedBy(alice), version('1.0.0')));
     const app = await readyGenome('stale', '1.0.0');
     const configMap = app.status?.configMapName ?? '';
     const id = app.status?.genomeId ?? '';
@@ -315,7 +322,7 @@ describe('the readiness gate while the trusted keys are stale', () => {
       );
       await createPods(gatedPod('while-stale', 'stale', { configMap, id }));
       await gatesBecome(['while-stale'], 'False', 'TRUST_KEYS_STALE');
-      await applyGenome('late', signWith(makeGenome([alice], { version: '1.0.0' }), alice));
+      await applyGenome('late', genome(signedBy(alice), version('1.0.0')));
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect((await readGenome(namespace, 'late'))?.status).toBeUndefined();
     } finally {

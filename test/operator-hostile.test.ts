@@ -11,7 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth } from '../cluster/operator-process.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import {
+  declaring,
+  genome,
+  keyPair,
+  named,
+  signedBy,
+  signWith,
+  withFields,
+} from './builders/index.ts';
 import { eventually, kubectl, uniqueNamespace } from './support/cluster.ts';
 import {
   conditionOf,
@@ -24,8 +32,8 @@ import {
 } from './support/operator.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const alice = makeSigner('alice-key');
-const bob = makeSigner('bob-key');
+const alice = keyPair('alice-key');
+const bob = keyPair('bob-key');
 let ownNamespace: string;
 let victim: string;
 let tenant: string;
@@ -55,7 +63,7 @@ async function verifiedCondition(namespace: string, name: string) {
 async function stillWorking(name: string) {
   expect(operator.exitCode()).toBeNull();
   expect((await operatorHealth(operator.port, '/readyz')).status).toBe(200);
-  await create(genomeManifest(signWith(makeGenome([alice]), alice), name, victim));
+  await create(genomeManifest(genome(signedBy(alice)), name, victim));
   const c = await verifiedCondition(victim, name);
   expect(c.status).toBe('True');
 }
@@ -65,7 +73,7 @@ async function stillWorking(name: string) {
  * (written as text: JSON.stringify itself cannot serialize it).
  */
 function nestedManifest(name: string, namespace: string, depth: number): string {
-  const manifest = genomeManifest(signWith(makeGenome([alice]), alice), name, namespace);
+  const manifest = genomeManifest(genome(signedBy(alice)), name, namespace);
   const text = JSON.stringify(manifest);
   const deep = `${'{"d":'.repeat(depth)}"bottom"${'}'.repeat(depth)}`;
   // The manifest ends with the genome's, the spec's and its own closing braces.
@@ -92,7 +100,7 @@ beforeAll(async () => {
 afterAll(() => endOperatorTest(operator, ownNamespace, [victim, tenant]));
 
 describe('one Genome, one verdict: copies of the same content never share one', () => {
-  const good = signWith(makeGenome([alice, bob], { name: 'SHARED' }), alice);
+  const good = genome(declaring(alice, bob), signedBy(alice), named('SHARED'));
   const garbage: Genome = {
     ...good,
     signature: { ...good.signature!, sig_base64: `${'A'.repeat(86)}==` },
@@ -108,8 +116,8 @@ describe('one Genome, one verdict: copies of the same content never share one', 
   });
 
   it("a tenant's copy signed only by a test key does not get the victim's production Genome refused", async () => {
-    const byTestKey = signWith(makeGenome([alice, bob], { name: 'PROD' }), bob);
-    const byProdKey = signWith(makeGenome([alice, bob], { name: 'PROD' }), alice);
+    const byTestKey = genome(declaring(alice, bob), signedBy(bob), named('PROD'));
+    const byProdKey = genome(declaring(alice, bob), signedBy(alice), named('PROD'));
     // The tenant's copy first, so that a shared verdict would decide the victim's.
     await create(genomeManifest(byTestKey, 'prod-copy', tenant));
     const copy = await verifiedCondition(tenant, 'prod-copy');
@@ -126,9 +134,9 @@ describe('published names cannot collide', () => {
     'totk.v1 and totk-v1 in one namespace publish two ConfigMaps; deleting one leaves the other in place',
     { timeout: 120_000 },
     async () => {
-      const genome = signWith(makeGenome([alice], { name: 'NAMES' }), alice);
-      await create(genomeManifest(genome, 'totk.v1', victim));
-      await create(genomeManifest(genome, 'totk-v1', victim));
+      const signed = genome(signedBy(alice), named('NAMES'));
+      await create(genomeManifest(signed, 'totk.v1', victim));
+      await create(genomeManifest(signed, 'totk-v1', victim));
       const dotted = await verifiedCondition(victim, 'totk.v1');
       const dashed = await verifiedCondition(victim, 'totk-v1');
       expect([dotted.status, dashed.status]).toEqual(['True', 'True']);
@@ -172,14 +180,17 @@ describe('hostile Genomes stored without the webhook', () => {
   });
 
   it('a genome over the size limit that the API server stores is refused GENOME_TOO_LARGE', async () => {
-    const big = makeGenome([alice], {
-      invariants: Array.from({ length: 1_100 }, (_, i) => ({
-        id: `INV-${i}`,
-        severity: 'HIGH' as const,
-        testable_claim: 'x'.repeat(1_000),
-        enforcement_hook: 'hook',
-      })),
-    });
+    const big = genome(
+      declaring(alice),
+      withFields({
+        invariants: Array.from({ length: 1_100 }, (_, i) => ({
+          id: `INV-${i}`,
+          severity: 'HIGH' as const,
+          testable_claim: 'x'.repeat(1_000),
+          enforcement_hook: 'hook',
+        })),
+      }),
+    );
     const result = await create(genomeManifest(signWith(big, alice), 'big', tenant), true);
     expect(result.code, result.stderr).toBe(0);
     expect(await verifiedCondition(tenant, 'big')).toMatchObject({
@@ -190,14 +201,14 @@ describe('hostile Genomes stored without the webhook', () => {
   });
 
   it('a 3 MB Genome is refused by the API server itself, before any cache sees it', async () => {
-    const huge = { ...makeGenome([alice]), x_pad: 'x'.repeat(3 * 1024 * 1024) };
+    const huge = { ...genome(declaring(alice)), x_pad: 'x'.repeat(3 * 1024 * 1024) };
     const result = await create(genomeManifest(huge as Genome, 'huge', tenant), true);
     expect(result.code).not.toBe(0);
     await stillWorking('after-huge');
   });
 
   it('values of any type where the CRD keeps unknown fields are refused with a code', async () => {
-    const wrong = { ...signWith(makeGenome([alice]), alice), x_unknown: [1, { a: null }, 'z'] };
+    const wrong = { ...genome(signedBy(alice)), x_unknown: [1, { a: null }, 'z'] };
     await create(genomeManifest(wrong as Genome, 'wrong', tenant));
     expect(await verifiedCondition(tenant, 'wrong')).toMatchObject({
       status: 'False',
@@ -209,7 +220,7 @@ describe('hostile Genomes stored without the webhook', () => {
   it('a genome missing required fields or with wrong types is refused by the API server (the CRD)', async () => {
     const empty = await create(genomeManifest({} as Genome, 'empty', tenant), true);
     expect(empty.code).not.toBe(0);
-    const typed = { ...makeGenome([alice]), invariants: 'none' };
+    const typed = { ...genome(declaring(alice)), invariants: 'none' };
     const wrong = await create(genomeManifest(typed as unknown as Genome, 'typed', tenant), true);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/invariants/);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth, spawnOperator } from '../cluster/operator-process.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genome, keyPair, signedBy, version } from './builders/index.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import {
   operatorCredentials,
@@ -22,8 +22,8 @@ import {
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
-const alice = makeSigner('alice-key');
-const mallory = makeSigner('mallory-key');
+const alice = keyPair('alice-key');
+const mallory = keyPair('mallory-key');
 let ownNamespace: string;
 let kubeconfig: string;
 const running: RunningOperator[] = [];
@@ -123,8 +123,8 @@ describe('the operator under failure', () => {
     const manifests = Array.from({ length: 200 }, (_, i) => {
       // Every third genome is forged; the rest verify. Each name is written twice (create, then a new version).
       const signer = i % 3 === 0 ? mallory : alice;
-      const genome = signWith(makeGenome([signer], { version: `1.0.${i}` }), signer);
-      return genomeManifest(genome, `g-${i % 100}`, namespace);
+      const signed = genome(signedBy(signer), version(`1.0.${i}`));
+      return genomeManifest(signed, `g-${i % 100}`, namespace);
     });
     for (const [i, manifest] of manifests.entries()) {
       writes.push(applyObject(namespace, manifest));
@@ -174,9 +174,7 @@ describe('the operator under failure', () => {
       /genome_operator_leader 1/,
     );
     await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(
-        genomeManifest(signWith(makeGenome([alice]), alice), 'before-failover', namespace),
-      ),
+      input: JSON.stringify(genomeManifest(genome(signedBy(alice)), 'before-failover', namespace)),
     });
     await eventually('the leader to publish', async () =>
       (await converged(namespace)) === undefined ? true : undefined,
@@ -186,9 +184,7 @@ describe('the operator under failure', () => {
     leader.kill('SIGKILL');
     const killed = Date.now();
     await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(
-        genomeManifest(signWith(makeGenome([alice]), alice), 'after-failover', namespace),
-      ),
+      input: JSON.stringify(genomeManifest(genome(signedBy(alice)), 'after-failover', namespace)),
     });
     try {
       await eventually(
@@ -230,9 +226,7 @@ describe('the operator under failure', () => {
     );
     expect(Date.now() - stopped).toBeLessThan(5_000);
     await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(
-        genomeManifest(signWith(makeGenome([alice]), alice), 'handed-over', namespace),
-      ),
+      input: JSON.stringify(genomeManifest(genome(signedBy(alice)), 'handed-over', namespace)),
     });
     await eventually('b to publish', async () =>
       (await converged(namespace)) === undefined ? true : undefined,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth } from '../cluster/operator-process.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genome, keyPair, signedBy } from './builders/index.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import { mathisonLoad } from './support/mathison-rule.ts';
@@ -27,8 +27,8 @@ const totkKey = JSON.parse(
   readFileSync(join(TOTK_DIR, 'TEST-ONLY-totk-key-001.trust.json'), 'utf8'),
 )[0];
 
-const alice = makeSigner('alice-key');
-const mallory = makeSigner('mallory-key');
+const alice = keyPair('alice-key');
+const mallory = keyPair('mallory-key');
 let ownNamespace: string;
 let namespace: string;
 let operator: RunningOperator;
@@ -143,16 +143,16 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
   });
 
   it('a Genome created without the webhook, signed by an untrusted key, is refused: Verified=False and no ConfigMap', async () => {
-    await applyGenome('forged', signWith(makeGenome([mallory]), mallory));
+    await applyGenome('forged', genome(signedBy(mallory)));
     const verified = await eventually('forged to be refused', async () => {
       const c = await conditionOf(namespace, 'forged', 'Verified');
       return c?.status === 'False' ? c : undefined;
     });
     expect(verified.reason).toBe('GENOME_UNTRUSTED_SIGNER');
     expect(await conditionOf(namespace, 'forged', 'Ready')).toMatchObject({ status: 'False' });
-    const genome = await readGenome(namespace, 'forged');
-    expect(await ownedConfigMaps(genome!.metadata.uid)).toEqual([]);
-    expect(genome?.status?.configMapName).toBeUndefined();
+    const stored = await readGenome(namespace, 'forged');
+    expect(await ownedConfigMaps(stored!.metadata.uid)).toEqual([]);
+    expect(stored?.status?.configMapName).toBeUndefined();
   });
 
   /** The operator's genome_texts_held gauge. */
@@ -162,7 +162,7 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
   };
 
   it('removing the signing key turns Verified False with the reason, and putting it back turns it True', async () => {
-    await applyGenome('alice', signWith(makeGenome([alice]), alice));
+    await applyGenome('alice', genome(signedBy(alice)));
     const before = await readyGenome('alice');
     // Converged Genomes hold no genome text: the revocation reads each Genome back.
     await eventually('every genome text to be let go', async () =>
@@ -279,7 +279,7 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
   });
 
   it('ignores and reports a trust Secret entry that holds a private key: Event, metric, no key material in its log', async () => {
-    const leaked = makeSigner('leaked-key');
+    const leaked = keyPair('leaked-key');
     const material = leaked.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
     const secret = trustSecret(ownNamespace, 'leaky-keys', { [leaked.keyId]: material });
     await kubectl(['create', '-f', '-'], { input: JSON.stringify(secret) });

@@ -4,13 +4,11 @@
 // kube-system or in the webhook's own namespace, are never sent to it (the object and namespace
 // selectors); a labelled pod in an ordinary namespace is. No node: pods are admitted and
 // stay Pending, which is all admission needs.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../core/api.ts';
 import { genomeId } from '../core/canonical.ts';
-import { publishedGenome } from '../core/publication-fixtures.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import type { Genome } from '../core/genome.ts';
 import { podWebhookConfiguration } from '../core/webhook-config.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
 import { eventually, installGenomeCrd, kubectl, uniqueNamespace } from './support/cluster.ts';
@@ -20,11 +18,21 @@ import {
   webhookRequests,
   type RunningWebhook,
 } from './support/webhook.ts';
+import {
+  container,
+  genome,
+  keyPair,
+  labelled,
+  named,
+  naming,
+  pod,
+  publishedGenome,
+  signedBy,
+  totkGenome,
+} from './builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const totk = JSON.parse(
-  readFileSync(join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome.json'), 'utf8'),
-) as Record<string, unknown>;
+const totk = totkGenome();
 const TOTK_ID = genomeId(totk);
 
 let ns: string;
@@ -33,12 +41,8 @@ let configName: string;
 let webhook: RunningWebhook | undefined;
 const systemPod = `labelled-${process.pid}-${Date.now().toString(36)}`;
 
-const pod = (name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name, labels },
-  spec: { containers: [{ name: 'app', image: 'genome.local/mathison-reference:v1' }] },
-});
+/** The container of the pods here (it never runs: there is no node). */
+const app = container('app', 'genome.local/mathison-reference:v1');
 
 /** Creates a pod (it stays Pending: there is no node) and returns it as stored. */
 async function createPod(namespace: string, object: object): Promise<Record<string, any>> {
@@ -78,7 +82,7 @@ async function writeStatus(name: string, status: object): Promise<void> {
  * A Genome of `genome` with what the operator writes once it has verified it: its immutable
  * ConfigMap (owned by the Genome, named for the id) and its status.
  */
-async function verifiedGenome(name: string, genome: Record<string, unknown> = totk): Promise<void> {
+async function verifiedGenome(name: string, genome: Genome = totk): Promise<void> {
   const stored = await create(ns, {
     apiVersion: 'mathison.io/v1alpha1',
     kind: 'Genome',
@@ -113,7 +117,7 @@ beforeAll(async () => {
     env: { WEBHOOK_MUTATING_CONFIGURATIONS: configName },
   });
   await Promise.all([ns, ownNamespace, 'kube-system'].map(waitForServiceAccount));
-  await podWebhookAnswers(ns, pod('probe', { [GENOME_LABEL]: 'totk' }), VERIFIED_READINESS_GATE);
+  await podWebhookAnswers(ns, pod('probe', naming('totk'), app), VERIFIED_READINESS_GATE);
 }, 120_000);
 
 afterAll(async () => {
@@ -129,7 +133,7 @@ afterAll(async () => {
 describe('the pod webhook request metric', () => {
   it('counts a labelled pod in an ordinary namespace, and that pod is injected', async () => {
     const before = await mutations();
-    const stored = await createPod(ns, pod('labelled', { [GENOME_LABEL]: 'totk' }));
+    const stored = await createPod(ns, pod('labelled', naming('totk'), app));
     // The API server calls it once, and again (reinvocationPolicy IfNeeded) when a built-in
     // plugin changed the pod after it: the ServiceAccount plugin mounts its token into the
     // injected init container. The second call patches nothing (injection is idempotent), and
@@ -153,7 +157,7 @@ describe('the pod webhook request metric', () => {
 
   it('counts a labelled pod without a ServiceAccount token once: nothing changes it after the webhook', async () => {
     const before = await mutations();
-    const object = pod('tokenless', { [GENOME_LABEL]: 'totk' });
+    const object = pod('tokenless', naming('totk'), app);
     Object.assign(object.spec, { automountServiceAccountToken: false });
     const stored = await createPod(ns, object);
     expect(await mutations()).toBe(before + 1);
@@ -162,7 +166,7 @@ describe('the pod webhook request metric', () => {
 
   it('does not move for an unlabelled pod, which is stored untouched', async () => {
     const before = await mutations();
-    const stored = await createPod(ns, pod('unlabelled', { app: 'plain' }));
+    const stored = await createPod(ns, pod('unlabelled', labelled({ app: 'plain' }), app));
     expect(await mutations()).toBe(before);
     expect(stored.metadata.annotations?.['genome.mathison.io/id']).toBeUndefined();
     expect(stored.spec.readinessGates).toBeUndefined();
@@ -172,8 +176,8 @@ describe('the pod webhook request metric', () => {
     // Neither namespace has a Genome "totk": had the webhook been asked, it would have refused
     // them (GENOME_MISSING), so their creation also shows it was not.
     const before = await mutations();
-    const system = await createPod('kube-system', pod(systemPod, { [GENOME_LABEL]: 'totk' }));
-    const own = await createPod(ownNamespace, pod('labelled', { [GENOME_LABEL]: 'totk' }));
+    const system = await createPod('kube-system', pod(systemPod, naming('totk'), app));
+    const own = await createPod(ownNamespace, pod('labelled', naming('totk'), app));
     expect(await mutations()).toBe(before);
     for (const stored of [system, own]) {
       expect(stored.metadata.annotations?.['genome.mathison.io/id']).toBeUndefined();
@@ -201,12 +205,12 @@ describe('the pod webhook request metric', () => {
 });
 
 describe('a forged Genome status (whoever can write genomes/status and ConfigMaps)', () => {
-  const tenant = makeSigner('tenant-key');
-  const tenantGenome = signWith(makeGenome([tenant], { name: 'TENANT_GENOME' }), tenant);
+  const tenant = keyPair('tenant-key');
+  const tenantGenome = genome(signedBy(tenant), named('TENANT_GENOME'));
 
   /** Tries to create a labelled pod until the webhook (its caches caught up) refuses it. */
   async function refusedPod(genome: string): Promise<string> {
-    const object = pod(`p-${genome}`, { [GENOME_LABEL]: genome });
+    const object = pod(`p-${genome}`, naming(genome), app);
     return eventually(`a pod naming ${genome} to be refused`, async () => {
       const out = await kubectl(['create', '-n', ns, '-f', '-', '-o', 'json'], {
         input: JSON.stringify(object),

@@ -9,7 +9,6 @@ import { pickFreePorts } from '../cluster/ports.ts';
 import { genomeId } from '../core/canonical.ts';
 import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, signWith } from '../core/test-fixtures.ts';
 import { podWebhookConfiguration } from '../core/webhook-config.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
 import { stampPatch } from '../operator/rollout.ts';
@@ -28,18 +27,32 @@ import {
   trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
-import { totkTestSigner } from './support/test-key.ts';
 import { podWebhookAnswers, startWebhook, type RunningWebhook } from './support/webhook.ts';
+import {
+  container,
+  deployment,
+  genome,
+  labelled,
+  named,
+  naming,
+  optedInto,
+  pod,
+  podsNaming,
+  replicas,
+  signedBy,
+  statefulSet,
+  totkKeyPair,
+  version,
+} from './builders/index.ts';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 const LABEL = 'genome.mathison.io/genome';
 const ID = 'genome.mathison.io/id';
 const REVISION = 'deployment.kubernetes.io/revision';
-const signer = totkTestSigner();
+const signer = totkKeyPair();
 /** A genome signed with the repository's TEST key, at `version`. */
-const signed = (version: string): Genome =>
-  signWith(makeGenome([signer], { name: 'ROLLOUT_TEST', version }), signer);
+const signed = (v: string): Genome => genome(signedBy(signer), named('ROLLOUT_TEST'), version(v));
 const [v1, v2, v3] = ['1.0.0', '1.0.1', '1.0.2'].map(signed) as [Genome, Genome, Genome];
 const [id1, id2, id3] = [genomeId(v1), genomeId(v2), genomeId(v3)];
 
@@ -73,37 +86,6 @@ async function published(name: string, id: string): Promise<void> {
       : undefined;
   });
 }
-
-const template = (run: string, genome: string | undefined) => ({
-  metadata: { labels: { run, ...(genome !== undefined && { [LABEL]: genome }) } },
-  spec: { containers: [{ name: 'app', image: 'genome.local/none:v1' }] },
-});
-
-/** A workload's own metadata: it opts into rollouts of `genome` with the same label. */
-const own = (name: string, genome: string | undefined) => ({
-  name,
-  ...(genome !== undefined && { labels: { [LABEL]: genome } }),
-});
-
-/** A Deployment whose pods name `genome`; `optIn` false leaves its own label off. */
-const deployment = (name: string, genome: string | undefined, replicas = 2, optIn = true) => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: own(name, optIn ? genome : undefined),
-  spec: { replicas, selector: { matchLabels: { run: name } }, template: template(name, genome) },
-});
-
-const statefulSet = (name: string, genome: string) => ({
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: own(name, genome),
-  spec: {
-    replicas: 1,
-    serviceName: name,
-    selector: { matchLabels: { run: name } },
-    template: template(name, genome),
-  },
-});
 
 const readDeployment = (name: string) => apps().readNamespacedDeployment({ namespace: ns, name });
 const readStatefulSet = (name: string) => apps().readNamespacedStatefulSet({ namespace: ns, name });
@@ -163,13 +145,12 @@ beforeAll(async () => {
     port,
     env: { WEBHOOK_MUTATING_CONFIGURATIONS: webhookConfig },
   });
-  const pod = template('x', 'app');
-  const probe = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    ...pod,
-    metadata: { ...pod.metadata, name: 'probe' },
-  };
+  const probe = pod(
+    'probe',
+    labelled({ run: 'x' }),
+    naming('app'),
+    container('app', 'genome.local/none:v1'),
+  );
   await podWebhookAnswers(ns, probe, id1);
 }, 180_000);
 
@@ -195,12 +176,12 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
   });
 
   it('new workloads whose pods the webhook admitted with the current id are not rolled', async () => {
-    await applyJson(deployment('web', 'app'));
-    await applyJson(statefulSet('db', 'app'));
-    await applyJson(deployment('theirs', 'other', 1));
-    await applyJson(deployment('plain', undefined, 1));
+    await applyJson(deployment('web', replicas(2), podsNaming('app'), optedInto('app')));
+    await applyJson(statefulSet('db', podsNaming('app'), optedInto('app')));
+    await applyJson(deployment('theirs', podsNaming('other'), optedInto('other')));
+    await applyJson(deployment('plain'));
     // Its pods name the Genome, but the Deployment does not opt in (no label of its own).
-    await applyJson(deployment('unasked', 'app', 1, false));
+    await applyJson(deployment('unasked', podsNaming('app')));
     await podsOn('web', id1, 2);
     await podsOn('unasked', id1, 1);
     await podsOn('db', id1, 1);
@@ -295,7 +276,7 @@ describe('rollouts, by the real operator under its ServiceAccount, with the real
   });
 
   it('the stamp patch is refused (422) for a namesake with another uid, and a workload that is gone is done', async () => {
-    await applyJson(deployment('namesake', undefined, 0));
+    await applyJson(deployment('namesake', replicas(0)));
     const { metadata } = await readDeployment('namesake');
     const writes = workloadWrites(kubeClient());
     const ref = { kind: 'Deployment', namespace: ns, name: 'namesake' };

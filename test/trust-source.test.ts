@@ -1,7 +1,7 @@
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
-import { makeSigner } from '../core/test-fixtures.ts';
+import { keyPair } from './builders/index.ts';
 import { TRUSTED_KEYS_LABEL } from '../core/trust.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import {
@@ -48,11 +48,7 @@ describe('trusted keys from Secrets, against the API server', () => {
   it('refuses a key id two Secrets claim with different keys, with a Warning Event on each Secret', async () => {
     const namespace = await uniqueNamespace('trust-conflict');
     const core = kubeClient().makeApiClient(CoreV1Api);
-    const [a, b, other] = [
-      makeSigner('shared-key'),
-      makeSigner('shared-key'),
-      makeSigner('other-key'),
-    ];
+    const [a, b, other] = [keyPair('shared-key'), keyPair('shared-key'), keyPair('other-key')];
     await core.createNamespacedSecret({
       namespace,
       body: trustSecret(namespace, 'team-a', { 'shared-key': a.publicKey }),
@@ -84,7 +80,7 @@ describe('trusted keys from Secrets, against the API server', () => {
   it('stops counting as synced during an API-server outage longer than the threshold, and recovers', async () => {
     const namespace = await uniqueNamespace('trust-outage');
     const core = kubeClient().makeApiClient(CoreV1Api);
-    const alice = makeSigner('alice-key');
+    const alice = keyPair('alice-key');
     await core.createNamespacedSecret({
       namespace,
       body: trustSecret(namespace, 'keys', { 'alice-key': alice.publicKey }),

@@ -13,7 +13,7 @@ import { pickFreePorts } from '../cluster/ports.ts';
 import { spawnWebhook, webhookReadyz, type WebhookProcess } from '../cluster/webhook-process.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genome, keyPair, signedBy } from './builders/index.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -25,7 +25,7 @@ import { trustSecret } from './support/operator.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const alice = makeSigner('alice-key');
+const alice = keyPair('alice-key');
 const configName = `genome-stale-${process.pid}`;
 let ownNamespace: string;
 let namespace: string;
@@ -35,7 +35,7 @@ let port: number;
 
 /** A dry-run create of a Genome signed by a trusted key: its exit code and stderr. */
 async function tryCreate(name: string) {
-  const manifest = genomeManifest(signWith(makeGenome([alice]), alice), name, namespace);
+  const manifest = genomeManifest(genome(signedBy(alice)), name, namespace);
   return kubectl(['create', '--dry-run=server', '-f', '-'], {
     input: JSON.stringify(manifest),
     allowFailure: true,

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeId } from '../core/canonical.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
-import { makeGenome, makeSigner, signWith, type TestSigner } from '../core/test-fixtures.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import {
   eventually,
@@ -15,12 +14,23 @@ import {
   installGenomeCrd,
 } from './support/cluster.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
-import { totkTestSigner } from './support/test-key.ts';
 import { startWebhook, type RunningWebhook } from './support/webhook.ts';
+import {
+  declaring,
+  genome,
+  keyPair,
+  named,
+  signedBy,
+  threshold,
+  totkGenome,
+  totkKeyPair,
+  totkUnsignedGenome,
+  version,
+  withFields,
+} from './builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const readJson = (...path: string[]) => JSON.parse(readFileSync(join(...path), 'utf8'));
-const totk = (): Genome => readJson(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome.json');
 const totkTrust = readJson(
   ROOT,
   'genomes',
@@ -35,9 +45,9 @@ let ownNamespace: string;
 let namespace: string;
 let configName: string;
 let webhook: RunningWebhook;
-const alice = makeSigner('alice-key');
-const bob = makeSigner('bob-key');
-const totkSigner = totkTestSigner();
+const alice = keyPair('alice-key');
+const bob = keyPair('bob-key');
+const totkSigner = totkKeyPair();
 
 /** A trust Secret with the given keys, labelled so the webhook watches it. */
 function trustSecret(name: string, keys: Record<string, string>, testKeys: string[] = []) {
@@ -87,9 +97,6 @@ const onlyInSignatures = (g: Genome): Genome => {
   return { ...rest, signatures: [...(signature ? [signature] : []), ...(signatures ?? [])] };
 };
 
-const twoOf = (signers: TestSigner[]) =>
-  makeGenome(signers, { authority: { ...makeGenome(signers).authority, threshold: 2 } });
-
 beforeAll(async () => {
   ownNamespace = await uniqueNamespace('genome-system');
   namespace = await uniqueNamespace('genomes');
@@ -117,7 +124,7 @@ beforeAll(async () => {
   await eventually(
     'the API server to call the webhook over TLS',
     async () => {
-      const out = await applyGenome('probe', totk(), '--dry-run=server');
+      const out = await applyGenome('probe', totkGenome(), '--dry-run=server');
       return out.code === 0 ? true : undefined;
     },
     30_000,
@@ -133,9 +140,10 @@ afterAll(async () => {
 
 describe('the Genome CRD', () => {
   it('stores exactly what was signed: the genome id read back equals the CLI id', async () => {
-    const nonAscii = signWith(
-      makeGenome([alice], {
-        name: 'ГЕНОМ_ñandú_😀',
+    const nonAscii = genome(
+      signedBy(alice),
+      named('ГЕНОМ_ñandú_😀'),
+      withFields({
         invariants: [
           {
             id: 'INV-ü',
@@ -145,10 +153,9 @@ describe('the Genome CRD', () => {
           },
         ],
       }),
-      alice,
     );
     const cases: [string, Genome][] = [
-      ['totk', totk()],
+      ['totk', totkGenome()],
       ['upstream', interop('upstream-test-genome')],
       ['non-ascii', nonAscii],
     ];
@@ -171,72 +178,65 @@ describe('the Genome CRD', () => {
 
 describe('the validating webhook', () => {
   it('admits the TOTK genome with a warning that a TEST key signed it', async () => {
-    const out = await applyGenome('totk-warned', totk());
+    const out = await applyGenome('totk-warned', totkGenome());
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toMatch(/Warning: .*TEST key/);
   });
 
   it('admits a genome signed only in `signatures` by a trusted key, and stores it as signed', async () => {
-    const genome = onlyInSignatures(signWith(twoOf([alice, totkSigner]), alice, totkSigner));
-    expect(genome.signature).toBeUndefined();
-    const out = await applyGenome('only-signatures', genome);
+    const signed = onlyInSignatures(genome(signedBy(alice, totkSigner), threshold(2)));
+    expect(signed.signature).toBeUndefined();
+    const out = await applyGenome('only-signatures', signed);
     expect(out.code, out.stderr).toBe(0);
     const stored = await storedGenome('only-signatures');
-    expect(stored?.signatures).toEqual(genome.signatures);
-    expect(stored && genomeId(stored)).toBe(genomeId(genome));
+    expect(stored?.signatures).toEqual(signed.signatures);
+    expect(stored && genomeId(stored)).toBe(genomeId(signed));
   });
 
   const refusals: [string, () => unknown, RegExp][] = [
     [
       'a tampered nested field',
       () => {
-        const g = totk();
+        const g = totkGenome();
         g.capabilities[0]!.allow_actions.push('genome_write');
         return g;
       },
       /GENOME_INVALID_SIGNATURE/,
     ],
-    [
-      'an unsigned genome',
-      () =>
-        JSON.parse(
-          readFileSync(join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json'), 'utf8'),
-        ),
-      /GENOME_UNSIGNED/,
-    ],
+    ['an unsigned genome', () => totkUnsignedGenome(), /GENOME_UNSIGNED/],
     [
       'an untrusted self-signed genome',
       () => {
-        const m = makeSigner('mallory');
-        return signWith(makeGenome([m]), m);
+        const m = keyPair('mallory');
+        return genome(signedBy(m));
       },
       /GENOME_UNTRUSTED_SIGNER/,
     ],
     [
       'a genome signed only in `signatures` by an untrusted key',
       () => {
-        const m = makeSigner('mallory');
-        return onlyInSignatures(signWith(makeGenome([m]), m));
+        const m = keyPair('mallory');
+        return onlyInSignatures(genome(signedBy(m)));
       },
       /GENOME_UNTRUSTED_SIGNER/,
     ],
     [
       'a genome whose `signatures` is empty and that has no `signature`',
-      () => ({ ...makeGenome([alice]), signatures: [] }),
+      () => ({ ...genome(declaring(alice)), signatures: [] }),
       /GENOME_UNSIGNED/,
     ],
     [
       'a trusted key id with a different public key',
       () => {
-        const fake = { ...makeSigner('x'), keyId: alice.keyId };
-        return signWith(makeGenome([fake]), fake);
+        const fake = keyPair(alice.keyId);
+        return genome(signedBy(fake));
       },
       /GENOME_UNTRUSTED_SIGNER: .*different public key/,
     ],
     [
       'a threshold met only by one signer twice',
       () => {
-        const g = signWith(twoOf([alice, bob]), alice);
+        const g = genome(declaring(alice, bob), signedBy(alice), threshold(2));
         return { ...g, signatures: [g.signature] };
       },
       /GENOME_THRESHOLD_NOT_MET/,
@@ -248,7 +248,7 @@ describe('the validating webhook', () => {
     ],
     [
       'a field outside the format',
-      () => ({ ...totk(), extra: 'smuggled' }),
+      () => ({ ...totkGenome(), extra: 'smuggled' }),
       /GENOME_INVALID_SCHEMA: spec\.genome\.extra/,
     ],
   ];
@@ -262,7 +262,7 @@ describe('the validating webhook', () => {
   });
 
   it("escapes ESC, CR and bidi controls from a field name in kubectl's error", async () => {
-    const out = await applyGenome('escaped', { ...totk(), '\u001b[2J\rVERIFIED\u202e': 1 });
+    const out = await applyGenome('escaped', { ...totkGenome(), '\u001b[2J\rVERIFIED\u202e': 1 });
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(/denied the request: GENOME_INVALID_SCHEMA: spec\.genome\./);
     expect([...out.stderr].filter((c) => '\u001b\r\u202e'.includes(c))).toEqual([]);
@@ -272,12 +272,12 @@ describe('the validating webhook', () => {
 
   it('never echoes a private key pasted into public_key', async () => {
     const leaked = bob.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    const g = signWith(makeGenome([alice]), alice);
-    const genome = {
+    const g = genome(signedBy(alice));
+    const pasted = {
       ...g,
       authority: { ...g.authority, signers: [{ ...g.authority.signers[0]!, public_key: leaked }] },
     };
-    const out = await applyGenome('pasted-key', genome);
+    const out = await applyGenome('pasted-key', pasted);
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(
       /PRIVATE_KEY_EXPOSED: spec\.genome\.authority\.signers\[0\]\.public_key: .*PRIVATE key/,
@@ -288,8 +288,9 @@ describe('the validating webhook', () => {
   });
 
   it('refuses an oversized genome with GENOME_TOO_LARGE', async () => {
-    const big = signWith(
-      makeGenome([alice], {
+    const big = genome(
+      signedBy(alice),
+      withFields({
         build_manifest: {
           files: Array.from({ length: 12_000 }, (_, i) => ({
             path: `file-${i}.ts`,
@@ -297,7 +298,6 @@ describe('the validating webhook', () => {
           })),
         },
       }),
-      alice,
     );
     const out = await kubectl(['create', '-f', '-'], {
       input: JSON.stringify(genomeManifest(big, 'oversized', namespace)),
@@ -309,7 +309,7 @@ describe('the validating webhook', () => {
   });
 
   it('refuses a downgrade, and allows it with the annotation', async () => {
-    const v = (version: string) => signWith(makeGenome([alice], { version }), alice);
+    const v = (to: string) => genome(signedBy(alice), version(to));
     expect((await applyGenome('versions', v('2.0.0'))).code).toBe(0);
     const down = await applyGenome('versions', v('1.9.0'));
     expect(down.stderr).toMatch(/GENOME_DOWNGRADE: spec\.genome\.version/);
@@ -322,20 +322,24 @@ describe('the validating webhook', () => {
   });
 
   it('a server-side dry run is checked and stores nothing', async () => {
-    const ok = await applyGenome('dry', totk(), '--dry-run=server');
+    const ok = await applyGenome('dry', totkGenome(), '--dry-run=server');
     expect(ok.code, ok.stderr).toBe(0);
     expect(await storedGenome('dry')).toBeUndefined();
-    const refused = await applyGenome('dry', { ...totk(), name: 'TAMPERED' }, '--dry-run=server');
+    const refused = await applyGenome(
+      'dry',
+      { ...totkGenome(), name: 'TAMPERED' },
+      '--dry-run=server',
+    );
     expect(refused.stderr).toMatch(/GENOME_INVALID_SIGNATURE/);
   });
 
   it('accepts a genome signed by a key added to a trust Secret, without a restart', async () => {
-    const carol = makeSigner('carol-key');
-    const genome = signWith(makeGenome([carol]), carol);
-    expect((await applyGenome('carol', genome)).stderr).toMatch(/GENOME_UNTRUSTED_SIGNER/);
+    const carol = keyPair('carol-key');
+    const byCarol = genome(signedBy(carol));
+    expect((await applyGenome('carol', byCarol)).stderr).toMatch(/GENOME_UNTRUSTED_SIGNER/);
     await apply(trustSecret('more-keys', { [carol.keyId]: carol.publicKey }));
     const out = await eventually('the new key to be trusted', async () => {
-      const result = await applyGenome('carol', genome);
+      const result = await applyGenome('carol', byCarol);
       return result.code === 0 ? result : undefined;
     });
     expect(await storedGenome('carol')).toBeDefined();
@@ -365,7 +369,7 @@ describe('the validating webhook', () => {
 
   it('fails closed: with the webhook stopped, no Genome is stored', async () => {
     await webhook.stop();
-    const out = await applyGenome('while-down', totk());
+    const out = await applyGenome('while-down', totkGenome());
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(/failed calling webhook/);
     expect(await storedGenome('while-down')).toBeUndefined();

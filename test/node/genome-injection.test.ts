@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERIFIED_READINESS_GATE } from '../../core/api.ts';
 import type { Genome } from '../../core/genome.ts';
 import { genomeManifest } from '../../core/manifest.ts';
-import { makeGenome, makeSigner, signWith } from '../../core/test-fixtures.ts';
+import { genome, keyPair, signedBy } from '../builders/index.ts';
 import { podWebhookConfiguration } from '../../core/webhook-config.ts';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import {
@@ -49,8 +49,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const LABEL = 'genome.mathison.io/genome';
 const totkKey = (JSON.parse(totk.trust) as { key_id: string; public_key: string }[])[0]!;
 /** A key that stays trusted when the TEST key is revoked (so the key set is never empty). */
-const other = makeSigner('other-key-001');
-const mallory = makeSigner('mallory-key');
+const other = keyPair('other-key-001');
+const mallory = keyPair('mallory-key');
 let ns: string;
 let ownNamespace: string;
 let configName: string;
@@ -114,7 +114,7 @@ beforeAll(async () => {
   kubeconfig = await operatorCredentials(ownNamespace);
   operator = await runOperator('operator-0');
   await applyGenome('totk', totk.genome);
-  await applyGenome('untrusted', signWith(makeGenome([mallory]), mallory));
+  await applyGenome('untrusted', genome(signedBy(mallory)));
   await verifiedIs('totk', 'True');
   await verifiedIs('untrusted', 'False');
   const [port] = await pickFreePorts(1);

@@ -11,7 +11,6 @@ import { GENOME_ID_ANNOTATION, GENOME_LABEL } from '../../core/api.ts';
 import { genomeId } from '../../core/canonical.ts';
 import type { Genome } from '../../core/genome.ts';
 import { genomeManifest } from '../../core/manifest.ts';
-import { signWith } from '../../core/test-fixtures.ts';
 import { podWebhookConfiguration } from '../../core/webhook-config.ts';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import {
@@ -29,13 +28,13 @@ import {
   trustSecret,
   type RunningOperator,
 } from '../support/operator.ts';
-import { totkTestSigner } from '../support/test-key.ts';
+import { signWith, totkKeyPair } from '../builders/index.ts';
 import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import { healthOf, mathisonContainer, totk } from './genome-fixtures.ts';
 import { apply, hasCondition } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const signer = totkTestSigner();
+const signer = totkKeyPair();
 const v1 = totk.genome as unknown as Genome;
 const v2 = signWith({ ...v1, version: '1.0.1' }, signer);
 const [id1, id2] = [genomeId(v1), genomeId(v2)];
