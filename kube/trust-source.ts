@@ -32,6 +32,9 @@ export interface TrustSource {
   stop(): Promise<void>;
 }
 
+/** The trusted keys as the programs read them: the keys, their freshness and their changes. */
+export type KeySource = Pick<TrustSource, 'keys' | 'synced' | 'onChange'>;
+
 /** How long the trust watch may be down, how long to wait for the first list, how to retry. */
 export interface TrustSourceOptions {
   /** How long the watch may be down before the keys count as stale (default 10 s). */

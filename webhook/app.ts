@@ -1,6 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../core/log.ts';
-import type { TrustedKey } from '../core/trust.ts';
 import type { VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
 import type { InjectionSettings } from '../core/plan-injection.ts';
@@ -21,16 +20,12 @@ import {
   type WebhookEndpointName,
   type WebhookRequestResult,
 } from './metrics.ts';
-
-/** Where the webhook gets trusted keys: an in-memory view kept current by a watch. */
-export interface KeySource {
-  keys(): readonly TrustedKey[];
-  synced(): boolean;
-}
+import type { KeySource } from '../kube/trust-source.ts';
 
 /** What the webhook app is built from; main.ts supplies real parts, tests may supply others. */
 export interface WebhookDeps {
-  trust: KeySource;
+  /** The trusted keys, kept current by a watch (kube/trust-source.ts). */
+  trust: Pick<KeySource, 'keys' | 'synced'>;
   /** True while the serving certificate is present and within its validity. */
   certificateValid: () => boolean;
   policy: VerifyPolicy;

@@ -15,7 +15,7 @@ import type { Verdict } from '../../core/verify.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectKey } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
-import type { TrustSource } from '../../kube/trust-source.ts';
+import type { KeySource } from '../../kube/trust-source.ts';
 import {
   decide,
   productionVerdict,
@@ -40,8 +40,7 @@ import { summarize, type Verdicts } from '../verdicts.ts';
 import { keySetVersion, VerifyCache } from '../verify-cache.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
-/** The trusted keys as the controllers read them (kube/trust-source.ts). */
-export type KeySource = Pick<TrustSource, 'keys' | 'synced' | 'onChange'>;
+export type { KeySource } from '../../kube/trust-source.ts';
 
 /** The Genomes: the cache's compact objects, and each Genome whole when a reconcile needs it. */
 export interface Genomes extends EventSource<CompactGenome> {
