@@ -2,14 +2,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { genome, keyPair, named, signedBy } from './builders/index.ts';
+import { genome, keyPair, named, signedBy, trustSecret } from './builders/index.ts';
 import { eventually } from './support/cluster.ts';
 import {
   kubectlAs,
   operatorCredentials,
   removeOperatorCredentials,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 

@@ -18,7 +18,6 @@ import {
   operatorCredentials,
   readGenome,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 import {
@@ -33,6 +32,7 @@ import {
   naming,
   pod,
   signedBy,
+  trustSecret,
   version,
 } from './builders/index.ts';
 

@@ -29,6 +29,7 @@ import {
   naming,
   pod,
   signedBy,
+  trustSecret,
   version,
 } from './builders/index.ts';
 import {
@@ -36,7 +37,6 @@ import {
   readGenome,
   endOperatorTest,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 

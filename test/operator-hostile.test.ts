@@ -18,6 +18,7 @@ import {
   named,
   signedBy,
   signWith,
+  trustSecret,
   withFields,
 } from './builders/index.ts';
 import { eventually, kubectl, uniqueNamespace } from './support/cluster.ts';
@@ -27,7 +28,6 @@ import {
   operatorCredentials,
   readGenome,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 

@@ -10,13 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth, spawnOperator } from '../cluster/operator-process.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { genome, keyPair, signedBy, version } from './builders/index.ts';
+import { genome, keyPair, signedBy, trustSecret, version } from './builders/index.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import {
   operatorCredentials,
   removeOperatorCredentials,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 import { join } from 'node:path';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth } from '../cluster/operator-process.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
-import { genome, keyPair, signedBy } from './builders/index.ts';
+import { genome, keyPair, signedBy, trustSecret } from './builders/index.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
 import { mathisonLoad } from './support/mathison-rule.ts';
@@ -16,7 +16,6 @@ import {
   readGenome,
   endOperatorTest,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 

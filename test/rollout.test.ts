@@ -24,7 +24,6 @@ import {
   readGenome,
   removeOperatorCredentials,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from './support/operator.ts';
 import { podWebhookAnswers, startWebhook, type RunningWebhook } from './support/webhook.ts';
@@ -42,6 +41,7 @@ import {
   signedBy,
   statefulSet,
   totkKeyPair,
+  trustSecret,
   version,
 } from './builders/index.ts';
 import { join } from 'node:path';

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genomeManifest } from '../core/manifest.ts';
-import type { Genome } from '../core/genome.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { pickFreePorts } from '../cluster/ports.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
@@ -23,10 +22,11 @@ import {
   kubectl,
   uniqueNamespace,
 } from './support/cluster.ts';
+import { totkGenome, trustSecret } from './builders/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOTK_DIR = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0');
-const totk = JSON.parse(readFileSync(join(TOTK_DIR, 'genome.json'), 'utf8')) as Genome;
+const totk = totkGenome();
 const totkKey = JSON.parse(
   readFileSync(join(TOTK_DIR, 'TEST-ONLY-totk-key-001.trust.json'), 'utf8'),
 )[0] as { key_id: string; public_key: string };
@@ -174,17 +174,11 @@ beforeAll(async () => {
   const port = (await pickFreePorts(1))[0]!;
   await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'trusted-keys',
-        namespace: ownNamespace,
-        labels: { 'genome.mathison.io/trusted-keys': 'true' },
-        annotations: { 'genome.mathison.io/test-keys': totkKey.key_id },
-      },
-      stringData: { [totkKey.key_id]: totkKey.public_key },
-    }),
+    input: JSON.stringify(
+      trustSecret(ownNamespace, 'trusted-keys', { [totkKey.key_id]: totkKey.public_key }, [
+        totkKey.key_id,
+      ]),
+    ),
   });
   const config = genomeWebhookConfiguration(configName, ownNamespace, {
     url: `https://127.0.0.1:${port}/validate-genome`,

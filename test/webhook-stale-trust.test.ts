@@ -13,7 +13,7 @@ import { pickFreePorts } from '../cluster/ports.ts';
 import { spawnWebhook, webhookReadyz, type WebhookProcess } from '../cluster/webhook-process.ts';
 import { genomeWebhookConfiguration } from '../core/webhook-config.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { genome, keyPair, signedBy } from './builders/index.ts';
+import { genome, keyPair, signedBy, trustSecret } from './builders/index.ts';
 import {
   eventually,
   installGenomeCrd,
@@ -21,7 +21,6 @@ import {
   kubectl,
   uniqueNamespace,
 } from './support/cluster.ts';
-import { trustSecret } from './support/operator.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
 const ROOT = join(import.meta.dirname, '..');

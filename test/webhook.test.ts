@@ -25,6 +25,7 @@ import {
   totkGenome,
   totkKeyPair,
   totkUnsignedGenome,
+  trustSecret,
   version,
   withFields,
 } from './builders/index.ts';
@@ -48,21 +49,6 @@ let webhook: RunningWebhook;
 const alice = keyPair('alice-key');
 const bob = keyPair('bob-key');
 const totkSigner = totkKeyPair();
-
-/** A trust Secret with the given keys, labelled so the webhook watches it. */
-function trustSecret(name: string, keys: Record<string, string>, testKeys: string[] = []) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name,
-      namespace: ownNamespace,
-      labels: { 'genome.mathison.io/trusted-keys': 'true' },
-      annotations: { 'genome.mathison.io/test-keys': testKeys.join(',') },
-    },
-    stringData: keys,
-  };
-}
 
 async function apply(object: unknown, ...flags: string[]) {
   return kubectl(['apply', '-f', '-', ...flags], {
@@ -105,6 +91,7 @@ beforeAll(async () => {
   await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   await apply(
     trustSecret(
+      ownNamespace,
       'trusted-keys',
       {
         [totkTrust.key_id]: totkTrust.public_key,
@@ -337,7 +324,7 @@ describe('the validating webhook', () => {
     const carol = keyPair('carol-key');
     const byCarol = genome(signedBy(carol));
     expect((await applyGenome('carol', byCarol)).stderr).toMatch(/GENOME_UNTRUSTED_SIGNER/);
-    await apply(trustSecret('more-keys', { [carol.keyId]: carol.publicKey }));
+    await apply(trustSecret(ownNamespace, 'more-keys', { [carol.keyId]: carol.publicKey }));
     const out = await eventually('the new key to be trusted', async () => {
       const result = await applyGenome('carol', byCarol);
       return result.code === 0 ? result : undefined;
@@ -348,7 +335,7 @@ describe('the validating webhook', () => {
 
   it('ignores a private key put in a trust Secret, and says so in a Warning Event', async () => {
     const leaked = alice.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    await apply(trustSecret('leaky', { 'leaked-key': leaked }));
+    await apply(trustSecret(ownNamespace, 'leaky', { 'leaked-key': leaked }));
     const event = await eventually('a PrivateKeyInTrustStore event', async () => {
       const out = await kubectl([
         'get',

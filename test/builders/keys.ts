@@ -7,6 +7,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/api.ts';
 import { parseTrustedKeys, type TrustedKey } from '../../core/trust.ts';
 
 const TOTK_PRIVATE_KEY = join(
@@ -68,4 +69,27 @@ export function trusted(
   );
   if (set.problems.length > 0) throw new Error(set.problems.map((p) => p.message).join('; '));
   return set.keys;
+}
+
+/**
+ * Returns the trust Secret `name` in `namespace` holding `keys` (key id → base64 SPKI),
+ * labelled so the operator and the webhook watch it, with `testKeys` marked as test keys.
+ */
+export function trustSecret(
+  namespace: string,
+  name: string,
+  keys: Record<string, string>,
+  testKeys: string[] = [],
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace,
+      labels: { [TRUSTED_KEYS_LABEL]: 'true' },
+      annotations: { [TEST_KEYS_ANNOTATION]: testKeys.join(',') },
+    },
+    stringData: keys,
+  };
 }

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERIFIED_READINESS_GATE } from '../../core/api.ts';
 import type { Genome } from '../../core/genome.ts';
 import { genomeManifest } from '../../core/manifest.ts';
-import { genome, keyPair, signedBy } from '../builders/index.ts';
+import { genome, keyPair, signedBy, trustSecret } from '../builders/index.ts';
 import { podWebhookConfiguration } from '../../core/webhook-config.ts';
 import { pickFreePorts } from '../../cluster/ports.ts';
 import {
@@ -31,7 +31,6 @@ import {
   readGenome,
   removeOperatorCredentials,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from '../support/operator.ts';
 import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';

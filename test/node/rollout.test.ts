@@ -25,10 +25,9 @@ import {
   readGenome,
   removeOperatorCredentials,
   startOperator,
-  trustSecret,
   type RunningOperator,
 } from '../support/operator.ts';
-import { signWith, totkKeyPair } from '../builders/index.ts';
+import { signWith, totkKeyPair, trustSecret } from '../builders/index.ts';
 import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';
 import { healthOf, mathisonContainer, totk } from './genome-fixtures.ts';
 import { apply, hasCondition } from './support.ts';

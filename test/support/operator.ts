@@ -137,26 +137,6 @@ export async function conditionOf(namespace: string, name: string, type: string)
   return (await readGenome(namespace, name))?.status?.conditions?.find((c) => c.type === type);
 }
 
-/** A trust Secret in `namespace` with the given keys (id → base64 SPKI), labelled for the operator. */
-export function trustSecret(
-  namespace: string,
-  name: string,
-  keys: Record<string, string>,
-  testKeys: string[] = [],
-) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name,
-      namespace,
-      labels: { 'genome.mathison.io/trusted-keys': 'true' },
-      annotations: { 'genome.mathison.io/test-keys': testKeys.join(',') },
-    },
-    stringData: keys,
-  };
-}
-
 /**
  * The end of an operator test file: stops the operator, deletes the namespaces (not waiting),
  * removes the operator's credentials, and prints its output when DEBUG_OPERATOR is set.
