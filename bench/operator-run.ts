@@ -54,6 +54,14 @@ export function rssMb(pid: number): number {
   return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
+/** The highest resident memory of process `pid` so far (VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
 /** RSS after `ms` with nothing to do, sampled each second: the last sample. */
 export async function settledRss(pid: number, ms: number): Promise<number> {
   const samples: number[] = [];

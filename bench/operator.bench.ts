@@ -3,8 +3,9 @@
  * rate measured in the same run: apply → Ready latency for single Genomes; N Genomes of 50 KB
  * converging from a cold operator start, beside the time the API server takes for the same
  * writes (N ConfigMaps and N status updates, made directly); a key revocation reaching all N;
- * the operator's RSS with them cached. BENCH_GENOMES (default 1000) and BENCH_SINGLE (default
- * 50) scale it down for the smoke test.
+ * the operator's RSS with them cached, its peak and settled, beside the N genomes' own size.
+ * BENCH_GENOMES (default 1000) and BENCH_GENOME_KB (default 50) set N and the size;
+ * BENCH_SINGLE (default 50) the single Genomes; the smoke test scales them down.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ import {
   NODE_ARGS,
   OPERATOR_MALLOC_ENV,
   OPERATOR_MALLOC_TEXT,
+  peakRssMb,
   rssMb,
   settledRss,
 } from './operator-run.ts';
@@ -40,6 +42,8 @@ import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 50);
+/** The canonical size of each of the N Genomes' genome, in KB of 1,000 bytes (BENCH_GENOME_KB). */
+const GENOME_KB = Number(process.env.BENCH_GENOME_KB ?? 50);
 const WORKERS = 16;
 /** BENCH_HEAPSNAPSHOT=dir: a V8 heap snapshot of the operator with the N Genomes cached. */
 const SNAPSHOT_DIR = process.env.BENCH_HEAPSNAPSHOT;
@@ -139,10 +143,10 @@ async function main(): Promise<void> {
   try {
     setTrust({ [signer.keyId]: signer.publicKey });
     console.log(
-      `operator benchmark: ${N} Genomes of 50 KB, ${WORKERS} workers, one local control plane; node ${NODE_ARGS.join(' ') || '(no flags)'}, ${OPERATOR_MALLOC_TEXT}\n`,
+      `operator benchmark: ${N} Genomes of ${GENOME_KB} KB (${rawMb().toFixed(0)} MB of genomes), ${WORKERS} workers, one local control plane; node ${NODE_ARGS.join(' ') || '(no flags)'}, ${OPERATOR_MALLOC_TEXT}\n`,
     );
-    const { genome, names } = await createGenomes(admin, 'bench', N, 50_000);
-    await createGenomes(admin, 'baseline', N, 50_000);
+    const { genome, names } = await createGenomes(admin, 'bench', N, GENOME_KB * 1000);
+    await createGenomes(admin, 'baseline', N, GENOME_KB * 1000);
     const { configMapsMs, statusMs } = await apiServerWrites(
       admin,
       'baseline',
@@ -180,12 +184,12 @@ async function main(): Promise<void> {
     const booted = (async () => {
       while ((await operatorHealth(port!, '/readyz')).status !== 200)
         await new Promise((r) => setTimeout(r, 50));
-      return performance.now() - spawned;
+      return { ms: performance.now() - spawned, peakMb: peakRssMb(operator!.pid) };
     })();
     const coldMs = await until(informer, N, readyOf, spawned);
-    const bootMs = await booted;
+    const boot = await booted;
     console.log(
-      `operator process start → /readyz 200:  ${(bootMs / 1000).toFixed(2)} s (node, the bundle, cache sync)`,
+      `operator process start → /readyz 200:  ${(boot.ms / 1000).toFixed(2)} s (node, the bundle, cache sync); RSS peak by then ${boot.peakMb.toFixed(0)} MB`,
     );
     console.log(
       `cold start → ${N} Ready:              ${(coldMs / 1000).toFixed(2)} s (${(coldMs / limitMs).toFixed(2)}× the API server alone; goal ≤ 2×)`,
@@ -198,6 +202,9 @@ async function main(): Promise<void> {
     const settled = await settledRss(operator.pid, SETTLE_MS);
     console.log(
       `operator RSS with ${N} cached, settled:  ${settled.toFixed(0)} MB after ${SETTLE_MS / 1000} s idle (goal < 200 MB); ${await memoryBreakdown(port!)}`,
+    );
+    console.log(
+      `memory: N ${N} Genomes of ${GENOME_KB} KB, ${rawMb().toFixed(0)} MB of genomes; operator RSS peak ${peakRssMb(operator.pid).toFixed(0)} MB (up to here: list, cold start), settled ${settled.toFixed(0)} MB`,
     );
     if (process.env.BENCH_SMAPS) console.log(smapsSummary(operator.pid));
     if (SNAPSHOT_DIR) await heapSnapshot(operator, SNAPSHOT_DIR);
@@ -246,6 +253,11 @@ async function main(): Promise<void> {
     await cluster.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The N genomes' canonical bytes, in MB: what the operator would hold if it held them all. */
+function rawMb(): number {
+  return (N * GENOME_KB * 1000) / 1e6;
 }
 
 /** BENCH_SMAPS=1: the operator's resident memory by mapping (binary, [heap], anonymous). */
