@@ -147,6 +147,17 @@ describe('GenomeStore (the genome texts held apart from the Genome cache)', () =
     expect(store.stats()).toMatchObject({ texts: 1, reads: 1 });
   });
 
+  it('lets idle texts go on its own timer', async () => {
+    const store = new GenomeStore({ start: (t) => new FakeInformer(t), read: noRead, idleMs: 20 });
+    try {
+      store.cache.deliver(genomeResource({ a: 1 }));
+      expect(store.stats().texts).toBe(1);
+      await expect.poll(() => store.stats(), { interval: 5 }).toMatchObject({ texts: 0, bytes: 0 });
+    } finally {
+      store.stop();
+    }
+  });
+
   it("gives the API server's Genome when it is newer than the cache, and none when it is gone", async () => {
     let answer: GenomeResource | undefined = genomeResource({ a: 2 }, '5');
     const { store, informer } = storeWith({ read: () => Promise.resolve(structuredClone(answer)) });

@@ -45,7 +45,7 @@ export interface GenomeStoreOptions<C extends GenomeCache> {
   read: ReadGenome;
   /** The most genome text held at once, in characters (default 16 MiB). */
   budget?: number;
-  /** A text not used for this long is let go (default 10 s). */
+  /** A text not used for this long is let go (default 5 s). */
   idleMs?: number;
   /** False in a replica that may stand by: it holds no text (see setHolding). */
   holding?: boolean;
@@ -56,8 +56,13 @@ export interface GenomeStoreOptions<C extends GenomeCache> {
 
 /** The default budget: 16 MiB of text, ~330 genomes of 50 KB or ~4,000 of 4 KB. */
 export const DEFAULT_TEXT_BUDGET = 16 * 1024 * 1024;
-/** The default idle period: see docs/adr/0005-genome-text-store.md. */
-export const DEFAULT_TEXT_IDLE_MS = 10_000;
+/**
+ * The default idle period: longer than the reconciles one change brings take to come (its
+ * watch event's, then the echo of the status written), shorter than the idle memory release's
+ * 10 s (operator/runtime/memory.ts), which then finds the texts gone. See
+ * docs/adr/0005-genome-text-store.md.
+ */
+export const DEFAULT_TEXT_IDLE_MS = 5_000;
 
 interface Held {
   digest: string;
@@ -114,7 +119,9 @@ export class GenomeStore<C extends GenomeCache = GenomeCache> {
     this.cache = options.start(this.compact);
     // Whether or not a controller runs: a deleted Genome's text is let go at once.
     this.cache.onChange((e) => e.type === 'delete' && this.forget(objectKey(e.object)));
-    this.sweeper = setInterval(() => this.sweep(), Math.max(this.idleMs / 2, 100)).unref();
+    // A text goes at most a second after its idle period (a fifth of it, if shorter).
+    const every = Math.max(Math.min(this.idleMs / 5, 1_000), 10);
+    this.sweeper = setInterval(() => this.sweep(), every).unref();
   }
 
   /**
