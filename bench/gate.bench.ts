@@ -38,7 +38,7 @@ import {
 import { pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
-/** The operator's gate writers (operator/reconcile.ts GATE_WRITERS): the baseline uses as many. */
+/** The operator's gate workers (operator/controllers/gate.ts): the baseline uses as many. */
 const CONCURRENCY = 32;
 const GATE = 'genome.mathison.io/verified';
 const NS = 'gated';

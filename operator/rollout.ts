@@ -1,8 +1,8 @@
 /**
  * Automatic rollouts, the pure part: which Deployments and StatefulSets of a Genome get the
  * Genome's newly verified id stamped on their pod template (which starts their rolling update),
- * and what to say about it. The reconciler (operator/reconcile-rollouts.ts) gathers the caches
- * and makes the writes.
+ * and what to say about it. The rollout controller (operator/controllers/rollout.ts) gathers the
+ * caches and makes the writes.
  */
 import {
   GENOME_ID_ANNOTATION,

@@ -3,9 +3,10 @@ import { Verdicts, type PublishedVerdict } from './verdicts.ts';
 
 const entry = (overrides: Partial<PublishedVerdict> = {}): PublishedVerdict => ({
   uid: 'u1',
+  generation: 1,
   keyVersion: 'k1',
   verdict: { ok: true, genomeId: 'a'.repeat(64), signers: ['alice'] },
-  published: new Map([['totk-aaaa', { ok: true, genomeId: 'a'.repeat(64), signers: ['alice'] }]]),
+  configMaps: new Map([['totk-aaaa', { ok: true, genomeId: 'a'.repeat(64), signers: ['alice'] }]]),
   ...overrides,
 });
 
@@ -18,9 +19,9 @@ describe('Verdicts', () => {
     verdicts.set('apps/totk', entry()); // equal: a reconcile that changed nothing
     expect(told).toEqual(['apps/totk']);
     verdicts.set('apps/totk', entry({ keyVersion: 'k2' }));
-    verdicts.set('apps/totk', entry({ keyVersion: 'k2', published: new Map() }));
+    verdicts.set('apps/totk', entry({ keyVersion: 'k2', configMaps: new Map() }));
     const refused = { ok: false as const, code: 'GENOME_UNTRUSTED_SIGNER' as const, message: 'no' };
-    verdicts.set('apps/totk', entry({ keyVersion: 'k2', published: new Map(), verdict: refused }));
+    verdicts.set('apps/totk', entry({ keyVersion: 'k2', configMaps: new Map(), verdict: refused }));
     expect(told).toHaveLength(4);
     expect(verdicts.get('apps/totk')?.verdict.ok).toBe(false);
   });

@@ -2,9 +2,10 @@
  * The verdicts the Genome controller has published, by Genome key: what the gate and rollout
  * controllers read. The Genome controller is the only one that verifies; it records here, for
  * each Genome, the verdict it decided (the production rule applied) and the verdicts of the
- * genomes its ConfigMaps hold, under which key set and for which Genome uid. A reader takes an
- * entry only when it was decided under the key set in force now, for the Genome cached now;
- * otherwise it waits, since the Genome controller is already on its way to a newer one.
+ * genomes its ConfigMaps hold, under which key set and for which Genome (uid and generation). A
+ * reader takes an entry only when it was decided under the key set in force now, for the Genome
+ * cached now (isCurrent); otherwise it waits, since the Genome controller is on its way to a
+ * newer one.
  *
  * In memory, not in the Genome's status: a tenant who can write a Genome's status must not be
  * able to open a gate, and a revocation must reach the gates without waiting for a status
@@ -17,8 +18,9 @@ export type VerdictSummary = { ok: true; genomeId: string; signers: readonly str
 
 /** What the Genome controller decided for one Genome. */
 export interface PublishedVerdict {
-  /** The uid of the Genome it was decided for. */
+  /** The uid and generation of the Genome it was decided for (its document as it was then). */
   uid: string;
+  generation: number;
   /** The version of the key set it was decided under (verify-cache.ts keySetVersion). */
   keyVersion: string;
   /** The Genome's own verdict. */
@@ -27,7 +29,21 @@ export interface PublishedVerdict {
    * The verdicts of the genomes its ConfigMaps hold, by ConfigMap name: the current one once it
    * is in place, and older ones that pods still mount (a rollout under way).
    */
-  published: ReadonlyMap<string, VerdictSummary>;
+  configMaps: ReadonlyMap<string, VerdictSummary>;
+}
+
+/** Whether `entry` was decided for this Genome as it is now, under the keys of `keyVersion`. */
+export function isCurrent(
+  entry: PublishedVerdict | undefined,
+  genome: { metadata?: { uid?: string; generation?: number } },
+  keyVersion: string,
+): entry is PublishedVerdict {
+  return (
+    entry !== undefined &&
+    entry.uid === genome.metadata?.uid &&
+    entry.generation === (genome.metadata?.generation ?? 0) &&
+    entry.keyVersion === keyVersion
+  );
 }
 
 /** The summary of a verdict (drops the parsed genome and the warnings). */
@@ -69,11 +85,11 @@ export class Verdicts {
 }
 
 function sameEntry(a: PublishedVerdict, b: PublishedVerdict): boolean {
-  if (a.uid !== b.uid || a.keyVersion !== b.keyVersion || !sameVerdict(a.verdict, b.verdict))
-    return false;
-  if (a.published.size !== b.published.size) return false;
-  for (const [name, verdict] of a.published) {
-    const other = b.published.get(name);
+  const same = a.uid === b.uid && a.generation === b.generation && a.keyVersion === b.keyVersion;
+  if (!same || !sameVerdict(a.verdict, b.verdict)) return false;
+  if (a.configMaps.size !== b.configMaps.size) return false;
+  for (const [name, verdict] of a.configMaps) {
+    const other = b.configMaps.get(name);
     if (other === undefined || !sameVerdict(verdict, other)) return false;
   }
   return true;

@@ -31,6 +31,7 @@ import type { CachedPod, CachedConfigMap, CachedWorkload } from '../cached.ts';
 
 const alice = makeSigner('alice');
 const bob = makeSigner('bob');
+const mallory = makeSigner('mallory');
 const KEY = 'apps/totk';
 const UID = 'genome-uid';
 
@@ -296,6 +297,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     start,
     stop: () => controllers?.stop(),
     keyListeners: () => keyListeners.length,
+    verdicts: () => controllers?.verdicts,
     metric,
     putPod,
     putWorkload: (workload: CachedWorkload & KubernetesObject) => workloadCache.put(workload),
@@ -321,6 +323,15 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     edit: (version: string) => {
       server.resourceVersion += 1;
       server.genome = genomeOf(version, server.resourceVersion, server.genome?.status);
+      putGenome();
+    },
+    /** Edits the Genome to a document signed by a key nobody trusts (a new generation). */
+    editUnsigned: () => {
+      server.resourceVersion += 1;
+      const edited = genomeOf('6.6.6', server.resourceVersion, server.genome?.status);
+      edited.spec.genome = signWith({ ...makeGenome([mallory]), version: '6.6.6' }, mallory);
+      edited.metadata.generation = 2;
+      server.genome = edited;
       putGenome();
     },
     deleteGenome: () => {
@@ -409,6 +420,18 @@ describe('the Genome controller', () => {
       .toBe('GENOME_UNTRUSTED_SIGNER');
     expect(w.log.genomeReads).toBe(3);
     expect(w.log.statuses.length).toBe(written + 1); // the failed reads wrote nothing
+  });
+
+  it('withdraws the verdict of a Genome deleted while the keys are stale', async () => {
+    const w = (running = world());
+    const verdicts: string[] = [];
+    w.start();
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+    w.verdicts()?.onChange((key) => verdicts.push(key));
+    w.setFresh(false);
+    w.deleteGenome();
+    await expect.poll(() => verdicts).toEqual([KEY]);
+    expect(w.verdicts()?.get(KEY)).toBeUndefined();
   });
 
   it('while the keys are stale: no status, no ConfigMap; all resumes when they are current', async () => {
@@ -510,15 +533,48 @@ describe('the gate controller', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
-  it('does not retry a gate write refused as forbidden (403): counted as terminal', async () => {
+  it('never gives up closing a gate: a revocation whose close is refused (403) once closes it on the retry', async () => {
     const { w } = await published(['web']);
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
     w.failures.gate.push(answered(403, 'forbidden'));
-    await expect
-      .poll(() => w.metric('genome_reconcile_terminal_errors_total', { controller: 'gate' }))
-      .toBe(1);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(w.log.gates).toEqual([]);
-    expect(await w.metric('genome_queue_retries_total', { controller: 'gate' })).toBe(0);
+    w.setKeys(trust(bob));
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('False');
+    expect(await w.metric('genome_queue_retries_total', { controller: 'gate' })).toBe(1);
+    expect(await w.metric('genome_reconcile_terminal_errors_total', {})).toBe(0);
+  });
+
+  it('closes the gates of a revocation even when reading the Genome back fails (403) once', async () => {
+    const w = (running = world({ idleMs: 50 }));
+    const genome = w.server.genome!;
+    const configMap = w.publish(genome, 'cm-uid');
+    const id = (verify(genome.spec.genome, trust(alice)) as Verified).genomeId;
+    w.putPod(gatedPod('web', configMap.metadata.name, id));
+    w.start();
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    await expect.poll(() => w.store.stats().texts).toBe(0); // its text let go: a read-back follows
+    w.failures.genomeRead.push(answered(403, 'forbidden'));
+    w.setKeys(trust(bob));
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('False');
+  });
+
+  it('waits for the verdict of the Genome as it is now: an edit not yet decided opens no gate', async () => {
+    const w = (running = world({ fresh: false }));
+    const genome = w.server.genome!;
+    const configMap = w.publish(genome, 'cm-uid');
+    const id = (verify(genome.spec.genome, trust(alice)) as Verified).genomeId;
+    w.putPod(gatedPod('web', configMap.metadata.name, id));
+    // Verified while the keys are current ...
+    w.setFresh(true);
+    w.start();
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    // ... then the keys go stale, the Genome is edited to a document nobody trusted signed, and
+    // a new pod of the old genome comes: it must not open from the verdict of the old document.
+    w.setFresh(false);
+    w.editUnsigned();
+    w.putPod(gatedPod('late', configMap.metadata.name, id));
+    w.setFresh(true);
+    await expect.poll(() => w.log.gates.find((g) => g.pod === 'late')?.status).toBe('False');
+    expect(w.log.gates.filter((g) => g.pod === 'late').map((g) => g.status)).not.toContain('True');
   });
 });
 

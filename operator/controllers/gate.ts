@@ -25,7 +25,7 @@ import {
   type EventSource,
 } from '../runtime/controller.ts';
 import { DONE, type Result } from '../runtime/result.ts';
-import type { Verdicts } from '../verdicts.ts';
+import { isCurrent, type Verdicts } from '../verdicts.ts';
 import { keySetVersion } from '../verify-cache.ts';
 import type { KeySource } from './genome.ts';
 import type { CachedPod } from '../cached.ts';
@@ -102,8 +102,9 @@ async function reconcileGate(deps: GateControllerDeps, key: string): Promise<Res
 /**
  * The write a cached pod's gate needs, or undefined. While the keys are stale, no gate opens;
  * a Genome that is gone closes its pods' gates; otherwise the Genome's published verdict
- * decides, once it was decided under the keys in force for the Genome cached now (until then
- * the Genome controller is on its way, and its verdict brings the pod back).
+ * decides, once it was decided under the keys in force for the Genome cached now, its uid and
+ * generation (until then the Genome controller is on its way, and its verdict brings the pod
+ * back).
  */
 function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | undefined {
   const now = (deps.now ?? (() => new Date()))();
@@ -113,12 +114,8 @@ function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | und
   const entry = deps.verdicts.get(genomeKey);
   if (genome === undefined)
     return gateWrites([pod], { genomeKey, verdict: undefined, published: new Map(), now })[0];
-  const current =
-    entry !== undefined &&
-    entry.uid === genome.metadata?.uid &&
-    entry.keyVersion === keySetVersion(deps.trust.keys());
-  if (!current) return undefined;
-  const input = { genomeKey, verdict: entry.verdict, published: entry.published, now };
+  if (!isCurrent(entry, genome, keySetVersion(deps.trust.keys()))) return undefined;
+  const input = { genomeKey, verdict: entry.verdict, published: entry.configMaps, now };
   return gateWrites([pod], input)[0];
 }
 

@@ -35,7 +35,7 @@ import {
   type ControllerSpec,
   type EventSource,
 } from '../runtime/controller.ts';
-import { DONE, type Result } from '../runtime/result.ts';
+import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
 import { summarize, type Verdicts } from '../verdicts.ts';
 import { keySetVersion, VerifyCache } from '../verify-cache.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
@@ -141,6 +141,11 @@ function forget(state: State, genome: CompactGenome): void {
  */
 async function reconcileGenome(state: State, key: string): Promise<Result> {
   const { deps } = state;
+  // A Genome that is gone has no verdict, whatever the keys (its delete may come while stale).
+  if (deps.genomes.cached(key) === undefined) {
+    deps.verdicts.delete(key);
+    return DONE;
+  }
   if (!deps.trust.synced()) return DONE;
   const genome = await deps.genomes.get(key);
   if (genome?.metadata.uid === undefined) {
@@ -268,9 +273,10 @@ async function act(state: State, decided: Decided, log: Logger): Promise<Result>
   const uid = genome.metadata.uid ?? '';
   deps.verdicts.set(key, {
     uid,
+    generation: genome.metadata.generation ?? 0,
     keyVersion,
     verdict: summarize(plan.verdict),
-    published: new Map([...plan.published].map(([name, v]) => [name, summarize(v)])),
+    configMaps: new Map([...plan.published].map(([name, v]) => [name, summarize(v)])),
   });
   await publish(state, uid, plan);
   if (plan.writeStatus) await writeStatus(state, genome, plan, log);
@@ -285,7 +291,8 @@ async function publish(state: State, ownerUid: string, plan: Plan): Promise<void
   if (plan.apply === undefined) return;
   const { name, namespace } = plan.apply.metadata;
   if (plan.replace) await state.deps.client.deleteConfigMap(namespace, name);
-  const uid = await state.deps.client.applyConfigMap(plan.apply);
+  const apply = plan.apply;
+  const uid = await terminalIfInvalid(() => state.deps.client.applyConfigMap(apply));
   const { data, ...applied } = plan.apply;
   state.owned.noteApplied(ownerUid, {
     ...applied,
@@ -296,7 +303,7 @@ async function publish(state: State, ownerUid: string, plan: Plan): Promise<void
 
 async function writeStatus(state: State, genome: GenomeResource, plan: Plan, log: Logger) {
   const { namespace = '', name = '', uid = '' } = genome.metadata;
-  await state.deps.client.applyStatus(namespace, name, plan.status);
+  await terminalIfInvalid(() => state.deps.client.applyStatus(namespace, name, plan.status));
   state.written.note(uid, statusFingerprint(plan.status));
   const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
   log.info('status written', { ready: ready?.status, reason: ready?.reason });

@@ -47,6 +47,8 @@ export interface ControllersDeps {
 
 /** The running controllers. */
 export interface Controllers {
+  /** What the genome controller has decided, by Genome key (read-only use). */
+  readonly verdicts: Verdicts;
   /** Stops every controller, waits for their reconciles, then (bounded) for their Events. */
   stop(): Promise<void>;
 }
@@ -94,6 +96,7 @@ export function startControllers(deps: ControllersDeps): Controllers {
     }),
   ].map((spec) => runController(spec, deps.runtime));
   return {
+    verdicts,
     stop: async () => {
       await Promise.all(controllers.map((c) => c.stop()));
       unfollow();

@@ -21,7 +21,7 @@ import {
   type EventSource,
 } from '../runtime/controller.ts';
 import { DONE } from '../runtime/result.ts';
-import type { Verdicts } from '../verdicts.ts';
+import { isCurrent, type Verdicts } from '../verdicts.ts';
 import { keySetVersion } from '../verify-cache.ts';
 import type { KeySource } from './genome.ts';
 import {
@@ -137,9 +137,7 @@ export function rolloutController(wiring: RolloutControllerDeps): ControllerSpec
     verifiedId: (key, genome) => {
       const entry = wiring.verdicts.get(key);
       const current =
-        wiring.trust.synced() &&
-        entry?.uid === genome.metadata?.uid &&
-        entry?.keyVersion === keySetVersion(wiring.trust.keys());
+        wiring.trust.synced() && isCurrent(entry, genome, keySetVersion(wiring.trust.keys()));
       return current && entry.verdict.ok ? entry.verdict.genomeId : undefined;
     },
     writes: wiring.writes,

@@ -4,7 +4,7 @@ import { silentLogger } from '../../core/log.ts';
 import type { InformerEvent } from '../../kube/informer.ts';
 import { atStart, runController, watchCache, type RunningController } from './controller.ts';
 import { createRuntimeMetrics } from './metrics.ts';
-import { DONE, TerminalError, type Result } from './result.ts';
+import { DONE, TerminalError, terminalIfInvalid, type Result } from './result.ts';
 
 /** An answered request of the API server, as client-node's errors carry it. */
 const answered = (statusCode: number) =>
@@ -92,19 +92,37 @@ describe('runController', () => {
     expect(await h.count('genome_reconcile_duration_seconds_count', { outcome: 'error' })).toBe(2);
   });
 
-  it('does not retry a terminal error (a TerminalError, a 403, a 422), but counts it; a change runs the key again', async () => {
-    const errors = [new TerminalError('cannot ever work'), answered(403), answered(422)];
-    const h = harness((key) => Promise.reject(errors[Number(key)] ?? new TerminalError('start')));
+  it('does not retry a TerminalError, but counts it; a change runs the key again', async () => {
+    const h = harness(() => Promise.reject(new TerminalError('cannot ever work')));
     running = h.controller;
-    for (const key of ['0', '1', '2']) h.emit(key);
+    h.emit('a');
     await expect
       .poll(() => h.count('genome_reconcile_terminal_errors_total', { controller: 'test' }))
-      .toBe(4);
+      .toBe(2);
     await new Promise((r) => setTimeout(r, 60)); // well past every back-off
-    expect([...h.runs.values()]).toEqual([1, 1, 1, 1]);
+    expect([...h.runs.values()]).toEqual([1, 1]);
     expect(await h.count('genome_queue_retries_total', {})).toBe(0);
-    h.emit('1');
-    await expect.poll(() => h.runs.get('1')).toBe(2);
+    h.emit('a');
+    await expect.poll(() => h.runs.get('a')).toBe(2);
+  });
+
+  it('retries a 403 (RBAC and policies change without an event) like any other answer', async () => {
+    const h = harness((_key, n) => (n < 3 ? Promise.reject(answered(403)) : Promise.resolve(DONE)));
+    running = h.controller;
+    await expect.poll(() => h.runs.get('start')).toBe(3);
+    expect(await h.count('genome_reconcile_terminal_errors_total', {})).toBe(0);
+  });
+
+  it('terminalIfInvalid: 400 and 422 become terminal; 403, 404 and 503 stay as they are', async () => {
+    for (const code of [400, 422])
+      await expect(terminalIfInvalid(() => Promise.reject(answered(code)))).rejects.toBeInstanceOf(
+        TerminalError,
+      );
+    for (const code of [403, 404, 503]) {
+      const err = answered(code);
+      await expect(terminalIfInvalid(() => Promise.reject(err))).rejects.toBe(err);
+    }
+    await expect(terminalIfInvalid(() => Promise.resolve(7))).resolves.toBe(7);
   });
 
   it('stops its watches when stopped', async () => {

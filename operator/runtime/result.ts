@@ -2,9 +2,11 @@
  * The reconcile contract, as controller-runtime has it: a reconcile resolves to a Result (done,
  * or look again after a while) or throws. A thrown error is retried with per-key back-off,
  * except a TerminalError, which is logged, counted and not retried: the key runs again only
- * when one of its inputs changes.
+ * when one of its inputs changes. A reconciler throws one only where giving up cannot leave a
+ * gate open (terminalIfInvalid).
  */
-import { isTerminal as isTerminalAnswer } from '../../kube/errors.ts';
+import { errorMessage } from '../../core/log.ts';
+import { statusCode } from '../../kube/errors.ts';
 
 /** What a reconcile asks of the queue when it succeeds. */
 export interface Result {
@@ -23,12 +25,30 @@ export class TerminalError extends Error {
   }
 }
 
-/**
- * Whether an error a reconcile threw is terminal: a TerminalError, or an answer of the API
- * server that retrying the same request cannot change (kube/errors.ts: 400, 401, 403, 404, 422;
- * RBAC changes are not events the operator watches, so a retry every 30 s for ever would only
- * fill the log). No answer, throttling, conflicts and server errors are retried.
- */
+/** Whether an error a reconcile threw is terminal: only a TerminalError is. */
 export function isTerminal(err: unknown): boolean {
-  return err instanceof TerminalError || isTerminalAnswer(err);
+  return err instanceof TerminalError;
+}
+
+/**
+ * Runs an API call; an answer that says the request itself is at fault (400 Bad Request, 422
+ * Invalid) is thrown as a TerminalError: the same request would be refused again. Anything
+ * else is thrown as it is and retried: no answer, throttling, conflicts, server errors, and
+ * also 401 and 403 (RBAC and admission policies change without an event the operator watches,
+ * and a reconcile that gave up on them could leave a gate open after a revocation).
+ */
+export async function terminalIfInvalid<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const status = statusCode(err);
+    if (status === 400 || status === 422)
+      throw new TerminalError(
+        `the API server refused the request (${status}): ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    throw err;
+  }
 }
