@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { VERIFIED_READINESS_GATE } from '../core/api.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../core/test-fixtures.ts';
+import { genome as buildGenome, keyPair, signedBy, trusted } from '../test/builders/index.ts';
 import { verify, type Verdict } from '../core/verify.ts';
 import type { InjectionCheck } from '../core/injection-check.ts';
 import { desiredGate, gateWrites, hasGate, type GateInput } from './gate.ts';
 import type { CachedPod } from './cached.ts';
 
-const alice = makeSigner('alice');
+const alice = keyPair('alice');
 const now = new Date('2026-12-01T12:00:00.456Z');
-const genome = signWith(makeGenome([alice]), alice);
-const verified = verify(genome, trust(alice));
+const genome = buildGenome(signedBy(alice));
+const verified = verify(genome, trusted(alice));
 const id = verified.genomeId ?? '';
-const untrusted = verify(genome, trust(makeSigner('bob')));
+const untrusted = verify(genome, trusted(keyPair('bob')));
 
 function pod(
   overrides: {

@@ -19,7 +19,13 @@ import {
   desiredConfigMap,
   type PublishedConfigMap,
 } from '../../core/render.ts';
-import { makeGenome, makeSigner, signWith, trust } from '../../core/test-fixtures.ts';
+import {
+  genome as buildGenome,
+  keyPair,
+  signedBy,
+  trusted as trust,
+  version as withVersion,
+} from '../../test/builders/index.ts';
 import type { TrustedKey } from '../../core/trust.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
@@ -29,9 +35,9 @@ import { createMetrics } from '../metrics.ts';
 import { startControllers, type Controllers } from './index.ts';
 import type { CachedPod, CachedConfigMap, CachedWorkload } from '../cached.ts';
 
-const alice = makeSigner('alice');
-const bob = makeSigner('bob');
-const mallory = makeSigner('mallory');
+const alice = keyPair('alice');
+const bob = keyPair('bob');
+const mallory = keyPair('mallory');
 const KEY = 'apps/totk';
 const UID = 'genome-uid';
 
@@ -82,7 +88,7 @@ function genomeOf(version: string, resourceVersion: number, status?: GenomeStatu
       generation: 1,
       resourceVersion: String(resourceVersion),
     },
-    spec: { genome: signWith({ ...makeGenome([alice]), version }, alice) },
+    spec: { genome: buildGenome(signedBy(alice), withVersion(version)) },
     ...(status && { status }),
   };
 }
@@ -329,7 +335,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     editUnsigned: () => {
       server.resourceVersion += 1;
       const edited = genomeOf('6.6.6', server.resourceVersion, server.genome?.status);
-      edited.spec.genome = signWith({ ...makeGenome([mallory]), version: '6.6.6' }, mallory);
+      edited.spec.genome = buildGenome(signedBy(mallory), withVersion('6.6.6'));
       edited.metadata.generation = 2;
       server.genome = edited;
       putGenome();
