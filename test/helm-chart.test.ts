@@ -741,6 +741,14 @@ describe("the ValidatingAdmissionPolicies on the operator's writes", () => {
       STRATEGIC,
     );
     expect(ok.code, ok.message).toBe(200);
+    // A pod whose label went (where the pod webhook was not consulted) may have its gate closed.
+    const close = await patchAs(
+      operator,
+      status('plain'),
+      gate('genome.mathison.io/verified', 'False'),
+      STRATEGIC,
+    );
+    expect(close.code, close.message).toBe(200);
     const refusals: [what: string, pod: string, patch: object][] = [
       ['another condition', 'gated', gate('Ready')],
       ['a label, into a Service', 'gated', { metadata: { labels: { role: 'db' } } }],
