@@ -34,6 +34,7 @@ import { GenomeStore, type CompactGenome } from '../genome-store.ts';
 import { createMetrics } from '../metrics.ts';
 import { startControllers, type Controllers } from './index.ts';
 import type { CachedPod, CachedConfigMap, CachedWorkload } from '../cached.ts';
+import { metricSum } from '../../test/support/metrics.ts';
 
 const alice = keyPair('alice');
 const bob = keyPair('bob');
@@ -282,19 +283,8 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     });
     return controllers;
   };
-  const metric = async (name: string, labels: Record<string, string>) => {
-    const base = name.replace(/_count$/, '');
-    const found = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === base);
-    const values = (found?.values ?? []) as {
-      labels: Record<string, unknown>;
-      value: number;
-      metricName?: string;
-    }[];
-    return values
-      .filter((v) => (v.metricName ?? name) === name)
-      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-      .reduce((sum, v) => sum + v.value, 0);
-  };
+  const metric = (name: string, labels: Record<string, string>) =>
+    metricSum(metrics.registry, name, labels);
   return {
     server,
     log,

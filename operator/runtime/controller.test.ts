@@ -5,6 +5,7 @@ import type { InformerEvent } from '../../kube/informer.ts';
 import { atStart, runController, watchCache, type RunningController } from './controller.ts';
 import { createRuntimeMetrics } from './metrics.ts';
 import { DONE, TerminalError, terminalIfInvalid, type Result } from './result.ts';
+import { metricSum } from '../../test/support/metrics.ts';
 
 /** An answered request of the API server, as client-node's errors carry it. */
 const answered = (statusCode: number) =>
@@ -35,20 +36,7 @@ function harness(reconcile: (key: string, runs: number) => Promise<Result>) {
   );
   const emit = (object: string) =>
     handlers.forEach((h) => h({ type: 'update', object, old: object }));
-  /** The sum of a counter's (or a histogram's `_count`'s) values with these labels. */
-  const count = async (name: string, labels: Record<string, string>) => {
-    const base = name.replace(/_count$/, '');
-    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === base);
-    const values = (metric?.values ?? []) as {
-      labels: Record<string, unknown>;
-      value: number;
-      metricName?: string;
-    }[];
-    return values
-      .filter((v) => (v.metricName ?? name) === name)
-      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-      .reduce((sum, v) => sum + v.value, 0);
-  };
+  const count = (name: string, labels: Record<string, string>) => metricSum(registry, name, labels);
   return { controller, runs, emit, count, handlers };
 }
 
