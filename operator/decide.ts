@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { sha256Hex } from '../core/canonical.ts';
 import {
   CONDITION_READY,
   CONDITION_VERIFIED,
@@ -143,10 +144,14 @@ function cleanUpWaits(
   return input.lastWrittenStatus !== statusFingerprint(status);
 }
 
-/** What tells one status from another for clean-up: everything but the transition times. */
-export function statusFingerprint(status: GenomeStatus): string {
-  const conditions = (status.conditions ?? []).map(({ lastTransitionTime: _, ...c }) => c);
-  return JSON.stringify({ ...status, conditions });
+/**
+ * What tells one status from another: a digest of everything but the transition times (32 hex
+ * characters, so that remembering one per Genome stays small).
+ */
+export function statusFingerprint(status: GenomeStatus | undefined): string {
+  const conditions = (status?.conditions ?? []).map(({ lastTransitionTime: _, ...c }) => c);
+  const text = JSON.stringify({ ...status, conditions });
+  return sha256Hex(new TextEncoder().encode(text)).slice(0, 32);
 }
 
 /** The verdicts of the genomes the Genome's ConfigMaps hold (see Plan.published). */

@@ -330,6 +330,16 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
       server.genome = edited;
       putGenome();
     },
+    /** The Genome comes again from the watch with a new resourceVersion and `status`. */
+    touch: (status = server.genome?.status) => {
+      server.resourceVersion += 1;
+      server.genome = {
+        ...server.genome!,
+        metadata: { ...server.genome!.metadata, resourceVersion: String(server.resourceVersion) },
+        ...(status && { status }),
+      };
+      putGenome();
+    },
     deleteGenome: () => {
       server.genome = undefined;
       putGenome();
@@ -401,6 +411,22 @@ describe('the Genome controller', () => {
     expect(w.keyListeners()).toBeGreaterThan(0);
     await w.stop();
     expect(w.keyListeners()).toBe(0);
+  });
+
+  it("is not woken by its own status landing (same generation, the status it wrote), only by someone else's", async () => {
+    const w = (running = world());
+    w.start();
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+    await new Promise((r) => setTimeout(r, 100));
+    const reconciles = () =>
+      w.metric('genome_reconcile_duration_seconds_count', { controller: 'genome' });
+    const before = await reconciles();
+    w.touch(); // the status it wrote, once more
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await reconciles()).toBe(before);
+    w.touch({ ...w.server.genome!.status, conditions: [] }); // someone else's status
+    await expect.poll(() => reconciles()).toBeGreaterThan(before);
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
   });
 
   it('retries a Genome read that fails, and never decides without the genome', async () => {

@@ -13,7 +13,7 @@ import { errorMessage, withFields, type Logger } from '../../core/log.ts';
 import { configMapDataDigest, configMapName } from '../../core/render.ts';
 import type { Verdict } from '../../core/verify.ts';
 import type { EventRecorder } from '../../kube/events.ts';
-import { objectKey } from '../../kube/informer.ts';
+import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
 import type { KeySource } from '../../kube/trust-source.ts';
 import {
@@ -76,7 +76,8 @@ class WrittenStatuses {
   }
 
   note(uid: string, fingerprint: string): void {
-    if (this.byUid.size >= 10_000) this.byUid.clear();
+    // Forgotten on delete; the bound only covers deletes this operator never saw.
+    if (this.byUid.size >= 100_000) this.byUid.clear();
     this.byUid.set(uid, fingerprint);
   }
 
@@ -112,7 +113,7 @@ export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
       atStart(everyGenome),
       watchCache(deps.genomes, (event) => {
         if (event.type === 'delete') forget(state, event.object);
-        return objectKey(event.object);
+        return ownStatusLanded(state, event) ? undefined : objectKey(event.object);
       }),
       watchCache(deps.configMaps, (event) => {
         state.owned.observe(event);
@@ -124,6 +125,23 @@ export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
     ],
     reconcile: (key) => reconcileGenome(state, key),
   };
+}
+
+/**
+ * Whether a Genome's change is only this operator's own status write landing: the same
+ * generation, and the status it last wrote. Nothing to decide then (a predicate, as
+ * controller-runtime's GenerationChangedPredicate): after a burst of status writes the queue
+ * would otherwise hold one more reconcile per Genome, each reading its genome back once its
+ * text was let go. A clean-up that waits for the status is brought by its requeueAfter.
+ */
+function ownStatusLanded(state: State, event: InformerEvent<CompactGenome>): boolean {
+  if (event.type !== 'update') return false;
+  const { metadata, status } = event.object;
+  return (
+    event.old.metadata?.generation === metadata?.generation &&
+    status !== undefined &&
+    state.written.get(metadata?.uid ?? '') === statusFingerprint(status)
+  );
 }
 
 function forget(state: State, genome: CompactGenome): void {
