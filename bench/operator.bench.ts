@@ -26,7 +26,7 @@ import {
 import { pickFreePorts } from '../cluster/ports.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
-import { makeSigner, signWith } from '../core/test-fixtures.ts';
+import { genomeOfSize, keyPair, signWith } from '../test/builders/index.ts';
 import { startInformer } from '../kube/informer.ts';
 import { percentile, pool, startBenchCluster, SYSTEM, until } from './bench-cluster.ts';
 import {
@@ -38,7 +38,6 @@ import {
   rssMb,
   settledRss,
 } from './operator-run.ts';
-import { genomeOfSize } from './genomes.ts';
 
 const N = Number(process.env.BENCH_GENOMES ?? 1000);
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 50);
@@ -49,7 +48,7 @@ const WORKERS = 16;
 const SNAPSHOT_DIR = process.env.BENCH_HEAPSNAPSHOT;
 /** How long the operator is left idle before its settled RSS is read (BENCH_SETTLE_MS). */
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 30_000);
-const signer = makeSigner('bench-key');
+const signer = keyPair('bench-key');
 const GROUP = { group: 'mathison.io', version: 'v1alpha1', plural: 'genomes' };
 
 const readyOf = (g: GenomeResource) =>

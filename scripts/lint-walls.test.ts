@@ -94,9 +94,9 @@ describe('the import walls', { timeout: 60_000 }, () => {
       wall: /the product imports nothing of the tests or their harness/,
     },
     {
-      name: 'the product imports a test fixture that lives in core/',
+      name: 'the product imports a *fixtures.ts file that lives in core/',
       path: 'operator/wall-probe.ts',
-      code: importing('../core/test-fixtures.ts'),
+      code: importing('../core/sample-fixtures.ts'),
       wall: /the product imports nothing of the tests or their harness/,
     },
     {
@@ -125,9 +125,9 @@ describe('the import walls', { timeout: 60_000 }, () => {
         importing('../kube/informer.ts') + importing('../tls/material.ts').replace(/other/g, 't'),
     },
     {
-      name: 'a unit test imports the fixtures',
+      name: 'a unit test imports a *fixtures.ts file',
       path: 'operator/wall-probe.test.ts',
-      code: importing('../core/test-fixtures.ts'),
+      code: importing('../core/sample-fixtures.ts'),
     },
     {
       name: 'a cluster test imports the operator and its harness',
