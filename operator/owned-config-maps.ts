@@ -23,6 +23,15 @@ export function ownerKey(configMap: CachedConfigMap): string | undefined {
     : `${configMap.metadata?.namespace ?? ''}/${owner.name}`;
 }
 
+/** Whether `cached` is the very ConfigMap `applied` was: same uid, same data. */
+function sameObject(applied: CachedConfigMap | undefined, cached: CachedConfigMap): boolean {
+  return (
+    applied !== undefined &&
+    applied.metadata?.uid === cached.metadata?.uid &&
+    applied.dataDigest === cached.dataDigest
+  );
+}
+
 /**
  * The operator's ConfigMaps by owning Genome uid, from the cache, plus the ones it applied that
  * the cache has not shown yet (so a reconcile right after an apply does not see it missing and
@@ -34,15 +43,24 @@ export class OwnedConfigMaps {
   private readonly ownerOfName = new Map<string, string>();
   private readonly applied = new Map<string, Map<string, CachedConfigMap>>();
 
-  /** Takes one change from the ConfigMap cache. */
-  observe(change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>): void {
+  /**
+   * Takes one change from the ConfigMap cache. Returns true when the change only shows a
+   * ConfigMap this operator applied, as it applied it (same uid, same data): its own write
+   * landing, which needs no reconcile.
+   */
+  observe(change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>): boolean {
     const name = objectKey(change.object);
-    for (const owned of this.applied.values()) owned.delete(name);
+    let own = false;
+    for (const owned of this.applied.values()) {
+      own ||= change.type !== 'delete' && sameObject(owned.get(name), change.object);
+      owned.delete(name);
+    }
     // Whatever it was indexed under before (an owner reference changed, or is gone) is stale.
     const previous = this.ownerOfName.get(name);
     if (previous !== undefined) this.index(previous, name, undefined);
     const uid = change.type === 'delete' ? undefined : ownerOf(change.object);
     if (uid !== undefined) this.index(uid, name, change.object);
+    return own;
   }
 
   /** Sets (or, with undefined, removes) a ConfigMap under the owner `uid`. */

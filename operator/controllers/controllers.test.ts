@@ -429,6 +429,22 @@ describe('the Genome controller', () => {
     await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
   });
 
+  it('publishes in one reconcile: neither its ConfigMap nor its status landing wakes it again', async () => {
+    const w = (running = world());
+    w.start();
+    await expect
+      .poll(() => w.server.genome?.status?.conditions?.find((c) => c.type === 'Ready')?.status)
+      .toBe('True');
+    await expect.poll(() => w.configMapCache.list().length).toBe(1); // landed
+    await new Promise((r) => setTimeout(r, 100));
+    expect(
+      await w.metric('genome_reconcile_duration_seconds_count', { controller: 'genome' }),
+    ).toBe(1);
+    // And its verdict counts that ConfigMap as in place, for the gates of its pods.
+    const name = w.server.genome?.status?.configMapName ?? '';
+    expect(w.verdicts()?.get(KEY)?.configMaps.get(name)).toMatchObject({ ok: true });
+  });
+
   it('retries a Genome read that fails, and never decides without the genome', async () => {
     const w = (running = world({ idleMs: 50 }));
     w.start();

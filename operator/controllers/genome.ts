@@ -115,10 +115,10 @@ export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
         if (event.type === 'delete') forget(state, event.object);
         return ownStatusLanded(state, event) ? undefined : objectKey(event.object);
       }),
-      watchCache(deps.configMaps, (event) => {
-        state.owned.observe(event);
-        return ownerKey(event.object);
-      }),
+      // Not woken by its own apply landing: act already counted that ConfigMap as in place.
+      watchCache(deps.configMaps, (event) =>
+        state.owned.observe(event) ? undefined : ownerKey(event.object),
+      ),
       // Its pods decide which older ConfigMaps stay and which count for their gates.
       watchKeys(deps.pods),
       watchKeys({ onChange: (tell) => deps.trust.onChange(() => everyGenome().forEach(tell)) }),
@@ -289,14 +289,16 @@ async function act(state: State, decided: Decided, log: Logger): Promise<Result>
   const { input, plan, key, keyVersion } = decided;
   const { genome } = input;
   const uid = genome.metadata.uid ?? '';
-  deps.verdicts.set(key, {
+  const verdict = (published: ReadonlyMap<string, Verdict>) => ({
     uid,
     generation: genome.metadata.generation ?? 0,
     keyVersion,
     verdict: summarize(plan.verdict),
-    configMaps: new Map([...plan.published].map(([name, v]) => [name, summarize(v)])),
+    configMaps: new Map([...published].map(([name, v]) => [name, summarize(v)])),
   });
-  await publish(state, uid, plan);
+  deps.verdicts.set(key, verdict(plan.published));
+  // Applied as decided: in place now, as the cache will show it (its landing wakes nothing).
+  if (await publish(state, uid, plan)) deps.verdicts.set(key, verdict(withCurrent(plan)));
   if (plan.writeStatus) await writeStatus(state, genome, plan, log);
   if (!plan.deferCleanUp) await removeOld(state, decided, log);
   recordEvents(deps.events, genome, plan);
@@ -304,9 +306,19 @@ async function act(state: State, decided: Decided, log: Logger): Promise<Result>
   return plan.requeueAfter === undefined ? DONE : { requeueAfter: plan.requeueAfter };
 }
 
-/** Applies the plan's ConfigMap (the client deletes one of that name with other content first). */
-async function publish(state: State, ownerUid: string, plan: Plan): Promise<void> {
-  if (plan.apply === undefined) return;
+/** The plan's published verdicts with its current ConfigMap in place (just applied). */
+function withCurrent(plan: Plan): ReadonlyMap<string, Verdict> {
+  const name = plan.status.configMapName;
+  if (!plan.verdict.ok || name === undefined) return plan.published;
+  return new Map([...plan.published, [name, plan.verdict]]);
+}
+
+/**
+ * Applies the plan's ConfigMap, deleting one of that name with other content first; resolves
+ * true when it applied one.
+ */
+async function publish(state: State, ownerUid: string, plan: Plan): Promise<boolean> {
+  if (plan.apply === undefined) return false;
   const { name, namespace } = plan.apply.metadata;
   if (plan.replace) await state.deps.client.deleteConfigMap(namespace, name);
   const apply = plan.apply;
@@ -317,6 +329,7 @@ async function publish(state: State, ownerUid: string, plan: Plan): Promise<void
     metadata: { ...applied.metadata, uid },
     dataDigest: configMapDataDigest(data),
   });
+  return true;
 }
 
 async function writeStatus(state: State, genome: GenomeResource, plan: Plan, log: Logger) {
