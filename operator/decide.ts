@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { sha256Hex } from '../core/canonical.ts';
+import { canonicalJson, sha256Hex } from '../core/canonical.ts';
 import {
   CONDITION_READY,
   CONDITION_VERIFIED,
@@ -145,12 +145,13 @@ function cleanUpWaits(
 }
 
 /**
- * What tells one status from another: a digest of everything but the transition times (32 hex
- * characters, so that remembering one per Genome stays small).
+ * What tells one status from another: a digest of everything but the transition times, whatever
+ * the order of its keys (32 hex characters, so that remembering one per Genome stays small).
  */
 export function statusFingerprint(status: GenomeStatus | undefined): string {
   const conditions = (status?.conditions ?? []).map(({ lastTransitionTime: _, ...c }) => c);
-  const text = JSON.stringify({ ...status, conditions });
+  // Keys sorted: the API server gives the status back with its keys in Go's (sorted) order.
+  const text = canonicalJson({ ...status, conditions });
   return sha256Hex(new TextEncoder().encode(text)).slice(0, 32);
 }
 

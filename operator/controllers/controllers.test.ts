@@ -35,6 +35,7 @@ import { createMetrics } from '../metrics.ts';
 import { startControllers, type Controllers } from './index.ts';
 import type { CachedPod, CachedConfigMap, CachedWorkload } from '../cached.ts';
 import { metricSum } from '../../test/support/metrics.ts';
+import { canonicalJson } from '../../core/canonical.ts';
 
 const alice = keyPair('alice');
 const bob = keyPair('bob');
@@ -114,6 +115,10 @@ function gatedPod(name: string, configMap: string, id: string): CachedPod & Kube
     status: { phase: 'Running', conditions: [] },
   } as CachedPod & KubernetesObject;
 }
+
+/** A value as the API server sends it back: every object's keys sorted (Go writes maps so). */
+const asGoWritesIt = <T>(value: T): T =>
+  (JSON.parse(canonicalJson({ value })) as { value: T }).value;
 
 /** The ConfigMap the operator publishes for `genome` under `keys`. */
 function publication(genome: GenomeResource, keys: readonly TrustedKey[]): PublishedConfigMap {
@@ -225,7 +230,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
       server.genome = {
         ...server.genome,
         metadata: { ...server.genome.metadata, resourceVersion: String(server.resourceVersion) },
-        status,
+        status: asGoWritesIt(status),
       };
       if (server.settles) setTimeout(putGenome, 5); // the status write's watch event, a moment later
       return Promise.resolve();
