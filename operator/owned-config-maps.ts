@@ -42,15 +42,17 @@ export class OwnedConfigMaps {
   /** The owner each ConfigMap (`namespace/name`) is indexed under, so a new owner moves it. */
   private readonly ownerOfName = new Map<string, string>();
   private readonly applied = new Map<string, Map<string, CachedConfigMap>>();
+  /** ConfigMaps this operator deleted whose delete event has not come yet: name → uid. */
+  private readonly deleted = new Map<string, string>();
 
   /**
-   * Takes one change from the ConfigMap cache. Returns true when the change only shows a
-   * ConfigMap this operator applied, as it applied it (same uid, same data): its own write
-   * landing, which needs no reconcile.
+   * Takes one change from the ConfigMap cache. Returns true when the change only shows this
+   * operator's own write landing, which needs no reconcile: a ConfigMap it applied, as it
+   * applied it (same uid, same data), or the delete of one it deleted.
    */
   observe(change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>): boolean {
     const name = objectKey(change.object);
-    let own = false;
+    let own = change.type === 'delete' && this.deletedByUs(name, change.object);
     for (const owned of this.applied.values()) {
       own ||= change.type !== 'delete' && sameObject(owned.get(name), change.object);
       owned.delete(name);
@@ -61,6 +63,13 @@ export class OwnedConfigMaps {
     const uid = change.type === 'delete' ? undefined : ownerOf(change.object);
     if (uid !== undefined) this.index(uid, name, change.object);
     return own;
+  }
+
+  /** Whether this operator deleted the ConfigMap `name` with this uid (and forgets it). */
+  private deletedByUs(name: string, configMap: CachedConfigMap): boolean {
+    const uid = this.deleted.get(name);
+    this.deleted.delete(name);
+    return uid !== undefined && uid === configMap.metadata?.uid;
   }
 
   /** Sets (or, with undefined, removes) a ConfigMap under the owner `uid`. */
@@ -89,10 +98,15 @@ export class OwnedConfigMaps {
   }
 
   /** Notes a ConfigMap the operator just deleted. */
-  noteDeleted(ownerUid: string, namespace: string, name: string): void {
+  noteDeleted(ownerUid: string, namespace: string, name: string, uid?: string): void {
     const key = `${namespace}/${name}`;
     this.applied.get(ownerUid)?.delete(key);
     if (this.ownerOfName.get(key) === ownerUid) this.index(ownerUid, key, undefined);
+    if (uid === undefined) return;
+    // Its delete event is this operator's own write landing (observe). Bounded: an event that
+    // never comes (it was gone already) leaves an entry.
+    if (this.deleted.size >= 10_000) this.deleted.clear();
+    this.deleted.set(key, uid);
   }
 
   /**

@@ -450,6 +450,20 @@ describe('the Genome controller', () => {
     expect(w.verdicts()?.get(KEY)?.configMaps.get(name)).toMatchObject({ ok: true });
   });
 
+  it('revokes in two reconciles (status, then clean-up); its own delete landing wakes nothing', async () => {
+    const w = (running = world());
+    w.start();
+    await expect.poll(() => w.configMapCache.list().length).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    const reconciles = () =>
+      w.metric('genome_reconcile_duration_seconds_count', { controller: 'genome' });
+    const before = await reconciles();
+    w.setKeys(trust(bob));
+    await expect.poll(() => w.configMapCache.list().length, { timeout: 3_000 }).toBe(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await reconciles()) - before).toBe(2);
+  });
+
   it('retries a Genome read that fails, and never decides without the genome', async () => {
     const w = (running = world({ idleMs: 50 }));
     w.start();

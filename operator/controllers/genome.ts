@@ -115,7 +115,7 @@ export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
         if (event.type === 'delete') forget(state, event.object);
         return ownStatusLanded(state, event) ? undefined : objectKey(event.object);
       }),
-      // Not woken by its own apply landing: act already counted that ConfigMap as in place.
+      // Not woken by its own apply or delete landing: act already counted what it wrote.
       watchCache(deps.configMaps, (event) =>
         state.owned.observe(event) ? undefined : ownerKey(event.object),
       ),
@@ -346,7 +346,7 @@ async function removeOld(state: State, { input, plan }: Decided, log: Logger) {
   for (const name of plan.remove) {
     // Only the object the cache holds: a ConfigMap made since under that name is not ours.
     await state.deps.client.deleteConfigMap(namespace, name, uids.get(name));
-    state.owned.noteDeleted(uid, namespace, name);
+    state.owned.noteDeleted(uid, namespace, name, uids.get(name));
     log.info('removed an old ConfigMap', { configMap: name });
   }
 }

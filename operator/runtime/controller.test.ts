@@ -72,6 +72,16 @@ describe('runController', () => {
     );
   });
 
+  it('drops a pending requeueAfter when a later reconcile of the key asks for nothing more', async () => {
+    const h = harness((_key, n) => Promise.resolve(n === 1 ? { requeueAfter: 60 } : DONE));
+    running = h.controller;
+    await expect.poll(() => h.runs.get('start')).toBe(1);
+    h.emit('start'); // an event: reconciled now, and done
+    await expect.poll(() => h.runs.get('start')).toBe(2);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(h.runs.get('start')).toBe(2);
+  });
+
   it('retries an error with back-off until it succeeds', async () => {
     const h = harness((_key, n) => (n < 3 ? Promise.reject(answered(503)) : Promise.resolve(DONE)));
     running = h.controller;

@@ -132,7 +132,9 @@ export function runController(spec: ControllerSpec, context: RuntimeContext): Ru
     try {
       const result = await spec.reconcile(key);
       const after = result.requeueAfter;
-      if (after !== undefined) queue.addAfter(key, after);
+      // A reconcile that asks for nothing more has seen what an earlier requeueAfter waited for.
+      if (after === undefined) queue.cancelDelayed(key);
+      else queue.addAfter(key, after);
       end({ outcome: after === undefined ? 'success' : 'requeue' });
     } catch (err) {
       if (!isTerminal(err)) {

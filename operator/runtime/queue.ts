@@ -63,6 +63,14 @@ export class WorkQueue {
     this.timers.set(key, { timer, due });
   }
 
+  /** Drops a key's pending delayed add, if any (a reconcile since has seen what it waited for). */
+  cancelDelayed(key: string): void {
+    const pending = this.timers.get(key);
+    if (pending === undefined) return;
+    clearTimeout(pending.timer);
+    this.timers.delete(key);
+  }
+
   /** Keys waiting to be processed (not counting those in process or delayed). */
   depth(): number {
     return this.waiting.size;
