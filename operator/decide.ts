@@ -91,8 +91,12 @@ export interface Plan {
   requeueAfter?: number;
 }
 
-/** How long clean-up waits for a status write's own watch event, at most. */
-export const CLEAN_UP_DELAY_MS = 1_000;
+/**
+ * How long clean-up waits after the status written now: long enough for that status to land in
+ * the cache (else the next look would write it again), and the key then goes behind every key
+ * queued by then, so after a key revocation every Genome's status goes out before any clean-up.
+ */
+export const CLEAN_UP_DELAY_MS = 100;
 
 /**
  * Decides what the world should look like for one Genome: gather → decide → act's pure
@@ -128,10 +132,9 @@ export function decide(input: DecideInput): Plan {
 /**
  * Whether clean-up waits for the next reconcile. Status goes out first: a reconcile that
  * writes a status this operator has not written before leaves the deletions to the next
- * reconcile (the status write's own watch event brings it, behind every Genome queued
- * meanwhile, and requeueAfter makes sure of it). After a key revocation every Genome's status
- * then goes out before any clean-up, so Verified=False reaches all of them at the API server's
- * rate for one write each. A status the API server never shows as written (another field
+ * reconcile (requeueAfter CLEAN_UP_DELAY_MS, then behind every Genome queued by then). After a
+ * key revocation every Genome's status then goes out before any clean-up, so Verified=False
+ * reaches all of them at the API server's rate for one write each. A status the API server never shows as written (another field
  * manager keeps a field there) delays clean-up once, not for ever.
  */
 function cleanUpWaits(

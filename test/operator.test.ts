@@ -178,7 +178,10 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
       });
       console.log(`[operator] key removed → Verified=False in ${Date.now() - revoked} ms`);
       expect(condition.reason).toBe('GENOME_UNTRUSTED_SIGNER');
-      expect(await ownedConfigMaps(before.metadata.uid)).toEqual([]);
+      // Removed after the status (the clean-up's own reconcile follows it).
+      await eventually('its ConfigMap to be removed', async () =>
+        (await ownedConfigMaps(before.metadata.uid)).length === 0 ? true : undefined,
+      );
       const events = await core().listNamespacedEvent({
         namespace,
         fieldSelector: 'involvedObject.name=alice',
