@@ -464,6 +464,22 @@ describe('the Genome controller', () => {
     expect((await reconciles()) - before).toBe(2);
   });
 
+  it('is not woken by the late echo of its previous status either (a lagging watch)', async () => {
+    const w = (running = world({ keys: [] })); // refused: the status is its only write
+    w.start();
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('False');
+    const refused = w.server.genome!.status;
+    w.setKeys(trust(alice));
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
+    await new Promise((r) => setTimeout(r, 150));
+    const reconciles = () =>
+      w.metric('genome_reconcile_duration_seconds_count', { controller: 'genome' });
+    const before = await reconciles();
+    w.touch(refused); // the first write's echo, delivered after the second write
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await reconciles()).toBe(before);
+  });
+
   it('retries a Genome read that fails, and never decides without the genome', async () => {
     const w = (running = world({ idleMs: 50 }));
     w.start();

@@ -67,18 +67,32 @@ export interface GenomeControllerDeps {
   workers?: number;
 }
 
-/** The statuses this operator wrote, by Genome uid (their fingerprints), for clean-up. */
+/**
+ * The statuses this operator wrote, by Genome uid: the fingerprints of the last two. The last
+ * one decides clean-up; either one recognises a status landing as its own (under load a watch
+ * may deliver the echo of one write after the next write was made).
+ */
 class WrittenStatuses {
-  private readonly byUid = new Map<string, string>();
+  private readonly byUid = new Map<string, readonly string[]>();
 
+  /** The fingerprint of the last status written for `uid`. */
   get(uid: string): string | undefined {
-    return this.byUid.get(uid);
+    return this.byUid.get(uid)?.[0];
+  }
+
+  /** Whether one of the last two statuses written for `uid` has this fingerprint. */
+  wrote(uid: string, fingerprint: string): boolean {
+    return this.byUid.get(uid)?.includes(fingerprint) ?? false;
   }
 
   note(uid: string, fingerprint: string): void {
     // Forgotten on delete; the bound only covers deletes this operator never saw.
     if (this.byUid.size >= 100_000) this.byUid.clear();
-    this.byUid.set(uid, fingerprint);
+    const last = this.byUid.get(uid)?.[0];
+    this.byUid.set(
+      uid,
+      last === undefined || last === fingerprint ? [fingerprint] : [fingerprint, last],
+    );
   }
 
   forget(uid: string): void {
@@ -129,7 +143,7 @@ export function genomeController(deps: GenomeControllerDeps): ControllerSpec {
 
 /**
  * Whether a Genome's change is only this operator's own status write landing: the same
- * generation, and the status it last wrote. Nothing to decide then (a predicate, as
+ * generation, and a status it wrote (one of the last two). Nothing to decide then (a predicate, as
  * controller-runtime's GenerationChangedPredicate): after a burst of status writes the queue
  * would otherwise hold one more reconcile per Genome, each reading its genome back once its
  * text was let go. A clean-up that waits for the status is brought by its requeueAfter.
@@ -140,7 +154,7 @@ function ownStatusLanded(state: State, event: InformerEvent<CompactGenome>): boo
   return (
     event.old.metadata?.generation === metadata?.generation &&
     status !== undefined &&
-    state.written.get(metadata?.uid ?? '') === statusFingerprint(status)
+    state.written.wrote(metadata?.uid ?? '', statusFingerprint(status))
   );
 }
 
