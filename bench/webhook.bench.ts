@@ -181,7 +181,8 @@ async function start(handler: Handler): Promise<Origin> {
 
 const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
 const ms = (x: number) => x.toFixed(2).padStart(8);
-const ratio = (x: number) => x.toFixed(2).padStart(6);
+/** A ratio, or n/a when its denominator was 0 (a CPU time below the clock's resolution in a short run). */
+const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a').padStart(6);
 
 /** What the ceiling adds to a no-op round trip: per operation, wall and CPU seconds. */
 interface Costs {
