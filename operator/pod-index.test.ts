@@ -33,4 +33,18 @@ describe('PodIndex', () => {
     expect(index.observe({ type: 'delete', object: pod('b', 'totk') })).toEqual(['apps/totk']);
     expect(index.podsOf('apps/totk')).toEqual([]);
   });
+
+  it("reports no Genome for a change of the pod conditions alone (the gates' own writes)", () => {
+    const index = new PodIndex();
+    const gated = (status: string, resourceVersion: string) => ({
+      ...pod('a', 'totk'),
+      metadata: { ...pod('a', 'totk').metadata, resourceVersion },
+      status: { phase: 'Running', conditions: [{ type: 'genome.mathison.io/verified', status }] },
+    });
+    index.observe({ type: 'add', object: gated('True', '1') });
+    expect(index.observe({ type: 'update', object: gated('False', '2') })).toEqual([]);
+    expect(index.podsOf('apps/totk')[0]?.status?.conditions?.[0]?.status).toBe('False');
+    const finished = { ...gated('False', '3'), status: { phase: 'Succeeded' } };
+    expect(index.observe({ type: 'update', object: finished })).toEqual(['apps/totk']);
+  });
 });

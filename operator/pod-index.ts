@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { GENOME_LABEL } from '../core/api.ts';
 import { objectKey, type InformerEvent } from '../kube/informer.ts';
 import type { CachedPod } from './cached.ts';
@@ -41,17 +42,17 @@ export class PodIndex<P extends CachedPod = CachedPod> {
     return () => this.handlers.delete(handler);
   }
 
-  /** Takes one change; returns the keys of the Genomes whose pods changed. */
+  /**
+   * Takes one change; returns the keys of the Genomes whose pods changed. A change of the
+   * pod's conditions alone (the gate controller's own writes, the kubelet's probes) changes
+   * nothing the Genome-keyed controllers read: it is kept, and reported for no Genome.
+   */
   observe(change: Pick<InformerEvent<P>, 'type' | 'object'>): string[] {
     const pod = objectKey(change.object);
     const before = this.genomeOfPod.get(pod);
     const after = change.type === 'delete' ? undefined : genomeKeyOf(change.object);
-    if (before !== undefined && before !== after) {
-      const pods = this.byGenome.get(before);
-      pods?.delete(pod);
-      if (pods?.size === 0) this.byGenome.delete(before);
-      this.genomeOfPod.delete(pod);
-    }
+    if (after === before && this.tookConditions(before, pod, change.object)) return [];
+    if (before !== undefined && before !== after) this.forget(before, pod);
     if (after !== undefined) {
       const pods = this.byGenome.get(after) ?? new Map<string, P>();
       pods.set(pod, change.object);
@@ -61,8 +62,34 @@ export class PodIndex<P extends CachedPod = CachedPod> {
     return [...new Set([before, after])].filter((k) => k !== undefined);
   }
 
+  private forget(genomeKey: string, pod: string): void {
+    const pods = this.byGenome.get(genomeKey);
+    pods?.delete(pod);
+    if (pods?.size === 0) this.byGenome.delete(genomeKey);
+    this.genomeOfPod.delete(pod);
+  }
+
+  /** Takes a pod of `genomeKey` whose conditions alone changed; false for any other change. */
+  private tookConditions(genomeKey: string | undefined, pod: string, object: P): boolean {
+    const pods = genomeKey === undefined ? undefined : this.byGenome.get(genomeKey);
+    const kept = pods?.get(pod);
+    if (pods === undefined || kept === undefined || !sameButConditions(kept, object)) return false;
+    pods.set(pod, object);
+    return true;
+  }
+
   /** The pods that name the Genome `namespace/name`. */
   podsOf(genomeKey: string): P[] {
     return [...(this.byGenome.get(genomeKey)?.values() ?? [])];
   }
+}
+
+/** Whether two versions of a pod differ in nothing but their conditions and resourceVersion. */
+function sameButConditions(a: CachedPod, b: CachedPod): boolean {
+  const rest = ({ metadata, status, ...pod }: CachedPod) => ({
+    ...pod,
+    metadata: { ...metadata, resourceVersion: undefined },
+    status: { ...status, conditions: undefined },
+  });
+  return isDeepStrictEqual(rest(a), rest(b));
 }
