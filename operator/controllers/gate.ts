@@ -49,6 +49,7 @@ export interface GateControllerDeps {
 
 /** The gate controller. */
 export function gateController(deps: GateControllerDeps): ControllerSpec {
+  const written = new GateWriteLog(deps.log);
   const podsOf = (genomeKey: string) => deps.index.podsOf(genomeKey).map(objectKey);
   const everyPod = () => deps.pods.list().map(objectKey);
   let fresh = deps.trust.synced();
@@ -75,11 +76,60 @@ export function gateController(deps: GateControllerDeps): ControllerSpec {
         return everyPod();
       }),
     ],
-    reconcile: (key) => reconcileGate(deps, key),
+    reconcile: (key) => reconcileGate(deps, written, key),
+    stopped: () => written.flush(),
   };
 }
 
-async function reconcileGate(deps: GateControllerDeps, key: string): Promise<Result> {
+/** How often the gate writes are summed up in one log line, at most. */
+export const GATE_LOG_INTERVAL_MS = 1_000;
+
+/**
+ * The gate writes, logged summed up at most once per interval: a line per pod would be a
+ * thousand lines per key revocation at 1,000 pods (and their cost is a tenth of a gate write's),
+ * and a tenant churning pods would write the log at its own pace. The counter
+ * genome_pod_gate_writes_total counts every write; each pod's condition says why.
+ */
+export class GateWriteLog {
+  private counts = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = GATE_LOG_INTERVAL_MS,
+  ) {}
+
+  /** Counts one write; the summary follows within the interval. */
+  written(condition: { status: string; reason: string }): void {
+    const key = `${condition.status} ${condition.reason}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.timer ??= setTimeout(() => this.flush(), this.intervalMs).unref();
+  }
+
+  /** Logs what was counted since the last summary, if anything. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.counts.size === 0) return;
+    const counts = [...this.counts];
+    this.counts = new Map();
+    const byStatus = (status: string) =>
+      counts.filter(([k]) => k.startsWith(`${status} `)).reduce((n, [, c]) => n + c, 0);
+    // The reasons are the operator's own words (operator/gate.ts), not a tenant's.
+    const reasons = Object.fromEntries(counts.map(([k, c]) => [k.replace(' ', ': '), c] as const));
+    this.log.info('readiness gates written', {
+      opened: byStatus('True'),
+      closed: byStatus('False'),
+      reasons,
+    });
+  }
+}
+
+async function reconcileGate(
+  deps: GateControllerDeps,
+  written: GateWriteLog,
+  key: string,
+): Promise<Result> {
   const pod = deps.pods.get(key);
   const write = pod === undefined ? await released(deps, key) : desiredWrite(deps, pod);
   if (write === undefined) return DONE;
@@ -91,11 +141,7 @@ async function reconcileGate(deps: GateControllerDeps, key: string): Promise<Res
     throw err;
   }
   deps.metrics.gateWrites.inc({ status: write.condition.status });
-  deps.log.info('readiness gate written', {
-    pod: key,
-    status: write.condition.status,
-    reason: write.condition.reason,
-  });
+  written.written(write.condition);
   return DONE;
 }
 

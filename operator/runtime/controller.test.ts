@@ -128,4 +128,29 @@ describe('runController', () => {
     await h.controller.stop();
     expect(h.handlers).toHaveLength(0);
   });
+
+  it('calls stopped once the reconciles in process have finished', async () => {
+    const seen: string[] = [];
+    let finish: (() => void) | undefined;
+    const controller = runController(
+      {
+        name: 'slow',
+        watches: [atStart(() => ['a'])],
+        reconcile: async () => {
+          await new Promise<void>((resolve) => (finish = resolve));
+          seen.push('reconciled');
+          return DONE;
+        },
+        stopped: () => seen.push('stopped'),
+      },
+      { metrics: createRuntimeMetrics(new Registry()), log: silentLogger },
+    );
+    await expect.poll(() => finish).toBeDefined();
+    const stopping = controller.stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen).toEqual([]);
+    finish?.();
+    await stopping;
+    expect(seen).toEqual(['reconciled', 'stopped']);
+  });
 });

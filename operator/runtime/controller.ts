@@ -85,6 +85,8 @@ export interface ControllerSpec {
   reconcile(key: string): Promise<Result>;
   /** Reconciles in process at once (default 4). */
   workers?: number;
+  /** Called once stopping has waited for the reconciles in process (a summary to flush). */
+  stopped?(): void;
 }
 
 /** What every controller runs with. */
@@ -165,6 +167,7 @@ export function runController(spec: ControllerSpec, context: RuntimeContext): Ru
     stop: async () => {
       for (const stopWatch of stops) stopWatch();
       await queue.shutdown();
+      spec.stopped?.();
     },
   };
 }
