@@ -33,6 +33,10 @@ export const GENOME_UID_LABEL = 'genome.mathison.io/genome-uid';
  * verify. Per entry rather than a label on the whole Secret, so that one Secret may hold both.
  */
 export const TEST_KEYS_ANNOTATION = 'genome.mathison.io/test-keys';
+/** On a trust Secret: its keys count from this RFC 3339 time on (inclusive). */
+export const NOT_BEFORE_ANNOTATION = 'genome.mathison.io/not-before';
+/** On a trust Secret: its keys no longer count from this RFC 3339 time on. */
+export const NOT_AFTER_ANNOTATION = 'genome.mathison.io/not-after';
 /** Annotation ("true") on a Genome that allows lowering its version on purpose (a rollback). */
 export const ALLOW_DOWNGRADE_ANNOTATION = 'genome.mathison.io/allow-downgrade';
 /** Annotation with the genome id (lowercase hex SHA-256), on a pod and on a published ConfigMap. */

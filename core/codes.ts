@@ -53,9 +53,39 @@ export const REFUSAL_CODES = {
   },
   GENOME_TEST_KEY_IN_PRODUCTION: {
     meaning:
-      'in production mode, the threshold is met only with keys marked as test keys (annotation genome.mathison.io/test-keys on the trust Secret)',
+      'the threshold is met only with keys marked as test keys (annotation genome.mathison.io/test-keys on the trust Secret), which production mode, or a trust policy without allowTestKeys, does not count',
     action:
-      'sign the genome with production keys, or run the operator without production mode on a test cluster',
+      'sign the genome with production keys, or (on a test cluster only) set allowTestKeys: true on the policy that governs it',
+  },
+  GENOME_TOO_OLD: {
+    meaning:
+      "the genome's signed created_at is older than the maxAge of a trust policy that governs it",
+    action:
+      'sign a fresh genome (a new created_at, then genome-sign), or raise the policy maxAge if the age is acceptable',
+  },
+  TRUST_KEY_OUTSIDE_WINDOW: {
+    meaning:
+      'the threshold is met only with keys outside their validity window (annotations genome.mathison.io/not-before and not-after on the trust Secret): not yet valid, or expired',
+    action:
+      'sign with a key that is valid now (the rotation procedure in docs/trust-policies.md), or correct the window on the trust Secret',
+  },
+  POLICY_NO_MATCH: {
+    meaning:
+      "no GenomeTrustPolicy in Enforce or Warn mode matches the Genome (its namespace's labels and its genome's name), so no key counts for it",
+    action:
+      'add a policy that matches it (kubectl get gtp shows the policies; docs/trust-policies.md), or create the Genome in a namespace a policy governs',
+  },
+  POLICY_NOT_READY: {
+    meaning:
+      'a GenomeTrustPolicy that governs the Genome cannot decide: a trust Secret it names is missing or holds no usable key, or its spec cannot be read (fail closed)',
+    action:
+      'kubectl describe gtp <name> says why; create the missing trust Secret or correct the policy',
+  },
+  POLICY_REQUIRED_SIGNER_MISSING: {
+    meaning:
+      'a key id that a governing trust policy requires (spec.requiredKeyIds) is not among the signers that count',
+    action:
+      'have the holder of that key sign the genome too (genome-sign adds to signatures), with a key valid now',
   },
   WEBHOOK_MISCONFIGURED: {
     meaning: 'the webhook received a request it is not configured for',

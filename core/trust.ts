@@ -1,4 +1,4 @@
-import { TEST_KEYS_ANNOTATION } from './api.ts';
+import { NOT_AFTER_ANNOTATION, NOT_BEFORE_ANNOTATION, TEST_KEYS_ANNOTATION } from './api.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { refuse, type Refusal } from './codes.ts';
 import { displayValue } from './display.ts';
@@ -33,6 +33,52 @@ export interface TrustedKey {
   source: string;
   /** The Secret entry it was read from, when it came from a Secret. */
   origin?: TrustOrigin;
+  /**
+   * Each place that holds this key and its terms there (a key id in two Secrets with the same
+   * key is one TrustedKey of two holders). Absent: one holder, no Secret, no window.
+   */
+  holders?: KeyHolder[];
+}
+
+/** A place that holds a trusted key, and its terms there: test mark and validity window. */
+export interface KeyHolder {
+  /** The trust Secret's name (in the operator's namespace); absent for a trust file. */
+  secret?: string;
+  test: boolean;
+  /** Epoch milliseconds before which the key does not count (annotation not-before). */
+  notBefore?: number;
+  /** Epoch milliseconds from which the key no longer counts (annotation not-after). */
+  notAfter?: number;
+}
+
+/** The holders of a key (one without Secret or window when it has none recorded). */
+export function holdersOf(key: TrustedKey): KeyHolder[] {
+  return key.holders ?? [{ test: key.test }];
+}
+
+/** Whether a holder's window contains `now` (not-before inclusive, not-after exclusive). */
+export function holderInWindow(holder: KeyHolder, now: number): boolean {
+  return (
+    (holder.notBefore === undefined || now >= holder.notBefore) &&
+    (holder.notAfter === undefined || now < holder.notAfter)
+  );
+}
+
+/** Whether the key counts at `now` anywhere: some holder of it is within its window. */
+export function keyInWindow(key: TrustedKey, now: number): boolean {
+  return holdersOf(key).some((h) => holderInWindow(h, now));
+}
+
+/**
+ * The next instant after `now` at which some key enters or leaves its window, or undefined:
+ * when a verdict may change with no event at all.
+ */
+export function nextKeyBoundary(keys: readonly TrustedKey[], now: number): number | undefined {
+  const times = keys
+    .flatMap((k) => holdersOf(k))
+    .flatMap((h) => [h.notBefore, h.notAfter])
+    .filter((t): t is number => t !== undefined && t > now);
+  return times.length === 0 ? undefined : Math.min(...times);
 }
 
 /** A trust entry's place in the cluster: the Secret and the data entry (key) within it. */
@@ -49,6 +95,11 @@ export interface TrustEntry {
   source: string;
   test?: boolean;
   origin?: TrustOrigin;
+  /** The validity window its holder gives it (epoch milliseconds). */
+  notBefore?: number;
+  notAfter?: number;
+  /** Why the holder's terms cannot be read (an unreadable window): the entry is refused. */
+  invalid?: string;
 }
 
 /** A trust entry that was refused, and whether it held private key material. */
@@ -166,16 +217,28 @@ export function parseTrustedKeys(entries: readonly TrustEntry[]): TrustSet {
     }
     const key = decodePublicKey(entry.value);
     if ('reason' in key) problems.push(refusal(key.reason, key.privateKey));
-    else
-      keys.push({
-        keyId: entry.keyId,
-        key,
-        test: entry.test === true,
-        source: entry.source,
-        origin: entry.origin,
-      });
+    else if (entry.invalid !== undefined) problems.push(refusal(entry.invalid));
+    else keys.push(trustedKey(entry, key));
   }
   return { keys, problems };
+}
+
+function trustedKey(entry: TrustEntry, key: Ed25519PublicKey): TrustedKey {
+  const test = entry.test === true;
+  const holder: KeyHolder = {
+    ...(entry.origin && { secret: entry.origin.name }),
+    test,
+    ...(entry.notBefore !== undefined && { notBefore: entry.notBefore }),
+    ...(entry.notAfter !== undefined && { notAfter: entry.notAfter }),
+  };
+  return {
+    keyId: entry.keyId,
+    key,
+    test,
+    source: entry.source,
+    origin: entry.origin,
+    holders: [holder],
+  };
 }
 
 /**
@@ -287,15 +350,46 @@ export function trustFromSecrets(secrets: readonly TrustSecret[]): TrustSet {
 function secretEntries(secret: TrustSecret): TrustEntry[] {
   const metadata = secret.metadata ?? {};
   const source = `Secret ${metadata.namespace ?? ''}/${metadata.name ?? ''}`;
-  const testKeys = (metadata.annotations ?? {})[TEST_KEYS_ANNOTATION] ?? '';
+  const annotations = metadata.annotations ?? {};
+  const testKeys = annotations[TEST_KEYS_ANNOTATION] ?? '';
   const tests = new Set(testKeys.split(',').map((s) => s.trim()));
+  const window = keyWindow(annotations);
   return Object.entries(secret.data ?? {}).map(([keyId, encoded]) => ({
     keyId,
     value: Buffer.from(encoded, 'base64').toString('utf8'),
     source,
     test: tests.has(keyId),
     origin: { namespace: metadata.namespace ?? '', name: metadata.name ?? '', entry: keyId },
+    ...window,
   }));
+}
+
+/** RFC 3339 date-time, with an offset (what Kubernetes and cert-manager write). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The window a trust Secret gives its keys (annotations not-before and not-after, RFC 3339),
+ * or why it cannot be read: then none of its keys is trusted (fail closed).
+ */
+function keyWindow(
+  annotations: Record<string, string>,
+): Pick<TrustEntry, 'notBefore' | 'notAfter' | 'invalid'> {
+  const read = (name: string) => {
+    const text = annotations[name];
+    if (text === undefined) return undefined;
+    const ms = RFC3339.test(text.trim()) ? Date.parse(text.trim()) : NaN;
+    return Number.isNaN(ms) ? `the annotation ${name} is not an RFC 3339 time` : ms;
+  };
+  const notBefore = read(NOT_BEFORE_ANNOTATION);
+  const notAfter = read(NOT_AFTER_ANNOTATION);
+  if (typeof notBefore === 'string') return { invalid: notBefore };
+  if (typeof notAfter === 'string') return { invalid: notAfter };
+  if (notBefore !== undefined && notAfter !== undefined && notAfter <= notBefore)
+    return { invalid: `${NOT_AFTER_ANNOTATION} is not after ${NOT_BEFORE_ANNOTATION}` };
+  return {
+    ...(notBefore !== undefined && { notBefore }),
+    ...(notAfter !== undefined && { notAfter }),
+  };
 }
 
 /** Joins trust sets (several trust files), refusing a key id that they give different keys. */
@@ -315,7 +409,8 @@ function withoutConflicts(set: TrustSet): TrustSet {
     const distinct = new Set(list.map((k) => k.key.spkiBase64));
     const first = list[0] as TrustedKey;
     if (distinct.size === 1) {
-      keys.push({ ...first, test: list.some((k) => k.test) });
+      const holders = list.flatMap(holdersOf);
+      keys.push({ ...first, test: list.some((k) => k.test), holders });
       continue;
     }
     const sources = list.map((k) => k.source).join(', ');

@@ -1,6 +1,6 @@
 import { decodeBase64Strict } from './base64.ts';
 import { canonicalBytes, sha256Hex } from './canonical.ts';
-import { refuse, type Refusal, type RefusalCode } from './codes.ts';
+import { refuse, type Refusal } from './codes.ts';
 import { verifyEd25519, type Ed25519PublicKey } from './ed25519.ts';
 import {
   signaturesOf,
@@ -9,8 +9,8 @@ import {
   type GenomeResult,
   type GenomeSignature,
 } from './genome.ts';
-import { keyFingerprint } from './key-material.ts';
 import { decodePublicKey, type TrustedKey } from './trust.ts';
+import { impersonated, judgeFlat, type GenomeFacts } from './trust-policy.ts';
 
 /** What the caller requires beyond the genome's own rules. */
 export interface VerifyPolicy {
@@ -18,6 +18,37 @@ export interface VerifyPolicy {
   maxBytes: number;
   /** At least this many distinct trusted signers, whatever the genome's own threshold says. */
   minSigners?: number;
+  /** When the keys' validity windows are judged (epoch milliseconds; default: now). */
+  now?: number;
+  /** Results of signatures verified before, reused (SignatureCache). */
+  signatures?: SignatureCache;
+}
+
+/** Most signature results a SignatureCache keeps (each ~200 bytes). */
+const SIGNATURE_CACHE_LIMIT = 50_000;
+
+/**
+ * Signature results by (the genome's id, the signer's key id and declared key, the signature):
+ * whether it verified. A signature's result depends on nothing else, so a verdict under other
+ * keys or policies never verifies it again. Bounded: cleared whole when full.
+ */
+export class SignatureCache {
+  private readonly results = new Map<string, boolean>();
+  /** Verifications done (not answered from the cache): what a benchmark counts. */
+  verifications = 0;
+
+  constructor(private readonly limit = SIGNATURE_CACHE_LIMIT) {}
+
+  /** The cached result, or `check()`'s, remembered. */
+  result(key: string, check: () => boolean): boolean {
+    const known = this.results.get(key);
+    if (known !== undefined) return known;
+    const ok = check();
+    this.verifications += 1;
+    if (this.results.size >= this.limit) this.results.clear();
+    this.results.set(key, ok);
+    return ok;
+  }
 }
 
 /**
@@ -58,9 +89,7 @@ interface Subject {
   genomeId: string;
   signatures: GenomeSignature[];
   trusted: ReadonlyMap<string, TrustedKey>;
-  /** Distinct key ids that signed and whose declared key matches a trusted key. */
-  counted: string[];
-  policy: VerifyPolicy;
+  policy: Pick<VerifyPolicy, 'maxBytes' | 'signatures'>;
 }
 
 /** One named check: undefined when it passes, a refusal when it does not. */
@@ -115,29 +144,80 @@ function decideValidated(
   policy: VerifyPolicy,
 ): Verdict {
   if (!valid.ok) return { ok: false, ...valid.refusal };
-  const genome = valid.genome;
-  const bytes = canonicalBytes(genome, valid.nestedKeysSorted);
-  const signatures = signaturesOf(genome);
-  const trusted = new Map(trustedKeys.map((k) => [k.keyId, k]));
-  const subject: Subject = {
-    genome,
-    bytes,
-    genomeId: sha256Hex(bytes),
-    signatures,
-    trusted,
-    counted: countedSigners(genome, signatures, trusted),
-    policy,
-  };
+  const subject = subjectOf(valid.genome, valid.nestedKeysSorted, trustedKeys, policy);
   for (const check of CHECKS) {
     const refusal = check(subject);
     if (refusal !== undefined) return { ok: false, ...refusal, genomeId: subject.genomeId };
   }
+  const facts = factsOf(subject);
+  const judged = judgeFlat(facts, trustedKeys, policy);
+  if (!judged.ok) return { ok: false, ...judged.refusal, genomeId: subject.genomeId };
   return {
     ok: true,
-    genome,
+    genome: subject.genome,
     genomeId: subject.genomeId,
-    signers: subject.counted,
-    warnings: warningsFor(subject),
+    signers: judged.signers,
+    warnings: warningsFor(subject, judged.signers),
+  };
+}
+
+/** A genome whose own checks passed: the genome, its id, and what trust is judged from. */
+export interface Examined {
+  ok: true;
+  genome: Genome;
+  genomeId: string;
+  facts: GenomeFacts;
+}
+
+/**
+ * The genome's own checks, with no trusted key involved: size, signed, every signer declared,
+ * every declared key usable, every signature verified against the key its signer declares.
+ * What passes is judged by core/trust-policy.ts `judge` under any policies and keys, with no
+ * further verification. Never throws.
+ */
+export function examineGenome(
+  valid: GenomeResult,
+  options: Pick<VerifyPolicy, 'maxBytes' | 'signatures'> = DEFAULT_POLICY,
+): Examined | Refused {
+  try {
+    if (!valid.ok) return { ok: false, ...valid.refusal };
+    const subject = subjectOf(valid.genome, valid.nestedKeysSorted, [], options);
+    for (const check of OWN_CHECKS) {
+      const refusal = check(subject);
+      if (refusal !== undefined) return { ok: false, ...refusal, genomeId: subject.genomeId };
+    }
+    return {
+      ok: true,
+      genome: subject.genome,
+      genomeId: subject.genomeId,
+      facts: factsOf(subject),
+    };
+  } catch (err) {
+    return { ok: false, ...refuse('GENOME_VERIFY_ERROR', `verification failed: ${String(err)}`) };
+  }
+}
+
+function subjectOf(
+  genome: Genome,
+  nestedKeysSorted: boolean,
+  trustedKeys: readonly TrustedKey[],
+  policy: VerifyPolicy,
+): Subject {
+  const bytes = canonicalBytes(genome, nestedKeysSorted);
+  const signatures = signaturesOf(genome);
+  const trusted = new Map(trustedKeys.map((k) => [k.keyId, k]));
+  return { genome, bytes, genomeId: sha256Hex(bytes), signatures, trusted, policy };
+}
+
+function factsOf(subject: Subject): GenomeFacts {
+  const { genome } = subject;
+  return {
+    genomeId: subject.genomeId,
+    name: genome.name,
+    createdAt: genome.created_at,
+    threshold: genome.authority.threshold,
+    declared: genome.authority.signers.map((s) => ({ keyId: s.key_id, publicKey: s.public_key })),
+    signed: [...new Set(subject.signatures.map((s) => s.signer_key_id))],
   };
 }
 
@@ -174,28 +254,18 @@ const signersAreDeclared: Check = ({ genome, signatures }) => {
 };
 
 /** A trusted key id paired with other key bytes is an impersonation attempt, not a match. */
-const noImpersonation: Check = ({ genome, trusted }) => {
-  for (const [i, signer] of genome.authority.signers.entries()) {
-    const key = trusted.get(signer.key_id);
-    if (key !== undefined && !sameKey(key, signer.public_key)) {
-      return refuse(
-        'GENOME_UNTRUSTED_SIGNER',
-        `authority.signers[${i}] names trusted key id ${signer.key_id} with a different public key (${keyFingerprint(signer.public_key)}); the trusted key is ${keyFingerprint(key.key.spkiBase64)}`,
-        `authority.signers[${i}].public_key`,
-      );
-    }
-  }
-  return undefined;
-};
+const noImpersonation: Check = ({ genome, trusted }) =>
+  impersonated(
+    genome.authority.signers.map((s) => ({ keyId: s.key_id, publicKey: s.public_key })),
+    [...trusted.values()],
+  );
 
 /**
  * Every declared key must be usable, signer or not ("wherever it appears"): Mathison reads
  * them all, and a key of small order must never stand in a signed governance root.
  */
-const declaredKeysUsable: Check = ({ genome, trusted }) => {
+const declaredKeysUsable: Check = ({ genome }) => {
   for (const [i, signer] of genome.authority.signers.entries()) {
-    const key = trusted.get(signer.key_id);
-    if (key !== undefined && sameKey(key, signer.public_key)) continue; // vetted when trusted
     const decoded = declaredKey(signer.public_key);
     if (typeof decoded === 'string') {
       return refuse(
@@ -216,21 +286,7 @@ const signaturesVerify: Check = (subject) => {
   return undefined;
 };
 
-const thresholdMet: Check = (subject) => {
-  const counted = subject.counted;
-  const required = Math.max(subject.genome.authority.threshold, subject.policy.minSigners ?? 1);
-  if (counted.length >= required) return undefined;
-  const code: RefusalCode =
-    counted.length === 0 ? 'GENOME_UNTRUSTED_SIGNER' : 'GENOME_THRESHOLD_NOT_MET';
-  const signedBy = [...new Set(subject.signatures.map((s) => s.signer_key_id))].join(', ');
-  const message =
-    counted.length === 0
-      ? `none of the signers (${signedBy}) is a trusted key`
-      : `${counted.length} distinct trusted signer(s) (${counted.join(', ')}) signed; ${required} required`;
-  return refuse(code, message, 'authority.threshold');
-};
-
-/** The checks, in order. Each answers one question. */
+/** The checks before trust is judged, in order. Each answers one question. */
 const CHECKS: readonly Check[] = [
   withinSizeLimit,
   hasTrustedKeys,
@@ -239,7 +295,15 @@ const CHECKS: readonly Check[] = [
   noImpersonation,
   declaredKeysUsable,
   signaturesVerify,
-  thresholdMet,
+];
+
+/** The genome's own checks (examineGenome): no trusted key involved. */
+const OWN_CHECKS: readonly Check[] = [
+  withinSizeLimit,
+  isSigned,
+  signersAreDeclared,
+  declaredKeysUsable,
+  signaturesVerify,
 ];
 
 function checkSignature(
@@ -254,12 +318,18 @@ function checkSignature(
     const message = 'sig_base64 is not base64 of 64 bytes';
     return refuse('GENOME_INVALID_SIGNATURE', message, `${fieldOf(subject, index)}.sig_base64`);
   }
-  const key = signerKey(subject, signature.signer_key_id);
+  const declared = subject.genome.authority.signers.find(
+    (s) => s.key_id === signature.signer_key_id,
+  );
+  const key = declaredKey(declared?.public_key ?? '');
   if (typeof key === 'string') {
     const message = `the key of ${signature.signer_key_id} is unusable: ${key}`;
     return refuse('GENOME_INVALID_SIGNATURE', message, fieldOf(subject, index));
   }
-  if (verifyEd25519(key, subject.bytes, bytes)) return undefined;
+  const cacheKey = `${subject.genomeId} ${signature.signer_key_id} ${declared?.public_key ?? ''} ${signature.sig_base64}`;
+  const verifies = () => verifyEd25519(key, subject.bytes, bytes);
+  const cache = subject.policy.signatures;
+  if (cache === undefined ? verifies() : cache.result(cacheKey, verifies)) return undefined;
   const legacy = verifyEd25519(key, legacyCanonicalBytes(subject.genome), bytes)
     ? ' It verifies only over the legacy form of an early upstream tool, which did not cover nested content: re-sign with genome-sign.'
     : '';
@@ -273,16 +343,6 @@ function checkSignature(
 /** The field path of the index-th signature; built only for a refusal. */
 function fieldOf(subject: Subject, index: number): string {
   return signatureField(subjectIndex(subject.genome, index));
-}
-
-/** The key to verify a signature with: the trusted key when the declared one matches it. */
-function signerKey(subject: Subject, keyId: string): Ed25519PublicKey | string {
-  const declared = subject.genome.authority.signers.find((s) => s.key_id === keyId);
-  const trusted = subject.trusted.get(keyId);
-  if (trusted !== undefined && declared !== undefined && sameKey(trusted, declared.public_key)) {
-    return trusted.key;
-  }
-  return declaredKey(declared?.public_key ?? '');
 }
 
 // Bounded: the schema admits only 60-character keys, so 1024 entries are ~100 KB at most.
@@ -301,33 +361,9 @@ function declaredKey(text: string): Ed25519PublicKey | string {
   return key;
 }
 
-function sameKey(trusted: TrustedKey, declaredPublicKey: string): boolean {
-  return trusted.key.spkiBase64 === declaredPublicKey;
-}
-
-/**
- * Distinct key ids that signed and whose declared key matches a trusted key. They count only
- * once every signature has verified (signaturesVerify runs before thresholdMet).
- */
-function countedSigners(
-  genome: Genome,
-  signatures: readonly GenomeSignature[],
-  trusted: ReadonlyMap<string, TrustedKey>,
-): string[] {
-  const counted = new Set<string>();
-  for (const signature of signatures) {
-    const key = trusted.get(signature.signer_key_id);
-    const declared = genome.authority.signers.find((s) => s.key_id === signature.signer_key_id);
-    if (key !== undefined && declared !== undefined && sameKey(key, declared.public_key)) {
-      counted.add(signature.signer_key_id);
-    }
-  }
-  return [...counted];
-}
-
-function warningsFor(subject: Subject): string[] {
+function warningsFor(subject: Subject, signers: readonly string[]): string[] {
   const warnings: string[] = [];
-  for (const keyId of subject.counted) {
+  for (const keyId of signers) {
     if (subject.trusted.get(keyId)?.test) {
       warnings.push(`signed by ${keyId}, a key marked as a TEST key: replace it before production`);
     }

@@ -1,0 +1,405 @@
+/**
+ * Trust policies (GenomeTrustPolicy, docs/trust-policies.md): which trusted keys count for
+ * which Genomes, at what quorum, until when, in which mode. `judge` is the one decision the
+ * webhook, the operator and the CLI share: from what a genome's document says (GenomeFacts,
+ * whose signatures core/verify.ts has checked), the namespace's labels, the policies, the keys
+ * and the time. It is arithmetic: no signature is verified here, so a change of policies or
+ * keys costs no Ed25519 verification and needs no genome text.
+ */
+import { refuse, type Refusal, type RefusalCode } from './codes.ts';
+import { displayValue } from './display.ts';
+import { keyFingerprint } from './key-material.ts';
+import { holderInWindow, holdersOf, type KeyHolder, type TrustedKey } from './trust.ts';
+
+/** What a failing policy does: refuse (Enforce), admit with a warning (Warn), or only report. */
+export const POLICY_MODES = ['Enforce', 'Warn', 'Audit'] as const;
+export type PolicyMode = (typeof POLICY_MODES)[number];
+
+/** A label selector, as Kubernetes writes one (metav1.LabelSelector). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: {
+    key: string;
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    values?: string[];
+  }[];
+}
+
+/** A GenomeTrustPolicy's spec (the CRD's schema is core/trust-policy-schema.ts). */
+export interface TrustPolicySpec {
+  mode: PolicyMode;
+  match?: {
+    /** The namespaces whose Genomes it governs; absent: every namespace. */
+    namespaceSelector?: LabelSelector;
+    /** Globs (`*`, `?`) on the genome's signed `name`; absent: every genome. */
+    genomeNames?: string[];
+  };
+  keys?: {
+    /** Trust Secrets (in the operator's namespace) whose keys count; absent: all of them. */
+    secretRefs?: { name: string }[];
+    /** Only these key ids of those Secrets; absent: all of their keys. */
+    keyIds?: string[];
+  };
+  /** Distinct counted signers needed; the quorum is the larger of this and the genome's own. */
+  threshold?: number;
+  /** Key ids that must each be among the counted signers. */
+  requiredKeyIds?: string[];
+  /** Whether keys marked as test keys count (default false). */
+  allowTestKeys?: boolean;
+  /** A Go duration (`8760h`): a genome whose signed created_at is older is refused. */
+  maxAge?: string;
+}
+
+/** A policy as the decision takes it: its name and spec. */
+export interface TrustPolicy {
+  name: string;
+  spec: TrustPolicySpec;
+}
+
+/**
+ * What trust is judged from, of a genome whose checks passed and whose every signature
+ * verified (core/verify.ts examineGenome): a few hundred bytes, kept per Genome.
+ */
+export interface GenomeFacts {
+  genomeId: string;
+  /** The genome's signed `name`, matched by `match.genomeNames`. */
+  name: string;
+  /** The signed `created_at`, judged by `maxAge`. */
+  createdAt: string;
+  /** The genome's own `authority.threshold`. */
+  threshold: number;
+  /** Every declared signer: key id and the public key it declares (base64 SPKI). */
+  declared: { keyId: string; publicKey: string }[];
+  /** The key ids that signed (distinct; every signature verified against its declared key). */
+  signed: string[];
+}
+
+/** Why a signer counted for a policy, or why not. */
+export type SignerState =
+  | 'counted'
+  | 'not trusted'
+  | 'not a key of this policy'
+  | 'outside its validity window'
+  | 'a test key, not allowed by this policy';
+
+/** One signer of the genome, judged by one policy. */
+export interface SignerResult {
+  keyId: string;
+  counted: boolean;
+  state: SignerState;
+}
+
+/** One matching policy's result for a genome. */
+export interface PolicyResult {
+  policy: string;
+  mode: PolicyMode;
+  held: boolean;
+  /** Why it does not hold (absent when it holds). */
+  code?: RefusalCode;
+  message: string;
+  signers: SignerResult[];
+}
+
+/** What the decision needs besides the genome. */
+export interface TrustContext {
+  /** The labels of the Genome's namespace. */
+  namespaceLabels: Readonly<Record<string, string>>;
+  policies: readonly TrustPolicy[];
+  /** Every trusted key, with its holders (Secret, test mark, window). */
+  keys: readonly TrustedKey[];
+  /** Epoch milliseconds. */
+  now: number;
+}
+
+/** The decision: verified or refused, the verified signers, and each matching policy's result. */
+export type TrustJudgement =
+  | { ok: true; signers: string[]; warnings: string[]; policies: PolicyResult[] }
+  | (Refusal & { ok: false; warnings: string[]; policies: PolicyResult[] });
+
+/**
+ * Judges a genome under the policies. Every matching `Enforce` policy must hold; `Warn` ones
+ * that fail add a warning, `Audit` ones only report. A genome that no `Enforce` or `Warn`
+ * policy matches is refused (POLICY_NO_MATCH): an `Audit` policy never admits on its own.
+ * A declared key id that a trusted key has with other key bytes is an impersonation attempt,
+ * refused whatever the policies say. Never throws on any policies or keys.
+ */
+export function judge(facts: GenomeFacts, context: TrustContext): TrustJudgement {
+  const impersonation = impersonated(facts.declared, context.keys);
+  if (impersonation !== undefined)
+    return { ok: false, ...impersonation, warnings: [], policies: [] };
+  const results = [...context.policies]
+    .filter((p) => policyMatches(p, context.namespaceLabels, facts.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((p) => judgePolicy(p, facts, context));
+  const warnings = results
+    .filter((r) => r.mode === 'Warn' && !r.held)
+    .map((r) => `policy ${r.policy} (Warn) does not hold: ${r.message}`);
+  const deciding = results.filter((r) => r.mode !== 'Audit');
+  if (deciding.length === 0) {
+    const message = `no GenomeTrustPolicy in Enforce or Warn mode matches genome ${displayValue(facts.name)} in a namespace with these labels; add one (docs/trust-policies.md)`;
+    return { ok: false, ...refuse('POLICY_NO_MATCH', message), warnings, policies: results };
+  }
+  const failed = deciding.find((r) => r.mode === 'Enforce' && !r.held);
+  if (failed !== undefined) {
+    const message = `policy ${failed.policy}: ${failed.message}`;
+    const code = failed.code ?? 'GENOME_VERIFY_ERROR';
+    return { ok: false, ...refuse(code, message), warnings, policies: results };
+  }
+  const counted = deciding.filter((r) => r.held).flatMap((r) => countedOf(r));
+  const signers = [...new Set(counted)].sort();
+  return {
+    ok: true,
+    signers,
+    warnings: [...warnings, ...testKeyWarnings(signers, context)],
+    policies: results,
+  };
+}
+
+/** Whether a policy governs a genome of this name in a namespace of these labels. */
+export function policyMatches(
+  policy: TrustPolicy,
+  namespaceLabels: Readonly<Record<string, string>>,
+  genomeName: string,
+): boolean {
+  const match = policy.spec.match;
+  if (match?.namespaceSelector !== undefined && !selects(match.namespaceSelector, namespaceLabels))
+    return false;
+  const globs = match?.genomeNames;
+  return globs === undefined || globs.some((g) => globMatches(g, genomeName));
+}
+
+/** Whether a label selector selects these labels (an empty selector selects everything). */
+export function selects(
+  selector: LabelSelector,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const has = (key: string) => Object.prototype.hasOwnProperty.call(labels, key);
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {}))
+    if (!has(key) || labels[key] !== value) return false;
+  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
+    const ok =
+      operator === 'In'
+        ? has(key) && values.includes(labels[key] ?? '')
+        : operator === 'NotIn'
+          ? !has(key) || !values.includes(labels[key] ?? '')
+          : operator === 'Exists'
+            ? has(key)
+            : operator === 'DoesNotExist'
+              ? !has(key)
+              : false; // an operator we do not know selects nothing (fail closed)
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Whether a glob (`*` any run of characters, `?` one) matches the whole name. */
+export function globMatches(glob: string, name: string): boolean {
+  const pattern = [...glob]
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${pattern}$`, 'su').test(name);
+}
+
+/**
+ * A Go duration (`8760h`, `1h30m`, `90s`, `500ms`) in milliseconds, or undefined when it is
+ * not one. Only non-negative durations in h, m, s and ms: what a maxAge needs.
+ */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(text)) return undefined;
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+  let total = 0;
+  for (const [, amount, , u] of text.matchAll(/(\d+(\.\d+)?)(ms|h|m|s)/g))
+    total += Number(amount) * (unit[u ?? ''] ?? NaN);
+  return Number.isFinite(total) ? total : undefined;
+}
+
+/**
+ * Whether a policy can decide at all, and why not: every Secret it names must hold a usable
+ * key (one that parsed; its window aside). A policy that is not ready refuses what it governs.
+ */
+export function policyReadiness(
+  policy: TrustPolicy,
+  keys: readonly TrustedKey[],
+): { ready: true } | { ready: false; message: string } {
+  const held = new Set(keys.flatMap((k) => holdersOf(k).flatMap((h) => h.secret ?? [])));
+  const missing = (policy.spec.keys?.secretRefs ?? []).filter((r) => !held.has(r.name));
+  if (missing.length > 0) {
+    const names = missing.map((r) => displayValue(r.name)).join(', ');
+    return {
+      ready: false,
+      message: `trust Secret(s) ${names} are missing or hold no usable key`,
+    };
+  }
+  if (policy.spec.maxAge !== undefined && parseDuration(policy.spec.maxAge) === undefined)
+    return {
+      ready: false,
+      message: `maxAge ${displayValue(policy.spec.maxAge)} is not a duration`,
+    };
+  const usable = keys.some((k) => holdersOf(k).some((h) => eligible(policy, k, h)));
+  return usable
+    ? { ready: true }
+    : { ready: false, message: 'none of the keys it names is a usable trusted key' };
+}
+
+function judgePolicy(policy: TrustPolicy, facts: GenomeFacts, context: TrustContext): PolicyResult {
+  const { name, spec } = policy;
+  const base = { policy: name, mode: spec.mode };
+  const readiness = policyReadiness(policy, context.keys);
+  if (!readiness.ready)
+    return {
+      ...base,
+      held: false,
+      code: 'POLICY_NOT_READY',
+      message: `not ready: ${readiness.message}`,
+      signers: [],
+    };
+  const signers = facts.signed.map((keyId) => judgeSigner(policy, facts, keyId, context));
+  const counted = signers.filter((s) => s.counted).map((s) => s.keyId);
+  const refusal = quorumRefusal(spec, facts, signers) ?? ageRefusal(spec, facts, context.now);
+  if (refusal !== undefined) return { ...base, held: false, ...refusal, signers };
+  return { ...base, held: true, message: `held: signed by ${counted.join(', ')}`, signers };
+}
+
+function quorumRefusal(
+  spec: TrustPolicySpec,
+  facts: GenomeFacts,
+  signers: readonly SignerResult[],
+): Refusal | undefined {
+  const counted = signers.filter((s) => s.counted).map((s) => s.keyId);
+  const required = Math.max(spec.threshold ?? 1, facts.threshold, 1);
+  if (counted.length < required) {
+    const would = (state: SignerState) =>
+      counted.length + signers.filter((s) => s.state === state).length >= required;
+    const code: RefusalCode = would('outside its validity window')
+      ? 'TRUST_KEY_OUTSIDE_WINDOW'
+      : would('a test key, not allowed by this policy')
+        ? 'GENOME_TEST_KEY_IN_PRODUCTION'
+        : counted.length === 0
+          ? 'GENOME_UNTRUSTED_SIGNER'
+          : 'GENOME_THRESHOLD_NOT_MET';
+    const reasons = signers.filter((s) => !s.counted && s.state !== 'not trusted');
+    const why =
+      reasons.length === 0
+        ? ''
+        : `; not counted: ${reasons.map((s) => `${s.keyId} (${s.state})`).join(', ')}`;
+    const message =
+      counted.length === 0
+        ? `none of the signers (${facts.signed.join(', ')}) is a trusted key${why}`
+        : `${counted.length} distinct trusted signer(s) (${counted.join(', ')}) signed; ${required} required${why}`;
+    return refuse(code, message, 'authority.threshold');
+  }
+  const missing = (spec.requiredKeyIds ?? []).filter((k) => !counted.includes(k));
+  if (missing.length > 0)
+    return refuse(
+      'POLICY_REQUIRED_SIGNER_MISSING',
+      `required signer(s) ${missing.join(', ')} did not sign, or do not count (${
+        signers
+          .filter((s) => missing.includes(s.keyId))
+          .map((s) => `${s.keyId}: ${s.state}`)
+          .join('; ') || 'no signature'
+      })`,
+      'signatures',
+    );
+  return undefined;
+}
+
+function ageRefusal(spec: TrustPolicySpec, facts: GenomeFacts, now: number): Refusal | undefined {
+  if (spec.maxAge === undefined) return undefined;
+  const maxAge = parseDuration(spec.maxAge) ?? 0;
+  const created = Date.parse(facts.createdAt);
+  if (!Number.isNaN(created) && now - created <= maxAge) return undefined;
+  return refuse(
+    'GENOME_TOO_OLD',
+    `created_at ${displayValue(facts.createdAt)} is older than the policy's maxAge ${spec.maxAge}`,
+    'created_at',
+  );
+}
+
+function judgeSigner(
+  policy: TrustPolicy,
+  facts: GenomeFacts,
+  keyId: string,
+  context: TrustContext,
+): SignerResult {
+  const state = signerState(policy, facts, keyId, context);
+  return { keyId, counted: state === 'counted', state };
+}
+
+function signerState(
+  policy: TrustPolicy,
+  facts: GenomeFacts,
+  keyId: string,
+  context: TrustContext,
+): SignerState {
+  const declared = facts.declared.find((d) => d.keyId === keyId)?.publicKey;
+  const key = context.keys.find((k) => k.keyId === keyId && k.key.spkiBase64 === declared);
+  if (key === undefined) return 'not trusted';
+  const holders = holdersOf(key).filter((h) => eligible(policy, key, h));
+  if (holders.length === 0) return 'not a key of this policy';
+  const current = holders.filter((h) => holderInWindow(h, context.now));
+  if (current.length === 0) return 'outside its validity window';
+  if (policy.spec.allowTestKeys !== true && current.every((h) => h.test))
+    return 'a test key, not allowed by this policy';
+  return 'counted';
+}
+
+/** Whether a key, as this holder holds it, is one the policy names. */
+function eligible(policy: TrustPolicy, key: TrustedKey, holder: KeyHolder): boolean {
+  const refs = policy.spec.keys?.secretRefs;
+  const ids = policy.spec.keys?.keyIds;
+  if (refs !== undefined && !refs.some((r) => r.name === holder.secret)) return false;
+  return ids === undefined || ids.includes(key.keyId);
+}
+
+/**
+ * A declared key id that a trusted key has with other key bytes: an impersonation attempt,
+ * refused whatever the policies say (GENOME_UNTRUSTED_SIGNER).
+ */
+export function impersonated(
+  declared: GenomeFacts['declared'],
+  keys: readonly TrustedKey[],
+): Refusal | undefined {
+  for (const [i, signer] of declared.entries()) {
+    const key = keys.find((k) => k.keyId === signer.keyId);
+    if (key !== undefined && key.key.spkiBase64 !== signer.publicKey)
+      return refuse(
+        'GENOME_UNTRUSTED_SIGNER',
+        `authority.signers[${i}] names trusted key id ${signer.keyId} with a different public key (${keyFingerprint(signer.publicKey)}); the trusted key is ${keyFingerprint(key.key.spkiBase64)}`,
+        `authority.signers[${i}].public_key`,
+      );
+  }
+  return undefined;
+}
+
+/**
+ * The flat model (no policies: every key counts, test keys too, at the genome's own threshold
+ * or `minSigners`), as `verify` and the tools without --policy judge: the same arithmetic as a
+ * policy's, without a policy's name in the message.
+ */
+export function judgeFlat(
+  facts: GenomeFacts,
+  keys: readonly TrustedKey[],
+  options: { minSigners?: number; now?: number } = {},
+): { ok: true; signers: string[] } | { ok: false; refusal: Refusal } {
+  const refusal = impersonated(facts.declared, keys);
+  if (refusal !== undefined) return { ok: false, refusal };
+  const flat: TrustPolicy = {
+    name: '',
+    spec: { mode: 'Enforce', threshold: options.minSigners, allowTestKeys: true },
+  };
+  const context = { namespaceLabels: {}, policies: [], keys, now: options.now ?? Date.now() };
+  const signers = facts.signed.map((keyId) => judgeSigner(flat, facts, keyId, context));
+  const failed = quorumRefusal(flat.spec, facts, signers);
+  if (failed !== undefined) return { ok: false, refusal: failed };
+  return { ok: true, signers: signers.filter((s) => s.counted).map((s) => s.keyId) };
+}
+
+function countedOf(result: PolicyResult): string[] {
+  return result.signers.filter((s) => s.counted).map((s) => s.keyId);
+}
+
+function testKeyWarnings(signers: readonly string[], context: TrustContext): string[] {
+  return signers
+    .filter((id) => context.keys.find((k) => k.keyId === id)?.test === true)
+    .map((id) => `signed by ${id}, a key marked as a TEST key: replace it before production`);
+}
