@@ -176,20 +176,31 @@ export function selects(
   const has = (key: string) => Object.prototype.hasOwnProperty.call(labels, key);
   for (const [key, value] of Object.entries(selector.matchLabels ?? {}))
     if (!has(key) || labels[key] !== value) return false;
-  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
-    const ok =
-      operator === 'In'
-        ? has(key) && values.includes(labels[key] ?? '')
-        : operator === 'NotIn'
-          ? !has(key) || !values.includes(labels[key] ?? '')
-          : operator === 'Exists'
-            ? has(key)
-            : operator === 'DoesNotExist'
-              ? !has(key)
-              : false; // an operator we do not know selects nothing (fail closed)
-    if (!ok) return false;
+  return (selector.matchExpressions ?? []).every((e) =>
+    requirementHolds(e, has(e.key), labels[e.key]),
+  );
+}
+
+type Requirement = NonNullable<LabelSelector['matchExpressions']>[number];
+
+/** One matchExpressions entry; an operator we do not know selects nothing (fail closed). */
+function requirementHolds(
+  { operator, values = [] }: Requirement,
+  present: boolean,
+  value: string | undefined,
+): boolean {
+  switch (operator) {
+    case 'In':
+      return present && values.includes(value ?? '');
+    case 'NotIn':
+      return !present || !values.includes(value ?? '');
+    case 'Exists':
+      return present;
+    case 'DoesNotExist':
+      return !present;
+    default:
+      return false;
   }
-  return true;
 }
 
 /** Whether a glob (`*` any run of characters, `?` one) matches the whole name. */
@@ -267,40 +278,46 @@ function quorumRefusal(
 ): Refusal | undefined {
   const counted = signers.filter((s) => s.counted).map((s) => s.keyId);
   const required = Math.max(spec.threshold ?? 1, facts.threshold, 1);
-  if (counted.length < required) {
-    const would = (state: SignerState) =>
-      counted.length + signers.filter((s) => s.state === state).length >= required;
-    const code: RefusalCode = would('outside its validity window')
-      ? 'TRUST_KEY_OUTSIDE_WINDOW'
-      : would('a test key, not allowed by this policy')
-        ? 'GENOME_TEST_KEY_IN_PRODUCTION'
-        : counted.length === 0
-          ? 'GENOME_UNTRUSTED_SIGNER'
-          : 'GENOME_THRESHOLD_NOT_MET';
-    const reasons = signers.filter((s) => !s.counted && s.state !== 'not trusted');
-    const why =
-      reasons.length === 0
-        ? ''
-        : `; not counted: ${reasons.map((s) => `${s.keyId} (${s.state})`).join(', ')}`;
-    const message =
-      counted.length === 0
-        ? `none of the signers (${facts.signed.join(', ')}) is a trusted key${why}`
-        : `${counted.length} distinct trusted signer(s) (${counted.join(', ')}) signed; ${required} required${why}`;
-    return refuse(code, message, 'authority.threshold');
-  }
+  if (counted.length < required) return shortOfQuorum(facts, signers, counted, required);
   const missing = (spec.requiredKeyIds ?? []).filter((k) => !counted.includes(k));
-  if (missing.length > 0)
-    return refuse(
-      'POLICY_REQUIRED_SIGNER_MISSING',
-      `required signer(s) ${missing.join(', ')} did not sign, or do not count (${
-        signers
-          .filter((s) => missing.includes(s.keyId))
-          .map((s) => `${s.keyId}: ${s.state}`)
-          .join('; ') || 'no signature'
-      })`,
-      'signatures',
-    );
-  return undefined;
+  if (missing.length === 0) return undefined;
+  const states = signers
+    .filter((s) => missing.includes(s.keyId))
+    .map((s) => `${s.keyId}: ${s.state}`)
+    .join('; ');
+  return refuse(
+    'POLICY_REQUIRED_SIGNER_MISSING',
+    `required signer(s) ${missing.join(', ')} did not sign, or do not count (${states || 'no signature'})`,
+    'signatures',
+  );
+}
+
+/** The refusal of a quorum not met: why the signers that did not count did not. */
+function shortOfQuorum(
+  facts: GenomeFacts,
+  signers: readonly SignerResult[],
+  counted: readonly string[],
+  required: number,
+): Refusal {
+  const would = (state: SignerState) =>
+    counted.length + signers.filter((s) => s.state === state).length >= required;
+  const code: RefusalCode = would('outside its validity window')
+    ? 'TRUST_KEY_OUTSIDE_WINDOW'
+    : would('a test key, not allowed by this policy')
+      ? 'GENOME_TEST_KEY_IN_PRODUCTION'
+      : counted.length === 0
+        ? 'GENOME_UNTRUSTED_SIGNER'
+        : 'GENOME_THRESHOLD_NOT_MET';
+  const reasons = signers.filter((s) => !s.counted && s.state !== 'not trusted');
+  const why =
+    reasons.length === 0
+      ? ''
+      : `; not counted: ${reasons.map((s) => `${s.keyId} (${s.state})`).join(', ')}`;
+  const message =
+    counted.length === 0
+      ? `none of the signers (${facts.signed.join(', ')}) is a trusted key${why}`
+      : `${counted.length} distinct trusted signer(s) (${counted.join(', ')}) signed; ${required} required${why}`;
+  return refuse(code, message, 'authority.threshold');
 }
 
 function ageRefusal(spec: TrustPolicySpec, facts: GenomeFacts, now: number): Refusal | undefined {

@@ -318,18 +318,15 @@ function checkSignature(
     const message = 'sig_base64 is not base64 of 64 bytes';
     return refuse('GENOME_INVALID_SIGNATURE', message, `${fieldOf(subject, index)}.sig_base64`);
   }
-  const declared = subject.genome.authority.signers.find(
-    (s) => s.key_id === signature.signer_key_id,
-  );
-  const key = declaredKey(declared?.public_key ?? '');
-  if (typeof key === 'string') {
-    const message = `the key of ${signature.signer_key_id} is unusable: ${key}`;
+  const verified = signatureVerifies(subject, signature, bytes);
+  if (typeof verified === 'string') {
+    const message = `the key of ${signature.signer_key_id} is unusable: ${verified}`;
     return refuse('GENOME_INVALID_SIGNATURE', message, fieldOf(subject, index));
   }
-  const cacheKey = `${subject.genomeId} ${signature.signer_key_id} ${declared?.public_key ?? ''} ${signature.sig_base64}`;
-  const verifies = () => verifyEd25519(key, subject.bytes, bytes);
-  const cache = subject.policy.signatures;
-  if (cache === undefined ? verifies() : cache.result(cacheKey, verifies)) return undefined;
+  if (verified) return undefined;
+  const key = declaredKey(
+    declaredKeyOf(subject.genome, signature.signer_key_id),
+  ) as Ed25519PublicKey;
   const legacy = verifyEd25519(key, legacyCanonicalBytes(subject.genome), bytes)
     ? ' It verifies only over the legacy form of an early upstream tool, which did not cover nested content: re-sign with genome-sign.'
     : '';
@@ -338,6 +335,30 @@ function checkSignature(
     `the signature by ${signature.signer_key_id} does not match the genome's canonical bytes.${legacy}`,
     fieldOf(subject, index),
   );
+}
+
+/** The public key the signer of `keyId` declares ('' when none). */
+function declaredKeyOf(genome: Genome, keyId: string): string {
+  return genome.authority.signers.find((s) => s.key_id === keyId)?.public_key ?? '';
+}
+
+/**
+ * Whether the signature verifies against the key its signer declares (from the cache when
+ * given one), or why that key is unusable.
+ */
+function signatureVerifies(
+  subject: Subject,
+  signature: GenomeSignature,
+  bytes: Uint8Array,
+): boolean | string {
+  const declared = declaredKeyOf(subject.genome, signature.signer_key_id);
+  const key = declaredKey(declared);
+  if (typeof key === 'string') return key;
+  const verifies = () => verifyEd25519(key, subject.bytes, bytes);
+  const cache = subject.policy.signatures;
+  if (cache === undefined) return verifies();
+  const cacheKey = `${subject.genomeId} ${signature.signer_key_id} ${declared} ${signature.sig_base64}`;
+  return cache.result(cacheKey, verifies);
 }
 
 /** The field path of the index-th signature; built only for a refusal. */
