@@ -62,12 +62,12 @@ lint: deps ## ESLint, Prettier and the TypeScript compiler
 	npx prettier --check .
 
 .PHONY: crds
-crds: deps ## Regenerate crds/ from core/genome-schema.ts and core/crd.ts, and copy it into the chart
+crds: deps ## Regenerate crds/ (Genome, GenomeTrustPolicy) from core/, and copy them into the chart
 	$(TSX) scripts/generate-crd.ts
 	$(TSX) scripts/sync-chart.ts
 
 .PHONY: verify
-verify: deps ## Fail when generated files (the CRD, the chart's copies) drift from their source
+verify: deps ## Fail when generated files (the CRDs, the chart's copies) drift from their source
 	$(TSX) scripts/generate-crd.ts --check
 	$(TSX) scripts/sync-chart.ts --check
 

@@ -79,4 +79,41 @@ describe('genomeCrd', () => {
     });
     expect(spec.properties.rollout.description).toMatch(/genome\.mathison\.io\/id/);
   });
+
+  it('has status.policies: per matching policy, whether it held, why not, and each signer (PolicyResult)', () => {
+    const status = (genomeCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.status;
+    const policies = status.properties.policies;
+    expect(policies).toMatchObject({ type: 'array', maxItems: 64 });
+    expect(policies['x-kubernetes-list-map-keys']).toEqual(['policy']);
+    const item = policies.items;
+    expect(Object.keys(item.properties).sort()).toEqual([
+      'held',
+      'message',
+      'mode',
+      'policy',
+      'reason',
+      'signers',
+    ]);
+    expect(item.required).toEqual(['policy', 'mode', 'held']);
+    expect(item.properties.mode.enum).toEqual(['Enforce', 'Warn', 'Audit']);
+    expect(item.properties.held.type).toBe('boolean');
+    expect(item.properties.signers).toMatchObject({ type: 'array', maxItems: 64 });
+    const signer = item.properties.signers.items;
+    expect(Object.keys(signer.properties).sort()).toEqual(['counted', 'keyId', 'state']);
+    expect(signer.properties.counted.type).toBe('boolean');
+    walk(policies, 'status.policies', (s, path) => expect(s.description, path).toBeTruthy());
+  });
+
+  it('keeps the rest of the status as it was', () => {
+    const status = (genomeCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.status;
+    expect(Object.keys(status.properties)).toEqual([
+      'observedGeneration',
+      'genomeId',
+      'shortId',
+      'verifiedSigners',
+      'configMapName',
+      'conditions',
+      'policies',
+    ]);
+  });
 });

@@ -1,4 +1,5 @@
 import { GENOME_SCHEMA, type SchemaNode } from './genome-schema.ts';
+import { POLICY_MODES } from './trust-policy.ts';
 
 import {
   GENERATED_BY_ANNOTATION,
@@ -20,6 +21,11 @@ export {
   GENOME_PLURAL,
   GENOME_VERSION,
 } from './api.ts';
+
+/** At most this many policy results in a Genome's status.policies. */
+export const MAX_POLICY_RESULTS = 64;
+/** At most this many signers per policy result (a genome has at most 32). */
+export const MAX_POLICY_SIGNERS = 64;
 
 /** An OpenAPI v3 schema as the API server takes it in a CRD. */
 export type OpenApiSchema = Record<string, unknown>;
@@ -72,31 +78,84 @@ function stringSchema(node: Extract<SchemaNode, { type: 'string' }>): OpenApiSch
   };
 }
 
-const condition: OpenApiSchema = {
-  type: 'object',
-  description: 'A standard Kubernetes condition.',
-  required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
-  properties: {
-    type: { type: 'string', description: 'Verified, or Ready (the summary).' },
-    status: {
-      type: 'string',
-      enum: ['True', 'False', 'Unknown'],
-      description: 'True, False or Unknown.',
+/** A standard Kubernetes condition; `types` says which types the resource has. */
+export function conditionSchema(types: string): OpenApiSchema {
+  return {
+    type: 'object',
+    description: 'A standard Kubernetes condition.',
+    required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+    properties: {
+      type: { type: 'string', description: types },
+      status: {
+        type: 'string',
+        enum: ['True', 'False', 'Unknown'],
+        description: 'True, False or Unknown.',
+      },
+      reason: {
+        type: 'string',
+        description: 'CamelCase reason, or a refusal code such as GENOME_INVALID_SIGNATURE.',
+      },
+      message: { type: 'string', description: 'What happened, and what to do.' },
+      lastTransitionTime: {
+        type: 'string',
+        format: 'date-time',
+        description: 'When status last changed.',
+      },
+      observedGeneration: {
+        type: 'integer',
+        format: 'int64',
+        description: 'The generation this condition is about.',
+      },
     },
+  };
+}
+
+/** status.policies[].signers[]: one signer of the genome as one policy judged it (SignerResult). */
+const policySignerSchema: OpenApiSchema = {
+  type: 'object',
+  description: 'A key id that signed the genome, and whether it counted for this policy.',
+  required: ['keyId', 'counted', 'state'],
+  properties: {
+    keyId: { type: 'string', description: 'The key id of a signature that verified.' },
+    counted: {
+      type: 'boolean',
+      description: "Whether it counted towards this policy's quorum.",
+    },
+    state: {
+      type: 'string',
+      description:
+        'Why it counted or not: "counted"; "not trusted" (no trust Secret holds this key); "not a key of this policy" (outside its spec.keys); "outside its validity window" (its Secret\'s not-before/not-after); "a test key, not allowed by this policy" (spec.allowTestKeys).',
+    },
+  },
+};
+
+/** status.policies[]: one matching GenomeTrustPolicy's result (core/trust-policy.ts PolicyResult). */
+const policyResultSchema: OpenApiSchema = {
+  type: 'object',
+  description: 'One GenomeTrustPolicy that matches this Genome, and its result.',
+  required: ['policy', 'mode', 'held'],
+  properties: {
+    policy: { type: 'string', description: 'The name of the GenomeTrustPolicy.' },
+    mode: {
+      type: 'string',
+      enum: [...POLICY_MODES],
+      description:
+        'Its spec.mode: Enforce (must hold for the Genome to be verified), Warn (a failure warns), Audit (only reported).',
+    },
+    held: { type: 'boolean', description: 'Whether the policy holds for this genome.' },
     reason: {
       type: 'string',
-      description: 'CamelCase reason, or a refusal code such as GENOME_INVALID_SIGNATURE.',
+      description:
+        'Why it does not hold: a refusal code such as POLICY_REQUIRED_SIGNER_MISSING (absent when it holds; the message says what to do).',
     },
-    message: { type: 'string', description: 'What happened, and what to do.' },
-    lastTransitionTime: {
-      type: 'string',
-      format: 'date-time',
-      description: 'When status last changed.',
-    },
-    observedGeneration: {
-      type: 'integer',
-      format: 'int64',
-      description: 'The generation this condition is about.',
+    message: { type: 'string', description: 'What the policy found, and what to do.' },
+    signers: {
+      type: 'array',
+      maxItems: MAX_POLICY_SIGNERS,
+      description: 'Each signer of the genome, and whether it counted for this policy.',
+      items: policySignerSchema,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['keyId'],
     },
   },
 };
@@ -127,9 +186,18 @@ const statusSchema: OpenApiSchema = {
     conditions: {
       type: 'array',
       description: 'Verified and Ready conditions.',
-      items: condition,
+      items: conditionSchema('Verified, or Ready (the summary).'),
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
+    },
+    policies: {
+      type: 'array',
+      maxItems: MAX_POLICY_RESULTS,
+      description:
+        'The GenomeTrustPolicies that match this Genome (its namespace, its signed name), each held or not and why, with every signer and whether it counted (docs/trust-policies.md).',
+      items: policyResultSchema,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['policy'],
     },
   },
 };

@@ -1,6 +1,6 @@
 /**
  * sync-chart [--check]: copies into charts/genome-operator the files whose one source is
- * elsewhere in the repository: the CRD (crds/, generated from core/), the TOTK sample genome
+ * elsewhere in the repository: the CRDs (crds/, generated from core/), the TOTK sample genome
  * and its TEST trust key (genomes/). With --check it writes nothing and exits 1 when a copy
  * has drifted (make verify).
  */
@@ -11,6 +11,7 @@ const root = join(import.meta.dirname, '..');
 const chart = join(root, 'charts', 'genome-operator');
 const COPIES: [source: string, target: string][] = [
   ['crds/genomes.mathison.io.yaml', 'crds/genomes.mathison.io.yaml'],
+  ['crds/genometrustpolicies.mathison.io.yaml', 'crds/genometrustpolicies.mathison.io.yaml'],
   ['genomes/TOTK_ROOT_v1.0.0/genome.json', 'files/totk-genome.json'],
   [
     'genomes/TOTK_ROOT_v1.0.0/TEST-ONLY-totk-key-001.trust.json',
