@@ -142,6 +142,15 @@ describe('judge', () => {
     });
   });
 
+  it('a policy that cannot be read governs everything and refuses it (fail closed)', () => {
+    const unreadable: TrustPolicy = { name: 'typo', spec: { mode: 'Enforce' }, problem: 'bad' };
+    expect(judged(factsOf(signedBy(dev)), 'dev', [...POLICIES, unreadable])).toMatchObject({
+      ok: false,
+      code: 'POLICY_NOT_READY',
+      message: 'policy typo: not ready: bad',
+    });
+  });
+
   it('a policy naming a missing Secret is not ready and refuses what it governs', () => {
     const broken = policy('broken', { keys: { secretRefs: [{ name: 'gone' }] } });
     expect(policyReadiness(broken, KEYS)).toMatchObject({ ready: false, message: /gone/ });
@@ -170,6 +179,7 @@ describe('judge', () => {
       code: 'TRUST_KEY_OUTSIDE_WINDOW',
     });
     expect(nextKeyBoundary(keys, NOW)).toBe(NOW + 5_000);
+    expect(judged(facts, 'dev', POLICIES, { keys }).changesAt).toBe(NOW + 5_000);
     expect(nextKeyBoundary(keys, NOW + 5_000)).toBeUndefined();
     // verify() (the flat model) honours the window too.
     expect(verify(genome(signedBy(dev)), keys, { maxBytes: 1e6, now: NOW + 5_000 })).toMatchObject({
@@ -202,7 +212,10 @@ describe('judge', () => {
     const old = factsOf(signedBy(dev), withFields({ created_at: '2026-12-01T00:00:00Z' }));
     expect(judged(old, 'x', [aged])).toMatchObject({ ok: false, code: 'GENOME_TOO_OLD' });
     const recent = factsOf(signedBy(dev), withFields({ created_at: '2026-12-05T00:00:00Z' }));
-    expect(judged(recent, 'x', [aged]).ok).toBe(true);
+    expect(judged(recent, 'x', [aged])).toMatchObject({
+      ok: true,
+      changesAt: Date.parse('2026-12-06T00:00:00Z'),
+    });
   });
 
   it('refuses an impersonated key id whatever the policies say', () => {

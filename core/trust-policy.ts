@@ -54,6 +54,12 @@ export interface TrustPolicySpec {
 export interface TrustPolicy {
   name: string;
   spec: TrustPolicySpec;
+  /**
+   * Why the policy as stored cannot be read (core/trust-policy-read.ts), if it cannot: it then
+   * governs every Genome and is not ready, so they are all refused until it is fixed (fail
+   * closed: what it would have required cannot be told).
+   */
+  problem?: string;
 }
 
 /**
@@ -112,9 +118,16 @@ export interface TrustContext {
 }
 
 /** The decision: verified or refused, the verified signers, and each matching policy's result. */
-export type TrustJudgement =
-  | { ok: true; signers: string[]; warnings: string[]; policies: PolicyResult[] }
-  | (Refusal & { ok: false; warnings: string[]; policies: PolicyResult[] });
+export type TrustJudgement = ({ ok: true; signers: string[] } | (Refusal & { ok: false })) & {
+  warnings: string[];
+  policies: PolicyResult[];
+  /**
+   * The next instant (epoch ms) at which the judgement may change with time alone: a signer's
+   * key entering or leaving its window, or the genome passing a policy's maxAge. Undefined
+   * when none is ahead. Judge again then: nothing in the cluster changes at that moment.
+   */
+  changesAt?: number;
+};
 
 /**
  * Judges a genome under the policies. Every matching `Enforce` policy must hold; `Warn` ones
@@ -124,6 +137,12 @@ export type TrustJudgement =
  * refused whatever the policies say. Never throws on any policies or keys.
  */
 export function judge(facts: GenomeFacts, context: TrustContext): TrustJudgement {
+  const judgement = judgeNow(facts, context);
+  const changesAt = nextChange(facts, judgement.policies, context);
+  return changesAt === undefined ? judgement : { ...judgement, changesAt };
+}
+
+function judgeNow(facts: GenomeFacts, context: TrustContext): TrustJudgement {
   const impersonation = impersonated(facts.declared, context.keys);
   if (impersonation !== undefined)
     return { ok: false, ...impersonation, warnings: [], policies: [] };
@@ -153,6 +172,28 @@ export function judge(facts: GenomeFacts, context: TrustContext): TrustJudgement
     warnings: [...warnings, ...testKeyWarnings(signers, context)],
     policies: results,
   };
+}
+
+/** The next instant after `now` at which time alone may change the judgement, if any. */
+function nextChange(
+  facts: GenomeFacts,
+  results: readonly PolicyResult[],
+  context: TrustContext,
+): number | undefined {
+  const { now } = context;
+  const signerKeys = context.keys.filter((k) => facts.signed.includes(k.keyId));
+  const windows = signerKeys
+    .flatMap(holdersOf)
+    .flatMap((h) => [h.notBefore, h.notAfter])
+    .filter((t): t is number => t !== undefined);
+  const created = Date.parse(facts.createdAt);
+  const matched = new Set(results.map((r) => r.policy));
+  const ages = context.policies
+    .filter((p) => matched.has(p.name) && p.spec.maxAge !== undefined)
+    .map((p) => created + (parseDuration(p.spec.maxAge ?? '') ?? 0))
+    .filter((t) => !Number.isNaN(t));
+  const ahead = [...windows, ...ages].filter((t) => t > now);
+  return ahead.length === 0 ? undefined : Math.min(...ahead);
 }
 
 /** Whether a policy governs a genome of this name in a namespace of these labels. */
@@ -232,6 +273,7 @@ export function policyReadiness(
   policy: TrustPolicy,
   keys: readonly TrustedKey[],
 ): { ready: true } | { ready: false; message: string } {
+  if (policy.problem !== undefined) return { ready: false, message: policy.problem };
   const held = new Set(keys.flatMap((k) => holdersOf(k).flatMap((h) => h.secret ?? [])));
   const missing = (policy.spec.keys?.secretRefs ?? []).filter((r) => !held.has(r.name));
   if (missing.length > 0) {
