@@ -81,6 +81,12 @@ export const REFUSAL_CODES = {
     action:
       'kubectl describe gtp <name> says why; create the missing trust Secret or correct the policy',
   },
+  POLICY_INVALID: {
+    meaning:
+      'a GenomeTrustPolicy cannot be read: a field is missing, of the wrong type, not a field of the spec, or out of bounds (or a policy file given with --policy cannot be read as YAML within its limits)',
+    action:
+      'fix the field named in the message (kubectl explain gtp.spec; docs/trust-policies.md), then apply the policy or run genome-verify again',
+  },
   POLICY_REQUIRED_SIGNER_MISSING: {
     meaning:
       'a key id that a governing trust policy requires (spec.requiredKeyIds) is not among the signers that count',
