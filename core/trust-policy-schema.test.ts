@@ -4,7 +4,7 @@ import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { KEY_ID_PATTERN } from './genome-schema.ts';
 import { POLICY_MODES, type TrustPolicySpec } from './trust-policy.ts';
-import { TRUST_POLICY_PLURAL, trustPolicyCrd } from './trust-policy-schema.ts';
+import { defaultTrustPolicy, TRUST_POLICY_PLURAL, trustPolicyCrd } from './trust-policy-schema.ts';
 
 type Schema = Record<string, any>;
 const version = () => (trustPolicyCrd() as any).spec.versions[0];
@@ -144,5 +144,17 @@ describe('trustPolicyCrd', () => {
       expect(status.properties[count]).toMatchObject({ type: 'integer', minimum: 0 });
     expect(status.properties.conditions['x-kubernetes-list-map-keys']).toEqual(['type']);
     expect(status.properties.conditions.items.required).toContain('type');
+  });
+});
+
+describe('defaultTrustPolicy', () => {
+  it('is the flat model: Enforce, no match, no keys, no threshold; test keys only when asked', () => {
+    expect(defaultTrustPolicy({ allowTestKeys: false })).toEqual({
+      apiVersion: 'mathison.io/v1alpha1',
+      kind: 'GenomeTrustPolicy',
+      metadata: { name: 'default' },
+      spec: { mode: 'Enforce', allowTestKeys: false },
+    });
+    expect(defaultTrustPolicy({ allowTestKeys: true }).spec.allowTestKeys).toBe(true);
   });
 });

@@ -8,7 +8,7 @@
 import { GENERATED_BY_ANNOTATION, GENOME_GROUP, GENOME_VERSION } from './api.ts';
 import { conditionSchema, type OpenApiSchema } from './crd.ts';
 import { KEY_ID_PATTERN } from './genome-schema.ts';
-import { POLICY_MODES } from './trust-policy.ts';
+import { POLICY_MODES, type TrustPolicySpec } from './trust-policy.ts';
 
 /** Kind, plural and short name of the GenomeTrustPolicy resource (group and version: Genome's). */
 export const TRUST_POLICY_KIND = 'GenomeTrustPolicy';
@@ -282,5 +282,27 @@ export function trustPolicyCrd(): Record<string, unknown> {
         },
       ],
     },
+  };
+}
+
+/** The name of the policy the chart, `make dev` and the tests create. */
+export const DEFAULT_TRUST_POLICY_NAME = 'default';
+
+/**
+ * The `default` GenomeTrustPolicy: the flat model (every namespace, every genome, every trust
+ * Secret, the genome's own threshold), refusing what fails (Enforce). Test keys count only
+ * where production mode is off. The chart's templates/trust-policy.yaml renders the same.
+ */
+export function defaultTrustPolicy(options: { allowTestKeys: boolean }): {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  spec: TrustPolicySpec;
+} {
+  return {
+    apiVersion: `${GENOME_GROUP}/${GENOME_VERSION}`,
+    kind: TRUST_POLICY_KIND,
+    metadata: { name: DEFAULT_TRUST_POLICY_NAME },
+    spec: { mode: 'Enforce', allowTestKeys: options.allowTestKeys },
   };
 }

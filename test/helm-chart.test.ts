@@ -11,6 +11,7 @@ import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTrustPolicy } from '../core/trust-policy-schema.ts';
 import { genomeWebhookConfiguration, podWebhookConfiguration } from '../core/webhook-config.ts';
 import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 import {
@@ -516,6 +517,33 @@ describe('RBAC', () => {
       [base, 'update', 'deployments.apps', other, false],
       [base, 'create', 'configmaps', other, true],
       [base, 'update', 'pods', other, false],
+      // Trust policies (cluster-scoped): read, and their status written, by the operator ...
+      [base, 'get', 'genometrustpolicies.mathison.io', undefined, true],
+      [base, 'list', 'genometrustpolicies.mathison.io', undefined, true],
+      [base, 'watch', 'genometrustpolicies.mathison.io', undefined, true],
+      [base, 'update', 'genometrustpolicies.mathison.io#status', undefined, true],
+      [base, 'patch', 'genometrustpolicies.mathison.io#status', undefined, true],
+      [base, 'create', 'genometrustpolicies.mathison.io', undefined, false],
+      [base, 'update', 'genometrustpolicies.mathison.io', undefined, false],
+      [base, 'patch', 'genometrustpolicies.mathison.io', undefined, false],
+      [base, 'delete', 'genometrustpolicies.mathison.io', undefined, false],
+      // ... and the namespaces' labels they select by, listed and watched only.
+      [base, 'list', 'namespaces', undefined, true],
+      [base, 'watch', 'namespaces', undefined, true],
+      [base, 'get', 'namespaces', undefined, false],
+      [base, 'patch', 'namespaces', undefined, false],
+      [webhook, 'get', 'genometrustpolicies.mathison.io', undefined, true],
+      [webhook, 'list', 'genometrustpolicies.mathison.io', undefined, true],
+      [webhook, 'watch', 'genometrustpolicies.mathison.io', undefined, true],
+      [webhook, 'create', 'genometrustpolicies.mathison.io', undefined, false],
+      [webhook, 'patch', 'genometrustpolicies.mathison.io', undefined, false],
+      [webhook, 'delete', 'genometrustpolicies.mathison.io', undefined, false],
+      [webhook, 'patch', 'genometrustpolicies.mathison.io#status', undefined, false],
+      [webhook, 'list', 'namespaces', undefined, true],
+      [webhook, 'watch', 'namespaces', undefined, true],
+      [webhook, 'get', 'namespaces', undefined, false],
+      [webhook, 'update', 'namespaces', undefined, false],
+      [`${base}-selfcheck`, 'list', 'genometrustpolicies.mathison.io', undefined, false],
       [webhook, 'watch', 'genomes.mathison.io', other, true],
       [webhook, 'create', 'genomes.mathison.io', other, false],
       [webhook, 'update', 'genomes.mathison.io#status', other, false],
@@ -560,6 +588,182 @@ describe('RBAC', () => {
           `${sa} ${verb} ${resource} in ${namespace ?? '(cluster)'}: expected ${allowed ? 'yes' : 'no'}`,
       );
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('the GenomeTrustPolicy CRD and the default policy', () => {
+  /** A GenomeTrustPolicy named `name` with `spec`, as JSON for kubectl. */
+  const policy = (name: string, spec: object) =>
+    JSON.stringify({
+      apiVersion: 'mathison.io/v1alpha1',
+      kind: 'GenomeTrustPolicy',
+      metadata: { name },
+      spec,
+    });
+  const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}`;
+  const deleteLater = (name: string) =>
+    cleanups.push(() =>
+      kubectl(['delete', 'gtp', name, '--ignore-not-found', '--wait=false'], {
+        allowFailure: true,
+      }),
+    );
+
+  it('renders the default policy: Enforce, no match, no keys, no threshold, test keys only outside production', async () => {
+    const specOf = (objects: Rendered[]) => pick(objects, 'GenomeTrustPolicy', 'default').spec;
+    const defaults = await template('genome-operator', 'genome-system');
+    expect(specOf(defaults)).toEqual(defaultTrustPolicy({ allowTestKeys: false }).spec);
+    const dev = await template('genome-operator', 'genome-system', ['-f', DEV_VALUES]);
+    expect(specOf(dev)).toEqual(defaultTrustPolicy({ allowTestKeys: true }).spec);
+    const none = await template('genome-operator', 'genome-system', [
+      ...['--set', 'trustPolicies.createDefault=false'],
+    ]);
+    expect(none.filter((o) => o.kind === 'GenomeTrustPolicy')).toEqual([]);
+    const refused = await helm([
+      ...['template', 'x', CHART, '-n', 'genome-system'],
+      ...['--set', 'trustPolicies.createDefualt=false'],
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("additional properties 'createDefualt' not allowed");
+  });
+
+  it("is the policy the test harness applies (installGenomeCrd), the chart's dev values' own", async () => {
+    const live = await kubectl(['get', 'gtp', 'default', '-o', 'json']);
+    const dev = await template('genome-operator', 'genome-system', ['-f', DEV_VALUES]);
+    expect((JSON.parse(live.stdout) as { spec: unknown }).spec).toEqual(
+      pick(dev, 'GenomeTrustPolicy', 'default').spec,
+    );
+    // Idempotent, also when test files install it at the same time.
+    const crd = join(ROOT, 'crds', 'genomes.mathison.io.yaml');
+    await Promise.all([installGenomeCrd(crd), installGenomeCrd(crd)]);
+  });
+
+  it('is accepted as rendered by the API server and listed by kubectl get gtp with its columns', async () => {
+    // Under another name: `default` itself is the shared one the other test files rely on.
+    for (const [values, allowTestKeys] of [
+      [[], false],
+      [['-f', DEV_VALUES], true],
+    ] as const) {
+      const rendered = pick(
+        await template('genome-operator', 'genome-system', [...values]),
+        'GenomeTrustPolicy',
+      );
+      const name = unique(`default-${String(allowTestKeys)}`);
+      deleteLater(name);
+      rendered.metadata.name = name;
+      await kubectl(['create', '-f', '-'], { input: JSON.stringify(rendered) });
+      const stored = await kubectl(['get', 'gtp', name, '-o', 'jsonpath={.spec.allowTestKeys}']);
+      expect(stored.stdout).toBe(String(allowTestKeys));
+      const table = await kubectl(['get', 'gtp', name]);
+      const [header, row] = table.stdout.trim().split('\n');
+      expect(header!.split(/\s+/)).toEqual([
+        'NAME',
+        'MODE',
+        'MATCHED',
+        'VERIFIED',
+        'REFUSED',
+        'READY',
+        'AGE',
+      ]);
+      expect(row).toMatch(new RegExp(`^${name}\\s+Enforce\\s`));
+    }
+  });
+
+  it('explains its fields (kubectl explain gtp.spec.threshold)', async () => {
+    // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+    const out = await eventually('kubectl explain gtp', async () => {
+      const got = await kubectl(['explain', 'gtp.spec.threshold'], { allowFailure: true });
+      return got.code === 0 ? got.stdout : undefined;
+    });
+    expect(out).toContain('GenomeTrustPolicy');
+    expect(out).toMatch(/FIELD:\s+threshold <integer>/);
+    // kubectl wraps the description.
+    expect(out.replace(/\s+/g, ' ')).toContain(
+      "The quorum is the larger of this and the genome's own signed authority.threshold",
+    );
+    const mode = await kubectl(['explain', 'gtp.spec.mode']);
+    expect(mode.stdout).toMatch(/Enforce[\s\S]*Warn[\s\S]*Audit/);
+  });
+
+  it('refuses a policy outside the schema, naming the field', async () => {
+    const cases: [spec: object, message: string][] = [
+      [{ mode: 'Sometimes' }, 'spec.mode: Unsupported value: "Sometimes"'],
+      [{}, 'spec.mode: Required value'],
+      [{ mode: 'Enforce', threshold: 0 }, 'spec.threshold: Invalid value: 0'],
+      [{ mode: 'Enforce', threshold: 65 }, 'spec.threshold: Invalid value: 65'],
+      [{ mode: 'Enforce', maxAge: '1y' }, 'spec.maxAge: Invalid value: "1y"'],
+      [
+        { mode: 'Enforce', keys: { secretRefs: [{ name: 'Not_A_Secret' }] } },
+        'spec.keys.secretRefs[0].name',
+      ],
+      [{ mode: 'Enforce', keys: { keyIds: ['a key'] } }, 'spec.keys.keyIds[0]'],
+      [
+        { mode: 'Enforce', requiredKeyIds: Array.from({ length: 33 }, (_, i) => `k${i}`) },
+        'spec.requiredKeyIds: Too many',
+      ],
+      [
+        { mode: 'Enforce', match: { genomeNames: Array.from({ length: 65 }, () => 'x') } },
+        'spec.match.genomeNames: Too many',
+      ],
+      [
+        {
+          mode: 'Enforce',
+          match: { namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'In' }] } },
+        },
+        'values must be non-empty for In and NotIn',
+      ],
+      [
+        {
+          mode: 'Enforce',
+          match: {
+            namespaceSelector: {
+              matchExpressions: [{ key: 'env', operator: 'Near', values: ['x'] }],
+            },
+          },
+        },
+        'spec.match.namespaceSelector.matchExpressions[0].operator: Unsupported value: "Near"',
+      ],
+    ];
+    const refusals = await Promise.all(
+      cases.map(([spec]) =>
+        kubectl(['create', '--dry-run=server', '-f', '-'], {
+          input: policy(unique('refused'), spec),
+          allowFailure: true,
+        }),
+      ),
+    );
+    cases.forEach(([spec, message], i) => {
+      expect(refusals[i]!.code, JSON.stringify(spec)).not.toBe(0);
+      expect(refusals[i]!.stderr, JSON.stringify(spec)).toContain(message);
+    });
+    // A full policy, as docs/trust-policies.md writes one, is accepted.
+    const full = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+      input: policy(unique('production'), {
+        mode: 'Enforce',
+        match: {
+          namespaceSelector: {
+            matchLabels: { env: 'production' },
+            matchExpressions: [{ key: 'tier', operator: 'Exists' }],
+          },
+          genomeNames: ['TOTK_*'],
+        },
+        keys: { secretRefs: [{ name: 'prod-signers' }], keyIds: ['prod-key-001'] },
+        threshold: 2,
+        requiredKeyIds: ['security-officer-1'],
+        allowTestKeys: false,
+        maxAge: '8760h',
+      }),
+    });
+    expect(full.code).toBe(0);
+  });
+
+  it('prunes unknown fields (a policy is not signed content)', async () => {
+    const name = unique('pruned');
+    deleteLater(name);
+    await kubectl(['create', '--validate=false', '-f', '-'], {
+      input: policy(name, { mode: 'Audit', surprise: true, keys: { extra: 1 } }),
+    });
+    const stored = await kubectl(['get', 'gtp', name, '-o', 'jsonpath={.spec}']);
+    expect(JSON.parse(stored.stdout)).toEqual({ mode: 'Audit', keys: {} });
   });
 });
 

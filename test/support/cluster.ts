@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { kubectlBinary } from '../../cluster/binaries.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { GENOME_GROUP, GENOME_PLURAL } from '../../core/api.ts';
+import { defaultTrustPolicy, TRUST_POLICY_PLURAL } from '../../core/trust-policy-schema.ts';
 import { PooledKubeConfig } from '../../kube/kubeconfig.ts';
 
 /** The outcome of one kubectl run. */
@@ -82,26 +85,43 @@ export async function eventually<T>(
   }
 }
 
+/** Runs kubectl until it succeeds (another test file may be creating the same object). */
+async function kubectlRetrying(args: string[], input?: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const out = await kubectl(args, { allowFailure: true, ...(input !== undefined && { input }) });
+    if (out.code === 0) return;
+    if (attempt >= 10)
+      throw new Error(`kubectl ${args.join(' ')} exited ${out.code}: ${out.stderr.trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+  }
+}
+
 /**
- * Applies the Genome CRD and waits until the API server serves it. Polls the condition
+ * Applies the Genome CRD and the GenomeTrustPolicy CRD (beside it in crds/), waits until the
+ * API server serves both, and applies the `default` policy that the chart and `make dev`
+ * create, test keys allowed (the tests sign with the repository's TEST key). Idempotent, and
+ * safe while other test files do the same against the same API server. Polls the condition
  * instead of `kubectl wait`, which fails at once ("<nil> is of the type <nil>") when it reads
  * the CRD before the API server has written any status.
  */
 export async function installGenomeCrd(crdPath: string): Promise<void> {
-  await kubectl(['apply', '-f', crdPath]);
-  const jsonpath = '{.status.conditions[?(@.type=="Established")].status}';
+  const policyCrdPath = join(dirname(crdPath), `${TRUST_POLICY_PLURAL}.${GENOME_GROUP}.yaml`);
+  await kubectlRetrying(['apply', '-f', crdPath, '-f', policyCrdPath]);
+  const jsonpath = '{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{end}';
   await eventually(
-    'the Genome CRD to be Established',
+    'the Genome and GenomeTrustPolicy CRDs to be Established',
     async () => {
       const got = await kubectl([
-        'get',
-        'crd',
-        'genomes.mathison.io',
-        '-o',
-        `jsonpath=${jsonpath}`,
+        ...['get', 'crd', `${GENOME_PLURAL}.${GENOME_GROUP}`],
+        ...[`${TRUST_POLICY_PLURAL}.${GENOME_GROUP}`, '-o', `jsonpath=${jsonpath}`],
       ]);
-      return got.stdout.trim() === 'True' ? true : undefined;
+      return got.stdout.trim() === 'TrueTrue' ? true : undefined;
     },
     30_000,
+  );
+  // Server-side apply: concurrent appliers converge on the same object instead of racing a create.
+  await kubectlRetrying(
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=genome-tests', '-f', '-'],
+    JSON.stringify(defaultTrustPolicy({ allowTestKeys: true })),
   );
 }
