@@ -628,6 +628,15 @@ describe('the GenomeTrustPolicy CRD and the default policy', () => {
     ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("additional properties 'createDefualt' not allowed");
+    // NOTES.txt says which policy governs, and whether test keys count.
+    const notes = async (args: string[]) =>
+      (await helm(['install', 'x', CHART, '-n', 'genome-system', '--dry-run=client', ...args]))
+        .stdout;
+    expect(await notes([])).toContain('test keys never count (production mode)');
+    expect(await notes(['-f', DEV_VALUES])).toContain('test keys count (production=false)');
+    expect(await notes(['--set', 'trustPolicies.createDefault=false'])).toContain(
+      'with none, every Genome is refused',
+    );
   });
 
   it("is the policy the test harness applies (installGenomeCrd), the chart's dev values' own", async () => {
