@@ -130,6 +130,20 @@ export interface GenomeStatus {
   /** The immutable ConfigMap that publishes the verified genome. */
   configMapName?: string;
   conditions?: GenomeCondition[];
+  /** The trust policies that matched (docs/trust-policies.md): held or not, and why. */
+  policies?: GenomePolicyStatus[];
+}
+
+/** One trust policy's judgement of the Genome, as its status shows it. */
+export interface GenomePolicyStatus {
+  policy: string;
+  mode: 'Enforce' | 'Warn' | 'Audit';
+  held: boolean;
+  /** The refusal code when it does not hold. */
+  reason?: string;
+  message: string;
+  /** Each signer: whether it counted for this policy, and why not. */
+  signers: { keyId: string; counted: boolean; state: string }[];
 }
 
 /**

@@ -63,6 +63,17 @@ export interface TrustPolicy {
 }
 
 /**
+ * The policy the chart and `make dev` create, named `default`: the flat model (every trust
+ * Secret, every namespace and genome, the genome's own threshold, test keys counted; the
+ * chart turns allowTestKeys off in production mode). Tighten trust by adding policies: every
+ * matching Enforce policy must hold.
+ */
+export const DEFAULT_TRUST_POLICY: TrustPolicy = {
+  name: 'default',
+  spec: { mode: 'Enforce', allowTestKeys: true },
+};
+
+/**
  * What trust is judged from, of a genome whose checks passed and whose every signature
  * verified (core/verify.ts examineGenome): a few hundred bytes, kept per Genome.
  */

@@ -27,6 +27,7 @@ import {
   type PublishedConfigMap,
 } from '../core/render.ts';
 import type { TrustedKey } from '../core/trust.ts';
+import type { PolicyResult } from '../core/trust-policy.ts';
 import type { CachedConfigMap } from './cached.ts';
 import type { Refused, Verdict, Verified } from '../core/verify.ts';
 
@@ -61,6 +62,10 @@ export interface DecideInput {
    */
   lastWrittenStatus: string | undefined;
   now: Date;
+  /** The trust policies that matched, and how each judged the genome (status.policies). */
+  policies?: readonly PolicyResult[];
+  /** Epoch ms at which time alone may change the verdict (a key's window, a maxAge). */
+  changesAt?: number;
 }
 
 /** What to do: the ConfigMap to apply, those to delete, the status and the Events. */
@@ -87,7 +92,10 @@ export interface Plan {
    * the Genome's own (earlierVerdict).
    */
   published: Map<string, Verdict>;
-  /** Reconcile again after this long: clean-up waits for the status written now. */
+  /**
+   * Reconcile again after this long: clean-up waits for the status written now, or the verdict
+   * changes with time alone then (a key's window, a maxAge: no event will come).
+   */
   requeueAfter?: number;
 }
 
@@ -109,7 +117,7 @@ export function decide(input: DecideInput): Plan {
     : undefined;
   const name = desired?.metadata.name;
   const previous = input.genome.status ?? {};
-  const status = statusFor(input.genome, verdict, name, input.now);
+  const status = withPolicies(statusFor(input.genome, verdict, name, input.now), input.policies);
   const published = publishing(input.owned, desired, previous);
   const writeStatus = !isDeepStrictEqual(comparable(previous), comparable(status));
   const remove = removable(input, name);
@@ -125,7 +133,42 @@ export function decide(input: DecideInput): Plan {
     verdict,
     inPlace: published.inPlace,
     published: publishedVerdicts(input, verdict, name, published.inPlace),
-    ...(deferCleanUp && { requeueAfter: CLEAN_UP_DELAY_MS }),
+    ...requeue(input, deferCleanUp),
+  };
+}
+
+/** When to look again: after the clean-up delay, or when time alone changes the verdict. */
+function requeue(input: DecideInput, deferCleanUp: boolean): { requeueAfter?: number } {
+  const delays = [
+    ...(deferCleanUp ? [CLEAN_UP_DELAY_MS] : []),
+    // A millisecond past the boundary: the window ends at not-after itself (exclusive).
+    ...(input.changesAt === undefined ? [] : [input.changesAt - input.now.getTime() + 1]),
+  ].map((ms) => Math.max(1, ms));
+  return delays.length === 0 ? {} : { requeueAfter: Math.min(...delays) };
+}
+
+/** Most policies and signers a status lists (the CRD's bounds). */
+const MAX_STATUS_POLICIES = 64;
+const MAX_STATUS_SIGNERS = 64;
+
+/**
+ * The status with the policies that judged the genome: each one's mode, whether it held and
+ * why not, and each signer's state. `kubectl describe gn` answers "why refused" with it.
+ */
+function withPolicies(status: GenomeStatus, policies?: readonly PolicyResult[]): GenomeStatus {
+  if (policies === undefined) return status;
+  return {
+    ...status,
+    policies: policies.slice(0, MAX_STATUS_POLICIES).map((p) => ({
+      policy: p.policy,
+      mode: p.mode,
+      held: p.held,
+      ...(p.code !== undefined && { reason: p.code }),
+      message: displayMessage(p.message),
+      signers: p.signers
+        .slice(0, MAX_STATUS_SIGNERS)
+        .map((s) => ({ keyId: s.keyId, counted: s.counted, state: s.state })),
+    })),
   };
 }
 

@@ -20,6 +20,7 @@ import { IdleMemoryRelease } from './runtime/memory.ts';
 import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
+import { watchTrustView, type TrustView } from '../kube/trust-view.ts';
 import { startControllers } from './controllers/index.ts';
 import { runWhileLeading } from './runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
@@ -46,6 +47,8 @@ interface Caches {
   /** The Deployments and StatefulSets that opt into rollouts, shrunk to what rollouts read. */
   workloads: Informer<CachedWorkload & KubernetesObject>[];
   trust: TrustSource;
+  /** The keys with the trust policies and the namespaces' labels (kube/trust-view.ts). */
+  view: TrustView;
 }
 
 /** How long the operator is idle after work before it gives memory back (operator/runtime/memory.ts). */
@@ -70,6 +73,7 @@ async function startCaches(
   metrics: OperatorMetrics,
 ): Promise<Caches> {
   const trust = await watchTrustedKeys(kc, settings.namespace, log);
+  const view = await watchTrustView(kc, trust, log);
   const path = `/apis/${GENOME_GROUP}/${GENOME_VERSION}`;
   const client = operatorClient(kc);
   const store = new GenomeStore({
@@ -88,6 +92,7 @@ async function startCaches(
   const genomes = store.cache;
   return {
     trust,
+    view,
     store,
     // managedFields and kubectl's last-applied copy are dropped from every cached object: for a
     // Genome each is about as large as its genome, and nothing here reads them.
@@ -122,6 +127,8 @@ async function startCaches(
 
 function notReady(caches: Caches): string | undefined {
   if (!caches.trust.synced()) return 'trusted keys not loaded (or their watch is down)';
+  if (!caches.view.synced())
+    return 'trust policies or namespaces not loaded (or their watch is down)';
   const unsynced: string[] = (['genomes', 'configMaps', 'pods'] as const).filter(
     (c) => !caches[c].synced(),
   );
@@ -179,7 +186,7 @@ function controllersOf(wiring: Wiring, memory: IdleMemoryRelease) {
     configMaps: caches.configMaps,
     pods: caches.pods,
     workloads: caches.workloads,
-    trust: caches.trust,
+    trust: caches.view,
     client: operatorClient(kc),
     workloadWrites: workloadWrites(kc),
     events: eventRecorder(kc, log),

@@ -1,7 +1,16 @@
 import { sha256Hex } from '../core/canonical.ts';
-import { parseGenome, validateGenome, type Genome } from '../core/genome.ts';
+import { refuse } from '../core/codes.ts';
+import { parseGenome, validateGenome, type Genome, type GenomeResult } from '../core/genome.ts';
+import { judge, type PolicyResult, type TrustContext } from '../core/trust-policy.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import { verify, verifyValidated, type Verdict } from '../core/verify.ts';
+import {
+  examineGenome,
+  SignatureCache,
+  MAX_GENOME_BYTES,
+  type Examined,
+  type Refused,
+  type Verdict,
+} from '../core/verify.ts';
 
 /** A version of a key set: equal for the same keys (ids, key bytes, test marks) in any order. */
 export function keySetVersion(keys: readonly TrustedKey[]): string {
@@ -15,82 +24,95 @@ export interface Revision {
   generation: number;
 }
 
+/** What a genome is judged under: the keys, the policies, its namespace's labels, the time. */
+export type TrustInputs = TrustContext;
+
+/** A verdict, the results of the policies that matched, and when time alone may change it. */
+export interface Judged {
+  verdict: Verdict;
+  policies: readonly PolicyResult[];
+  /** Epoch ms at which to judge again (a key window, a maxAge), if any. */
+  changesAt?: number;
+}
+
 const LIMIT = 10_000;
 
+/** What examining a genome left: its facts (no genome text), or its refusal. */
+type Examination = Omit<Examined, 'genome'> | Refused;
+
 /**
- * Verdicts cached by the digest of the whole signed document (signatures included) and the
- * key-set version: a genome is verified again only when its document or the trusted keys
- * changed. Not by genome id: the id leaves the signatures out, and two Genomes with the same
- * content but other signatures (another tenant's copy, a forged one) must never share a
- * verdict, its signers or the keys it publishes. The digest of a Genome revision is remembered
- * too, so that a cache hit costs no serialization.
+ * Each genome examined once (its own checks, every signature verified: core/verify.ts
+ * examineGenome), then judged under the policies and keys of the moment (core/trust-policy.ts
+ * `judge`, arithmetic). A change of keys, policies, namespace labels or time re-judges from
+ * the kept facts: no signature is verified again and no genome needs to be read.
+ *
+ * Examinations are cached by the digest of the whole signed document (signatures included),
+ * not by genome id: the id leaves the signatures out, and two Genomes with the same content
+ * but other signatures (another tenant's copy, a forged one) must never share a verdict. The
+ * digest of a Genome revision is remembered too, so a cache hit costs no serialization.
  */
 export class VerifyCache {
   private readonly digests = new Map<string, string | undefined>();
-  private readonly verdicts = new Map<string, Verdict>();
-  private version = '';
-  /** How many verdicts were computed (not served from the cache). */
+  private readonly examinations = new Map<string, Examination>();
+  /** The genomes of published ConfigMaps (decide reads their name and threshold), by uid. */
+  private readonly publishedGenomes = new Map<string, Genome | undefined>();
+  private readonly signatures = new SignatureCache();
+  /** How many genomes were examined (not served from the cache). */
   computed = 0;
 
-  /** The verdict for a revision's genome under the keys of `version`; `fresh` when computed now. */
+  /** Signature verifications done (each signature of each document once). */
+  get verifications(): number {
+    return this.signatures.verifications;
+  }
+
+  /** The judgement of a revision's genome under `inputs`; `fresh` when examined now. */
   verdict(
     revision: Revision,
     genome: unknown,
-    keys: readonly TrustedKey[],
-    version: string,
-  ): { verdict: Verdict; fresh: boolean } {
-    this.useVersion(version);
+    inputs: TrustInputs,
+  ): { judged: Judged; fresh: boolean } {
     const digest = this.digestOf(revision, genome);
-    const key = `${digest}|${version}`;
-    const cached = digest === undefined ? undefined : this.verdicts.get(key);
-    // A cached verdict holds no genome (it would keep an old copy of every Genome alive beside
-    // the informer's current one): the caller's genome, of the same revision, is put back.
-    if (cached !== undefined)
-      return {
-        verdict: cached.ok ? { ...cached, genome: genome as Genome } : cached,
-        fresh: false,
-      };
-    const verdict = verify(genome, keys);
-    this.computed++;
-    if (digest !== undefined) this.remember(this.verdicts, key, withoutGenome(verdict));
-    return { verdict, fresh: true };
+    const cached = digest === undefined ? undefined : this.examinations.get(digest);
+    const examination = cached ?? this.examine(validateGenome(genome));
+    if (cached === undefined && digest !== undefined)
+      this.remember(this.examinations, digest, examination);
+    return { judged: judged(examination, genome as Genome, inputs), fresh: cached === undefined };
   }
 
   /**
-   * The verdict, under the keys of `version`, for the genome.json text of a published
-   * ConfigMap (by its uid: its content is immutable): an older genome that pods still mount.
+   * The judgement, under `inputs`, of the genome.json text of a published ConfigMap (by its
+   * uid: its content is immutable): an older genome that pods still mount.
    */
-  publishedVerdict(
-    uid: string,
-    text: string,
-    keys: readonly TrustedKey[],
-    version: string,
-  ): Verdict {
-    this.useVersion(version);
-    const key = publishedKey(uid, version);
-    const cached = this.verdicts.get(key);
-    if (cached !== undefined) return cached;
-    const verdict = verifyValidated(parseGenome(text), keys);
-    this.computed++;
-    this.remember(this.verdicts, key, verdict);
-    return verdict;
+  publishedVerdict(uid: string, text: string, inputs: TrustInputs): Judged {
+    const parsed = parseGenome(text);
+    const examination = this.examine(parsed);
+    const genome = parsed.ok ? parsed.genome : undefined;
+    this.remember(this.examinations, publishedKey(uid), examination);
+    this.remember(this.publishedGenomes, uid, genome);
+    return judged(examination, genome, inputs);
   }
 
-  /** The verdict publishedVerdict() reached for the ConfigMap of `uid` under `version`, if any. */
-  cachedPublishedVerdict(uid: string, version: string): Verdict | undefined {
-    this.useVersion(version);
-    return this.verdicts.get(publishedKey(uid, version));
-  }
-
-  /** Verdicts under older keys are never asked for again (and would keep old genomes alive). */
-  private useVersion(version: string): void {
-    if (version !== this.version) this.verdicts.clear();
-    this.version = version;
+  /** The judgement of the ConfigMap of `uid` under `inputs`, if it was examined before. */
+  cachedPublishedVerdict(uid: string, inputs: TrustInputs): Judged | undefined {
+    const examination = this.examinations.get(publishedKey(uid));
+    if (examination === undefined || !this.publishedGenomes.has(uid)) return undefined;
+    return judged(examination, this.publishedGenomes.get(uid), inputs);
   }
 
   /** Forgets a deleted Genome's revisions. */
   forget(uid: string): void {
     for (const key of this.digests.keys()) if (key.startsWith(`${uid}/`)) this.digests.delete(key);
+  }
+
+  private examine(valid: GenomeResult): Examination {
+    this.computed++;
+    const examined = examineGenome(valid, {
+      maxBytes: MAX_GENOME_BYTES,
+      signatures: this.signatures,
+    });
+    if (!examined.ok) return examined;
+    const { genome: _genome, ...facts } = examined;
+    return facts;
   }
 
   /** The digest of a revision's whole signed document; undefined (not cached) if invalid. */
@@ -109,6 +131,39 @@ export class VerifyCache {
 }
 
 /**
+ * The judgement of an examination. No trusted key at all is TRUST_KEYS_MISSING, after the
+ * checks that come before it in core/verify.ts (schema, size), as `verify` orders them.
+ */
+function judged(examination: Examination, genome: Genome | undefined, inputs: TrustInputs): Judged {
+  const early = !examination.ok && examination.code === 'GENOME_TOO_LARGE';
+  if (!early && inputs.keys.length === 0 && examination.genomeId !== undefined) {
+    const refusal = refuse('TRUST_KEYS_MISSING', 'no trusted keys are configured');
+    return { verdict: { ok: false, ...refusal, genomeId: examination.genomeId }, policies: [] };
+  }
+  if (!examination.ok) return { verdict: examination, policies: [] };
+  const { facts, genomeId } = examination;
+  const judgement = judge(facts, inputs);
+  const { policies, changesAt } = judgement;
+  const verdict: Verdict = judgement.ok
+    ? {
+        ok: true,
+        // The caller's genome, of this revision (not kept here: see the class comment).
+        genome: genome as Genome,
+        genomeId,
+        signers: judgement.signers,
+        warnings: judgement.warnings,
+      }
+    : {
+        ok: false,
+        code: judgement.code,
+        message: judgement.message,
+        ...(judgement.field !== undefined && { field: judgement.field }),
+        genomeId,
+      };
+  return { verdict, policies, ...(changesAt !== undefined && { changesAt }) };
+}
+
+/**
  * The SHA-256 of a genome document as JSON, signatures and all. A valid genome is shallow
  * (validateGenome), so this serialization cannot overflow the stack.
  */
@@ -116,12 +171,7 @@ function signedDocumentDigest(genome: unknown): string {
   return sha256Hex(Buffer.from(JSON.stringify(genome)));
 }
 
-/** Where the verdict of a published ConfigMap's genome (by ConfigMap uid) is cached. */
-function publishedKey(uid: string, version: string): string {
-  return `configmap:${uid}|${version}`;
-}
-
-/** The verdict as the cache keeps it: a Verified one without its genome (see verdict()). */
-function withoutGenome(verdict: Verdict): Verdict {
-  return verdict.ok ? { ...verdict, genome: undefined as unknown as Genome } : verdict;
+/** Where the examination of a published ConfigMap's genome (by ConfigMap uid) is cached. */
+function publishedKey(uid: string): string {
+  return `configmap:${uid}`;
 }

@@ -27,6 +27,8 @@ import {
   version as withVersion,
 } from '../../test/builders/index.ts';
 import type { TrustedKey } from '../../core/trust.ts';
+import { DEFAULT_TRUST_POLICY } from '../../core/trust-policy.ts';
+import { keySetVersion } from '../verify-cache.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { OperatorClient, PodCondition } from '../../kube/operator-client.ts';
@@ -271,6 +273,9 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
           keyListeners.push(l);
           return () => keyListeners.splice(keyListeners.indexOf(l), 1);
         },
+        policies: () => [DEFAULT_TRUST_POLICY],
+        namespaceLabels: () => ({}),
+        version: () => keySetVersion(keys),
       },
       client,
       workloadWrites: {

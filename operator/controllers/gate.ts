@@ -26,8 +26,7 @@ import {
 } from '../runtime/controller.ts';
 import { DONE, type Result } from '../runtime/result.ts';
 import { isCurrent, type Verdicts } from '../verdicts.ts';
-import { keySetVersion } from '../verify-cache.ts';
-import type { KeySource } from './genome.ts';
+import type { TrustView } from './genome.ts';
 import type { CachedPod } from '../cached.ts';
 
 /** What the gate controller reads and writes. */
@@ -38,7 +37,7 @@ export interface GateControllerDeps {
   index: PodIndex;
   genomes: EventSource<CompactGenome> & { cached(key: string): CompactGenome | undefined };
   verdicts: Verdicts;
-  trust: KeySource;
+  trust: Pick<TrustView, 'keys' | 'synced' | 'onChange' | 'version'>;
   client: Pick<OperatorClient, 'readPod' | 'patchPodGate'>;
   metrics: Pick<OperatorMetrics, 'gateWrites'>;
   log: Logger;
@@ -160,7 +159,8 @@ function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | und
   const entry = deps.verdicts.get(genomeKey);
   if (genome === undefined)
     return gateWrites([pod], { genomeKey, verdict: undefined, published: new Map(), now })[0];
-  if (!isCurrent(entry, genome, keySetVersion(deps.trust.keys()))) return undefined;
+  if (!isCurrent(entry, genome, deps.trust.version(genome.metadata?.namespace ?? '')))
+    return undefined;
   const input = { genomeKey, verdict: entry.verdict, published: entry.configMaps, now };
   return gateWrites([pod], input)[0];
 }

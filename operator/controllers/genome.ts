@@ -15,7 +15,7 @@ import type { Verdict } from '../../core/verify.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
-import type { KeySource } from '../../kube/trust-source.ts';
+import type { TrustView } from '../../kube/trust-view.ts';
 import {
   decide,
   productionVerdict,
@@ -37,10 +37,11 @@ import {
 } from '../runtime/controller.ts';
 import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
 import { summarize, type Verdicts } from '../verdicts.ts';
-import { keySetVersion, VerifyCache } from '../verify-cache.ts';
+import { VerifyCache, type TrustInputs } from '../verify-cache.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
 export type { KeySource } from '../../kube/trust-source.ts';
+export type { TrustView } from '../../kube/trust-view.ts';
 
 /** The Genomes: the cache's compact objects, and each Genome whole when a reconcile needs it. */
 export interface Genomes extends EventSource<CompactGenome> {
@@ -56,7 +57,8 @@ export interface GenomeControllerDeps {
   genomes: Genomes;
   configMaps: EventSource<CachedConfigMap> & { list(): CachedConfigMap[] };
   pods: PodIndex;
-  trust: KeySource;
+  /** The keys, the trust policies and the namespaces' labels (kube/trust-view.ts). */
+  trust: TrustView;
   verdicts: Verdicts;
   client: OperatorClient;
   events: EventRecorder;
@@ -194,10 +196,12 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
   return act(state, { ...gathered, key, plan }, log);
 }
 
-/** What gather read: decide's input, the key set's version, and reads that failed. */
+/** What gather read: decide's input, the trust it was judged under, and reads that failed. */
 interface Gathered {
   input: DecideInput;
+  /** The version of the keys, policies and namespace labels (TrustView.version). */
   keyVersion: string;
+  inputs: TrustInputs;
   /** Reads of older ConfigMaps that failed: their pods' gates close, and the reconcile retries. */
   readFailures: unknown[];
 }
@@ -206,12 +210,17 @@ async function gather(state: State, key: string, genome: GenomeResource): Promis
   const { deps } = state;
   const { generation = 0, uid = '', namespace = '' } = genome.metadata;
   const keys = deps.trust.keys();
-  const keyVersion = keySetVersion(keys);
+  const keyVersion = deps.trust.version(namespace);
   const revision = { uid, generation };
-  const verified = state.verifier.verdict(revision, genome.spec.genome, keys, keyVersion);
-  const { verdict } = verified;
-  if (verified.fresh)
-    deps.metrics.verifications.inc({ result: verdict.ok ? 'Verified' : verdict.code });
+  const inputs: TrustInputs = {
+    keys,
+    policies: deps.trust.policies(),
+    namespaceLabels: deps.trust.namespaceLabels(namespace),
+    now: state.now().getTime(),
+  };
+  const { judged, fresh } = state.verifier.verdict(revision, genome.spec.genome, inputs);
+  const { verdict } = judged;
+  if (fresh) deps.metrics.verifications.inc({ result: verdict.ok ? 'Verified' : verdict.code });
   const pods = deps.pods.podsOf(key);
   const volumes = pods.flatMap((p) => p.spec?.volumes ?? []);
   const input: DecideInput = {
@@ -223,9 +232,11 @@ async function gather(state: State, key: string, genome: GenomeResource): Promis
     mounted: new Set(volumes.map((v) => v.configMap?.name ?? '')),
     earlier: new Map(),
     lastWrittenStatus: state.written.get(uid),
-    now: state.now(),
+    now: new Date(inputs.now),
+    policies: judged.policies,
+    ...(judged.changesAt !== undefined && { changesAt: judged.changesAt }),
   };
-  const gathered: Gathered = { input, keyVersion, readFailures: [] };
+  const gathered: Gathered = { input, keyVersion, inputs, readFailures: [] };
   const earlier = await earlierVerdicts(state, gathered, pods);
   return { ...gathered, input: { ...input, earlier } };
 }
@@ -269,10 +280,10 @@ async function earlierVerdict(
   gathered: Gathered,
   configMap: { namespace: string; name: string; uid: string },
 ): Promise<Verdict | undefined> {
-  const { input, keyVersion } = gathered;
+  const { inputs } = gathered;
   const { namespace, name, uid } = configMap;
-  const cached = state.verifier.cachedPublishedVerdict(uid, keyVersion);
-  if (cached !== undefined) return cached;
+  const cached = state.verifier.cachedPublishedVerdict(uid, inputs);
+  if (cached !== undefined) return cached.verdict;
   let text: string | undefined;
   try {
     text = await state.deps.client.readConfigMapText(namespace, name, uid, GENOME_CONFIGMAP_KEY);
@@ -283,7 +294,7 @@ async function earlierVerdict(
   }
   return text === undefined
     ? undefined
-    : state.verifier.publishedVerdict(uid, text, input.keys, keyVersion);
+    : state.verifier.publishedVerdict(uid, text, inputs).verdict;
 }
 
 interface Decided extends Gathered {

@@ -20,7 +20,7 @@ import { PodIndex, type PodCache } from '../pod-index.ts';
 import { runController, type EventSource, type RuntimeContext } from '../runtime/controller.ts';
 import { Verdicts } from '../verdicts.ts';
 import { gateController } from './gate.ts';
-import { genomeController, type Genomes, type KeySource } from './genome.ts';
+import { genomeController, type Genomes, type TrustView } from './genome.ts';
 import { rolloutController, type WorkloadCache } from './rollout.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
@@ -33,7 +33,7 @@ export interface ControllersDeps {
   configMaps: EventSource<CachedConfigMap> & { list(): CachedConfigMap[] };
   pods: PodCache<CachedPod> & { get(key: string): CachedPod | undefined };
   workloads: readonly WorkloadCache[];
-  trust: KeySource;
+  trust: TrustView;
   client: OperatorClient;
   workloadWrites: WorkloadWrites;
   events: EventRecorder;

@@ -22,8 +22,7 @@ import {
 } from '../runtime/controller.ts';
 import { DONE } from '../runtime/result.ts';
 import { isCurrent, type Verdicts } from '../verdicts.ts';
-import { keySetVersion } from '../verify-cache.ts';
-import type { KeySource } from './genome.ts';
+import type { TrustView } from './genome.ts';
 import {
   decideRollouts,
   pendingNote,
@@ -119,7 +118,7 @@ export interface RolloutControllerDeps {
   /** The labelled pods by the Genome they name. */
   pods: PodIndex;
   verdicts: Verdicts;
-  trust: KeySource;
+  trust: Pick<TrustView, 'keys' | 'synced' | 'onChange' | 'version'>;
   writes: WorkloadWrites;
   events: EventRecorder;
   rollouts: Counter<'kind'>;
@@ -137,7 +136,8 @@ export function rolloutController(wiring: RolloutControllerDeps): ControllerSpec
     verifiedId: (key, genome) => {
       const entry = wiring.verdicts.get(key);
       const current =
-        wiring.trust.synced() && isCurrent(entry, genome, keySetVersion(wiring.trust.keys()));
+        wiring.trust.synced() &&
+        isCurrent(entry, genome, wiring.trust.version(genome.metadata?.namespace ?? ''));
       return current && entry.verdict.ok ? entry.verdict.genomeId : undefined;
     },
     writes: wiring.writes,
