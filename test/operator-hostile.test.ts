@@ -21,7 +21,7 @@ import {
   trustSecret,
   withFields,
 } from './builders/index.ts';
-import { eventually, kubectl, uniqueNamespace } from './support/cluster.ts';
+import { eventually, installGenomeCrd, kubectl, uniqueNamespace } from './support/cluster.ts';
 import {
   conditionOf,
   endOperatorTest,
@@ -84,8 +84,7 @@ beforeAll(async () => {
   ownNamespace = await uniqueNamespace('genome-system');
   victim = await uniqueNamespace('victim');
   tenant = await uniqueNamespace('tenant');
-  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/genomes.mathison.io']);
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   const keys = { [alice.keyId]: alice.publicKey, [bob.keyId]: bob.publicKey };
   await create(trustSecret(ownNamespace, 'trusted-keys', keys, [bob.keyId]));
   const kubeconfig = await operatorCredentials(ownNamespace);

@@ -11,7 +11,13 @@ import { operatorHealth, spawnOperator } from '../cluster/operator-process.ts';
 import type { GenomeResource } from '../core/api.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { genome, keyPair, signedBy, trustSecret, version } from './builders/index.ts';
-import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import {
+  eventually,
+  installGenomeCrd,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+} from './support/cluster.ts';
 import {
   operatorCredentials,
   removeOperatorCredentials,
@@ -96,13 +102,7 @@ async function converged(namespace: string): Promise<string | undefined> {
 
 beforeAll(async () => {
   ownNamespace = await uniqueNamespace('genome-system');
-  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/genomes.mathison.io',
-    '--timeout=30s',
-  ]);
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   const secret = trustSecret(ownNamespace, 'trusted-keys', { [alice.keyId]: alice.publicKey });
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify(secret) });
   kubeconfig = await operatorCredentials(ownNamespace);

@@ -8,7 +8,13 @@ import { genomeManifest } from '../core/manifest.ts';
 import type { Genome } from '../core/genome.ts';
 import { genome, keyPair, signedBy, trustSecret } from './builders/index.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
-import { eventually, kubeClient, kubectl, uniqueNamespace } from './support/cluster.ts';
+import {
+  eventually,
+  installGenomeCrd,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+} from './support/cluster.ts';
 import { mathisonLoad } from './support/mathison-rule.ts';
 import {
   conditionOf,
@@ -78,13 +84,7 @@ async function readyGenome(name: string) {
 beforeAll(async () => {
   ownNamespace = await uniqueNamespace('genome-system');
   namespace = await uniqueNamespace('genomes');
-  await kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/genomes.mathison.io',
-    '--timeout=30s',
-  ]);
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
   await setTrust(true);
   kubeconfig = await operatorCredentials(ownNamespace);
   operator = await startOperator({ namespace: ownNamespace, kubeconfig, identity: 'operator-0' });
