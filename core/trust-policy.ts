@@ -7,6 +7,7 @@
  * keys costs no Ed25519 verification and needs no genome text.
  */
 import { refuse, type Refusal, type RefusalCode } from './codes.ts';
+import type { Condition } from './conditions.ts';
 import { displayValue } from './display.ts';
 import { keyFingerprint } from './key-material.ts';
 import { holderInWindow, holdersOf, type KeyHolder, type TrustedKey } from './trust.ts';
@@ -60,6 +61,20 @@ export interface TrustPolicy {
    * closed: what it would have required cannot be told).
    */
   problem?: string;
+  /** The stored object's metadata.generation (for its status's observedGeneration). */
+  generation?: number;
+  /** The stored object's status, as the API server has it (the decision never reads it). */
+  status?: TrustPolicyStatus;
+}
+
+/** A GenomeTrustPolicy's status (written by the operator). */
+export interface TrustPolicyStatus {
+  observedGeneration?: number;
+  conditions?: Condition<'Ready'>[];
+  /** Genomes it matches, and of those the verified and the refused. */
+  matched?: number;
+  verified?: number;
+  refused?: number;
 }
 
 /**

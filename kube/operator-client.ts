@@ -1,3 +1,5 @@
+import type { TrustPolicyStatus } from '../core/trust-policy.ts';
+import { TRUST_POLICY_KIND, TRUST_POLICY_PLURAL } from '../core/trust-policy-schema.ts';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -54,6 +56,8 @@ export interface OperatorClient {
   deleteConfigMap(namespace: string, name: string, uid?: string): Promise<void>;
   /** Server-side applies a Genome's status through the status subresource. */
   applyStatus(namespace: string, name: string, status: GenomeStatus): Promise<void>;
+  /** Writes a GenomeTrustPolicy's status (server-side apply of the status subresource). */
+  applyPolicyStatus(name: string, status: TrustPolicyStatus): Promise<void>;
   /**
    * Sets the readiness gate's condition on the pod with `uid` (a strategic merge patch of
    * pods/status: the one condition, merged by type; the kubelet's conditions are untouched).
@@ -117,6 +121,25 @@ export function operatorClient(kc: KubeConfig): OperatorClient {
       }
     },
     applyStatus: (namespace, name, status) => applyStatus(custom, { namespace, name, status }),
+    applyPolicyStatus: async (name, status) => {
+      await custom.patchClusterCustomObjectStatus(
+        {
+          group: GENOME_GROUP,
+          version: GENOME_VERSION,
+          plural: TRUST_POLICY_PLURAL,
+          name,
+          body: {
+            apiVersion: GENOME_API_VERSION,
+            kind: TRUST_POLICY_KIND,
+            metadata: { name },
+            status,
+          },
+          fieldManager: FIELD_MANAGER,
+          force: true,
+        },
+        APPLY,
+      );
+    },
     patchPodGate: async (namespace, name, uid, condition) => {
       // The uid makes the patch fail (the uid is immutable) on a new pod of the same name.
       const body = { metadata: { uid }, status: { conditions: [condition] } };

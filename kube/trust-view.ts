@@ -11,7 +11,7 @@ import { sha256Hex } from '../core/canonical.ts';
 import { displayValue } from '../core/display.ts';
 import type { Logger } from '../core/log.ts';
 import { readTrustPolicy } from '../core/trust-policy-read.ts';
-import type { TrustPolicy } from '../core/trust-policy.ts';
+import type { TrustPolicy, TrustPolicyStatus } from '../core/trust-policy.ts';
 import { holdersOf, type TrustedKey } from '../core/trust.ts';
 import { startInformer, type Informer } from './informer.ts';
 import type { KeySource, TrustSource } from './trust-source.ts';
@@ -23,6 +23,8 @@ export const TRUST_POLICIES_PATH = '/apis/mathison.io/v1alpha1/genometrustpolici
 export interface TrustView extends KeySource {
   /** Every GenomeTrustPolicy, by name; one that cannot be read carries its `problem`. */
   policies(): readonly TrustPolicy[];
+  /** Calls `listener` when only a policy's status (or metadata) changed; returns an unsubscriber. */
+  onPolicyStatusChange(listener: () => void): () => void;
   /** The labels of a namespace ({} for one not seen: it matches only selectors of nothing). */
   namespaceLabels(namespace: string): Readonly<Record<string, string>>;
   /**
@@ -85,12 +87,17 @@ export function trustView(
       .list()
       .map(policyOf)
       .sort((a, b) => (a.name < b.name ? -1 : 1));
-    policiesVersion = sha256Hex(Buffer.from(JSON.stringify(policies))).slice(0, 16);
+    // What decides: a status write (the operator's own counts) changes no verdict.
+    const deciding = policies.map(({ name, spec, problem }) => ({ name, spec, problem }));
+    const before = policiesVersion;
+    policiesVersion = sha256Hex(Buffer.from(JSON.stringify(deciding))).slice(0, 16);
+    return policiesVersion !== before;
   };
   rebuild();
+  const statusListeners = new Set<() => void>();
   policyInformer.onChange(() => {
-    rebuild();
-    tell();
+    if (rebuild()) tell();
+    else statusListeners.forEach((l) => l());
   });
   namespaceInformer.onChange((e) => {
     if (e.type !== 'update' || !sameLabels(e.old, e.object)) tell();
@@ -112,6 +119,10 @@ export function trustView(
       return () => listeners.delete(listener);
     },
     policies: () => policies,
+    onPolicyStatusChange: (listener) => {
+      statusListeners.add(listener);
+      return () => statusListeners.delete(listener);
+    },
     namespaceLabels: labels,
     version: (namespace) =>
       sha256Hex(
@@ -131,13 +142,23 @@ export function trustView(
 function policyOf(object: KubernetesObject): TrustPolicy {
   const name = object.metadata?.name ?? '';
   const read = readTrustPolicy(object);
-  if ('spec' in read) return read;
+  const stored = {
+    ...(object.metadata?.generation !== undefined && { generation: object.metadata.generation }),
+    ...(isRecord((object as { status?: unknown }).status) && {
+      status: (object as { status: TrustPolicyStatus }).status,
+    }),
+  };
+  if ('spec' in read) return { ...read, ...stored };
   return {
     name,
     spec: { mode: 'Enforce' },
     problem: `the stored policy cannot be read (${read.code}: ${displayValue(read.message)})`,
+    ...stored,
   };
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function sameLabels(a: NamespaceMeta, b: NamespaceMeta): boolean {
   return (

@@ -30,6 +30,8 @@ export interface PublishedVerdict {
    * is in place, and older ones that pods still mount (a rollout under way).
    */
   configMaps: ReadonlyMap<string, VerdictSummary>;
+  /** The trust policies that matched it and whether each held (the policies' status counts). */
+  policies?: readonly { policy: string; held: boolean }[];
 }
 
 /** Whether `entry` was decided for this Genome as it is now, under the keys of `keyVersion`. */
@@ -61,6 +63,11 @@ export class Verdicts {
     return this.entries.get(key);
   }
 
+  /** Every entry (a new array). */
+  list(): PublishedVerdict[] {
+    return [...this.entries.values()];
+  }
+
   /** Records the entry of `key`; tells the handlers when it differs from the one before. */
   set(key: string, entry: PublishedVerdict): void {
     const before = this.entries.get(key);
@@ -87,9 +94,17 @@ export class Verdicts {
 function sameEntry(a: PublishedVerdict, b: PublishedVerdict): boolean {
   const same = a.uid === b.uid && a.generation === b.generation && a.keyVersion === b.keyVersion;
   if (!same || !sameVerdict(a.verdict, b.verdict)) return false;
-  if (a.configMaps.size !== b.configMaps.size) return false;
-  for (const [name, verdict] of a.configMaps) {
-    const other = b.configMaps.get(name);
+  if (JSON.stringify(a.policies ?? []) !== JSON.stringify(b.policies ?? [])) return false;
+  return sameConfigMaps(a.configMaps, b.configMaps);
+}
+
+function sameConfigMaps(
+  a: ReadonlyMap<string, VerdictSummary>,
+  b: ReadonlyMap<string, VerdictSummary>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, verdict] of a) {
+    const other = b.get(name);
     if (other === undefined || !sameVerdict(verdict, other)) return false;
   }
   return true;

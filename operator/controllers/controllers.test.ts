@@ -27,7 +27,11 @@ import {
   version as withVersion,
 } from '../../test/builders/index.ts';
 import type { TrustedKey } from '../../core/trust.ts';
-import { DEFAULT_TRUST_POLICY } from '../../core/trust-policy.ts';
+import {
+  DEFAULT_TRUST_POLICY,
+  type TrustPolicy,
+  type TrustPolicyStatus,
+} from '../../core/trust-policy.ts';
 import { keySetVersion } from '../verify-cache.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
@@ -156,6 +160,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     deleted: [] as string[],
     genomeReads: 0,
     stamps: [] as { name: string; patch: unknown }[],
+    policyStatuses: [] as { name: string; status: TrustPolicyStatus }[],
   };
   /** Failures to inject: the next calls of a write throw these, in order. */
   const failures = {
@@ -192,8 +197,14 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     if (label !== undefined && label !== '') podCache.put(structuredClone(pod));
     else podCache.remove(key); // a label-selected watch: DELETED when the label goes
   };
+  let policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY, generation: 1 };
   let uids = 0;
   const client: OperatorClient = {
+    applyPolicyStatus: (name, status) => {
+      log.policyStatuses.push({ name, status });
+      policy = { ...policy, status };
+      return Promise.resolve();
+    },
     readPod: (namespace, name) =>
       Promise.resolve(structuredClone(server.pods.get(`${namespace}/${name}`)) as never),
     readConfigMapText: (namespace, name, uid, key) => {
@@ -273,7 +284,8 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
           keyListeners.push(l);
           return () => keyListeners.splice(keyListeners.indexOf(l), 1);
         },
-        policies: () => [DEFAULT_TRUST_POLICY],
+        policies: () => [policy],
+        onPolicyStatusChange: () => () => {},
         namespaceLabels: () => ({}),
         version: () => keySetVersion(keys),
       },
@@ -368,6 +380,34 @@ afterEach(async () => {
   await running?.stop();
   running?.store.stop();
   running = undefined;
+});
+
+describe('the policy controller', () => {
+  it("writes each policy's status: Ready, and the Genomes it matches, verified and refused", async () => {
+    const w = (running = world());
+    w.start();
+    const last = () => w.log.policyStatuses.at(-1);
+    await expect
+      .poll(() => last()?.status, { timeout: 5_000 })
+      .toMatchObject({
+        observedGeneration: 1,
+        conditions: [{ type: 'Ready', status: 'True' }],
+        matched: 1,
+        verified: 1,
+        refused: 0,
+      });
+    // Every key gone: the policy can no longer decide, and its Genome is refused.
+    w.setKeys([]);
+    await expect
+      .poll(() => last()?.status, { timeout: 5_000 })
+      .toMatchObject({
+        conditions: [{ type: 'Ready', status: 'False', reason: 'POLICY_NOT_READY' }],
+        matched: 0,
+      });
+    const writes = w.log.policyStatuses.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(w.log.policyStatuses.length).toBe(writes); // nothing changed: nothing written
+  });
 });
 
 describe('the Genome controller', () => {

@@ -320,6 +320,7 @@ async function act(state: State, decided: Decided, log: Logger): Promise<Result>
     keyVersion,
     verdict: summarize(plan.verdict),
     configMaps: new Map([...published].map(([name, v]) => [name, summarize(v)])),
+    policies: (input.policies ?? []).map((p) => ({ policy: p.policy, held: p.held })),
   });
   deps.verdicts.set(key, verdict(plan.published));
   // Applied as decided: in place now, as the cache will show it (its landing wakes nothing).

@@ -7,6 +7,7 @@
  * | genome | Genome | the Genome, its ConfigMaps, its pods, the trusted keys | verdict (in memory), ConfigMap, status, clean-up, Events |
  * | gate | pod | the pod, the Genome it names, that Genome's verdict, the keys' freshness | the pod's readiness gate condition |
  * | rollout | Genome | the Genome (status), its verdict, its workloads and pods | pod template stamps, Events |
+ * | policy | GenomeTrustPolicy | the policy, the keys, every Genome's verdict | the policy's status (Ready, counts) |
  *
  * The verdicts (operator/verdicts.ts) are how the Genome controller tells the other two what
  * it decided; the pod index (operator/pod-index.ts) is shared, kept from the pod cache.
@@ -21,6 +22,7 @@ import { runController, type EventSource, type RuntimeContext } from '../runtime
 import { Verdicts } from '../verdicts.ts';
 import { gateController } from './gate.ts';
 import { genomeController, type Genomes, type TrustView } from './genome.ts';
+import { policyController } from './policy.ts';
 import { rolloutController, type WorkloadCache } from './rollout.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
@@ -83,6 +85,7 @@ export function startControllers(deps: ControllersDeps): Controllers {
       metrics: deps.metrics,
       log,
     }),
+    policyController({ trust, verdicts, client: deps.client, log }),
     rolloutController({
       genomes,
       workloads: deps.workloads,

@@ -1,0 +1,149 @@
+/**
+ * The policy controller: the status of each GenomeTrustPolicy (key: its name): whether it can
+ * decide (`Ready`, with why not), the generation it was read at, and how many Genomes it matches
+ * and of those how many are verified and refused. From the policy, the keys (policyReadiness)
+ * and the verdicts the Genome controller published; it writes only the status, and only when it
+ * differs from the stored one.
+ *
+ * The counts follow the verdicts at most once a second: a key revocation changes a thousand
+ * verdicts, and each policy's status is written once for them, not a thousand times.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { CONDITION_READY } from '../../core/api.ts';
+import { setCondition } from '../../core/conditions.ts';
+import { displayMessage } from '../../core/display.ts';
+import type { Logger } from '../../core/log.ts';
+import {
+  policyReadiness,
+  type TrustPolicy,
+  type TrustPolicyStatus,
+} from '../../core/trust-policy.ts';
+import type { TrustView } from '../../kube/trust-view.ts';
+import type { OperatorClient } from '../../kube/operator-client.ts';
+import { atStart, watchKeys, type ControllerSpec } from '../runtime/controller.ts';
+import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
+import type { Verdicts } from '../verdicts.ts';
+
+/** How often, at most, a change of verdicts brings the policies' counts up to date. */
+export const POLICY_COUNT_INTERVAL_MS = 1_000;
+
+/** What the policy controller reads and writes. */
+export interface PolicyControllerDeps {
+  trust: Pick<TrustView, 'keys' | 'policies' | 'synced' | 'onChange' | 'onPolicyStatusChange'>;
+  verdicts: Pick<Verdicts, 'list' | 'onChange'>;
+  client: Pick<OperatorClient, 'applyPolicyStatus'>;
+  log: Logger;
+  now?: () => Date;
+  /** How often, at most, verdict changes are counted (default POLICY_COUNT_INTERVAL_MS). */
+  countIntervalMs?: number;
+}
+
+/** The policy controller. */
+export function policyController(deps: PolicyControllerDeps): ControllerSpec {
+  const every = () => deps.trust.policies().map((p) => p.name);
+  const everyPolicy = (tell: (key: string) => void) => () => every().forEach(tell);
+  return {
+    name: 'policy',
+    workers: 2,
+    watches: [
+      atStart(every),
+      watchKeys({ onChange: (tell) => deps.trust.onChange(everyPolicy(tell)) }),
+      watchKeys({ onChange: (tell) => deps.trust.onPolicyStatusChange(everyPolicy(tell)) }),
+      watchKeys({
+        onChange: (tell) =>
+          throttled(
+            deps.verdicts,
+            deps.countIntervalMs ?? POLICY_COUNT_INTERVAL_MS,
+            everyPolicy(tell),
+          ),
+      }),
+    ],
+    reconcile: (name) => reconcilePolicy(deps, name),
+  };
+}
+
+/** Calls `then` at most once per `intervalMs` after verdicts changed; returns an unsubscriber. */
+function throttled(
+  verdicts: Pick<Verdicts, 'onChange'>,
+  intervalMs: number,
+  then: () => void,
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = verdicts.onChange(() => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      then();
+    }, intervalMs).unref();
+  });
+  return () => {
+    clearTimeout(timer);
+    stop();
+  };
+}
+
+async function reconcilePolicy(deps: PolicyControllerDeps, name: string): Promise<Result> {
+  // Stale keys or policies: what it would say cannot be told (the Genomes wait too).
+  if (!deps.trust.synced()) return DONE;
+  const policy = deps.trust.policies().find((p) => p.name === name);
+  if (policy === undefined) return DONE; // deleted: nothing to write to
+  const status = desiredStatus(deps, policy);
+  if (sameStatus(policy.status, status)) return DONE;
+  await terminalIfInvalid(() => deps.client.applyPolicyStatus(name, status));
+  const ready = status.conditions?.[0];
+  deps.log.info('trust policy status written', {
+    policy: name,
+    ready: ready?.status,
+    reason: ready?.reason,
+    matched: status.matched,
+    verified: status.verified,
+    refused: status.refused,
+  });
+  return DONE;
+}
+
+/** The status the policy should have now. */
+export function desiredStatus(
+  deps: Pick<PolicyControllerDeps, 'trust' | 'verdicts' | 'now'>,
+  policy: TrustPolicy,
+): TrustPolicyStatus {
+  const readiness = policyReadiness(policy, deps.trust.keys());
+  const generation = policy.generation ?? 0;
+  const condition = readiness.ready
+    ? {
+        status: 'True' as const,
+        reason: 'Ready',
+        message: 'the trust Secrets it names hold usable keys',
+      }
+    : {
+        status: 'False' as const,
+        reason: 'POLICY_NOT_READY',
+        message: displayMessage(readiness.message),
+      };
+  const now = (deps.now ?? (() => new Date()))();
+  const conditions = setCondition(
+    policy.status?.conditions ?? [],
+    { type: CONDITION_READY, observedGeneration: generation, ...condition },
+    now,
+  );
+  const matched = deps.verdicts
+    .list()
+    .filter((v) => v.policies?.some((p) => p.policy === policy.name));
+  const verified = matched.filter((v) => v.verdict.ok).length;
+  return {
+    observedGeneration: generation,
+    conditions,
+    matched: matched.length,
+    verified,
+    refused: matched.length - verified,
+  };
+}
+
+/** Whether the stored status says what `desired` says (transition times aside). */
+function sameStatus(stored: TrustPolicyStatus | undefined, desired: TrustPolicyStatus): boolean {
+  if (stored === undefined) return false;
+  const strip = (s: TrustPolicyStatus) => ({
+    ...s,
+    conditions: (s.conditions ?? []).map(({ lastTransitionTime: _, ...c }) => c),
+  });
+  return isDeepStrictEqual(strip(stored), strip(desired));
+}
