@@ -14,6 +14,7 @@ import { canonicalBytes } from '../core/canonical.ts';
 import { verifyEd25519 } from '../core/ed25519.ts';
 import { batchedLines, jsonLogger } from '../core/log.ts';
 import { parseTrustedKeys } from '../core/trust.ts';
+import { DEFAULT_TRUST_POLICY } from '../core/trust-policy.ts';
 import { DEFAULT_POLICY } from '../core/verify.ts';
 import { createCertificateAuthority, issueCertificate } from '../tls/pki.ts';
 import { createApp } from '../webhook/app.ts';
@@ -32,7 +33,12 @@ function webhook(): RequestListener {
   const sink = openSync('/dev/null', 'w');
   const lines = batchedLines((text) => writeSync(sink, text));
   return createApp({
-    trust: { keys: () => keys, synced: () => true },
+    trust: {
+      keys: () => keys,
+      policies: () => [DEFAULT_TRUST_POLICY],
+      namespaceLabels: () => ({}),
+      synced: () => true,
+    },
     certificateValid: () => true,
     policy: DEFAULT_POLICY,
     log: jsonLogger(lines.write, { component: 'genome-webhook' }),

@@ -2,11 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
-import { declaring, genome, keyPair, signedBy, trusted } from '../test/builders/index.ts';
-import { DEFAULT_POLICY } from '../core/verify.ts';
+import { declaring, genome, keyPair, named, signedBy, trusted } from '../test/builders/index.ts';
+import { DEFAULT_POLICY, SignatureCache } from '../core/verify.ts';
+import { DEFAULT_TRUST_POLICY } from '../core/trust-policy.ts';
 import { createApp } from './app.ts';
 
 const alice = keyPair('alice');
+const signatures = new SignatureCache();
 const state = { synced: true, certificateValid: true };
 let server: Server;
 let base: string;
@@ -31,9 +33,15 @@ const post = (body: string) =>
 beforeAll(async () => {
   const keys = trusted(alice);
   const app = createApp({
-    trust: { keys: () => keys, synced: () => state.synced },
+    trust: {
+      keys: () => keys,
+      policies: () => [DEFAULT_TRUST_POLICY],
+      namespaceLabels: () => ({}),
+      synced: () => state.synced,
+    },
     certificateValid: () => state.certificateValid,
     policy: DEFAULT_POLICY,
+    signatures,
     log: silentLogger,
     bodies: { validateGenome: 64 * 1024, mutatePod: 64 * 1024 },
   });
@@ -52,6 +60,15 @@ describe('the webhook app', () => {
       kind: 'AdmissionReview',
       response: { uid: 'u-1', allowed: true },
     });
+  });
+
+  it('verifies no signature again when the same genome is admitted again', async () => {
+    const body = JSON.stringify(review(genome(signedBy(alice), named('again'))));
+    expect((await post(body)).status).toBe(200);
+    const done = signatures.verifications;
+    const again = (await (await post(body)).json()) as { response: { allowed: boolean } };
+    expect(again.response.allowed).toBe(true);
+    expect(signatures.verifications).toBe(done);
   });
 
   it.each([
@@ -81,13 +98,13 @@ describe('the webhook app', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
-  it('is ready only when the trusted keys are loaded and the certificate is valid', async () => {
+  it('is ready only when the trust view (keys, policies, namespaces) is current and the certificate is valid', async () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     state.synced = false;
     const notSynced = await fetch(`${base}/readyz`);
     expect([notSynced.status, await notSynced.text()]).toEqual([
       503,
-      'trusted keys not loaded yet\n',
+      'trusted keys, trust policies or namespaces not loaded yet, or not current\n',
     ]);
     state.synced = true;
     state.certificateValid = false;

@@ -1,11 +1,11 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../core/log.ts';
-import type { VerifyPolicy } from '../core/verify.ts';
+import { SignatureCache, type VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
 import type { InjectionSettings } from '../core/plan-injection.ts';
 import { MUTATE_POD_PATH, VALIDATE_GENOME_PATH } from '../core/webhook-config.ts';
 import { decidePodMutation, type PublishedCaches } from './mutate-pod.ts';
-import { decideGenomeAdmission } from './validate-genome.ts';
+import { decideGenomeAdmission, type AdmissionTrust } from './validate-genome.ts';
 import { healthHandler } from '../kube/health-server.ts';
 import {
   ByteBudget,
@@ -20,15 +20,25 @@ import {
   type WebhookEndpointName,
   type WebhookRequestResult,
 } from './metrics.ts';
-import type { KeySource } from '../kube/trust-source.ts';
 
 /** What the webhook app is built from; main.ts supplies real parts, tests may supply others. */
 export interface WebhookDeps {
-  /** The trusted keys, kept current by a watch (kube/trust-source.ts). */
-  trust: Pick<KeySource, 'keys' | 'synced'>;
+  /**
+   * The trusted keys, the trust policies and the namespaces' labels, kept current by watches
+   * (kube/trust-view.ts); synced() is false while any of them is not.
+   */
+  trust: AdmissionTrust;
   /** True while the serving certificate is present and within its validity. */
   certificateValid: () => boolean;
+  /** Its maxBytes bounds a genome's canonical size. */
   policy: VerifyPolicy;
+  /**
+   * The signature results the Genome admissions share (default: a new SignatureCache of
+   * WEBHOOK_SIGNATURE_RESULTS): a document admitted again costs no verification.
+   */
+  signatures?: SignatureCache;
+  /** The clock key windows and maxAge are judged by (default Date.now). */
+  now?: () => number;
   log: Logger;
   /** Bounds on request bodies, per endpoint and in flight (default DEFAULT_BODY_LIMITS). */
   bodies?: Partial<BodyLimits>;
@@ -40,12 +50,19 @@ export interface WebhookDeps {
 }
 
 /**
+ * Most signature results the webhook keeps (each ~300 bytes with its key: ~3 MB at most),
+ * cleared whole when full. A retried or re-applied Genome is then judged without Ed25519.
+ */
+export const WEBHOOK_SIGNATURE_RESULTS = 10_000;
+
+/**
  * Builds the webhook's request handler. POST /validate-genome answers AdmissionReviews; a body
  * that is not JSON or not an admission.k8s.io/v1 AdmissionReview gets HTTP 400, one over the
  * endpoint's limit 413, one that finds no room under the in-flight cap 503 (webhook/body.ts;
  * the API server fails closed on each). /healthz, /readyz and /metrics are answered as the
- * operator answers them (kube/health-server.ts): /readyz says whether the trusted keys (and the
- * pod mutation's caches) are loaded and the certificate is valid; /metrics serves the request
+ * operator answers them (kube/health-server.ts): /readyz says whether the trusted keys, the
+ * trust policies and the namespaces' labels (and the pod mutation's caches) are loaded and
+ * current, and the certificate is valid; /metrics serves the request
  * counter (genome_webhook_requests_total{endpoint,result}) and Node's process metrics.
  *
  * The admission path is a small handler of its own, not a framework's router: it is the hot
@@ -59,8 +76,11 @@ export function createApp(deps: WebhookDeps): RequestListener {
     notReady: () => readinessProblems(deps).join('; ') || undefined,
     registry: metrics.registry,
   });
+  const signatures = deps.signatures ?? new SignatureCache(WEBHOOK_SIGNATURE_RESULTS);
   const handling = (endpoint: WebhookEndpointName): Handling => ({
     deps,
+    signatures,
+    now: deps.now ?? Date.now,
     count: (result) => metrics.requests.inc({ endpoint, result }),
     read: (req, res) =>
       readBoundedBody(
@@ -91,7 +111,8 @@ export function createApp(deps: WebhookDeps): RequestListener {
 
 function readinessProblems(deps: WebhookDeps): string[] {
   const problems: string[] = [];
-  if (!deps.trust.synced()) problems.push('trusted keys not loaded yet');
+  if (!deps.trust.synced())
+    problems.push('trusted keys, trust policies or namespaces not loaded yet, or not current');
   if (!deps.certificateValid()) problems.push('serving certificate missing or expired');
   if (deps.pods && !deps.pods.genomes.synced()) problems.push('Genomes not loaded yet');
   if (deps.pods && !deps.pods.configMaps.synced())
@@ -114,6 +135,8 @@ type Count = (result: WebhookRequestResult) => void;
 /** What an admission handler works with: the app's parts and its endpoint's counter. */
 interface Handling {
   deps: WebhookDeps;
+  signatures: SignatureCache;
+  now: () => number;
   count: Count;
   /** Reads a body within the endpoint's limit and the in-flight cap (webhook/body.ts). */
   read: (req: IncomingMessage, res: ServerResponse) => ReturnType<typeof readBoundedBody>;
@@ -152,13 +175,15 @@ async function readReview(
 }
 
 async function admit(handling: Handling, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { deps, count } = handling;
+  const { deps, count, signatures, now } = handling;
   const started = process.hrtime.bigint();
   const request = await readReview(handling, req, res);
   if (request === undefined) return;
-  // Never an answer from stale keys: while they are not current, a refusal of its own.
-  const decision = decideGenomeAdmission(request, deps.trust.keys(), deps.policy, {
-    trustCurrent: deps.trust.synced(),
+  // Never an answer from stale keys or policies: while not current, a refusal of its own.
+  const decision = decideGenomeAdmission(request, deps.trust, {
+    maxBytes: deps.policy.maxBytes,
+    signatures,
+    now: now(),
   });
   const { response, verdict } = decision;
   deps.log.info(response.allowed ? 'genome admitted' : 'genome refused', {
@@ -170,6 +195,7 @@ async function admit(handling: Handling, req: IncomingMessage, res: ServerRespon
     genomeId: verdict?.ok ? verdict.genomeId : verdict?.genomeId,
     code: verdict !== undefined && !verdict.ok ? verdict.code : undefined,
     message: response.status?.message,
+    warnings: response.warnings,
     skipped: decision.skipped,
     ms: Number(process.hrtime.bigint() - started) / 1e6,
   });

@@ -1,8 +1,8 @@
 /**
  * The webhook process: wiring only. Reads its settings (webhook/settings.ts) and fails closed as
  * the operator does, before it touches the cluster (exit 2, one JSON line on stderr); watches
- * the trusted keys of its namespace, and every Genome and published ConfigMap for the pod
- * mutation; serves both admission webhooks (Genomes, pods) and /healthz, /readyz and /metrics
+ * the trusted keys of its namespace, the GenomeTrustPolicies and the namespaces' labels (what a
+ * Genome is judged under), and every Genome and published ConfigMap for the pod mutation; serves both admission webhooks (Genomes, pods) and /healthz, /readyz and /metrics
  * over HTTPS with a self-managed or mounted certificate; on SIGTERM/SIGINT finishes on its open
  * connections, then exits.
  */
@@ -25,6 +25,7 @@ import { DEFAULT_POLICY } from '../core/verify.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
 import { exitWith, kubeConfigOrExit, settingsOrExit, settingsSources } from '../kube/start-up.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
+import { watchTrustView, type RunningTrustView } from '../kube/trust-view.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
 import { selfManagedCertificateSource } from '../tls/self-managed-source.ts';
 import { serveHttps, type CertificateSource, type HttpsServing } from '../tls/serving.ts';
@@ -58,6 +59,8 @@ interface PublishedInformers {
 /** What the app is built from, and what stops with the process. */
 interface Parts {
   trust: TrustSource;
+  /** The keys with the policies and the namespaces' labels: what admissions read. */
+  view: RunningTrustView;
   published: PublishedInformers;
   source: CertificateSource;
 }
@@ -90,7 +93,7 @@ async function watchPublished(kubeConfig: KubeConfig, log: Logger): Promise<Publ
 function webhookApp(settings: WebhookSettings, parts: Parts, log: Logger) {
   const { genomes, configMaps } = parts.published;
   return createApp({
-    trust: parts.trust,
+    trust: parts.view,
     certificateValid: () => parts.source.isValid(),
     policy: DEFAULT_POLICY,
     log,
@@ -136,7 +139,12 @@ function stopOnSignals(serving: HttpsServing, parts: Parts, log: Logger): void {
       .close({ drainMs })
       .catch((err: unknown) => log.error('close failed', { err: errorMessage(err) }));
     const { genomes, configMaps } = parts.published;
-    await Promise.allSettled([parts.trust.stop(), genomes.stop(), configMaps.stop()]);
+    await Promise.allSettled([
+      parts.view.stop(),
+      parts.trust.stop(),
+      genomes.stop(),
+      configMaps.stop(),
+    ]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -160,10 +168,11 @@ async function main(): Promise<void> {
     tls: settings.tlsMode,
   });
   const trust = await watchTrustedKeys(kubeConfig, settings.namespace, log);
+  const view = await watchTrustView(kubeConfig, trust, log);
   const published = await watchPublished(kubeConfig, log);
   const source = certificates(settings, kubeConfig, log);
   await source.start();
-  const parts = { trust, published, source };
+  const parts = { trust, view, published, source };
   const app = webhookApp(settings, parts, log);
   const serving = await serveHttps(app, source, { host: settings.host, port: settings.port });
   // A request that stalls must not hold a socket forever; the API server gives up after 5 s.

@@ -57,7 +57,7 @@ let server: Server;
 let base: string;
 beforeAll(async () => {
   const app = createApp({
-    trust: { keys: () => [], synced: () => true },
+    trust: { keys: () => [], policies: () => [], namespaceLabels: () => ({}), synced: () => true },
     certificateValid: () => true,
     policy: DEFAULT_POLICY,
     log: silentLogger,

@@ -8,18 +8,43 @@ import {
   inNamespace,
   keyPair,
   signedBy,
+  threshold,
   trusted,
   version,
 } from '../test/builders/index.ts';
-import { DEFAULT_POLICY, verify } from '../core/verify.ts';
+import { MAX_GENOME_BYTES, SignatureCache, verify } from '../core/verify.ts';
+import {
+  DEFAULT_TRUST_POLICY,
+  type TrustPolicy,
+  type TrustPolicySpec,
+} from '../core/trust-policy.ts';
+import { trustFromSecrets, type TrustedKey } from '../core/trust.ts';
 import type { AdmissionRequest } from './admission.ts';
 import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
-import { decideGenomeAdmission } from './validate-genome.ts';
+import { decideGenomeAdmission, type AdmissionTrust } from './validate-genome.ts';
 
 const alice = keyPair('alice');
 const keys = trusted(alice);
-/** The trusted keys are current (the webhook's usual state). */
-const CURRENT = { trustCurrent: true };
+const NOW = Date.parse('2026-12-05T12:00:00Z');
+
+/** A current view (the webhook's usual state) holding `keys` and the default policy. */
+function view(over: Partial<AdmissionTrust> = {}): AdmissionTrust {
+  return {
+    keys: () => keys,
+    policies: () => [DEFAULT_TRUST_POLICY],
+    namespaceLabels: () => ({}),
+    synced: () => true,
+    ...over,
+  };
+}
+
+const withKeys = (k: readonly TrustedKey[]) => view({ keys: () => k });
+
+const options = (signatures = new SignatureCache()) => ({
+  maxBytes: MAX_GENOME_BYTES,
+  signatures,
+  now: NOW,
+});
 
 const signed = (v = '1.2.3') => genome(signedBy(alice), version(v));
 const object = (g: unknown, annotations?: Record<string, string>) =>
@@ -37,22 +62,24 @@ function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
   };
 }
 
-const decide = (r: AdmissionRequest) =>
-  decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT).response;
+const decide = (r: AdmissionRequest, trust: AdmissionTrust = view()) =>
+  decideGenomeAdmission(r, trust, options()).response;
 
 describe('decideGenomeAdmission while the trusted keys are not current', () => {
   it('refuses a genome it would verify (TRUST_KEYS_STALE), and still lets an unchanged genome through', () => {
-    const stale = { trustCurrent: false };
+    const stale = view({ synced: () => false });
     const create = request({ object: object(signed()) });
-    const refused = decideGenomeAdmission(create, keys, DEFAULT_POLICY, stale).response;
+    const refused = decide(create, stale);
     expect(refused.allowed).toBe(false);
-    expect(refused.status?.message).toMatch(/^TRUST_KEYS_STALE: /);
+    expect(refused.status?.message).toMatch(
+      /^TRUST_KEYS_STALE: .*trusted keys, the trust policies or the namespaces' labels are not current/,
+    );
     const relabel = request({
       operation: 'UPDATE',
       object: object(signed(), { team: 'x' }),
       oldObject: object(signed()),
     });
-    expect(decideGenomeAdmission(relabel, keys, DEFAULT_POLICY, stale).response.allowed).toBe(true);
+    expect(decide(relabel, stale).allowed).toBe(true);
   });
 });
 
@@ -125,9 +152,8 @@ describe('decideGenomeAdmission', () => {
         oldObject: object(genome),
         object: object(genome, { note: 'x' }),
       }),
-      [], // no trusted keys at all: a re-verification would refuse
-      DEFAULT_POLICY,
-      CURRENT,
+      withKeys([]), // no trusted keys at all: a re-verification would refuse
+      options(),
     );
     expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
   });
@@ -145,25 +171,19 @@ describe('decideGenomeAdmission', () => {
         oldObject: withRollout('Automatic'),
         object: withRollout('Manual'),
       }),
-      [], // no trusted keys at all: a re-verification would refuse
-      DEFAULT_POLICY,
-      CURRENT,
+      withKeys([]), // no trusted keys at all: a re-verification would refuse
+      options(),
     );
     expect(result).toMatchObject({ response: { allowed: true }, skipped: 'spec.genome unchanged' });
   });
 
   it('refuses every genome when no keys are trusted', () => {
-    const response = decideGenomeAdmission(request({}), [], DEFAULT_POLICY, CURRENT).response;
+    const response = decide(request({}), withKeys([]));
     expect(response.status?.message).toMatch(/^TRUST_KEYS_MISSING/);
   });
 
   it('passes warnings through, for a genome signed by a test key', () => {
-    const response = decideGenomeAdmission(
-      request({}),
-      trusted({ ...alice, test: true }),
-      DEFAULT_POLICY,
-      CURRENT,
-    ).response;
+    const response = decide(request({}), withKeys(trusted({ ...alice, test: true })));
     expect(response).toMatchObject({
       allowed: true,
       warnings: [expect.stringMatching(/TEST key/)],
@@ -176,7 +196,7 @@ describe('decideGenomeAdmission', () => {
   });
 });
 
-describe('decideGenomeAdmission validates spec.genome once and decides as verify does', () => {
+describe('decideGenomeAdmission validates spec.genome once and, under the default policy, refuses as verify does', () => {
   const genomes: [string, unknown][] = [
     ['signed', signed('2.0.0')],
     ['tampered', { ...signed('2.0.0'), name: 'TAMPERED' }],
@@ -186,8 +206,9 @@ describe('decideGenomeAdmission validates spec.genome once and decides as verify
     ['not an object', 'text'],
   ];
 
-  it.each(genomes)('CREATE and a changed UPDATE: the verdict of verify (%s)', (_name, genome) => {
-    const expected = verify(genome, keys, DEFAULT_POLICY);
+  it.each(genomes)('CREATE and a changed UPDATE: the code of verify (%s)', (_name, genome) => {
+    const flat = verify(genome, keys);
+    const expected = flat.ok ? { ok: true } : { ok: false, code: flat.code };
     const create = request({ object: object(genome) });
     const update = request({
       operation: 'UPDATE',
@@ -195,7 +216,7 @@ describe('decideGenomeAdmission validates spec.genome once and decides as verify
       object: object(genome),
     });
     for (const r of [create, update]) {
-      expect(decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT).verdict).toEqual(expected);
+      expect(decideGenomeAdmission(r, view(), options()).verdict).toMatchObject(expected);
     }
   });
 });
@@ -206,7 +227,7 @@ describe('decideGenomeAdmission on hostile updates', () => {
     for (let i = 0; i < 10_000; i += 1) deep = { x: deep };
     const hostile = { ...signed(), x: deep };
     const r = request({ operation: 'UPDATE', oldObject: object(hostile), object: object(hostile) });
-    const result = decideGenomeAdmission(r, keys, DEFAULT_POLICY, CURRENT);
+    const result = decideGenomeAdmission(r, view(), options());
     expect(result.response.allowed).toBe(false);
     expect(result.response.status?.message).toMatch(/^GENOME_INVALID_SCHEMA: spec\.genome\.x/);
   });
@@ -247,5 +268,143 @@ describe('denials show genome text escaped, clipped, and never a private key', (
       /^PRIVATE_KEY_EXPOSED: spec\.genome\.authority\.signers\[0\]\.public_key: .*PRIVATE key/,
     );
     expect(message).not.toContain(leaked.slice(16, 48));
+  });
+});
+
+describe('decideGenomeAdmission under trust policies', () => {
+  const dev = keyPair('dev-1');
+  const prod1 = keyPair('prod-1');
+  const prod2 = keyPair('prod-2');
+  const officer = keyPair('security-officer-1');
+  /** A trust Secret as the API server gives it (data base64). */
+  const secret = (name: string, pairs: (typeof dev)[]) => ({
+    metadata: { namespace: 'genome-system', name },
+    data: Object.fromEntries(
+      pairs.map((k) => [k.keyId, Buffer.from(k.publicKey).toString('base64')] as const),
+    ),
+  });
+  const policyKeys = trustFromSecrets([
+    secret('dev-signers', [dev]),
+    secret('prod-signers', [prod1, prod2, officer]),
+  ]).keys;
+  const policy = (name: string, spec: Partial<TrustPolicySpec>): TrustPolicy => ({
+    name,
+    spec: { mode: 'Enforce', ...spec },
+  });
+  const production = policy('production', {
+    match: { namespaceSelector: { matchLabels: { env: 'production' } } },
+    keys: { secretRefs: [{ name: 'prod-signers' }] },
+    threshold: 2,
+    requiredKeyIds: ['security-officer-1'],
+  });
+  const development = policy('development', {
+    match: { namespaceSelector: { matchLabels: { env: 'dev' } } },
+    keys: { secretRefs: [{ name: 'dev-signers' }] },
+  });
+  const labelsOf: Record<string, Record<string, string>> = {
+    prod: { env: 'production' },
+    dev: { env: 'dev' },
+  };
+  const policyView = (policies: TrustPolicy[], asked: string[] = []) =>
+    view({
+      keys: () => policyKeys,
+      policies: () => policies,
+      namespaceLabels: (ns) => {
+        asked.push(ns);
+        return labelsOf[ns] ?? {};
+      },
+    });
+  const signedIn = (ns: string, g: Genome) =>
+    request({ namespace: ns, object: genomeResource('g', g, inNamespace(ns)) });
+  const byDev = genome(signedBy(dev));
+  const byProd = genome(declaring(prod1, prod2, officer), signedBy(prod1, officer), threshold(1));
+
+  it("judges under the labels of the request's namespace", () => {
+    const asked: string[] = [];
+    const trust = policyView([production, development], asked);
+    expect(decide(signedIn('dev', byDev), trust).allowed).toBe(true);
+    expect(asked).toEqual(['dev']);
+    expect(decide(signedIn('prod', byProd), trust).allowed).toBe(true);
+  });
+
+  it("refuses a dev key's genome in production, and the reverse, naming the policy", () => {
+    const trust = policyView([production, development]);
+    expect(decide(signedIn('prod', byDev), trust).status?.message).toMatch(
+      /^GENOME_UNTRUSTED_SIGNER: .*policy production: /,
+    );
+    expect(decide(signedIn('dev', byProd), trust).status?.message).toMatch(
+      /^GENOME_UNTRUSTED_SIGNER: .*policy development: /,
+    );
+  });
+
+  it('refuses 2 of 3 without the required signer (POLICY_REQUIRED_SIGNER_MISSING)', () => {
+    const twoWithout = genome(declaring(prod1, prod2, officer), signedBy(prod1, prod2));
+    expect(decide(signedIn('prod', twoWithout), policyView([production])).status?.message).toMatch(
+      /^POLICY_REQUIRED_SIGNER_MISSING: .*policy production: required signer\(s\) security-officer-1/,
+    );
+  });
+
+  it('refuses a genome no Enforce or Warn policy matches (POLICY_NO_MATCH)', () => {
+    const audit = policy('audit-all', { mode: 'Audit' });
+    const response = decide(signedIn('elsewhere', byDev), policyView([production, audit]));
+    expect(response.status?.message).toMatch(/^POLICY_NO_MATCH: /);
+  });
+
+  it('refuses under a policy that names a missing Secret (POLICY_NOT_READY)', () => {
+    const missing = policy('missing', { keys: { secretRefs: [{ name: 'nowhere' }] } });
+    expect(decide(signedIn('dev', byDev), policyView([missing])).status?.message).toMatch(
+      /^POLICY_NOT_READY: .*policy missing: not ready: trust Secret\(s\) "nowhere"/,
+    );
+  });
+
+  it('admits when a Warn policy fails, with one short warning that names it and its code', () => {
+    const warn = { ...production, name: 'prod-warn', spec: { ...production.spec, mode: 'Warn' } };
+    const response = decide(signedIn('prod', byDev), policyView([warn as TrustPolicy]));
+    expect(response.allowed).toBe(true);
+    expect(response.warnings).toEqual([
+      'GenomeTrustPolicy prod-warn (Warn) does not hold: GENOME_UNTRUSTED_SIGNER',
+    ]);
+  });
+
+  it('keeps Warn warnings few and short, each escaped and within 120 characters', () => {
+    const warns = Array.from({ length: 10 }, (_, i) =>
+      policy(`\u001b[2J${'w'.repeat(200)}-${i}`, {
+        mode: 'Warn',
+        keys: { secretRefs: [{ name: 'prod-signers' }] },
+      }),
+    );
+    const response = decide(signedIn('dev', byDev), policyView([development, ...warns]));
+    expect(response.allowed).toBe(true);
+    const warnings = response.warnings ?? [];
+    expect(warnings.length).toBeLessThanOrEqual(4);
+    expect(warnings.at(-1)).toMatch(/7 more GenomeTrustPolicies \(Warn\) do not hold/);
+    for (const w of warnings) {
+      expect(w.length).toBeLessThanOrEqual(120);
+      expect(w).not.toContain('\u001b');
+    }
+  });
+
+  it('admits when an Audit policy fails, with no warning', () => {
+    const audit = policy('audit-prod', {
+      mode: 'Audit',
+      keys: { secretRefs: [{ name: 'prod-signers' }] },
+    });
+    expect(decide(signedIn('dev', byDev), policyView([development, audit]))).toEqual({
+      uid: 'uid-1',
+      allowed: true,
+    });
+  });
+
+  it('verifies no signature again when the same document is admitted again', () => {
+    const signatures = new SignatureCache();
+    const trust = policyView([production, development]);
+    const first = decideGenomeAdmission(signedIn('prod', byProd), trust, options(signatures));
+    expect(first.response.allowed).toBe(true);
+    const done = signatures.verifications;
+    expect(done).toBe(2);
+    const again = decideGenomeAdmission(signedIn('dev', byProd), trust, options(signatures));
+    expect(again.response.status?.message).toMatch(/^GENOME_UNTRUSTED_SIGNER/);
+    decideGenomeAdmission(signedIn('prod', byProd), trust, options(signatures));
+    expect(signatures.verifications).toBe(done);
   });
 });

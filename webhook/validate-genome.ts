@@ -3,9 +3,24 @@ import { refuse, type Refusal } from '../core/codes.ts';
 import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
 import { validateGenome, type GenomeResult } from '../core/genome.ts';
 import { compareSemver } from '../core/semver.ts';
-import type { TrustedKey } from '../core/trust.ts';
-import { verifyValidated, type Verdict, type VerifyPolicy } from '../core/verify.ts';
+import { judge } from '../core/trust-policy.ts';
+import { examineGenome, type SignatureCache, type Verdict, type Verified } from '../core/verify.ts';
+import type { TrustView } from '../kube/trust-view.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
+import { admissionWarnings, boundWarnings } from './warnings.ts';
+
+/** What an admission reads of the trust view (kube/trust-view.ts): keys, policies, labels. */
+export type AdmissionTrust = Pick<TrustView, 'keys' | 'policies' | 'namespaceLabels' | 'synced'>;
+
+/** How a genome is examined and when it is judged. */
+export interface AdmissionOptions {
+  /** Largest canonical genome accepted, in bytes. */
+  maxBytes: number;
+  /** The webhook's signature results: a document admitted again costs no verification. */
+  signatures: SignatureCache;
+  /** Epoch milliseconds: key windows and maxAge are judged at this instant. */
+  now: number;
+}
 
 /** The decision on one admission request, and what to log about it. */
 export interface GenomeAdmission {
@@ -25,10 +40,8 @@ interface Subject {
   request: AdmissionRequest;
   object: GenomeObject;
   old: GenomeObject | undefined;
-  trustedKeys: readonly TrustedKey[];
-  policy: VerifyPolicy;
-  /** False while the trusted keys are not current: nothing is verified against them. */
-  trustCurrent: boolean;
+  trust: AdmissionTrust;
+  options: AdmissionOptions;
   /** validateGenome's answer for spec.genome, once a step has asked: each request walks it once. */
   valid?: GenomeResult;
 }
@@ -42,8 +55,13 @@ function validated(s: Subject): GenomeResult {
 /** One step: a final decision, or undefined to go on. */
 type Step = (subject: Subject) => GenomeAdmission | undefined;
 
-const deny = (s: Subject, refusal: Refusal, verdict?: Verdict): GenomeAdmission => ({
-  response: denied(s.request.uid, refusal, 'spec.genome'),
+const deny = (
+  s: Subject,
+  refusal: Refusal,
+  verdict?: Verdict,
+  warnings: string[] = [],
+): GenomeAdmission => ({
+  response: denied(s.request.uid, refusal, 'spec.genome', warnings),
   ...(verdict && { verdict }),
 });
 
@@ -87,25 +105,61 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 const trustCurrent: Step = (s) =>
-  s.trustCurrent
+  s.trust.synced()
     ? undefined
     : deny(
         s,
         refuse(
           'TRUST_KEYS_STALE',
-          'the trusted keys are not current (not loaded yet, or their watch has been down longer than its bound), so a key removed meanwhile may still be counted',
+          "the trusted keys, the trust policies or the namespaces' labels are not current (not loaded yet, or a watch has been down longer than its bound), so a key or policy removed meanwhile may still count",
         ),
       );
 
+/**
+ * The genome's own checks with every signature verified once (core/verify.ts examineGenome),
+ * then the trust decision under the policies that match its namespace's labels
+ * (core/trust-policy.ts judge), ordered as the operator orders them (operator/verify-cache.ts):
+ * no trusted key at all is TRUST_KEYS_MISSING after the schema and the size. Then the version.
+ */
 const verified: Step = (s) => {
-  // Exactly verify(spec.genome): validateGenome, then the checks (core/verify.ts).
-  const verdict = verifyValidated(validated(s), s.trustedKeys, s.policy);
-  if (!verdict.ok) return deny(s, verdict, verdict);
+  const judged = judgedUnderPolicies(s);
+  if ('response' in judged) return judged;
+  const { verdict, warnings } = judged;
   const downgrade = checkDowngrade(verdict.genome.version, s.old, s.object);
-  if (typeof downgrade === 'object') return deny(s, downgrade, verdict);
-  const warnings = downgrade === undefined ? verdict.warnings : [...verdict.warnings, downgrade];
-  return { response: allowed(s.request.uid, warnings), verdict };
+  if (typeof downgrade === 'object') return deny(s, downgrade, verdict, warnings);
+  const all = downgrade === undefined ? warnings : boundWarnings([...warnings, downgrade]);
+  return { response: allowed(s.request.uid, all), verdict };
 };
+
+/** The positive verdict and its warnings, or the admission that refuses. */
+function judgedUnderPolicies(
+  s: Subject,
+): { verdict: Verified; warnings: string[] } | GenomeAdmission {
+  const { maxBytes, signatures, now } = s.options;
+  const examined = examineGenome(validated(s), { maxBytes, signatures });
+  const keys = s.trust.keys();
+  const early = !examined.ok && examined.code === 'GENOME_TOO_LARGE';
+  if (!early && keys.length === 0 && examined.genomeId !== undefined) {
+    const refusal = refuse('TRUST_KEYS_MISSING', 'no trusted keys are configured');
+    return deny(s, refusal, { ok: false, ...refusal, genomeId: examined.genomeId });
+  }
+  if (!examined.ok) return deny(s, examined, examined);
+  const { genome, genomeId, facts } = examined;
+  const judgement = judge(facts, {
+    namespaceLabels: s.trust.namespaceLabels(s.request.namespace ?? ''),
+    policies: s.trust.policies(),
+    keys,
+    now,
+  });
+  const warnings = admissionWarnings(judgement);
+  if (judgement.ok) {
+    const verdict: Verified = { ok: true, genome, genomeId, signers: judgement.signers, warnings };
+    return { verdict, warnings };
+  }
+  const { code, message, field } = judgement;
+  const refusal: Refusal = { code, message, ...(field !== undefined && { field }) };
+  return deny(s, refusal, { ok: false, ...refusal, genomeId }, warnings);
+}
 
 const STEPS: readonly Step[] = [
   onlyGenomes,
@@ -117,25 +171,26 @@ const STEPS: readonly Step[] = [
 ];
 
 /**
- * Decides a CREATE or UPDATE of a Genome: the genome under spec.genome must verify against
- * the trusted keys (the same `verify` as the CLI), and an UPDATE may not lower its version
- * unless the object carries ALLOW_DOWNGRADE_ANNOTATION="true". An UPDATE that leaves
- * spec.genome as it was is allowed without re-verifying.
+ * Decides a CREATE or UPDATE of a Genome: the genome under spec.genome must pass its own
+ * checks and hold under every matching Enforce GenomeTrustPolicy (the same examineGenome and
+ * `judge` as the operator and the CLI); a Warn policy that fails admits with a short warning;
+ * an UPDATE may not lower its version unless the object carries
+ * ALLOW_DOWNGRADE_ANNOTATION="true". An UPDATE that leaves spec.genome as it was is allowed
+ * without judging again (the operator reports whether it still holds). While the view is not
+ * current, nothing is judged: TRUST_KEYS_STALE.
  */
 export function decideGenomeAdmission(
   request: AdmissionRequest,
-  trustedKeys: readonly TrustedKey[],
-  policy: VerifyPolicy,
-  { trustCurrent }: { trustCurrent: boolean },
+  trust: AdmissionTrust,
+  options: AdmissionOptions,
 ): GenomeAdmission {
   const subject: Subject = {
     request,
     object: (request.object ?? {}) as GenomeObject,
     old:
       request.operation === 'UPDATE' ? (request.oldObject as GenomeObject | undefined) : undefined,
-    trustedKeys,
-    policy,
-    trustCurrent,
+    trust,
+    options,
   };
   for (const step of STEPS) {
     const decision = step(subject);
