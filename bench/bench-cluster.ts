@@ -1,6 +1,6 @@
 /**
- * What the operator benchmarks share: a local control plane of their own with the CRD, the
- * operator's namespace, trust Secret and RBAC, and a kubeconfig for its ServiceAccount.
+ * What the operator benchmarks share: a local control plane of their own with both CRDs and the
+ * chart's default trust policy (test keys allowed, as make dev), the operator's namespace, trust Secret and RBAC, and a kubeconfig for its ServiceAccount.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { kubectlBinary } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { installCrdsAndDefaultPolicy } from '../cluster/crds.ts';
 import { operatorRbac, writeTokenKubeconfig } from '../cluster/operator-process.ts';
 import { environmentWithoutProxies } from '../cluster/processes.ts';
 import { loadKubeConfig } from '../cluster/readiness.ts';
@@ -87,8 +88,7 @@ export async function startBenchCluster(
       // replace (apply would keep a key removed from stringData)
       kubectl(['replace', '-f', '-'], JSON.stringify(secret));
     };
-    kubectl(['apply', '-f', join(import.meta.dirname, '..', 'crds', 'genomes.mathison.io.yaml')]);
-    kubectl(['wait', '--for=condition=Established', 'crd/genomes.mathison.io', '--timeout=30s']);
+    await installCrdsAndDefaultPolicy(kubectl, { allowTestKeys: true });
     for (const ns of [SYSTEM, ...namespaces]) kubectl(['create', 'namespace', ns]);
     kubectl(['create', 'secret', 'generic', 'trusted-keys', '-n', SYSTEM]);
     const rbac = operatorRbac(SYSTEM).map((o) => JSON.stringify(o));

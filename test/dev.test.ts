@@ -82,6 +82,13 @@ describe('make dev on a machine with no cluster configured', () => {
     expect(got.stdout).toContain('genome.mathison.io/');
   });
 
+  it("creates the chart's default trust policy (production off: test keys count), under which the sample is verified", () => {
+    const policy = JSON.parse(get(['gtp', 'default', '-o', 'json']));
+    expect(policy.spec).toEqual({ mode: 'Enforce', allowTestKeys: true });
+    const verified = '{.status.conditions[?(@.type=="Verified")].status}';
+    expect(get(['gn', 'totk', '-n', 'default', '-o', `jsonpath=${verified}`])).toBe('True');
+  });
+
   it('runs the sample Deployment (two replicas) behind a Service, its pods injected with the TOTK genome', async () => {
     const deployment = JSON.parse(get(['deployment', 'mathison', '-n', 'default', '-o', 'json']));
     expect(deployment.spec.replicas).toBe(2);

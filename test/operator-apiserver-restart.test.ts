@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { installCrdsAndDefaultPolicy } from '../cluster/crds.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import { genome, keyPair, named, signedBy, trustSecret } from './builders/index.ts';
 import { eventually } from './support/cluster.ts';
@@ -13,7 +13,6 @@ import {
 } from './support/operator.ts';
 
 // A control plane of its own: this test restarts its API server.
-const ROOT = join(import.meta.dirname, '..');
 const alice = keyPair('alice-key');
 let cp: ControlPlane;
 let operator: RunningOperator | undefined;
@@ -43,8 +42,9 @@ const until = (what: string, name: string, status: string) =>
 
 beforeAll(async () => {
   cp = await startControlPlane({ log: () => {} });
-  kubectl(['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-  kubectl(['wait', '--for=condition=Established', 'crd/genomes.mathison.io', '--timeout=30s']);
+  // Both CRDs and the chart's default policy: without them the operator is never ready, or
+  // refuses every Genome (POLICY_NO_MATCH).
+  await installCrdsAndDefaultPolicy(kubectl, { allowTestKeys: true });
   kubectl(['create', 'namespace', NS]);
   kubectl(['create', 'namespace', APPS]);
   kubectl(

@@ -1,5 +1,6 @@
 /**
- * The steps of `make dev` after the cluster is ready: install the CRD, trust the TEST key,
+ * The steps of `make dev` after the cluster is ready: install the CRDs and the default trust
+ * policy, trust the TEST key,
  * register and run the webhook (Genome validation and pod injection), apply the sample genome,
  * run the operator, then the images and the sample Mathison workload. Each step may return its
  * undo.
@@ -8,12 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { genomeManifest } from '../../core/manifest.ts';
+import { booleanOf } from '../../core/settings.ts';
 import { TEST_KEYS_ANNOTATION, TRUSTED_KEYS_LABEL } from '../../core/trust.ts';
 import {
   genomeWebhookConfiguration,
   MUTATE_POD_PATH,
   podWebhookConfiguration,
 } from '../../core/webhook-config.ts';
+import { installCrdsAndDefaultPolicy } from '../../cluster/crds.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { runOperator, showVerified } from './operator-step.ts';
@@ -105,21 +108,16 @@ export const applySampleGenome: DevStep = {
 /** The steps, in order. */
 export const devSteps: DevStep[] = [
   {
-    name: 'install the Genome CRD',
+    name: 'install the Genome and GenomeTrustPolicy CRDs and the default trust policy',
     run: async (ctx) => {
-      kubectl(ctx, ['apply', '-f', join(ROOT, 'crds', 'genomes.mathison.io.yaml')]);
-      // Polled: `kubectl wait` fails at once when it reads the CRD before it has any status.
-      const established = '{.status.conditions[?(@.type=="Established")].status}';
-      await until(
-        'the Genome CRD to be Established',
-        () =>
-          kubectl(ctx, [
-            'get',
-            'crd',
-            'genomes.mathison.io',
-            '-o',
-            `jsonpath=${established}`,
-          ]).trim() === 'True',
+      // As the chart's default: test keys count only when the operator's production mode
+      // (GENOME_PRODUCTION, which it inherits from here; off unless set) is off.
+      const production = booleanOf('production', process.env.GENOME_PRODUCTION ?? 'false');
+      await installCrdsAndDefaultPolicy((args, input) => kubectl(ctx, args, input), {
+        allowTestKeys: !production,
+      });
+      console.log(
+        `the GenomeTrustPolicy default governs every Genome; test keys ${production ? 'never count (GENOME_PRODUCTION=true)' : 'count (production off)'}`,
       );
     },
   },
