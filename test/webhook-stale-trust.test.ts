@@ -93,7 +93,9 @@ describe('the webhook when its key watch goes silent', () => {
       90_000,
     );
     const bound = Date.now() - silenced;
-    expect(refused.stderr).toMatch(/trusted keys are not current/);
+    expect(refused.stderr).toMatch(
+      /trusted keys, the trust policies or the namespaces. labels are not current/,
+    );
     // The documented bound: a watch lasts 10 s, counts as down 15 s after it began, and the
     // keys as stale 10 s after that; the time of a dry run on a loaded machine on top.
     expect(bound).toBeLessThan(45_000);
