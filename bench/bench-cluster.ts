@@ -1,6 +1,7 @@
 /**
  * What the operator benchmarks share: a local control plane of their own with both CRDs and the
- * chart's default trust policy (test keys allowed, as make dev), the operator's namespace, trust Secret and RBAC, and a kubeconfig for its ServiceAccount.
+ * chart's default trust policy (test keys allowed, as make dev), the operator's namespace,
+ * trust Secret and RBAC, and a kubeconfig for its ServiceAccount.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
