@@ -57,6 +57,8 @@ export class VerifyCache {
   /** The genomes of published ConfigMaps (decide reads their name and threshold), by uid. */
   private readonly publishedGenomes = new Map<string, Genome | undefined>();
   private readonly signatures = new SignatureCache();
+  /** The document digest of each genome text digest (GenomeStore's) seen. */
+  private readonly byText = new Map<string, string>();
   /** How many genomes were examined (not served from the cache). */
   computed = 0;
 
@@ -65,18 +67,36 @@ export class VerifyCache {
     return this.signatures.verifications;
   }
 
-  /** The judgement of a revision's genome under `inputs`; `fresh` when examined now. */
+  /**
+   * The judgement of a revision's genome under `inputs`; `fresh` when examined now.
+   * `textDigest` (the genome store's digest of its text) files the examination under it too,
+   * for cachedJudgement.
+   */
   verdict(
     revision: Revision,
     genome: unknown,
     inputs: TrustInputs,
+    textDigest?: string,
   ): { judged: Judged; fresh: boolean } {
     const digest = this.digestOf(revision, genome);
     const cached = digest === undefined ? undefined : this.examinations.get(digest);
     const examination = cached ?? this.examine(validateGenome(genome));
     if (cached === undefined && digest !== undefined)
       this.remember(this.examinations, digest, examination);
+    if (digest !== undefined && textDigest !== undefined)
+      this.remember(this.byText, textDigest, digest);
     return { judged: judged(examination, genome as Genome, inputs), fresh: cached === undefined };
+  }
+
+  /**
+   * The judgement under `inputs` of the genome whose text has `textDigest`, from its kept
+   * facts, when it was examined before: no genome text needed. A Verified judgement carries no
+   * genome (undefined): only a refusal can be acted on without the text.
+   */
+  cachedJudgement(textDigest: string, inputs: TrustInputs): Judged | undefined {
+    const digest = this.byText.get(textDigest);
+    const examination = digest === undefined ? undefined : this.examinations.get(digest);
+    return examination === undefined ? undefined : judged(examination, undefined, inputs);
   }
 
   /**

@@ -37,7 +37,7 @@ import {
 } from '../runtime/controller.ts';
 import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
 import { summarize, type Verdicts } from '../verdicts.ts';
-import { VerifyCache, type TrustInputs } from '../verify-cache.ts';
+import { VerifyCache, type Judged, type TrustInputs } from '../verify-cache.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
 export type { KeySource } from '../../kube/trust-source.ts';
@@ -181,12 +181,13 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
     return DONE;
   }
   if (!deps.trust.synced()) return DONE;
-  const genome = await deps.genomes.get(key);
+  const known = refusedFromFacts(state, key);
+  const genome = known?.genome ?? (await deps.genomes.get(key));
   if (genome?.metadata.uid === undefined) {
     deps.verdicts.delete(key);
     return DONE;
   }
-  const gathered = await gather(state, key, genome);
+  const gathered = await gather(state, key, genome, known?.judged);
   const plan = decide(gathered.input);
   const log = withFields(deps.log, {
     namespace: genome.metadata.namespace,
@@ -206,19 +207,59 @@ interface Gathered {
   readFailures: unknown[];
 }
 
-async function gather(state: State, key: string, genome: GenomeResource): Promise<Gathered> {
+/** What a genome in `namespace` is judged under now. */
+function trustInputs(state: State, namespace: string): TrustInputs {
+  const { trust } = state.deps;
+  return {
+    keys: trust.keys(),
+    policies: trust.policies(),
+    namespaceLabels: trust.namespaceLabels(namespace),
+    now: state.now().getTime(),
+  };
+}
+
+/**
+ * A Genome refused under today's trust, judged from the facts kept of its genome: no genome
+ * text is needed to refuse (no ConfigMap to render), so a key revocation or a policy edit that
+ * refuses a thousand Genomes reads none of them back. Undefined when its genome was not
+ * examined before, or when it is verified (publishing needs the text).
+ */
+function refusedFromFacts(
+  state: State,
+  key: string,
+): { genome: GenomeResource; judged: Judged } | undefined {
+  const compact = state.deps.genomes.cached(key);
+  const { genomeDigest, ...spec } = compact?.spec ?? {};
+  if (compact === undefined || genomeDigest === undefined) return undefined;
+  const inputs = trustInputs(state, compact.metadata.namespace ?? '');
+  const judged = state.verifier.cachedJudgement(genomeDigest, inputs);
+  if (judged === undefined || judged.verdict.ok) return undefined;
+  return { genome: { ...compact, spec: { ...spec, genome: undefined } }, judged };
+}
+
+/** The genome store's digest of this revision's text, when the cache holds this very revision. */
+function textDigestOf(state: State, genome: GenomeResource): string | undefined {
+  const cached = state.deps.genomes.cached(objectKey(genome));
+  const same = cached?.metadata.resourceVersion === genome.metadata.resourceVersion;
+  return same ? cached?.spec.genomeDigest : undefined;
+}
+
+async function gather(
+  state: State,
+  key: string,
+  genome: GenomeResource,
+  known?: Judged,
+): Promise<Gathered> {
   const { deps } = state;
   const { generation = 0, uid = '', namespace = '' } = genome.metadata;
   const keys = deps.trust.keys();
   const keyVersion = deps.trust.version(namespace);
   const revision = { uid, generation };
-  const inputs: TrustInputs = {
-    keys,
-    policies: deps.trust.policies(),
-    namespaceLabels: deps.trust.namespaceLabels(namespace),
-    now: state.now().getTime(),
-  };
-  const { judged, fresh } = state.verifier.verdict(revision, genome.spec.genome, inputs);
+  const inputs = trustInputs(state, namespace);
+  const { judged, fresh } =
+    known === undefined
+      ? state.verifier.verdict(revision, genome.spec.genome, inputs, textDigestOf(state, genome))
+      : { judged: known, fresh: false };
   const { verdict } = judged;
   if (fresh) deps.metrics.verifications.inc({ result: verdict.ok ? 'Verified' : verdict.code });
   const pods = deps.pods.podsOf(key);
