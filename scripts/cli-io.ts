@@ -30,6 +30,13 @@ export const TRUST_READ: ReadCodes = {
   tooLarge: 'TRUST_FILE_TOO_LARGE',
 };
 
+/** Codes for reading a policy file (--policy): every failure is a policy that cannot be read. */
+export const POLICY_READ: ReadCodes = {
+  missing: 'POLICY_INVALID',
+  unreadable: 'POLICY_INVALID',
+  tooLarge: 'POLICY_INVALID',
+};
+
 /** The path that means standard input. /dev/stdin is read the same way (fd 0). */
 export const STDIN_PATH = '-';
 

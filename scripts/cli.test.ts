@@ -13,8 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REFUSAL_CODES } from '../core/codes.ts';
+import { toKubectlYaml } from '../core/kubectl-yaml.ts';
 import { MAX_TRUST_FILE_ENTRIES, MAX_TRUST_FILES } from '../core/trust.ts';
 import { WEBHOOK_ENV_OF } from '../webhook/settings.ts';
+import {
+  genome,
+  keyPair,
+  named,
+  signedBy,
+  trustSecret,
+  type TestKeyPair,
+} from '../test/builders/index.ts';
 import { rmSync } from 'node:fs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -700,5 +709,382 @@ describe('refusal codes', () => {
   it('the README lists every code', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     for (const code of Object.keys(REFUSAL_CODES)) expect(readme, code).toContain(`\`${code}\``);
+  });
+});
+
+describe('genome-verify --policy: the verdict the cluster would give, offline', () => {
+  const POLICIES = join(ROOT, 'test', 'fixtures', 'policies');
+  const fixture = (name: string) => join(POLICIES, name);
+  const dir = join(work, 'policies');
+  mkdirSync(dir);
+  const write = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : toKubectlYaml(content));
+    return path;
+  };
+  const prodA = keyPair('prod-a');
+  const prodB = keyPair('prod-b');
+  const officer = keyPair('security-officer-1');
+  const dev = keyPair('dev-1');
+  const rotating = keyPair('rotating-1');
+  const secretOf = (
+    name: string,
+    keys: TestKeyPair[],
+    annotations: Record<string, string> = {},
+  ) => {
+    const secret = trustSecret(
+      'genome-system',
+      name,
+      Object.fromEntries(keys.map((k) => [k.keyId, k.publicKey])),
+    );
+    // As `kubectl get secret -o yaml` prints it: data, base64.
+    const { stringData, ...rest } = secret;
+    const data = Object.fromEntries(
+      Object.entries(stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    rest.metadata.annotations = { ...rest.metadata.annotations, ...annotations };
+    return { ...rest, type: 'Opaque', data };
+  };
+  const prodSecret = write('prod.yaml', secretOf('prod-signers', [prodA, prodB, officer]));
+  // Two Secrets in one file, as a List.
+  const devAndRotating = write('dev-rotating.yaml', {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      secretOf('dev-signers', [dev]),
+      secretOf('rotating-signers', [rotating], {
+        'genome.mathison.io/not-before': '2026-01-01T00:00:00Z',
+        'genome.mathison.io/not-after': '2027-01-01T00:00:00Z',
+      }),
+    ],
+  });
+  const genomeFile = (name: string, ...parts: Parameters<typeof genome>) =>
+    write(`${name}.json`, JSON.stringify(genome(...parts)));
+  const devGenome = genomeFile('dev-signed', signedBy(dev));
+  const prodGenome = genomeFile('prod-signed', signedBy(prodA, officer));
+  const prodNoOfficer = genomeFile('prod-no-officer', signedBy(prodA, prodB));
+  const rotatingGenome = genomeFile('rotating-signed', signedBy(rotating));
+  const keys = ['--trust-secret', prodSecret, '--trust-secret', devAndRotating];
+  const NOW = ['--now', '2026-06-01T00:00:00Z'];
+  const verifyUnder = (genomePath: string, policy: string, labels: string, ...more: string[]) =>
+    run('genome-verify.ts', [
+      genomePath,
+      ...keys,
+      '--policy',
+      policy,
+      '--namespace-labels',
+      labels,
+      ...NOW,
+      ...more,
+    ]);
+
+  it.each([
+    {
+      name: 'a dev key in production',
+      path: devGenome,
+      labels: 'env=production',
+      policy: 'production',
+      code: 'GENOME_UNTRUSTED_SIGNER',
+      signer: /dev-1 +not a key of this policy/,
+    },
+    {
+      name: 'production keys in dev',
+      path: prodGenome,
+      labels: 'env=dev',
+      policy: 'dev',
+      code: 'GENOME_UNTRUSTED_SIGNER',
+      signer: /prod-a +not a key of this policy/,
+    },
+    {
+      name: '2 of 3 without the required signer',
+      path: prodNoOfficer,
+      labels: 'env=production',
+      policy: 'production',
+      code: 'POLICY_REQUIRED_SIGNER_MISSING',
+      signer: /security-officer-1/,
+    },
+    {
+      name: 'a genome no policy matches',
+      path: devGenome,
+      labels: 'env=staging',
+      policy: undefined,
+      code: 'POLICY_NO_MATCH',
+      signer: /policies: +0 of 2 match/,
+    },
+  ])('refuses $name, naming the policy and each signer', (c) => {
+    const out = verifyUnder(c.path, fixture('environments.yaml'), c.labels);
+    expect(out.code, out.all).toBe(1);
+    if (c.policy !== undefined)
+      expect(out.stdout).toContain(`policy ${c.policy} (Enforce): NOT HELD ${c.code}`);
+    expect(out.stdout).toMatch(c.signer);
+    expect(out.stdout).toContain(`REFUSED ${c.code}`);
+    expect(out.stdout).not.toMatch(/^VERIFIED/m);
+  });
+
+  it.each([
+    {
+      name: 'a dev key in dev',
+      path: devGenome,
+      labels: 'env=dev',
+      policy: 'dev',
+      signers: 'dev-1',
+    },
+    {
+      name: '2 of 3 with the required signer in production',
+      path: prodGenome,
+      labels: 'env=production',
+      policy: 'production',
+      signers: 'prod-a, security-officer-1',
+    },
+  ])('verifies $name', (c) => {
+    const out = verifyUnder(c.path, fixture('environments.yaml'), c.labels);
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain(`namespace labels: ${c.labels}`);
+    expect(out.stdout).toContain(`policy ${c.policy} (Enforce): HELD`);
+    expect(out.stdout).toContain(`VERIFIED under 1 policy (${c.policy}): ${c.signers}`);
+  });
+
+  it("refuses a key outside its Secret's window by --now, and verifies inside it", () => {
+    const after = run('genome-verify.ts', [
+      rotatingGenome,
+      ...keys,
+      '--policy',
+      fixture('rotation.yaml'),
+      '--now',
+      '2027-01-01T00:00:00Z',
+    ]);
+    expect(after.code, after.all).toBe(1);
+    expect(after.stdout).toMatch(/rotating-1 +outside its validity window/);
+    expect(after.stdout).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
+    const before = run('genome-verify.ts', [
+      rotatingGenome,
+      ...keys,
+      '--policy',
+      fixture('rotation.yaml'),
+      '--now',
+      '2025-12-31T23:59:59Z',
+    ]);
+    expect(before.stdout).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
+    const inside = run('genome-verify.ts', [
+      rotatingGenome,
+      ...keys,
+      '--policy',
+      fixture('rotation.yaml'),
+      '--now',
+      '2026-12-31T23:59:59Z',
+    ]);
+    expect(inside.code, inside.all).toBe(0);
+    expect(inside.stdout).toContain('VERIFIED under 1 policy (rotation): rotating-1');
+  });
+
+  it('refuses a genome older than maxAge at --now (created 2026-01-01, maxAge 720h)', () => {
+    const old = run('genome-verify.ts', [
+      devGenome,
+      ...keys,
+      '--policy',
+      fixture('max-age.yaml'),
+      '--namespace-labels',
+      'env=dev',
+      '--now',
+      '2026-02-01T00:00:01Z',
+    ]);
+    expect(old.code, old.all).toBe(1);
+    expect(old.stdout).toContain('REFUSED GENOME_TOO_OLD');
+    const fresh = run('genome-verify.ts', [
+      devGenome,
+      ...keys,
+      '--policy',
+      fixture('max-age.yaml'),
+      '--namespace-labels',
+      'env=dev',
+      '--now',
+      '2026-01-30T00:00:00Z',
+    ]);
+    expect(fresh.code, fresh.all).toBe(0);
+  });
+
+  it('refuses what a policy naming a missing Secret governs (POLICY_NOT_READY)', () => {
+    const out = verifyUnder(devGenome, fixture('missing-secret.yaml'), 'env=dev');
+    expect(out.code, out.all).toBe(1);
+    expect(out.stdout).toContain('policy needs-missing (Enforce): NOT HELD POLICY_NOT_READY');
+    expect(out.stdout).toContain('REFUSED POLICY_NOT_READY');
+    expect(out.stdout).toContain('"no-such-secret"');
+  });
+
+  it('a failing Warn policy prints a warning and exits 0', () => {
+    const out = verifyUnder(devGenome, fixture('warn.yaml'), 'env=production');
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain('policy production-warn (Warn): NOT HELD GENOME_UNTRUSTED_SIGNER');
+    expect(out.stdout).toMatch(/^WARNING: policy production-warn \(Warn\) does not hold/m);
+    expect(out.stdout).toMatch(/^VERIFIED/m);
+  });
+
+  it('an Audit policy alone admits nothing (POLICY_NO_MATCH), and reports', () => {
+    const out = verifyUnder(devGenome, fixture('audit.yaml'), 'env=dev');
+    expect(out.code, out.all).toBe(1);
+    expect(out.stdout).toContain('policy audit-all (Audit): HELD');
+    expect(out.stdout).toContain('REFUSED POLICY_NO_MATCH');
+  });
+
+  it('every matching Enforce policy must hold, over several --policy files', () => {
+    const out = run('genome-verify.ts', [
+      prodGenome,
+      ...keys,
+      '--policy',
+      fixture('environments.yaml'),
+      '--policy',
+      fixture('rotation.yaml'),
+      '--namespace-labels',
+      'env=production',
+      ...NOW,
+    ]);
+    expect(out.code, out.all).toBe(1);
+    expect(out.stdout).toContain('policy production (Enforce): HELD');
+    expect(out.stdout).toContain('policy rotation (Enforce): NOT HELD GENOME_UNTRUSTED_SIGNER');
+    expect(out.stdout).toContain('policies:         2 of 3 match');
+  });
+
+  it('escapes a genome name in the report', () => {
+    const path = genomeFile('spoof-name', signedBy(dev), named('X\u001b[2J\nVERIFIED'));
+    const out = verifyUnder(path, fixture('environments.yaml'), 'env=staging');
+    expect(out.code).toBe(1);
+    expect(out.all).not.toContain('\u001b');
+    expect(out.stdout).not.toMatch(/^VERIFIED/m);
+  });
+
+  it('--trust files still count, and their keys belong to no Secret', () => {
+    const trustPath = write(
+      'dev.trust.json',
+      JSON.stringify({ key_id: 'dev-1', alg: 'ed25519', public_key: dev.publicKey }),
+    );
+    const out = run('genome-verify.ts', [
+      devGenome,
+      '--trust',
+      trustPath,
+      '--policy',
+      fixture('environments.yaml'),
+      '--namespace-labels',
+      'env=dev',
+    ]);
+    expect(out.code, out.all).toBe(1);
+    // dev's Secret is not given: the file's key is no Secret's, and the policy is not ready.
+    expect(out.stdout).toContain('policy dev (Enforce): NOT HELD POLICY_NOT_READY');
+    const open = write('open.yaml', {
+      apiVersion: 'mathison.io/v1alpha1',
+      kind: 'GenomeTrustPolicy',
+      metadata: { name: 'open' },
+      spec: { mode: 'Enforce' },
+    });
+    const ok = run('genome-verify.ts', [devGenome, '--trust', trustPath, '--policy', open]);
+    expect(ok.code, ok.all).toBe(0);
+    expect(ok.stdout).toContain('namespace labels: (none)');
+  });
+
+  it('without --policy, --trust-secret keys verify in the flat model, as --trust keys do', () => {
+    const out = run('genome-verify.ts', [devGenome, ...keys]);
+    expect(out.code, out.all).toBe(0);
+    expect(out.stdout).toContain('VERIFIED against 5 trusted key(s): dev-1');
+  });
+
+  const tooMany = Array.from({ length: 10_000 }, (_, i) => ({
+    apiVersion: 'mathison.io/v1alpha1',
+    kind: 'GenomeTrustPolicy',
+    metadata: { name: `p-${i}` },
+    spec: { mode: 'Audit' },
+  }));
+  it.each([
+    [
+      'a field it does not know',
+      () => fixture('invalid-unknown-field.yaml'),
+      /spec\.threshhold is not a field of spec/,
+    ],
+    [
+      'a mode it does not know',
+      () => fixture('invalid-mode.yaml'),
+      /spec\.mode must be one of Enforce, Warn, Audit/,
+    ],
+    [
+      '10,000 policies',
+      () => write('many.yaml', tooMany.map((p) => JSON.stringify(p)).join('\n---\n')),
+      /over the limit of 1048576|more than 256/,
+    ],
+    [
+      '10,000 objects in a List',
+      () =>
+        write(
+          'many-list.json',
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'List',
+            items: tooMany.map((p) => ({ metadata: p.metadata })),
+          }),
+        ),
+      /more than 256/,
+    ],
+    ['a YAML bomb of aliases', () => fixture('invalid-alias-bomb.yaml'), /alias/i],
+    ['a missing file', () => join(dir, 'nope.yaml'), /does not exist/],
+    ['a directory', () => dir, /is a directory/],
+    ['/dev/zero', () => '/dev/zero', /the limit/],
+    [
+      'two policies of one name in two files',
+      () => fixture('environments.yaml'),
+      /two policies named production/,
+    ],
+  ])('refuses a policy file with %s (POLICY_INVALID), quickly', async (name, path, message) => {
+    const extra = name.startsWith('two policies') ? ['--policy', fixture('environments.yaml')] : [];
+    const out = await runBounded([devGenome, ...keys, '--policy', path(), ...extra, ...NOW], {
+      timeoutMs: 10_000,
+    });
+    expect(out.killedFor, out.all.slice(0, 2000)).toBeUndefined();
+    expect(out.code, out.all).toBe(1);
+    expect(out.all).toContain('REFUSED POLICY_INVALID');
+    expect(out.all).toMatch(message);
+    expect(out.all.length).toBeLessThan(4000);
+  });
+
+  it('refuses an endless FIFO as a policy file and as a trust Secret file, in bounded memory', async () => {
+    const policyFifo = zeroFifo('policy.fifo');
+    const secretFifo = zeroFifo('secret.fifo');
+    try {
+      const policy = await runBounded([devGenome, '--policy', policyFifo.path]);
+      expect(policy.killedFor).toBeUndefined();
+      expect(policy.all).toContain('REFUSED POLICY_INVALID');
+      expect(policy.peakRssBytes).toBeLessThan(MEMORY_CEILING);
+      const secret = await runBounded([devGenome, '--trust-secret', secretFifo.path]);
+      expect(secret.killedFor).toBeUndefined();
+      expect(secret.all).toContain('REFUSED TRUST_FILE_TOO_LARGE');
+    } finally {
+      policyFifo.stop();
+      secretFifo.stop();
+    }
+  });
+
+  it.each([
+    [
+      'more than 8 --policy files',
+      Array.from({ length: 9 }, () => ['--policy', fixture('audit.yaml')]).flat(),
+      'REFUSED POLICY_INVALID',
+    ],
+    [
+      'a Secret file whose Secret is not a trust Secret',
+      ['--trust-secret', fixture('audit.yaml')],
+      'REFUSED TRUST_FILE_INVALID',
+    ],
+    ['--namespace-labels without --policy', ['--namespace-labels', 'env=dev'], 'usage:'],
+    [
+      '--namespace-labels that are not k=v',
+      ['--policy', fixture('audit.yaml'), '--namespace-labels', 'env'],
+      'usage:',
+    ],
+    [
+      '--now that is not RFC 3339',
+      ['--policy', fixture('audit.yaml'), '--now', 'tomorrow'],
+      'usage:',
+    ],
+    ['a policy file on standard input', ['--policy', '-'], 'usage:'],
+  ])('refuses %s', (_name, args, expected) => {
+    const out = run('genome-verify.ts', [devGenome, ...args]);
+    expect(out.code, out.all).toBe(1);
+    expect(out.all).toContain(expected);
   });
 });
