@@ -41,11 +41,16 @@ export function readYamlObjects(
   limits: YamlLimits,
 ): YamlObject[] | Refusal {
   // UTF-8 never takes fewer bytes than UTF-16 units: a long string is refused unmeasured.
-  const bytes = text.length > limits.maxBytes ? text.length : utf8Length(text);
+  if (text.length > limits.maxBytes)
+    return refuse(
+      limits.tooLarge,
+      `${source} is at least ${text.length} bytes, over the limit of ${limits.maxBytes}`,
+    );
+  const bytes = utf8Length(text);
   if (bytes > limits.maxBytes)
     return refuse(
       limits.tooLarge,
-      `${source} is ${bytes > text.length ? bytes : `at least ${bytes}`} bytes, over the limit of ${limits.maxBytes}`,
+      `${source} is ${bytes} bytes, over the limit of ${limits.maxBytes}`,
     );
   try {
     const documents = readDocuments(text, source, limits);
