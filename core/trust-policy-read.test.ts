@@ -51,7 +51,7 @@ describe('readTrustPolicy', () => {
   });
 
   it('returns a copy: nothing of the input object is kept', () => {
-    const input = policy(structuredClone(FULL));
+    const input = policy(structuredClone(FULL)) as { spec: typeof FULL };
     const out = readTrustPolicy(input) as TrustPolicy;
     input.spec.match.genomeNames.push('OTHER');
     input.spec.keys.secretRefs[0]!.name = 'changed';
