@@ -1,3 +1,4 @@
+import type { PolicyResult } from '../core/trust-policy.ts';
 import { describe, expect, it } from 'vitest';
 import type { GenomeResource, GenomeStatus } from '../core/api.ts';
 import { configMapDataDigest, configMapName } from '../core/render.ts';
@@ -92,6 +93,52 @@ describe('decide', () => {
     ]);
     expect(first.writeStatus).toBe(true);
     expect(first.events.map((e) => e.reason)).toEqual(['Verified']);
+  });
+
+  it('lists the policies in the status; a Warn or Audit policy that newly fails is one Warning Event, once', () => {
+    const warn: PolicyResult = {
+      policy: 'strict',
+      mode: 'Warn',
+      held: false,
+      code: 'GENOME_THRESHOLD_NOT_MET',
+      message: '1 distinct trusted signer(s) (alice) signed; 2 required',
+      signers: [{ keyId: 'alice', counted: true, state: 'counted' }],
+    };
+    const held: PolicyResult = { ...warn, policy: 'default', mode: 'Enforce', held: true };
+    const { code: _code, ...heldWithoutCode } = held;
+    const plan = decide(input({ policies: [heldWithoutCode, warn] }));
+    expect(plan.status.policies).toEqual([
+      {
+        policy: 'default',
+        mode: 'Enforce',
+        held: true,
+        message: held.message,
+        signers: held.signers,
+      },
+      {
+        policy: 'strict',
+        mode: 'Warn',
+        held: false,
+        reason: 'GENOME_THRESHOLD_NOT_MET',
+        message: warn.message,
+        signers: warn.signers,
+      },
+    ]);
+    expect(plan.events.filter((e) => e.reason === 'PolicyNotHeld')).toEqual([
+      {
+        type: 'Warning',
+        reason: 'PolicyNotHeld',
+        message: `policy strict (Warn) does not hold: GENOME_THRESHOLD_NOT_MET: ${warn.message}`,
+      },
+    ]);
+    const again = decide(
+      input({
+        genome: resource(plan.status),
+        owned: [publishedCm],
+        policies: [heldWithoutCode, warn],
+      }),
+    );
+    expect(again.events).toEqual([]);
   });
 
   it('a second reconcile of the same world writes nothing and emits nothing', () => {

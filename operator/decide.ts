@@ -34,7 +34,7 @@ import type { Refused, Verdict, Verified } from '../core/verify.ts';
 /** What an Event on the Genome says. */
 export interface GenomeEvent {
   type: 'Normal' | 'Warning';
-  reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished';
+  reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished' | 'PolicyNotHeld';
   message: string;
 }
 
@@ -129,7 +129,10 @@ export function decide(input: DecideInput): Plan {
     deferCleanUp,
     status,
     writeStatus,
-    events: eventsFor(previous, verdict, name, published.republish),
+    events: eventsFor(previous, verdict, name, {
+      republish: published.republish,
+      policies: input.policies ?? [],
+    }),
     verdict,
     inPlace: published.inPlace,
     published: publishedVerdicts(input, verdict, name, published.inPlace),
@@ -374,6 +377,9 @@ interface EventContext {
   verdict: Verdict;
   configMapName: string;
   republish: boolean;
+  /** The policies' results before (from the status) and now. */
+  policiesBefore: readonly { policy: string; held: boolean }[];
+  policies: readonly PolicyResult[];
 }
 
 /** One Event rule: the Event this change calls for, or undefined. */
@@ -406,6 +412,22 @@ const republishedEvent: EventRule = ({ republish, configMapName }) =>
       }
     : undefined;
 
+/**
+ * A Warn or Audit policy that newly does not hold: it changes no verdict, so only this Event,
+ * the status and the Verified message say so (an Enforce one's refusal has its own Event).
+ */
+const policyNotHeldEvents = ({ policies, policiesBefore }: EventContext): GenomeEvent[] =>
+  policies
+    .filter((p) => p.mode !== 'Enforce' && !p.held)
+    .filter((p) => policiesBefore.find((b) => b.policy === p.policy)?.held !== false)
+    .map((p) => ({
+      type: 'Warning' as const,
+      reason: 'PolicyNotHeld' as const,
+      message: displayMessage(
+        `policy ${p.policy} (${p.mode}) does not hold: ${p.code ?? ''}: ${p.message}`,
+      ),
+    }));
+
 const EVENT_RULES: readonly EventRule[] = [verifiedEvent, refusedEvent, republishedEvent];
 
 /** The Events of a change: only transitions, so a steady state emits none. */
@@ -413,7 +435,7 @@ function eventsFor(
   previous: GenomeStatus,
   verdict: Verdict,
   configMapName: string | undefined,
-  republish: boolean,
+  { republish, policies }: { republish: boolean; policies: readonly PolicyResult[] },
 ): GenomeEvent[] {
   const context: EventContext = {
     was: findCondition(previous.conditions ?? [], CONDITION_VERIFIED),
@@ -421,6 +443,9 @@ function eventsFor(
     verdict,
     configMapName: configMapName ?? '',
     republish,
+    policiesBefore: previous.policies ?? [],
+    policies,
   };
-  return EVENT_RULES.map((rule) => rule(context)).filter((e) => e !== undefined);
+  const events = EVENT_RULES.map((rule) => rule(context)).filter((e) => e !== undefined);
+  return [...events, ...policyNotHeldEvents(context)];
 }
