@@ -21,6 +21,7 @@ import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-el
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import { watchTrustView, type TrustView } from '../kube/trust-view.ts';
+import { holdersOf } from '../core/trust.ts';
 import { startControllers } from './controllers/index.ts';
 import { runWhileLeading } from './runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
@@ -158,6 +159,14 @@ function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void
     metrics.refusedKeys.set({ private_key: 'false' }, problems.length - exposed);
     if (caches.trust.synced()) metrics.lastKeySync.set(Date.now() / 1000);
     metrics.keysStale.set(caches.trust.synced() ? 0 : 1);
+    metrics.keyExpiry.reset();
+    for (const key of caches.trust.keys())
+      for (const holder of holdersOf(key))
+        if (holder.notAfter !== undefined)
+          metrics.keyExpiry.set(
+            { secret: holder.secret ?? '', key_id: key.keyId },
+            holder.notAfter / 1000,
+          );
   };
   caches.trust.onChange(tick);
   const certificate = () =>

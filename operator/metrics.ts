@@ -20,6 +20,8 @@ export interface OperatorMetrics {
   /** Unix time of the last successful read of the trusted keys. */
   lastKeySync: Gauge;
   keysStale: Gauge;
+  /** not-after of each trust Secret's keys, by Secret and key id (as cert-manager's expiry). */
+  keyExpiry: Gauge;
   /** Unix time at which the webhook's serving certificate expires. */
   webhookCertificateExpiry: Gauge;
   /** 1 while this replica holds the Lease. */
@@ -59,6 +61,12 @@ export function createMetrics(): OperatorMetrics {
     lastKeySync: new Gauge({
       name: 'genome_trusted_keys_last_sync_timestamp_seconds',
       help: 'Unix time of the last successful load of the trusted keys.',
+      registers,
+    }),
+    keyExpiry: new Gauge({
+      name: 'genome_trusted_key_expiration_timestamp_seconds',
+      help: 'The not-after (annotation genome.mathison.io/not-after) of each trusted key, by trust Secret and key id: alert ahead of it, as on cert-manager certificate expiry.',
+      labelNames: ['secret', 'key_id'],
       registers,
     }),
     keysStale: new Gauge({

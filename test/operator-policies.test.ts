@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorHealth } from '../cluster/operator-process.ts';
 import { NOT_AFTER_ANNOTATION, NOT_BEFORE_ANNOTATION, type GenomeResource } from '../core/api.ts';
 import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
@@ -294,6 +295,13 @@ describe('trust policies, judged by the operator', () => {
     await applyGenome(plainNs, 'expiring', genome(signedBy(expiring)));
     await applyGenome(plainNs, 'later', genome(signedBy(later)));
     const before = await verifiedBecomes(plainNs, 'expiring', 'True');
+    const metric = await eventually('the key expiry metric', async () => {
+      const { text } = await operatorHealth(operator.port, '/metrics');
+      return /genome_trusted_key_expiration_timestamp_seconds\{secret="expiring-signers",key_id="expiring-1"\} (\S+)/.exec(
+        text,
+      )?.[1];
+    });
+    expect(Number(metric)).toBe(Date.parse(boundary) / 1000);
     await verifiedBecomes(plainNs, 'later', 'False', 'TRUST_KEY_OUTSIDE_WINDOW');
     await gatedPodOf(plainNs, 'expiring-pod', before, 'expiring');
     await gateBecomes(plainNs, 'expiring-pod', 'True');
