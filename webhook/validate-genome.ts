@@ -7,6 +7,7 @@ import { judge } from '../core/trust-policy.ts';
 import { examineGenome, type SignatureCache, type Verdict, type Verified } from '../core/verify.ts';
 import type { TrustView } from '../kube/trust-view.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
+import { policiesForLabels } from './namespace-policies.ts';
 import { admissionWarnings, boundWarnings } from './warnings.ts';
 
 /** What an admission reads of the trust view (kube/trust-view.ts): keys, policies, labels. */
@@ -145,12 +146,9 @@ function judgedUnderPolicies(
   }
   if (!examined.ok) return deny(s, examined, examined);
   const { genome, genomeId, facts } = examined;
-  const judgement = judge(facts, {
-    namespaceLabels: s.trust.namespaceLabels(s.request.namespace ?? ''),
-    policies: s.trust.policies(),
-    keys,
-    now,
-  });
+  const namespaceLabels = s.trust.namespaceLabels(s.request.namespace ?? '');
+  const policies = policiesForLabels(s.trust.policies(), namespaceLabels);
+  const judgement = judge(facts, { namespaceLabels, policies, keys, now });
   const warnings = admissionWarnings(judgement);
   if (judgement.ok) {
     const verdict: Verified = { ok: true, genome, genomeId, signers: judgement.signers, warnings };
