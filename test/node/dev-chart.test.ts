@@ -4,7 +4,9 @@
 // and on SIGINT removes the sample and uninstalls the release, leaving no webhook
 // configuration (the CRD stays, by design).
 // The node project runs its files one at a time (fileParallelism: false in vitest.config.ts),
-// so this release never shares the cluster with helm-install.test.ts's.
+// so this release never shares the cluster with helm-install.test.ts's; it owns the
+// GenomeTrustPolicy `default` (the harness's is deleted before and put back after:
+// default-policy.ts).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,6 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { eventually, kubeconfigPath, kubectl } from '../support/cluster.ts';
 import { helm } from '../support/helm.ts';
+import {
+  defaultPolicyManager,
+  applyHarnessDefaultPolicy,
+  yieldDefaultPolicyToChart,
+} from './default-policy.ts';
 import { totk } from './genome-fixtures.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -33,6 +40,7 @@ const exited = () =>
   });
 
 beforeAll(async () => {
+  await yieldDefaultPolicyToChart();
   const env = environmentWithoutProxies();
   dev = spawn(TSX, [join(ROOT, 'scripts', 'dev.ts')], {
     cwd: ROOT,
@@ -64,6 +72,7 @@ afterAll(async () => {
   await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false'], {
     allowFailure: true,
   });
+  await applyHarnessDefaultPolicy();
 }, 180_000);
 
 describe('make dev with KUBECONFIG set', () => {
@@ -106,6 +115,10 @@ describe('make dev with KUBECONFIG set', () => {
       `${fullname}-webhook Fail`,
       `${fullname}-webhook Fail`,
     ]);
+    // The release's default trust policy: test keys count (values-dev.yaml: production off).
+    expect(await defaultPolicyManager()).toBe('Helm');
+    const policy = await kubectl(['get', 'gtp', 'default', '-o', 'jsonpath={.spec.allowTestKeys}']);
+    expect(policy.stdout).toBe('true');
   });
 
   it('runs the sample Deployment: two pods Ready on the injected, verified TOTK genome', async () => {

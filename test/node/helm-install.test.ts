@@ -7,13 +7,19 @@
 // to the first revision and a `helm template | kubectl apply` never open the webhooks, and
 // `helm uninstall` leaves the CRD and the Genomes but no webhook configuration; a second
 // install afterwards, in the selfCheck posture, switches to Fail only after a replica refused
-// a tampered Genome.
+// a tampered Genome. The release owns the GenomeTrustPolicy `default` (the harness's is
+// deleted before the install and put back after the uninstall: default-policy.ts).
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubeClient, kubectl, uniqueNamespace } from '../support/cluster.ts';
 import { CHART, DEV_VALUES, helm } from '../support/helm.ts';
 import { healthOf, mathisonContainer, tamperedTotk, totk } from './genome-fixtures.ts';
+import {
+  defaultPolicyManager,
+  applyHarnessDefaultPolicy,
+  yieldDefaultPolicyToChart,
+} from './default-policy.ts';
 import { apply, containerPid, hasCondition, podOf, readPod, waitForPod } from './support.ts';
 
 const release = `helm-${randomBytes(2).toString('hex')}`;
@@ -168,10 +174,15 @@ function startLoad(retries = 0) {
 beforeAll(async () => {
   ns = await uniqueNamespace('genome-helm');
   apps = await uniqueNamespace('helm-apps');
+  // The cluster as the node tests that run an operator of their own leave it, whichever ran
+  // before: the harness's default policy, which the release must take over.
+  await applyHarnessDefaultPolicy();
+  await yieldDefaultPolicyToChart();
 });
 
 afterAll(async () => {
   await helm(['uninstall', release, '--namespace', ns, '--wait', '--timeout', '2m']);
+  await applyHarnessDefaultPolicy();
   await kubectl(['delete', 'namespace', ns, apps, '--wait=false'], { allowFailure: true });
 });
 
@@ -257,6 +268,13 @@ describe('helm install onto the local node', () => {
         'jsonpath={.spec.holderIdentity}',
       ]);
       expect(lease.stdout).toMatch(new RegExp(`^${fullname}-`));
+      // The release's default trust policy: test keys count (values-dev.yaml: production off).
+      expect(await defaultPolicyManager()).toBe('Helm');
+      const policy = await kubectl([
+        ...['get', 'gtp', 'default', '-o'],
+        'jsonpath={.spec.mode} {.spec.allowTestKeys} {.metadata.annotations.meta\\.helm\\.sh/release-name}',
+      ]);
+      expect(policy.stdout).toBe(`Enforce true ${release}`);
     },
   );
 
@@ -579,7 +597,9 @@ describe('helm install onto the local node', () => {
         'name',
       ]);
       expect(configs.stdout.trim()).toBe('');
-      await kubectl(['get', 'crd', 'genomes.mathison.io']);
+      await kubectl(['get', 'crd', 'genomes.mathison.io', 'genometrustpolicies.mathison.io']);
+      // The release's default trust policy went with it (docs/install.md, "Uninstall").
+      expect(await defaultPolicyManager()).toBeUndefined();
       const kept = await kubectl(['get', 'genome', 'totk', '-n', apps, '-o', 'name']);
       expect(kept.stdout.trim()).toBe('genome.mathison.io/totk');
       // With the webhook gone, nothing blocks Genome writes (no fail-closed configuration left).
