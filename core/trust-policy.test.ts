@@ -134,6 +134,11 @@ describe('judge', () => {
     ]);
   });
 
+  it('reads empty keyIds and secretRefs as no restriction, as their absence', () => {
+    const empty = policy('empty-lists', { keys: { secretRefs: [], keyIds: [] } });
+    expect(judged(factsOf(signedBy(dev)), 'x', [empty])).toMatchObject({ ok: true });
+  });
+
   it('matches genome names by glob', () => {
     const totk = policy('totk', { match: { genomeNames: ['TOTK_*'] } });
     expect(judged(factsOf(signedBy(dev), named('TOTK_ROOT')), 'x', [totk]).ok).toBe(true);

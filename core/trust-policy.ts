@@ -36,9 +36,9 @@ export interface TrustPolicySpec {
     genomeNames?: string[];
   };
   keys?: {
-    /** Trust Secrets (in the operator's namespace) whose keys count; absent: all of them. */
+    /** Trust Secrets (in the operator's namespace) whose keys count; absent or []: all of them. */
     secretRefs?: { name: string }[];
-    /** Only these key ids of those Secrets; absent: all of their keys. */
+    /** Only these key ids of those Secrets; absent or []: all of their keys. */
     keyIds?: string[];
   };
   /** Distinct counted signers needed; the quorum is the larger of this and the genome's own. */
@@ -522,10 +522,11 @@ function signerState(
 
 /** Whether a key, as this holder holds it, is one the policy names. */
 function eligible(policy: TrustPolicy, key: TrustedKey, holder: KeyHolder): boolean {
-  const refs = policy.spec.keys?.secretRefs;
-  const ids = policy.spec.keys?.keyIds;
-  if (refs !== undefined && !refs.some((r) => r.name === holder.secret)) return false;
-  return ids === undefined || ids.includes(key.keyId);
+  // An empty list restricts nothing, as its absence (docs/design.md, "Trust policies").
+  const refs = policy.spec.keys?.secretRefs ?? [];
+  const ids = policy.spec.keys?.keyIds ?? [];
+  if (refs.length > 0 && !refs.some((r) => r.name === holder.secret)) return false;
+  return ids.length === 0 || ids.includes(key.keyId);
 }
 
 /**
