@@ -316,6 +316,58 @@ describe('trust policies, judged by the operator', () => {
     await verifiedBecomes(plainNs, 'later', 'True');
   });
 
+  it('rotates a key as docs/trust-policies.md says, with no gate leaving True', async () => {
+    const old = keyPair('rotate-old');
+    const next = keyPair('rotate-new');
+    await secret('rotate-old-signers', [old]);
+    const published = async (signers: number) =>
+      eventually(`rotated published, ${signers} signer(s)`, async () => {
+        const g = await readGenome(plainNs, 'rotated');
+        const ok = verifiedOf(g)?.status === 'True' && g?.status?.configMapName !== undefined;
+        return ok && g?.status?.verifiedSigners?.length === signers ? g : undefined;
+      });
+    await applyGenome(plainNs, 'rotated', genome(signedBy(old)));
+    await gatedPodOf(plainNs, 'rotated-a', await published(1), 'rotated');
+    await gateBecomes(plainNs, 'rotated-a', 'True');
+    // Every gate of the Genome's pods, polled throughout: none may turn False.
+    const seen = new Set<string>();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const { items } = await core().listNamespacedPod({ namespace: plainNs });
+        for (const p of items.filter((i) => i.metadata?.name?.startsWith('rotated-')))
+          seen.add(`${p.metadata?.name} ${gateOf(p)?.status ?? 'none'} ${gateOf(p)?.reason ?? ''}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    // 1. The new key, in a Secret of its own.
+    await secret('rotate-new-signers', [next]);
+    // 2. The genome signed by both (the new key declared too: a new genome id, a new
+    //    ConfigMap), and the pods rolled onto it, as a Deployment's rollout replaces them.
+    await applyGenome(plainNs, 'rotated', genome(signedBy(old, next)));
+    await gatedPodOf(plainNs, 'rotated-b', await published(2), 'rotated');
+    await gateBecomes(plainNs, 'rotated-b', 'True');
+    await core().deleteNamespacedPod({
+      namespace: plainNs,
+      name: 'rotated-a',
+      gracePeriodSeconds: 0,
+    });
+    // 3. The old key retired by its not-after.
+    const boundary = new Date(Date.now() + 3_000).toISOString();
+    await secret('rotate-old-signers', [old], { [NOT_AFTER_ANNOTATION]: boundary });
+    const after = await eventually('the old key past its not-after', async () => {
+      const g = await readGenome(plainNs, 'rotated');
+      const signers = g?.status?.verifiedSigners?.join();
+      return Date.now() > Date.parse(boundary) + 500 && signers === 'rotate-new' ? g : undefined;
+    });
+    watching = false;
+    await watch;
+    expect(verifiedOf(after)?.status).toBe('True');
+    // A new pod shows no gate until the operator's first write: only False would be a gap.
+    expect([...seen].filter((s) => s.includes(' False '))).toEqual([]);
+    expect([...seen].some((s) => s.startsWith('rotated-b True'))).toBe(true);
+  });
+
   it("writes each policy's status: Ready and the Genomes it matched", async () => {
     const status = await eventually(`gtp prod-${RUN} counts`, async () => {
       const got = await kubectl(['get', 'gtp', `prod-${RUN}`, '-o', 'json']);
