@@ -72,9 +72,10 @@ verify: deps ## Fail when generated files (the CRDs, the chart's copies) drift f
 	$(TSX) scripts/sync-chart.ts --check
 
 .PHONY: bench
-bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), the operator and the readiness gate (beside the API server), the operator caches against tenant objects (beside an empty cluster)
+bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s (beside raw Ed25519), admission under 20 policies and 200 keys (beside one policy), the operator and the readiness gate (beside the API server), the operator caches against tenant objects (beside an empty cluster)
 	$(TSX) bench/verify.bench.ts
 	$(TSX) bench/webhook.bench.ts
+	$(TSX) bench/policy-admission.bench.ts
 	$(TSX) bench/operator.bench.ts
 	$(TSX) bench/gate.bench.ts
 	$(TSX) bench/caches.bench.ts

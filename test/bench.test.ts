@@ -104,6 +104,20 @@ describe('make bench, run small', () => {
     expect(out).toMatch(/apply → Ready, single 4 KB Genomes \(2\): p50 \d+ ms, p99 \d+ ms/);
   }, 180_000);
 
+  it('policy-admission.bench prints CPU per admission under 20 policies and 200 keys beside one policy', async () => {
+    const out = await bench(
+      'policy-admission.bench.ts',
+      { BENCH_ROUNDS: '1', BENCH_GENOMES: '5', BENCH_PASSES: '1' },
+      60_000,
+    );
+    for (const label of ['a new genome each request', 'the same genome again \\(cached\\)'])
+      expect(out).toMatch(
+        new RegExp(
+          `${label} +1 policy/3 keys +\\d+\\.\\d µs +20 policies/200 keys +\\d+\\.\\d µs +ratio (\\d+\\.\\d{3}|n/a)`,
+        ),
+      );
+  }, 120_000);
+
   it('gate.bench prints the gates of N pods after revocation and restore beside the API server', async () => {
     const out = await bench('gate.bench.ts', { BENCH_PODS: '5', BENCH_ROUNDS: '2' }, 170_000);
     expect(out).toMatch(/5 new pods → every gate True: +\d+\.\d\d s/);
