@@ -20,6 +20,8 @@ export interface OperatorMetrics {
   /** Unix time of the last successful read of the trusted keys. */
   lastKeySync: Gauge;
   keysStale: Gauge;
+  /** Genomes each trust policy matches, by whether it held (Audit's report, Warn's preview). */
+  policyGenomes: Gauge;
   /** not-after of each trust Secret's keys, by Secret and key id (as cert-manager's expiry). */
   keyExpiry: Gauge;
   /** Unix time at which the webhook's serving certificate expires. */
@@ -61,6 +63,12 @@ export function createMetrics(): OperatorMetrics {
     lastKeySync: new Gauge({
       name: 'genome_trusted_keys_last_sync_timestamp_seconds',
       help: 'Unix time of the last successful load of the trusted keys.',
+      registers,
+    }),
+    policyGenomes: new Gauge({
+      name: 'genome_trust_policy_genomes',
+      help: 'Genomes each GenomeTrustPolicy matches, by mode and by result: held, or not_held (for a Warn or Audit policy, those it would refuse if enforced).',
+      labelNames: ['policy', 'mode', 'result'],
       registers,
     }),
     keyExpiry: new Gauge({

@@ -396,6 +396,9 @@ describe('the policy controller', () => {
         verified: 1,
         refused: 0,
       });
+    expect(
+      await w.metric('genome_trust_policy_genomes', { policy: 'default', result: 'held' }),
+    ).toBe(1);
     // Every key gone: the policy can no longer decide, and its Genome is refused.
     w.setKeys([]);
     await expect

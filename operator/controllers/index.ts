@@ -85,7 +85,7 @@ export function startControllers(deps: ControllersDeps): Controllers {
       metrics: deps.metrics,
       log,
     }),
-    policyController({ trust, verdicts, client: deps.client, log }),
+    policyController({ trust, verdicts, client: deps.client, metrics: deps.metrics, log }),
     rolloutController({
       genomes,
       workloads: deps.workloads,

@@ -1,7 +1,8 @@
 /**
  * The policy controller: the status of each GenomeTrustPolicy (key: its name): whether it can
  * decide (`Ready`, with why not), the generation it was read at, and how many Genomes it matches
- * and of those how many are verified and refused. From the policy, the keys (policyReadiness)
+ * and of those how many it holds for (`verified`) and not (`refused`: for a Warn or Audit
+ * policy, those it would refuse if enforced). From the policy, the keys (policyReadiness)
  * and the verdicts the Genome controller published; it writes only the status, and only when it
  * differs from the stored one.
  *
@@ -14,6 +15,7 @@ import { setCondition } from '../../core/conditions.ts';
 import { displayMessage } from '../../core/display.ts';
 import type { Logger } from '../../core/log.ts';
 import {
+  POLICY_MODES,
   policyReadiness,
   type TrustPolicy,
   type TrustPolicyStatus,
@@ -22,6 +24,7 @@ import type { TrustView } from '../../kube/trust-view.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
 import { atStart, watchKeys, type ControllerSpec } from '../runtime/controller.ts';
 import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
+import type { OperatorMetrics } from '../metrics.ts';
 import type { Verdicts } from '../verdicts.ts';
 
 /** How often, at most, a change of verdicts brings the policies' counts up to date. */
@@ -32,6 +35,7 @@ export interface PolicyControllerDeps {
   trust: Pick<TrustView, 'keys' | 'policies' | 'synced' | 'onChange' | 'onPolicyStatusChange'>;
   verdicts: Pick<Verdicts, 'list' | 'onChange'>;
   client: Pick<OperatorClient, 'applyPolicyStatus'>;
+  metrics?: Pick<OperatorMetrics, 'policyGenomes'>;
   log: Logger;
   now?: () => Date;
   /** How often, at most, verdict changes are counted (default POLICY_COUNT_INTERVAL_MS). */
@@ -85,6 +89,7 @@ async function reconcilePolicy(deps: PolicyControllerDeps, name: string): Promis
   // Stale keys or policies: what it would say cannot be told (the Genomes wait too).
   if (!deps.trust.synced()) return DONE;
   const policy = deps.trust.policies().find((p) => p.name === name);
+  countMetric(deps, name, policy);
   if (policy === undefined) return DONE; // deleted: nothing to write to
   const status = desiredStatus(deps, policy);
   if (sameStatus(policy.status, status)) return DONE;
@@ -99,6 +104,18 @@ async function reconcilePolicy(deps: PolicyControllerDeps, name: string): Promis
     refused: status.refused,
   });
   return DONE;
+}
+
+/** genome_trust_policy_genomes for the policy `name` as it is now (none when deleted). */
+function countMetric(deps: PolicyControllerDeps, name: string, policy: TrustPolicy | undefined) {
+  const gauge = deps.metrics?.policyGenomes;
+  if (gauge === undefined) return;
+  for (const mode of POLICY_MODES)
+    for (const result of ['held', 'not_held']) gauge.remove({ policy: name, mode, result });
+  if (policy === undefined) return;
+  const { verified = 0, refused = 0 } = desiredStatus(deps, policy);
+  gauge.set({ policy: name, mode: policy.spec.mode, result: 'held' }, verified);
+  gauge.set({ policy: name, mode: policy.spec.mode, result: 'not_held' }, refused);
 }
 
 /** The status the policy should have now. */
@@ -125,16 +142,18 @@ export function desiredStatus(
     { type: CONDITION_READY, observedGeneration: generation, ...condition },
     now,
   );
-  const matched = deps.verdicts
+  // Held or not by this policy, whatever its mode: a Warn or Audit policy's `refused` counts
+  // the Genomes it would refuse if it were enforced.
+  const results = deps.verdicts
     .list()
-    .filter((v) => v.policies?.some((p) => p.policy === policy.name));
-  const verified = matched.filter((v) => v.verdict.ok).length;
+    .flatMap((v) => v.policies?.filter((p) => p.policy === policy.name) ?? []);
+  const verified = results.filter((r) => r.held).length;
   return {
     observedGeneration: generation,
     conditions,
-    matched: matched.length,
+    matched: results.length,
     verified,
-    refused: matched.length - verified,
+    refused: results.length - verified,
   };
 }
 
