@@ -4,12 +4,21 @@
 // by the test files, so every policy here selects only this run's namespaces (label
 // genome-test/run). The `default` policy (installGenomeCrd) matches everything: every matching
 // Enforce policy must hold, so the stricter ones here decide.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorHealth } from '../cluster/operator-process.ts';
-import { NOT_AFTER_ANNOTATION, NOT_BEFORE_ANNOTATION, type GenomeResource } from '../core/api.ts';
+import {
+  NOT_AFTER_ANNOTATION,
+  NOT_BEFORE_ANNOTATION,
+  TRUSTED_KEYS_LABEL,
+  type GenomeResource,
+} from '../core/api.ts';
+import { environmentWithoutProxies } from '../cluster/processes.ts';
 import type { Genome } from '../core/genome.ts';
 import { genomeManifest } from '../core/manifest.ts';
 import type { TrustPolicySpec } from '../core/trust-policy.ts';
@@ -43,6 +52,7 @@ import {
 } from './support/operator.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const RUN = randomBytes(4).toString('hex');
 const RUN_LABEL = 'genome-test/run';
 const GATE = 'genome.mathison.io/verified';
@@ -366,6 +376,68 @@ describe('trust policies, judged by the operator', () => {
     // A new pod shows no gate until the operator's first write: only False would be a gap.
     expect([...seen].filter((s) => s.includes(' False '))).toEqual([]);
     expect([...seen].some((s) => s.startsWith('rotated-b True'))).toBe(true);
+  });
+
+  it("the CLI's offline verdict under the cluster's policies and trust Secrets is the cluster's, Genome by Genome", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policies-cli-'));
+    try {
+      const policiesFile = join(dir, 'policies.yaml');
+      writeFileSync(policiesFile, (await kubectl(['get', 'gtp', '-o', 'yaml'])).stdout);
+      const secretsFile = join(dir, 'secrets.yaml');
+      const secrets = ['get', 'secret', '-n', ownNamespace, '-l', `${TRUSTED_KEYS_LABEL}=true`];
+      writeFileSync(secretsFile, (await kubectl([...secrets, '-o', 'yaml'])).stdout);
+      let compared = 0;
+      for (const namespace of [prodNs, devNs, plainNs]) {
+        const ns = await core().readNamespace({ name: namespace });
+        const labels = Object.entries(ns.metadata?.labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
+        const { items } = await kubectl(['get', 'gn', '-n', namespace, '-o', 'json']).then(
+          (r) => JSON.parse(r.stdout) as { items: GenomeResource[] },
+        );
+        for (const g of items) {
+          const file = join(dir, `${namespace}-${g.metadata.name}.json`);
+          writeFileSync(file, JSON.stringify(g.spec.genome));
+          const cli = spawnSync(
+            TSX,
+            [
+              ...['scripts/genome-verify.ts', file, '--policy', policiesFile],
+              ...['--trust-secret', secretsFile, '--namespace-labels', labels],
+            ],
+            { cwd: ROOT, encoding: 'utf8', env: environmentWithoutProxies() },
+          );
+          const offline = /^(VERIFIED)\b|^REFUSED (\w+)/m.exec(cli.stdout);
+          const cluster = verifiedOf(g);
+          const said = cluster?.status === 'True' ? 'VERIFIED' : cluster?.reason;
+          expect(
+            offline?.[1] ?? offline?.[2],
+            `${namespace}/${g.metadata.name}\n${cli.stdout}`,
+          ).toBe(said);
+          compared += 1;
+        }
+      }
+      expect(compared).toBeGreaterThanOrEqual(12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('deleting the only policy that matches refuses its Genomes POLICY_NO_MATCH, and they return with it', async () => {
+    const saved = (await kubectl(['get', 'gtp', 'default', '-o', 'json'])).stdout;
+    const { metadata, spec } = JSON.parse(saved) as { metadata: { name: string }; spec: object };
+    try {
+      await kubectl(['delete', 'gtp', 'default']);
+      await verifiedBecomes(plainNs, 'rotated', 'False', 'POLICY_NO_MATCH');
+    } finally {
+      // The harness's default, as it was (other test files rely on it).
+      await applyJson({
+        apiVersion: 'mathison.io/v1alpha1',
+        kind: 'GenomeTrustPolicy',
+        metadata: { name: metadata.name },
+        spec,
+      });
+    }
+    await verifiedBecomes(plainNs, 'rotated', 'True');
   });
 
   it("writes each policy's status: Ready and the Genomes it matched", async () => {
