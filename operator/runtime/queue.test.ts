@@ -164,4 +164,15 @@ describe('WorkQueue', () => {
     expect(seen[0]).toBeLessThan(250);
     await queue.shutdown();
   });
+
+  it('waits a year when asked to: no timer overflow (Node fires a delay over 2^31-1 ms after 1 ms)', async () => {
+    const seen: string[] = [];
+    const queue = new WorkQueue(async (key) => {
+      seen.push(key);
+    }, options());
+    queue.addAfter('a-year', 365 * 24 * 3_600_000);
+    await sleep(50);
+    expect(seen).toEqual([]);
+    await queue.shutdown();
+  });
 });

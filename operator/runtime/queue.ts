@@ -1,3 +1,6 @@
+/** The longest a timer is set for at once (Node's limit is 2^31-1 ms). */
+const MAX_TIMER_MS = 3_600_000;
+
 /** Processes one key; a rejection retries the key with back-off, a resolution forgets it. */
 export type KeyHandler = (key: string) => Promise<void>;
 
@@ -56,10 +59,23 @@ export class WorkQueue {
     const pending = this.timers.get(key);
     if (pending !== undefined && pending.due <= due) return;
     clearTimeout(pending?.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, delayMs);
+    this.arm(key, due);
+  }
+
+  /**
+   * A timer for `key` at `due`, in steps of at most MAX_TIMER_MS: Node fires a longer delay
+   * (over 2^31-1 ms, 24.8 days) after 1 ms, so a verdict that changes in a year would
+   * otherwise be reconciled a thousand times a second.
+   */
+  private arm(key: string, due: number): void {
+    const timer = setTimeout(
+      () => {
+        if (Date.now() < due) return this.arm(key, due);
+        this.timers.delete(key);
+        this.add(key);
+      },
+      Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS),
+    );
     this.timers.set(key, { timer, due });
   }
 
