@@ -71,7 +71,7 @@ export const REFUSAL_CODES = {
   },
   POLICY_NO_MATCH: {
     meaning:
-      "no GenomeTrustPolicy in Enforce or Warn mode matches the Genome (its namespace's labels and its genome's name), so no key counts for it",
+      "no GenomeTrustPolicy in Enforce mode matches the Genome (its namespace's labels and its genome's name), so no key counts for it (Warn and Audit policies never admit on their own)",
     action:
       'add a policy that matches it (kubectl get gtp shows the policies; docs/trust-policies.md), or create the Genome in a namespace a policy governs',
   },

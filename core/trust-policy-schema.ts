@@ -146,7 +146,7 @@ const specSchema: OpenApiSchema = {
       type: 'string',
       enum: [...POLICY_MODES],
       description:
-        'What a Genome that fails this policy gets. Enforce: refused (every matching Enforce policy must hold). Warn: admitted with a warning, an Event and a condition; its pods keep their gates. Audit: only reported (status, Event, metric); an Audit policy alone never admits a Genome.',
+        'What a Genome that fails this policy gets. Enforce: refused (every matching Enforce policy must hold). Warn: admitted with a warning, an Event and a condition; its pods keep their gates. Audit: only reported (status, Event, metric). Neither a Warn nor an Audit policy admits a Genome on its own: one that no Enforce policy matches is refused (POLICY_NO_MATCH).',
     },
     match: matchSchema,
     keys: keysSchema,

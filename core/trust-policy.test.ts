@@ -106,7 +106,7 @@ describe('judge', () => {
     expect(judged(three, 'production')).toMatchObject({ code: 'GENOME_THRESHOLD_NOT_MET' });
   });
 
-  it('refuses a genome that no Enforce or Warn policy matches; an Audit one never admits', () => {
+  it('refuses a genome that no Enforce policy matches; an Audit one never admits', () => {
     const facts = factsOf(signedBy(dev));
     expect(judged(facts, 'staging')).toMatchObject({ ok: false, code: 'POLICY_NO_MATCH' });
     const audit = policy('audit-all', { mode: 'Audit' });
@@ -137,6 +137,33 @@ describe('judge', () => {
   it('reads empty keyIds and secretRefs as no restriction, as their absence', () => {
     const empty = policy('empty-lists', { keys: { secretRefs: [], keyIds: [] } });
     expect(judged(factsOf(signedBy(dev)), 'x', [empty])).toMatchObject({ ok: true });
+  });
+
+  it('a Warn policy never admits on its own: with no Enforce policy matching, POLICY_NO_MATCH', () => {
+    const warnOnly = { ...production, spec: { ...production.spec, mode: 'Warn' as const } };
+    const judgement = judged(factsOf(signedBy(dev)), 'production', [warnOnly]);
+    expect(judgement).toMatchObject({ ok: false, code: 'POLICY_NO_MATCH' });
+    expect(judgement.warnings).toEqual([expect.stringMatching(/^policy production \(Warn\)/)]);
+  });
+
+  it('reads empty genomeNames as every genome, as its absence', () => {
+    const empty = policy('no-names', {
+      match: { genomeNames: [] },
+      keys: { secretRefs: [{ name: 'prod-signers' }] },
+    });
+    expect(judged(factsOf(signedBy(dev)), 'x', [policy('all', {}), empty])).toMatchObject({
+      ok: false,
+      code: 'GENOME_UNTRUSTED_SIGNER',
+    });
+  });
+
+  it('says when maxAge passes: the first millisecond at which the genome is too old', () => {
+    const aged = policy('fresh', { maxAge: '24h' });
+    const created = Date.parse('2026-12-05T00:00:00Z');
+    const facts = factsOf(signedBy(dev), withFields({ created_at: '2026-12-05T00:00:00Z' }));
+    const at = judged(facts, 'x', [aged], { now: created + 86_400_000 });
+    expect(at).toMatchObject({ ok: true, changesAt: created + 86_400_001 });
+    expect(judged(facts, 'x', [aged], { now: created + 86_400_001 }).ok).toBe(false);
   });
 
   it('matches genome names by glob', () => {
@@ -219,7 +246,7 @@ describe('judge', () => {
     const recent = factsOf(signedBy(dev), withFields({ created_at: '2026-12-05T00:00:00Z' }));
     expect(judged(recent, 'x', [aged])).toMatchObject({
       ok: true,
-      changesAt: Date.parse('2026-12-06T00:00:00Z'),
+      changesAt: Date.parse('2026-12-06T00:00:00Z') + 1,
     });
   });
 

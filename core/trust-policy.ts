@@ -160,8 +160,9 @@ export type TrustJudgement = ({ ok: true; signers: string[] } | (Refusal & { ok:
 
 /**
  * Judges a genome under the policies. Every matching `Enforce` policy must hold; `Warn` ones
- * that fail add a warning, `Audit` ones only report. A genome that no `Enforce` or `Warn`
- * policy matches is refused (POLICY_NO_MATCH): an `Audit` policy never admits on its own.
+ * that fail add a warning, `Audit` ones only report. A genome that no `Enforce`
+ * policy matches is refused (POLICY_NO_MATCH): a `Warn` or `Audit` policy never admits on
+ * its own (a genome verified with no trusted signer would be an opt-out).
  * A declared key id that a trusted key has with other key bytes is an impersonation attempt,
  * refused whatever the policies say. Never throws on any policies or keys.
  */
@@ -182,12 +183,14 @@ function judgeNow(facts: GenomeFacts, context: TrustContext): TrustJudgement {
   const warnings = results
     .filter((r) => r.mode === 'Warn' && !r.held)
     .map((r) => `policy ${r.policy} (Warn) does not hold: ${r.message}`);
-  const deciding = results.filter((r) => r.mode !== 'Audit');
+  // Only Enforce policies admit: a Warn or Audit one alone would be an opt-out (a genome
+  // verified with no trusted signer at all).
+  const deciding = results.filter((r) => r.mode === 'Enforce');
   if (deciding.length === 0) {
-    const message = `no GenomeTrustPolicy in Enforce or Warn mode matches genome ${displayValue(facts.name)} in a namespace with these labels; add one (docs/trust-policies.md)`;
+    const message = `no GenomeTrustPolicy in Enforce mode matches genome ${displayValue(facts.name)} in a namespace with these labels (Warn and Audit ones never admit on their own); add one (docs/trust-policies.md)`;
     return { ok: false, ...refuse('POLICY_NO_MATCH', message), warnings, policies: results };
   }
-  const failed = deciding.find((r) => r.mode === 'Enforce' && !r.held);
+  const failed = deciding.find((r) => !r.held);
   if (failed !== undefined) {
     const message = `policy ${failed.policy}: ${failed.message}`;
     const code = failed.code ?? 'GENOME_VERIFY_ERROR';
@@ -215,7 +218,8 @@ function nextChange(
   const matched = new Set(results.map((r) => r.policy));
   const ages = context.policies
     .filter((p) => matched.has(p.name) && p.spec.maxAge !== undefined)
-    .map((p) => created + (parseDuration(p.spec.maxAge ?? '') ?? 0))
+    // Too old from the millisecond after created_at + maxAge (ageRefusal).
+    .map((p) => created + (parseDuration(p.spec.maxAge ?? '') ?? 0) + 1)
     .filter((t) => !Number.isNaN(t));
   const ahead = [...windows, ...ages].filter((t) => t > now);
   return ahead.length === 0 ? undefined : Math.min(...ahead);
@@ -285,8 +289,9 @@ export function policyMatches(
   const match = policy.spec.match;
   if (match?.namespaceSelector !== undefined && !selects(match.namespaceSelector, namespaceLabels))
     return false;
-  const globs = match?.genomeNames;
-  return globs === undefined || globs.some((g) => globMatches(g, genomeName));
+  // An empty list restricts nothing, as its absence (as keyIds and secretRefs).
+  const globs = match?.genomeNames ?? [];
+  return globs.length === 0 || globs.some((g) => globMatches(g, genomeName));
 }
 
 /** Whether a label selector selects these labels (an empty selector selects everything). */

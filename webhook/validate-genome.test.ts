@@ -344,7 +344,7 @@ describe('decideGenomeAdmission under trust policies', () => {
     );
   });
 
-  it('refuses a genome no Enforce or Warn policy matches (POLICY_NO_MATCH)', () => {
+  it('refuses a genome no Enforce policy matches (POLICY_NO_MATCH)', () => {
     const audit = policy('audit-all', { mode: 'Audit' });
     const response = decide(signedIn('elsewhere', byDev), policyView([production, audit]));
     expect(response.status?.message).toMatch(/^POLICY_NO_MATCH: /);
@@ -359,7 +359,9 @@ describe('decideGenomeAdmission under trust policies', () => {
 
   it('admits when a Warn policy fails, with one short warning that names it and its code', () => {
     const warn = { ...production, name: 'prod-warn', spec: { ...production.spec, mode: 'Warn' } };
-    const response = decide(signedIn('prod', byDev), policyView([warn as TrustPolicy]));
+    // Beside an Enforce policy that holds: a Warn policy never admits on its own.
+    const everyone = policy('everyone', { mode: 'Enforce' });
+    const response = decide(signedIn('prod', byDev), policyView([everyone, warn as TrustPolicy]));
     expect(response.allowed).toBe(true);
     expect(response.warnings).toEqual([
       'GenomeTrustPolicy prod-warn (Warn) does not hold: GENOME_UNTRUSTED_SIGNER',
