@@ -25,8 +25,12 @@ export interface TrustView extends KeySource {
   policies(): readonly TrustPolicy[];
   /** Calls `listener` when only a policy's status (or metadata) changed; returns an unsubscriber. */
   onPolicyStatusChange(listener: () => void): () => void;
-  /** The labels of a namespace ({} for one not seen: it matches only selectors of nothing). */
-  namespaceLabels(namespace: string): Readonly<Record<string, string>>;
+  /**
+   * The labels of a namespace, or undefined while the watch has not delivered it: then
+   * nothing is judged (a namespace judged as unlabelled would escape the policies that
+   * select it by its labels).
+   */
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /**
    * A version of everything a verdict in `namespace` depends on besides the genome and the
    * time: equal while keys (and their holders), policies and the namespace's labels are.
@@ -110,7 +114,10 @@ export function trustView(
     freshnessEdges(i, staleAfterMs, tell),
   );
   const unfollowKeys = keys.onChange(tell);
-  const labels = (namespace: string) => namespaceInformer.get(namespace)?.metadata.labels ?? {};
+  const labels = (namespace: string) => {
+    const known = namespaceInformer.get(namespace);
+    return known === undefined ? undefined : (known.metadata.labels ?? {});
+  };
   return {
     keys: () => keys.keys(),
     synced: fresh,
@@ -127,7 +134,7 @@ export function trustView(
     version: (namespace) =>
       sha256Hex(
         Buffer.from(
-          `${keyHoldersVersion(keys.keys())}|${policiesVersion}|${JSON.stringify(sortedLabels(labels(namespace)))}`,
+          `${keyHoldersVersion(keys.keys())}|${policiesVersion}|${JSON.stringify(sortedLabels(labels(namespace) ?? {}))}`,
         ),
       ).slice(0, 16),
     stop: async () => {

@@ -319,11 +319,24 @@ describe('decideGenomeAdmission under trust policies', () => {
   const byDev = genome(signedBy(dev));
   const byProd = genome(declaring(prod1, prod2, officer), signedBy(prod1, officer), threshold(1));
 
+  it('refuses TRUST_KEYS_STALE in a namespace whose labels are not known yet, rather than judge it unlabelled', () => {
+    const unknown = view({
+      keys: () => policyKeys,
+      policies: () => [development],
+      namespaceLabels: () => undefined,
+    });
+    const response = decide(signedIn('new-ns', byDev), unknown);
+    expect(response.allowed).toBe(false);
+    expect(response.status?.message).toMatch(
+      /TRUST_KEYS_STALE: .*namespace .*new-ns.* are not known yet/,
+    );
+  });
+
   it("judges under the labels of the request's namespace", () => {
     const asked: string[] = [];
     const trust = policyView([production, development], asked);
     expect(decide(signedIn('dev', byDev), trust).allowed).toBe(true);
-    expect(asked).toEqual(['dev']);
+    expect([...new Set(asked)]).toEqual(['dev']); // known first (trustCurrent), then judged
     expect(decide(signedIn('prod', byProd), trust).allowed).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 import { ALLOW_DOWNGRADE_ANNOTATION } from '../core/api.ts';
 import { refuse, type Refusal } from '../core/codes.ts';
 import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
+import { displayValue } from '../core/display.ts';
 import { validateGenome, type GenomeResult } from '../core/genome.ts';
 import { compareSemver } from '../core/semver.ts';
 import { judge } from '../core/trust-policy.ts';
@@ -106,15 +107,26 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 const trustCurrent: Step = (s) =>
-  s.trust.synced()
-    ? undefined
-    : deny(
-        s,
-        refuse(
-          'TRUST_KEYS_STALE',
-          "the trusted keys, the trust policies or the namespaces' labels are not current (not loaded yet, or a watch has been down longer than its bound), so a key or policy removed meanwhile may still count",
-        ),
-      );
+  !s.trust.synced()
+    ? staleTrust(s)
+    : s.trust.namespaceLabels(s.request.namespace ?? '') === undefined
+      ? deny(
+          s,
+          refuse(
+            'TRUST_KEYS_STALE',
+            `the labels of namespace ${displayValue(s.request.namespace ?? '')} are not known yet (its watch has not delivered it), and the trust policies select namespaces by their labels; create the Genome again in a moment`,
+          ),
+        )
+      : undefined;
+
+const staleTrust = (s: Subject): GenomeAdmission =>
+  deny(
+    s,
+    refuse(
+      'TRUST_KEYS_STALE',
+      "the trusted keys, the trust policies or the namespaces' labels are not current (not loaded yet, or a watch has been down longer than its bound), so a key or policy removed meanwhile may still count",
+    ),
+  );
 
 /**
  * The genome's own checks with every signature verified once (core/verify.ts examineGenome),
@@ -146,7 +158,8 @@ function judgedUnderPolicies(
   }
   if (!examined.ok) return deny(s, examined, examined);
   const { genome, genomeId, facts } = examined;
-  const namespaceLabels = s.trust.namespaceLabels(s.request.namespace ?? '');
+  // Known: trustCurrent refused a namespace the watch has not delivered yet.
+  const namespaceLabels = s.trust.namespaceLabels(s.request.namespace ?? '') ?? {};
   const policies = policiesForLabels(s.trust.policies(), namespaceLabels);
   const judgement = judge(facts, { namespaceLabels, policies, keys, now });
   const warnings = admissionWarnings(judgement);

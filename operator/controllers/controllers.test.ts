@@ -198,6 +198,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     else podCache.remove(key); // a label-selected watch: DELETED when the label goes
   };
   let policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY, generation: 1 };
+  let namespaceLabels: Record<string, string> | undefined = {};
   let uids = 0;
   const client: OperatorClient = {
     applyPolicyStatus: (name, status) => {
@@ -286,7 +287,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
         },
         policies: () => [policy],
         onPolicyStatusChange: () => () => {},
-        namespaceLabels: () => ({}),
+        namespaceLabels: () => namespaceLabels,
         version: () => keySetVersion(keys),
       },
       client,
@@ -332,6 +333,11 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     },
     setKeys: (next: readonly TrustedKey[]) => {
       keys = next;
+      keyListeners.forEach((l) => l());
+    },
+    /** The namespace's labels (undefined: not delivered by its watch yet), then the change told. */
+    setNamespaceLabels: (next: Record<string, string> | undefined) => {
+      namespaceLabels = next;
       keyListeners.forEach((l) => l());
     },
     setFresh: (next: boolean) => {
@@ -548,6 +554,17 @@ describe('the Genome controller', () => {
     // Read back (the first read fails), or served from a text held again meanwhile.
     expect(w.log.genomeReads).toBeGreaterThan(before);
     expect(w.log.statuses.length).toBe(written + 1); // the failed reads wrote nothing
+  });
+
+  it('decides nothing in a namespace whose labels are not known yet, and decides once they are', async () => {
+    const w = (running = world());
+    w.setNamespaceLabels(undefined);
+    w.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(w.log.statuses).toEqual([]);
+    expect(w.verdicts()?.get(KEY)).toBeUndefined();
+    w.setNamespaceLabels({ env: 'dev' });
+    await expect.poll(() => verified(w.server.genome?.status)?.status).toBe('True');
   });
 
   it('withdraws the verdict of a Genome deleted while the keys are stale', async () => {

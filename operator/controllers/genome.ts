@@ -181,6 +181,10 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
     return DONE;
   }
   if (!deps.trust.synced()) return DONE;
+  // A namespace the watch has not delivered yet: its labels decide which policies match.
+  // Its arrival wakes every Genome (kube/trust-view.ts); the requeue is the fallback.
+  if (deps.trust.namespaceLabels(key.split('/')[0] ?? '') === undefined)
+    return { requeueAfter: 1_000 };
   const known = refusedFromFacts(state, key);
   const genome = known?.genome ?? (await deps.genomes.get(key));
   if (genome?.metadata.uid === undefined) {
@@ -213,7 +217,7 @@ function trustInputs(state: State, namespace: string): TrustInputs {
   return {
     keys: trust.keys(),
     policies: trust.policies(),
-    namespaceLabels: trust.namespaceLabels(namespace),
+    namespaceLabels: trust.namespaceLabels(namespace) ?? {},
     now: state.now().getTime(),
   };
 }
