@@ -221,9 +221,11 @@ describe('judge', () => {
   });
 
   it('refuses every key of a Secret whose window cannot be read (fail closed)', () => {
-    const set = trustFromSecrets([secret('s', [dev], { [NOT_AFTER_ANNOTATION]: 'tomorrow' })]);
-    expect(set.keys).toEqual([]);
-    expect(set.problems[0]).toMatchObject({ code: 'TRUST_KEY_INVALID', message: /not-after/ });
+    for (const unreadable of ['tomorrow', '2027-02-29T00:00:00Z', '2026-12-05T24:00:00Z']) {
+      const set = trustFromSecrets([secret('s', [dev], { [NOT_AFTER_ANNOTATION]: unreadable })]);
+      expect(set.keys, unreadable).toEqual([]);
+      expect(set.problems[0]).toMatchObject({ code: 'TRUST_KEY_INVALID', message: /not-after/ });
+    }
   });
 
   it('test keys count only where the policy allows them', () => {

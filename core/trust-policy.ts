@@ -10,7 +10,13 @@ import { refuse, type Refusal, type RefusalCode } from './codes.ts';
 import type { Condition } from './conditions.ts';
 import { displayValue } from './display.ts';
 import { keyFingerprint } from './key-material.ts';
-import { holderInWindow, holdersOf, type KeyHolder, type TrustedKey } from './trust.ts';
+import {
+  holderInWindow,
+  holdersOf,
+  parseRfc3339,
+  type KeyHolder,
+  type TrustedKey,
+} from './trust.ts';
 
 /** What a failing policy does: refuse (Enforce), admit with a warning (Warn), or only report. */
 export const POLICY_MODES = ['Enforce', 'Warn', 'Audit'] as const;
@@ -214,7 +220,7 @@ function nextChange(
 ): number | undefined {
   const { now } = context;
   const windows = signerWindows(facts.signed, context.keys);
-  const created = Date.parse(facts.createdAt);
+  const created = parseRfc3339(facts.createdAt);
   const matched = new Set(results.map((r) => r.policy));
   const ages = context.policies
     .filter((p) => matched.has(p.name) && p.spec.maxAge !== undefined)
@@ -488,7 +494,7 @@ function shortOfQuorum(
 function ageRefusal(spec: TrustPolicySpec, facts: GenomeFacts, now: number): Refusal | undefined {
   if (spec.maxAge === undefined) return undefined;
   const maxAge = parseDuration(spec.maxAge) ?? 0;
-  const created = Date.parse(facts.createdAt);
+  const created = parseRfc3339(facts.createdAt);
   if (!Number.isNaN(created) && now - created <= maxAge) return undefined;
   return refuse(
     'GENOME_TOO_OLD',

@@ -365,7 +365,34 @@ function secretEntries(secret: TrustSecret): TrustEntry[] {
 }
 
 /** RFC 3339 date-time, with an offset (what Kubernetes and cert-manager write). */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 date-time in epoch milliseconds, or NaN: strictly, with no calendar roll-over
+ * (Date.parse reads 2027-02-29 as March 1st and 24:00 as the next day, which would move a
+ * key's not-after by a day). A leap second (:60) is refused too.
+ */
+export function parseRfc3339(text: string): number {
+  const m = RFC3339.exec(text.trim());
+  if (m === null) return NaN;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = [
+    1, 2, 3, 4, 5, 6, 9, 10,
+  ].map((i) => Number(m[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const calendar = date.toISOString().slice(0, 10) === m[0].trim().slice(0, 10);
+  const clock = Math.max(hour - 23, minute - 59, second - 59, offsetHours - 23, offsetMinutes - 59);
+  return calendar && clock <= 0 ? Date.parse(text.trim()) : NaN;
+}
 
 /**
  * The window a trust Secret gives its keys (annotations not-before and not-after, RFC 3339),
@@ -377,7 +404,7 @@ function keyWindow(
   const read = (name: string) => {
     const text = annotations[name];
     if (text === undefined) return undefined;
-    const ms = RFC3339.test(text.trim()) ? Date.parse(text.trim()) : NaN;
+    const ms = parseRfc3339(text);
     return Number.isNaN(ms) ? `the annotation ${name} is not an RFC 3339 time` : ms;
   };
   const notBefore = read(NOT_BEFORE_ANNOTATION);
