@@ -58,7 +58,14 @@ export const CONDITION_VERIFIED = 'Verified';
 /** Condition type: verified and published (Ready summarises the others). */
 export const CONDITION_READY = 'Ready';
 /** The condition types a Genome's status carries. */
-export type GenomeConditionType = typeof CONDITION_VERIFIED | typeof CONDITION_READY;
+/**
+ * True while the verdict will turn refused within a week with time alone (a signer's key
+ * reaching its not-after, the genome passing a policy's maxAge): what to re-sign before then.
+ * Absent otherwise.
+ */
+export const CONDITION_TRUST_EXPIRING = 'TrustExpiring';
+export type GenomeConditionType =
+  typeof CONDITION_VERIFIED | typeof CONDITION_READY | typeof CONDITION_TRUST_EXPIRING;
 /** Reason of Verified=True. (False carries the refusal code, e.g. GENOME_UNTRUSTED_SIGNER.) */
 export const REASON_VERIFIED = 'Verified';
 /** Reason of Ready=True: the verified genome is published in its ConfigMap. */

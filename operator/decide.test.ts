@@ -141,6 +141,34 @@ describe('decide', () => {
     expect(again.events).toEqual([]);
   });
 
+  it('announces a verdict that time alone will refuse within a week: TrustExpiring and one Event; looks again a week ahead of a later one', () => {
+    const DAY = 86_400_000;
+    const expiring = {
+      ok: false as const,
+      code: 'TRUST_KEY_OUTSIDE_WINDOW' as const,
+      message:
+        'none of the signers (alice) is a trusted key; not counted: alice (outside its validity window)',
+    };
+    const soon = now.getTime() + 3 * DAY;
+    const plan = decide(input({ changesAt: soon, expiring }));
+    const condition = plan.status.conditions?.find((c) => c.type === 'TrustExpiring');
+    expect(condition).toMatchObject({ status: 'True', reason: 'TRUST_KEY_OUTSIDE_WINDOW' });
+    expect(condition?.message).toContain(
+      `at ${new Date(soon).toISOString()} the genome turns refused`,
+    );
+    expect(plan.events.filter((e) => e.reason === 'TrustExpiring')).toHaveLength(1);
+    expect(plan.requeueAfter).toBe(3 * DAY + 1);
+    const again = decide(
+      input({ genome: resource(plan.status), owned: [publishedCm], changesAt: soon, expiring }),
+    );
+    expect(again.events).toEqual([]);
+    expect(again.writeStatus).toBe(false);
+    // A month ahead: no condition yet, and a look when it comes within the week.
+    const later = decide(input({ changesAt: now.getTime() + 30 * DAY }));
+    expect(later.status.conditions?.map((c) => c.type)).toEqual(['Verified', 'Ready']);
+    expect(later.requeueAfter).toBe(23 * DAY);
+  });
+
   it('a second reconcile of the same world writes nothing and emits nothing', () => {
     const plan = decide(input({ genome: resource(first.status), owned: [publishedCm] }));
     expect(plan.writeStatus).toBe(false);

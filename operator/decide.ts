@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { canonicalJson, sha256Hex } from '../core/canonical.ts';
 import {
   CONDITION_READY,
+  CONDITION_TRUST_EXPIRING,
   CONDITION_VERIFIED,
   REASON_PUBLISHED,
   REASON_VERIFIED,
@@ -34,7 +35,7 @@ import type { Refused, Verdict, Verified } from '../core/verify.ts';
 /** What an Event on the Genome says. */
 export interface GenomeEvent {
   type: 'Normal' | 'Warning';
-  reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished' | 'PolicyNotHeld';
+  reason: 'Verified' | 'Refused' | 'Revoked' | 'Republished' | 'PolicyNotHeld' | 'TrustExpiring';
   message: string;
 }
 
@@ -66,6 +67,11 @@ export interface DecideInput {
   policies?: readonly PolicyResult[];
   /** Epoch ms at which time alone may change the verdict (a key's window, a maxAge). */
   changesAt?: number;
+  /**
+   * The refusal the verdict turns into at `changesAt`, when that is within EXPIRY_WARNING_MS:
+   * the TrustExpiring condition and Event.
+   */
+  expiring?: Refused;
 }
 
 /** What to do: the ConfigMap to apply, those to delete, the status and the Events. */
@@ -117,7 +123,10 @@ export function decide(input: DecideInput): Plan {
     : undefined;
   const name = desired?.metadata.name;
   const previous = input.genome.status ?? {};
-  const status = withPolicies(statusFor(input.genome, verdict, name, input.now), input.policies);
+  const status = withPolicies(
+    withExpiry(statusFor(input.genome, verdict, name, input.now), input, verdict),
+    input.policies,
+  );
   const published = publishing(input.owned, desired, previous);
   const writeStatus = !isDeepStrictEqual(comparable(previous), comparable(status));
   const remove = removable(input, name);
@@ -132,6 +141,7 @@ export function decide(input: DecideInput): Plan {
     events: eventsFor(previous, verdict, name, {
       republish: published.republish,
       policies: input.policies ?? [],
+      status,
     }),
     verdict,
     inPlace: published.inPlace,
@@ -140,14 +150,52 @@ export function decide(input: DecideInput): Plan {
   };
 }
 
-/** When to look again: after the clean-up delay, or when time alone changes the verdict. */
+/** How long ahead a verdict that time alone will refuse is announced (TrustExpiring). */
+export const EXPIRY_WARNING_MS = 7 * 24 * 3_600_000;
+
+/**
+ * When to look again: after the clean-up delay, when time alone changes the verdict, and when
+ * that change comes within EXPIRY_WARNING_MS (to announce it).
+ */
 function requeue(input: DecideInput, deferCleanUp: boolean): { requeueAfter?: number } {
+  const untilChange =
+    input.changesAt === undefined ? undefined : input.changesAt - input.now.getTime();
   const delays = [
     ...(deferCleanUp ? [CLEAN_UP_DELAY_MS] : []),
     // A millisecond past the boundary: the window ends at not-after itself (exclusive).
-    ...(input.changesAt === undefined ? [] : [input.changesAt - input.now.getTime() + 1]),
+    ...(untilChange === undefined ? [] : [untilChange + 1]),
+    ...(untilChange !== undefined && untilChange > EXPIRY_WARNING_MS
+      ? [untilChange - EXPIRY_WARNING_MS]
+      : []),
   ].map((ms) => Math.max(1, ms));
   return delays.length === 0 ? {} : { requeueAfter: Math.min(...delays) };
+}
+
+/**
+ * The status with TrustExpiring while the verified genome will be refused within
+ * EXPIRY_WARNING_MS with time alone; without it otherwise.
+ */
+function withExpiry(status: GenomeStatus, input: DecideInput, verdict: Verdict): GenomeStatus {
+  const conditions = (status.conditions ?? []).filter((c) => c.type !== CONDITION_TRUST_EXPIRING);
+  const expiring = input.expiring;
+  if (!verdict.ok || expiring === undefined || input.changesAt === undefined)
+    return { ...status, conditions };
+  const at = new Date(input.changesAt).toISOString();
+  const previous = input.genome.status?.conditions ?? [];
+  const condition = setCondition(
+    previous,
+    {
+      type: CONDITION_TRUST_EXPIRING,
+      status: 'True',
+      reason: expiring.code,
+      message: displayMessage(
+        `at ${at} the genome turns refused: ${expiring.message}. Sign it again with a key valid then (docs/trust-policies.md, rotation)`,
+      ),
+      observedGeneration: input.genome.metadata.generation ?? 0,
+    },
+    input.now,
+  ).find((c) => c.type === CONDITION_TRUST_EXPIRING);
+  return { ...status, conditions: condition ? [...conditions, condition] : conditions };
 }
 
 /** Most policies and signers a status lists (the CRD's bounds). */
@@ -380,6 +428,9 @@ interface EventContext {
   /** The policies' results before (from the status) and now. */
   policiesBefore: readonly { policy: string; held: boolean }[];
   policies: readonly PolicyResult[];
+  /** TrustExpiring in the status before, and in the status now. */
+  expiringBefore: ReturnType<typeof findCondition>;
+  expiringNow: ReturnType<typeof findCondition>;
 }
 
 /** One Event rule: the Event this change calls for, or undefined. */
@@ -428,14 +479,29 @@ const policyNotHeldEvents = ({ policies, policiesBefore }: EventContext): Genome
       ),
     }));
 
-const EVENT_RULES: readonly EventRule[] = [verifiedEvent, refusedEvent, republishedEvent];
+/** TrustExpiring newly True: the verdict turns refused within a week, with time alone. */
+const expiringEvent: EventRule = ({ expiringBefore, expiringNow }) => {
+  if (expiringNow === undefined || expiringBefore?.status === 'True') return undefined;
+  return { type: 'Warning', reason: 'TrustExpiring', message: expiringNow.message };
+};
+
+const EVENT_RULES: readonly EventRule[] = [
+  verifiedEvent,
+  refusedEvent,
+  republishedEvent,
+  expiringEvent,
+];
 
 /** The Events of a change: only transitions, so a steady state emits none. */
 function eventsFor(
   previous: GenomeStatus,
   verdict: Verdict,
   configMapName: string | undefined,
-  { republish, policies }: { republish: boolean; policies: readonly PolicyResult[] },
+  {
+    republish,
+    policies,
+    status,
+  }: { republish: boolean; policies: readonly PolicyResult[]; status: GenomeStatus },
 ): GenomeEvent[] {
   const context: EventContext = {
     was: findCondition(previous.conditions ?? [], CONDITION_VERIFIED),
@@ -445,6 +511,8 @@ function eventsFor(
     republish,
     policiesBefore: previous.policies ?? [],
     policies,
+    expiringBefore: findCondition(previous.conditions ?? [], CONDITION_TRUST_EXPIRING),
+    expiringNow: findCondition(status.conditions ?? [], CONDITION_TRUST_EXPIRING),
   };
   const events = EVENT_RULES.map((rule) => rule(context)).filter((e) => e !== undefined);
   return [...events, ...policyNotHeldEvents(context)];

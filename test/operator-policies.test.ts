@@ -312,6 +312,13 @@ describe('trust policies, judged by the operator', () => {
       )?.[1];
     });
     expect(Number(metric)).toBe(Date.parse(boundary) / 1000);
+    // Announced ahead: the verdict turns refused at the boundary, with time alone.
+    const announced = await eventually('TrustExpiring', async () => {
+      const g = await readGenome(plainNs, 'expiring');
+      return g?.status?.conditions?.find((c) => c.type === 'TrustExpiring');
+    });
+    expect(announced).toMatchObject({ status: 'True', reason: 'TRUST_KEY_OUTSIDE_WINDOW' });
+    expect(announced.message).toContain(`at ${new Date(Date.parse(boundary)).toISOString()}`);
     await verifiedBecomes(plainNs, 'later', 'False', 'TRUST_KEY_OUTSIDE_WINDOW');
     await gatedPodOf(plainNs, 'expiring-pod', before, 'expiring');
     await gateBecomes(plainNs, 'expiring-pod', 'True');

@@ -11,13 +11,14 @@ import { refuse } from '../../core/codes.ts';
 import { displayText } from '../../core/display.ts';
 import { errorMessage, withFields, type Logger } from '../../core/log.ts';
 import { configMapDataDigest, configMapName } from '../../core/render.ts';
-import type { Verdict } from '../../core/verify.ts';
+import type { Refused, Verdict } from '../../core/verify.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
 import type { TrustView } from '../../kube/trust-view.ts';
 import {
   decide,
+  EXPIRY_WARNING_MS,
   productionVerdict,
   statusFingerprint,
   type DecideInput,
@@ -37,7 +38,7 @@ import {
 } from '../runtime/controller.ts';
 import { DONE, terminalIfInvalid, type Result } from '../runtime/result.ts';
 import { summarize, type Verdicts } from '../verdicts.ts';
-import { VerifyCache, type Judged, type TrustInputs } from '../verify-cache.ts';
+import { VerifyCache, type Judged, type Revision, type TrustInputs } from '../verify-cache.ts';
 import type { CachedPod, CachedConfigMap } from '../cached.ts';
 
 export type { KeySource } from '../../kube/trust-source.ts';
@@ -241,6 +242,22 @@ function refusedFromFacts(
   return { genome: { ...compact, spec: { ...spec, genome: undefined } }, judged };
 }
 
+/**
+ * The refusal a verified genome turns into at its next change by time alone, when that comes
+ * within EXPIRY_WARNING_MS: judged from its kept facts at that instant (no verification).
+ */
+function expiringOf(
+  state: State,
+  at: { revision: Revision; genome: GenomeResource; inputs: TrustInputs; judged: Judged },
+): { expiring?: Refused } {
+  const { changesAt } = at.judged;
+  if (!at.judged.verdict.ok || changesAt === undefined) return {};
+  if (changesAt - at.inputs.now > EXPIRY_WARNING_MS) return {};
+  const then = { ...at.inputs, now: changesAt };
+  const future = state.verifier.verdict(at.revision, at.genome.spec.genome, then).judged.verdict;
+  return future.ok ? {} : { expiring: future };
+}
+
 /** The genome store's digest of this revision's text, when the cache holds this very revision. */
 function textDigestOf(state: State, genome: GenomeResource): string | undefined {
   const cached = state.deps.genomes.cached(objectKey(genome));
@@ -280,6 +297,7 @@ async function gather(
     now: new Date(inputs.now),
     policies: judged.policies,
     ...(judged.changesAt !== undefined && { changesAt: judged.changesAt }),
+    ...expiringOf(state, { revision, genome, inputs, judged }),
   };
   const gathered: Gathered = { input, keyVersion, inputs, readFailures: [] };
   const earlier = await earlierVerdicts(state, gathered, pods);

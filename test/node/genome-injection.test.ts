@@ -341,7 +341,8 @@ describe('fail closed', () => {
     [
       'an unverified Genome, with its reason',
       'untrusted',
-      /GENOME_NOT_VERIFIED: .*GENOME_UNTRUSTED_SIGNER: none of the signers \(mallory-key\) is a trusted key/,
+      // The refusal names the policy that refused it (docs/trust-policies.md).
+      /GENOME_NOT_VERIFIED: .*GENOME_UNTRUSTED_SIGNER: policy default: none of the signers \(mallory-key\) is a trusted key/,
     ],
   ])('refuses a pod naming %s with the code', async (_what, genome, message) => {
     const out = await kubectl(['create', '-n', ns, '-f', '-'], {
