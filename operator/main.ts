@@ -17,12 +17,14 @@ import { NAMES_A_GENOME } from './cache-bounds.ts';
 import { podTransform } from './cached-pod.ts';
 import { GenomeStore, type CompactGenome } from './genome-store.ts';
 import { IdleMemoryRelease } from './runtime/memory.ts';
+import { recordEvent } from '../kube/events.ts';
 import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import { watchTrustView, type TrustView } from '../kube/trust-view.ts';
 import { holdersOf } from '../core/trust.ts';
 import { startControllers } from './controllers/index.ts';
+import { KeyExpiryWarnings } from './key-expiry.ts';
 import { runWhileLeading } from './runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
@@ -150,8 +152,21 @@ interface Wiring {
   log: Logger;
 }
 
-function watchGauges({ kc, settings, caches, metrics, log }: Wiring): () => void {
+function watchGauges(
+  { kc, settings, caches, metrics, log }: Wiring,
+  leading: () => boolean,
+): () => void {
+  const expiry = new KeyExpiryWarnings((secret, note) => {
+    const involved = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secret, namespace: settings.namespace },
+    };
+    void recordEvent(kc, involved, note, log);
+  });
   const tick = () => {
+    // Warned by the leader alone: one Event per Secret and not-after, not one per replica.
+    if (leading() && caches.trust.synced()) expiry.check(caches.trust.keys(), Date.now());
     metrics.trustedKeys.set(caches.trust.keys().length);
     const problems = caches.trust.problems();
     const exposed = problems.filter((p) => p.privateKey).length;
@@ -247,7 +262,8 @@ async function main(): Promise<void> {
   );
   log.info('serving health and metrics', { port: health.port });
   const wiring: Wiring = { kc, settings, caches, metrics, log };
-  const stopGauges = watchGauges(wiring);
+  let leading = !settings.leaderElect;
+  const stopGauges = watchGauges(wiring, () => leading);
   const memory = new IdleMemoryRelease({
     idleMs: MEMORY_RELEASE_IDLE_MS,
     minIntervalMs: MEMORY_RELEASE_INTERVAL_MS,
@@ -263,10 +279,11 @@ async function main(): Promise<void> {
       log.info('reconciling');
       return controllersOf(wiring, memory);
     },
-    onLeading: (leading) => {
-      metrics.leader.set(leading ? 1 : 0);
+    onLeading: (now) => {
+      leading = now || !settings.leaderElect;
+      metrics.leader.set(now ? 1 : 0);
       // A standby holds no genome text (operator/genome-store.ts).
-      caches.store.setHolding(leading || !settings.leaderElect);
+      caches.store.setHolding(leading);
     },
   });
   const stop = async (signal: string) => {

@@ -319,6 +319,14 @@ describe('trust policies, judged by the operator', () => {
     });
     expect(announced).toMatchObject({ status: 'True', reason: 'TRUST_KEY_OUTSIDE_WINDOW' });
     expect(announced.message).toContain(`at ${new Date(Date.parse(boundary)).toISOString()}`);
+    const onSecret = await eventually('a KeysExpiring Event on the Secret', async () => {
+      const { items } = await core().listNamespacedEvent({
+        namespace: ownNamespace,
+        fieldSelector: 'involvedObject.name=expiring-signers',
+      });
+      return items.find((e) => e.reason === 'KeysExpiring');
+    });
+    expect(onSecret.type).toBe('Warning');
     await verifiedBecomes(plainNs, 'later', 'False', 'TRUST_KEY_OUTSIDE_WINDOW');
     await gatedPodOf(plainNs, 'expiring-pod', before, 'expiring');
     await gateBecomes(plainNs, 'expiring-pod', 'True');
