@@ -2,8 +2,27 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { pickFreePorts } from '../../cluster/ports.ts';
+import { GENOME_ID_ANNOTATION, type GenomeResource } from '../../core/api.ts';
+import { podWebhookConfiguration } from '../../core/webhook-config.ts';
 import { TEST_SERVER_IMAGE } from '../../images/image-definitions.ts';
-import { eventually, kubeClient, kubectl } from '../support/cluster.ts';
+import {
+  eventually,
+  installGenomeCrd,
+  kubeClient,
+  kubectl,
+  uniqueNamespace,
+} from '../support/cluster.ts';
+import {
+  operatorCredentials,
+  readGenome,
+  removeOperatorCredentials,
+  startOperator,
+  type RunningOperator,
+} from '../support/operator.ts';
+import { podWebhookAnswers, startWebhook, type RunningWebhook } from '../support/webhook.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /** The local name of the test image (imported into the node's containerd; never pulled). */
 export const TEST_IMAGE = TEST_SERVER_IMAGE.name;
@@ -83,4 +102,128 @@ export function routeGet(address: string, pid?: number): string {
   } catch (err) {
     return `error: ${(err as { stderr?: string }).stderr?.trim() ?? String(err)}`;
   }
+}
+
+/**
+ * What a node test that rolls real pods runs: its own namespace for the operator (and the trust
+ * Secrets), a namespace for the workload, the real operator under its ServiceAccount, and the
+ * real pod webhook, in this process, for that namespace alone.
+ */
+export interface GenomeStack {
+  ownNamespace: string;
+  ns: string;
+  webhookConfig: string;
+  operator?: RunningOperator;
+  webhook?: RunningWebhook;
+}
+
+/** What startGenomeStack sets up before the pod webhook answers. */
+export interface GenomeStackOptions {
+  /** Prefix of the workload namespace, and the operator's identity. */
+  name: string;
+  /** The trust Secrets to apply in the operator's namespace (`namespace` is set here). */
+  secrets: (ownNamespace: string) => object[];
+  /** The Genome `genomeName` applied and published before the webhook starts. */
+  genome: object;
+  genomeName: string;
+  genomeId: string;
+  /** A pod the webhook must inject `genomeId` into once it has the Genome. */
+  probe: object;
+}
+
+/** Waits until the Genome `ns/name` is Ready with `id` published for its generation; returns it. */
+export async function genomePublished(
+  ns: string,
+  name: string,
+  id: string,
+  also: (g: GenomeResource) => boolean = () => true,
+): Promise<GenomeResource> {
+  return eventually(`the Genome to publish ${id.slice(0, 12)}`, async () => {
+    const g = await readGenome(ns, name);
+    const ready = g?.status?.conditions?.find((c) => c.type === 'Ready');
+    return ready?.status === 'True' &&
+      g?.status?.observedGeneration === g?.metadata.generation &&
+      g?.status?.genomeId === id &&
+      also(g)
+      ? g
+      : undefined;
+  });
+}
+
+/** Waits until the pods of `selector` are exactly `count` live pods, all Ready on `id`; returns them. */
+export async function allRunningOn(
+  ns: string,
+  selector: string,
+  id: string,
+  count: number,
+): Promise<V1Pod[]> {
+  return eventually(
+    `${count} Ready pods on ${id.slice(0, 12)} and no other`,
+    async () => {
+      const list = await kubeClient()
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: ns, labelSelector: selector });
+      const live = list.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+      const running = live.filter(
+        (p) => p.metadata?.annotations?.[GENOME_ID_ANNOTATION] === id && hasCondition(p, 'Ready'),
+      );
+      return live.length === count && running.length === count ? running : undefined;
+    },
+    120_000,
+  );
+}
+
+/**
+ * Starts a GenomeStack into `stack` (filled as it goes, so stopGenomeStack undoes what started):
+ * the trust Secrets, the operator, the Genome published, the pod webhook answering the probe.
+ */
+export async function startGenomeStack(
+  stack: Partial<GenomeStack>,
+  options: GenomeStackOptions,
+): Promise<GenomeStack> {
+  await installGenomeCrd(join(ROOT, 'crds', 'genomes.mathison.io.yaml'));
+  const ownNamespace = (stack.ownNamespace = await uniqueNamespace('genome-system'));
+  const ns = (stack.ns = await uniqueNamespace(options.name));
+  const webhookConfig = (stack.webhookConfig = `genome-pods-${ns}`);
+  await apply(ownNamespace, ...options.secrets(ownNamespace));
+  const kubeconfig = await operatorCredentials(ownNamespace);
+  stack.operator = await startOperator({
+    namespace: ownNamespace,
+    kubeconfig,
+    identity: options.name,
+  });
+  await apply(ns, options.genome);
+  await genomePublished(ns, options.genomeName, options.genomeId);
+  const [port] = await pickFreePorts(1);
+  const config = podWebhookConfiguration(webhookConfig, ownNamespace, {
+    url: `https://127.0.0.1:${port}/mutate-pod`,
+  }) as { webhooks: { namespaceSelector: unknown }[] };
+  config.webhooks[0]!.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': ns } };
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(config) });
+  stack.webhook = await startWebhook({
+    namespace: ownNamespace,
+    configName: `unused-${webhookConfig}`,
+    port,
+    env: { WEBHOOK_MUTATING_CONFIGURATIONS: webhookConfig, GENOME_BOOT_CHECK_PULL_POLICY: 'Never' },
+  });
+  await podWebhookAnswers(ns, options.probe, options.genomeId);
+  return stack as GenomeStack;
+}
+
+/** Removes what startGenomeStack started, as far as it got. */
+export async function stopGenomeStack(stack: Partial<GenomeStack>): Promise<void> {
+  const { ownNamespace, ns, webhookConfig } = stack;
+  if (webhookConfig !== undefined)
+    await kubectl(['delete', 'mutatingwebhookconfiguration', webhookConfig, '--ignore-not-found'], {
+      allowFailure: true,
+    });
+  if (ns !== undefined)
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=60s'], {
+      allowFailure: true,
+    });
+  await stack.webhook?.stop();
+  await stack.operator?.stop();
+  if (ownNamespace === undefined) return;
+  await kubectl(['delete', 'namespace', ownNamespace, '--wait=false'], { allowFailure: true });
+  await removeOperatorCredentials(ownNamespace);
 }
