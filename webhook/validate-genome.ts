@@ -4,10 +4,10 @@ import { GENOME_GROUP, GENOME_KIND } from '../core/crd.ts';
 import { displayValue } from '../core/display.ts';
 import { validateGenome, type GenomeResult } from '../core/genome.ts';
 import { compareSemver } from '../core/semver.ts';
-import { judge } from '../core/trust-policy.ts';
 import { examineGenome, type SignatureCache, type Verdict, type Verified } from '../core/verify.ts';
 import type { TrustView } from '../kube/trust-view.ts';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admission.ts';
+import { judgeCached } from './judgement-cache.ts';
 import { policiesForLabels } from './namespace-policies.ts';
 import { admissionWarnings, boundWarnings } from './warnings.ts';
 
@@ -161,7 +161,7 @@ function judgedUnderPolicies(
   // Known: trustCurrent refused a namespace the watch has not delivered yet.
   const namespaceLabels = s.trust.namespaceLabels(s.request.namespace ?? '') ?? {};
   const policies = policiesForLabels(s.trust.policies(), namespaceLabels);
-  const judgement = judge(facts, { namespaceLabels, policies, keys, now });
+  const judgement = judgeCached(facts, { namespaceLabels, policies, keys, now });
   const warnings = admissionWarnings(judgement);
   if (judgement.ok) {
     const verdict: Verified = { ok: true, genome, genomeId, signers: judgement.signers, warnings };
