@@ -178,12 +178,22 @@ function sortedLabels(labels: Readonly<Record<string, string>>): [string, string
   return Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A version of the keys with everything a policy reads of them: holders, test marks, windows. */
+const holderVersions = new WeakMap<readonly TrustedKey[], string>();
+
+/**
+ * A version of the keys with everything a policy reads of them: holders, test marks, windows.
+ * Computed once per key set (the trust source builds a new array on every change; every gate
+ * and Genome reconcile asks).
+ */
 export function keyHoldersVersion(keys: readonly TrustedKey[]): string {
+  const known = holderVersions.get(keys);
+  if (known !== undefined) return known;
   const lines = keys
     .map((k) => `${k.keyId} ${k.key.spkiBase64} ${JSON.stringify(holdersOf(k))}`)
     .sort();
-  return sha256Hex(Buffer.from(lines.join('\n'))).slice(0, 16);
+  const version = sha256Hex(Buffer.from(lines.join('\n'))).slice(0, 16);
+  holderVersions.set(keys, version);
+  return version;
 }
 
 /**
