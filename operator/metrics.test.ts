@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from './metrics.ts';
+import { PRODUCT_VERSION } from '../core/version.ts';
+import { createMetrics, forgetGenomeConditions, recordGenomeConditions } from './metrics.ts';
 
 describe('createMetrics', () => {
   it('registers every operator metric, with its current value', async () => {
@@ -15,9 +16,81 @@ describe('createMetrics', () => {
       'genome_trusted_keys_last_sync_timestamp_seconds',
       'genome_trusted_keys_refused',
       'genome_operator_leader',
+      'genome_condition',
       'genome_operator_process_resident_memory_bytes',
     ]) {
       expect(text).toContain(`# TYPE ${name}`);
     }
+  });
+
+  it('says which version runs on which Node, as build_info', async () => {
+    const text = await createMetrics().registry.metrics();
+    expect(text).toContain(
+      `genome_operator_build_info{version="${PRODUCT_VERSION}",node_version="${process.version}"} 1`,
+    );
+  });
+
+  it("serves Node's process metrics under their standard names, and under the older prefixed ones", async () => {
+    const text = await createMetrics().registry.metrics();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'genome_operator_nodejs_heap_size_used_bytes',
+    ])
+      expect(text).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+  });
+});
+
+describe('recordGenomeConditions', () => {
+  const series = async (metrics: ReturnType<typeof createMetrics>) =>
+    (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('genome_condition{'));
+
+  it('sets 1 on the current status of Verified and Ready and 0 on the others, replacing what was set before', async () => {
+    const metrics = createMetrics();
+    const genome = { namespace: 'team-a', name: 'totk' };
+    recordGenomeConditions(metrics.genomeConditions, genome, [
+      { type: 'Verified', status: 'True' },
+      { type: 'Ready', status: 'True' },
+    ]);
+    recordGenomeConditions(metrics.genomeConditions, genome, [
+      { type: 'Verified', status: 'False' },
+      { type: 'Ready', status: 'False' },
+      { type: 'TrustExpiring', status: 'True' },
+    ]);
+    const labels = (condition: string, status: string) =>
+      `genome_condition{namespace="team-a",name="totk",condition="${condition}",status="${status}"}`;
+    expect((await series(metrics)).sort()).toEqual(
+      [
+        `${labels('Verified', 'True')} 0`,
+        `${labels('Verified', 'False')} 1`,
+        `${labels('Verified', 'Unknown')} 0`,
+        `${labels('Ready', 'True')} 0`,
+        `${labels('Ready', 'False')} 1`,
+        `${labels('Ready', 'Unknown')} 0`,
+      ].sort(),
+    );
+  });
+
+  it('says Unknown for a condition the status does not have yet', async () => {
+    const metrics = createMetrics();
+    recordGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'g' }, [
+      { type: 'Verified', status: 'False' },
+    ]);
+    expect(await series(metrics)).toContain(
+      'genome_condition{namespace="n",name="g",condition="Ready",status="Unknown"} 1',
+    );
+  });
+
+  it("removes a Genome's series when it is gone, and only its own", async () => {
+    const metrics = createMetrics();
+    const conditions = [{ type: 'Verified', status: 'True' }];
+    recordGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'a' }, conditions);
+    recordGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'b' }, conditions);
+    forgetGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'a' });
+    const left = await series(metrics);
+    expect(left).toHaveLength(6);
+    expect(left.every((l) => l.includes('name="b"'))).toBe(true);
   });
 });

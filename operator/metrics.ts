@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { PRODUCT_VERSION } from '../core/version.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';
 
 /** The operator's Prometheus metrics, on a registry of their own. */
@@ -32,15 +33,59 @@ export interface OperatorMetrics {
   gateWrites: Counter<'status'>;
   /** Pod templates stamped with a new genome id (rollouts started), labelled `kind`. */
   rollouts: Counter<'kind'>;
+  /** Each Genome's conditions, as the operator decided them (recordGenomeConditions). */
+  genomeConditions: Gauge<GenomeConditionLabel>;
+  /** 1, labelled with the product's version and Node's. */
+  buildInfo: Gauge<'version' | 'node_version'>;
 }
 
-/** Creates the operator's metrics (and Node's process metrics) on a fresh registry. */
+/** The labels of genome_condition. */
+export type GenomeConditionLabel = 'namespace' | 'name' | 'condition' | 'status';
+
+/** The condition types genome_condition reports, and the statuses each may have. */
+export const REPORTED_CONDITIONS = ['Verified', 'Ready'] as const;
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/**
+ * Sets a Genome's genome_condition series from its status's conditions, as cert-manager's
+ * certmanager_certificate_ready_status: 1 on each reported type's current status, 0 on the
+ * other two; Unknown for a type the status does not carry. Labels are the Genome's namespace
+ * and name (bounded by the API server) and fixed words, never text from the genome.
+ */
+export function recordGenomeConditions(
+  gauge: Gauge<GenomeConditionLabel>,
+  genome: { namespace: string; name: string },
+  conditions: readonly { type: string; status: string }[],
+): void {
+  for (const condition of REPORTED_CONDITIONS) {
+    const current = conditions.find((c) => c.type === condition)?.status ?? 'Unknown';
+    for (const status of CONDITION_STATUSES)
+      gauge.set({ ...genome, condition, status }, status === current ? 1 : 0);
+  }
+}
+
+/** Removes a Genome's genome_condition series (the Genome is gone). */
+export function forgetGenomeConditions(
+  gauge: Gauge<GenomeConditionLabel>,
+  genome: { namespace: string; name: string },
+): void {
+  for (const condition of REPORTED_CONDITIONS)
+    for (const status of CONDITION_STATUSES) gauge.remove({ ...genome, condition, status });
+}
+
+/**
+ * Creates the operator's metrics on a fresh registry, with Node's process metrics under their
+ * standard names (process_*, nodejs_*, as dashboards expect) and under the older
+ * genome_operator_ prefix (kept for the dashboards and benches that read them).
+ */
 export function createMetrics(): OperatorMetrics {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   collectDefaultMetrics({ register: registry, prefix: 'genome_operator_' });
   const registers = [registry];
   return {
     registry,
+    ...stateMetrics(registers),
     verifications: new Counter({
       name: 'genome_verifications_total',
       help: 'Genome verifications by result: Verified, or the refusal code.',
@@ -102,6 +147,26 @@ export function createMetrics(): OperatorMetrics {
       name: 'genome_rollouts_total',
       help: 'Pod templates stamped with a new verified genome id (rolling updates started), by kind.',
       labelNames: ['kind'],
+      registers,
+    }),
+  };
+}
+
+/** The state gauges: each Genome's conditions, and the build. */
+function stateMetrics(registers: Registry[]) {
+  const buildInfo = new Gauge({
+    name: 'genome_operator_build_info',
+    help: "1, labelled with the operator's version and the Node.js version it runs on.",
+    labelNames: ['version', 'node_version'],
+    registers,
+  });
+  buildInfo.set({ version: PRODUCT_VERSION, node_version: process.version }, 1);
+  return {
+    buildInfo,
+    genomeConditions: new Gauge({
+      name: 'genome_condition',
+      help: "1 for each Genome's current status (True, False, Unknown) of each condition (Verified, Ready), 0 for the others: as the operator last decided it; removed when the Genome is deleted.",
+      labelNames: ['namespace', 'name', 'condition', 'status'],
       registers,
     }),
   };
