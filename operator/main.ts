@@ -282,6 +282,8 @@ async function main(): Promise<void> {
     onLeading: (now) => {
       leading = now || !settings.leaderElect;
       metrics.leader.set(now ? 1 : 0);
+      // Only the leader decides: a standby reports no Genome's conditions (genome_condition).
+      if (!leading) metrics.genomeConditions.reset();
       // A standby holds no genome text (operator/genome-store.ts).
       caches.store.setHolding(leading);
     },

@@ -579,6 +579,21 @@ describe('the Genome controller', () => {
     expect(w.verdicts()?.get(KEY)).toBeUndefined();
   });
 
+  it('sets genome_condition from what it decided, follows a revocation, and drops it when the Genome is gone', async () => {
+    const w = (running = world());
+    const condition = (c: string, status: string) =>
+      w.metric('genome_condition', { namespace: 'apps', name: 'totk', condition: c, status });
+    w.start();
+    await expect.poll(() => condition('Verified', 'True')).toBe(1);
+    expect(await condition('Ready', 'True')).toBe(1);
+    expect(await condition('Verified', 'False')).toBe(0);
+    w.setKeys(trust(bob));
+    await expect.poll(() => condition('Verified', 'False')).toBe(1);
+    expect(await condition('Verified', 'True')).toBe(0);
+    w.deleteGenome();
+    await expect.poll(() => w.metric('genome_condition', { name: 'totk' })).toBe(0);
+  });
+
   it('while the keys are stale: no status, no ConfigMap; all resumes when they are current', async () => {
     const w = (running = world({ fresh: false }));
     w.start();

@@ -26,7 +26,11 @@ import {
 } from '../decide.ts';
 import { hasGate, mountedConfigMap } from '../gate.ts';
 import type { CompactGenome } from '../genome-store.ts';
-import type { OperatorMetrics } from '../metrics.ts';
+import {
+  forgetGenomeConditions,
+  recordGenomeConditions,
+  type OperatorMetrics,
+} from '../metrics.ts';
 import { OwnedConfigMaps, ownerKey } from '../owned-config-maps.ts';
 import type { PodIndex } from '../pod-index.ts';
 import {
@@ -64,7 +68,7 @@ export interface GenomeControllerDeps {
   client: OperatorClient;
   events: EventRecorder;
   production: boolean;
-  metrics: Pick<OperatorMetrics, 'verifications'>;
+  metrics: Pick<OperatorMetrics, 'verifications' | 'genomeConditions'>;
   log: Logger;
   now?: () => Date;
   workers?: number;
@@ -178,7 +182,7 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
   const { deps } = state;
   // A Genome that is gone has no verdict, whatever the keys (its delete may come while stale).
   if (deps.genomes.cached(key) === undefined) {
-    deps.verdicts.delete(key);
+    gone(deps, key);
     return DONE;
   }
   if (!deps.trust.synced()) return DONE;
@@ -189,7 +193,7 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
   const known = refusedFromFacts(state, key);
   const genome = known?.genome ?? (await deps.genomes.get(key));
   if (genome?.metadata.uid === undefined) {
-    deps.verdicts.delete(key);
+    gone(deps, key);
     return DONE;
   }
   const gathered = await gather(state, key, genome, known?.judged);
@@ -200,6 +204,13 @@ async function reconcileGenome(state: State, key: string): Promise<Result> {
     genomeId: plan.status.genomeId,
   });
   return act(state, { ...gathered, key, plan }, log);
+}
+
+/** A Genome that is gone: its verdict withdrawn, its genome_condition series dropped. */
+function gone(deps: GenomeControllerDeps, key: string): void {
+  deps.verdicts.delete(key);
+  const [namespace = '', name = ''] = key.split('/');
+  forgetGenomeConditions(deps.metrics.genomeConditions, { namespace, name });
 }
 
 /** What gather read: decide's input, the trust it was judged under, and reads that failed. */
@@ -389,6 +400,12 @@ async function act(state: State, decided: Decided, log: Logger): Promise<Result>
   // Applied as decided: in place now, as the cache will show it (its landing wakes nothing).
   if (await publish(state, uid, plan)) deps.verdicts.set(key, verdict(withCurrent(plan)));
   if (plan.writeStatus) await writeStatus(state, genome, plan, log);
+  const { namespace = '', name = '' } = genome.metadata;
+  recordGenomeConditions(
+    deps.metrics.genomeConditions,
+    { namespace, name },
+    plan.status.conditions ?? [],
+  );
   if (!plan.deferCleanUp) await removeOld(state, decided, log);
   recordEvents(deps.events, genome, plan);
   if (decided.readFailures.length > 0) throw decided.readFailures[0];
