@@ -62,8 +62,9 @@ export const WEBHOOK_SIGNATURE_RESULTS = 10_000;
  * the API server fails closed on each). /healthz, /readyz and /metrics are answered as the
  * operator answers them (kube/health-server.ts): /readyz says whether the trusted keys, the
  * trust policies and the namespaces' labels (and the pod mutation's caches) are loaded and
- * current, and the certificate is valid; /metrics serves the request
- * counter (genome_webhook_requests_total{endpoint,result}) and Node's process metrics.
+ * current, and the certificate is valid; /metrics serves the request counter
+ * (genome_webhook_requests_total{endpoint,result}), the admission duration histogram
+ * (genome_webhook_admission_duration_seconds{endpoint}), build info and Node's process metrics.
  *
  * The admission path is a small handler of its own, not a framework's router: it is the hot
  * path (docs/adr/0002-admission-hot-path.md).
@@ -94,19 +95,33 @@ export function createApp(deps: WebhookDeps): RequestListener {
   });
   const validating = handling('validate-genome');
   const mutating = handling('mutate-pod');
+  const timed = (endpoint: WebhookEndpointName, res: ServerResponse) =>
+    timeAnswer(res, metrics.admissionDuration.startTimer({ endpoint }));
   return (req, res) => {
     // The API server adds ?timeout=5s to the path.
     const path = req.url?.split('?', 1)[0];
     if (path === VALIDATE_GENOME_PATH && req.method === 'POST') {
+      timed('validate-genome', res);
       admit(validating, req, res).catch((err: unknown) =>
         failed(deps.log, res, err, validating.count),
       );
     } else if (path === MUTATE_POD_PATH && req.method === 'POST' && deps.pods) {
+      timed('mutate-pod', res);
       mutate(mutating, deps.pods, req, res).catch((err: unknown) =>
         failed(deps.log, res, err, mutating.count),
       );
     } else health(req, res);
   };
+}
+
+/** Calls `end` once, when the answer is sent or the connection closes before it. */
+function timeAnswer(res: ServerResponse, end: () => void): void {
+  let ended = false;
+  const once = () => {
+    if (!ended) end();
+    ended = true;
+  };
+  res.once('finish', once).once('close', once);
 }
 
 function readinessProblems(deps: WebhookDeps): string[] {
