@@ -64,9 +64,27 @@ describe('genomeCrd', () => {
       'Genome',
       'Version',
       'Verified',
+      'Reason',
       'ID',
       'Age',
+      'Message',
     ]);
+  });
+
+  it('shows why a Genome is not verified: the Verified reason, and its message under -o wide', () => {
+    const columns = (genomeCrd() as any).spec.versions[0].additionalPrinterColumns;
+    const byName = (name: string) => columns.find((c: Schema) => c.name === name);
+    expect(byName('Reason')).toMatchObject({
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Verified")].reason',
+    });
+    expect(byName('Reason').priority).toBeUndefined();
+    expect(byName('Message')).toMatchObject({
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Verified")].message',
+      priority: 1,
+    });
+    for (const c of columns) expect(c.description ?? 'Age', c.name).toBeTruthy();
   });
 
   it('has spec.rollout beside spec.genome: Automatic or Manual, Automatic by default, described for kubectl explain', () => {

@@ -160,6 +160,52 @@ const policyResultSchema: OpenApiSchema = {
   },
 };
 
+/**
+ * The columns of `kubectl get gn`: why a Genome is not verified (the Verified condition's reason,
+ * a refusal code) beside its status, and the condition's message under `-o wide`.
+ */
+const GENOME_PRINTER_COLUMNS: OpenApiSchema[] = [
+  {
+    name: 'Genome',
+    type: 'string',
+    jsonPath: '.spec.genome.name',
+    description: 'Name inside the genome.',
+  },
+  {
+    name: 'Version',
+    type: 'string',
+    jsonPath: '.spec.genome.version',
+    description: 'Version of the genome.',
+  },
+  {
+    name: 'Verified',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Verified")].status',
+    description: 'Verified against trusted keys.',
+  },
+  {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Verified")].reason',
+    description:
+      'Why: Verified, or the refusal code (docs/operator.md); the message is under -o wide.',
+  },
+  {
+    name: 'ID',
+    type: 'string',
+    jsonPath: '.status.shortId',
+    description: 'Short genome id.',
+  },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  {
+    name: 'Message',
+    type: 'string',
+    priority: 1,
+    jsonPath: '.status.conditions[?(@.type=="Verified")].message',
+    description: 'What the Verified condition says, and what to do (-o wide).',
+  },
+];
+
 const statusSchema: OpenApiSchema = {
   type: 'object',
   description: 'What the operator observed, written by the operator only.',
@@ -238,33 +284,7 @@ export function genomeCrd(): Record<string, unknown> {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            {
-              name: 'Genome',
-              type: 'string',
-              jsonPath: '.spec.genome.name',
-              description: 'Name inside the genome.',
-            },
-            {
-              name: 'Version',
-              type: 'string',
-              jsonPath: '.spec.genome.version',
-              description: 'Version of the genome.',
-            },
-            {
-              name: 'Verified',
-              type: 'string',
-              jsonPath: '.status.conditions[?(@.type=="Verified")].status',
-              description: 'Verified against trusted keys.',
-            },
-            {
-              name: 'ID',
-              type: 'string',
-              jsonPath: '.status.shortId',
-              description: 'Short genome id.',
-            },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: GENOME_PRINTER_COLUMNS,
           schema: {
             openAPIV3Schema: {
               type: 'object',

@@ -125,12 +125,12 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     ]);
   });
 
-  it('kubectl wait --for=condition=Ready works, and kubectl get gn shows Verified and the short id', async () => {
+  it('kubectl wait --for=condition=Ready works, and kubectl get gn shows Verified, its reason and the short id', async () => {
     const genome = await readyGenome('totk');
     await kubectl(['wait', '--for=condition=Ready', 'gn/totk', '-n', namespace, '--timeout=10s']);
     const table = await kubectl(['get', 'gn', 'totk', '-n', namespace]);
-    expect(table.stdout).toMatch(/VERIFIED\s+ID/);
-    expect(table.stdout).toMatch(new RegExp(`True\\s+${genome.status?.shortId}`));
+    expect(table.stdout).toMatch(/VERIFIED\s+REASON\s+ID/);
+    expect(table.stdout).toMatch(new RegExp(`True\\s+Verified\\s+${genome.status?.shortId}`));
   });
 
   it('records a Verified Event on the Genome', async () => {
