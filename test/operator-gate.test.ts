@@ -4,7 +4,7 @@
 // and, unlike pods bound to a node that does not exist, the pod garbage collector leaves them. They are made the way the pod webhook makes them (label, gate, genome volume, id
 // annotation); the webhook itself, on real pods, is test/node/genome-injection.test.ts.
 import { join } from 'node:path';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenomeResource } from '../core/api.ts';
 import type { Genome } from '../core/genome.ts';
@@ -109,6 +109,38 @@ async function createPods(...pods: object[]) {
 }
 
 const gateOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === GATE);
+
+/** The Events on pod `name` with `reason`, as `kubectl get events` lists them (waits for one). */
+async function podEvents(name: string, reason: string, matching: RegExp) {
+  return eventually(
+    `a ${reason} Event on pod ${name} matching ${matching}`,
+    async () => {
+      const selector = `involvedObject.kind=Pod,involvedObject.name=${name},reason=${reason}`;
+      const out = await kubectl([
+        'get',
+        'events',
+        '-n',
+        namespace,
+        '--field-selector',
+        selector,
+        '-o',
+        'json',
+      ]);
+      const items = (JSON.parse(out.stdout) as { items: CoreV1Event[] }).items;
+      return items.some((e) => matching.test(e.message ?? '')) ? items : undefined;
+    },
+    30_000,
+  );
+}
+
+/** `kubectl get gn <name>` (with `args`) once its row matches `row`: the header and the row. */
+async function genomeRow(name: string, row: RegExp, args: string[] = []) {
+  return eventually(`kubectl get gn ${name} to show ${row}`, async () => {
+    const out = await kubectl(['get', 'gn', name, '-n', namespace, ...args]);
+    const [header = '', line = ''] = out.stdout.trim().split('\n');
+    return row.test(line) ? { header: header.split(/\s+/), line } : undefined;
+  });
+}
 
 /** Waits until every named pod's gate has `status` (and `reason`, when given); returns the pods. */
 async function gatesBecome(names: string[], status: string, reason?: string): Promise<V1Pod[]> {
@@ -238,8 +270,25 @@ describe('the readiness gate, driven by the operator', () => {
     const revoked = await gatesBecome(['good-1', 'good-2'], 'False', 'GENOME_UNTRUSTED_SIGNER');
     expect(gateOf(revoked[0]!)?.message).toMatch(/alice-key/);
     expect(revoked[0]?.metadata?.uid).toBe(before.metadata?.uid);
+    // kubectl get gn says why, and -o wide what to do.
+    const { header } = await genomeRow('app', /\sFalse\s+GENOME_UNTRUSTED_SIGNER\s/);
+    expect(header).toEqual(['NAME', 'GENOME', 'VERSION', 'VERIFIED', 'REASON', 'ID', 'AGE']);
+    const wide = await genomeRow('app', /GENOME_UNTRUSTED_SIGNER.*alice-key/, ['-o', 'wide']);
+    expect(wide.header.at(-1)).toBe('MESSAGE');
+    // Each pod whose gate closed has a Warning Event that says why, with the code.
+    for (const name of ['good-1', 'good-2']) {
+      const [closed] = await podEvents(name, 'GateClosed', /GENOME_UNTRUSTED_SIGNER/);
+      expect(closed).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod', name } });
+      expect(closed?.involvedObject.uid).toBe(
+        revoked.find((p) => p.metadata?.name === name)?.metadata?.uid,
+      );
+    }
+    const listed = await kubectl(['get', 'events', '-n', namespace]);
+    expect(listed.stdout).toMatch(/Warning\s+GateClosed\s+pod\/good-1\s.*GENOME_UNTRUSTED_SIGNER/);
     await setTrust([alice, bob]);
     const restored = await gatesBecome(['good-1', 'good-2'], 'True', 'Verified');
+    const [opened] = await podEvents('good-1', 'GateOpened', /verified by alice-key/);
+    expect(opened?.type).toBe('Normal');
     const flippedAt = Date.parse(String(gateOf(restored[0]!)?.lastTransitionTime));
     expect(flippedAt).toBeGreaterThanOrEqual(
       Date.parse(String(gateOf(revoked[0]!)?.lastTransitionTime)),

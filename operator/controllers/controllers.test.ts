@@ -35,6 +35,7 @@ import {
 import { keySetVersion } from '../verify-cache.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
+import type { EventNote } from '../../kube/events.ts';
 import type { OperatorClient, PodCondition } from '../../kube/operator-client.ts';
 import { GenomeStore, type CompactGenome } from '../genome-store.ts';
 import { createMetrics } from '../metrics.ts';
@@ -138,7 +139,14 @@ function publication(genome: GenomeResource, keys: readonly TrustedKey[]): Publi
 }
 
 /** The world: an "API server" of Genomes, ConfigMaps, pods and workloads, and the controllers. */
-function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly TrustedKey[] } = {}) {
+function world(
+  options: {
+    fresh?: boolean;
+    idleMs?: number;
+    keys?: readonly TrustedKey[];
+    podEchoMs?: number;
+  } = {},
+) {
   let trustFresh = options.fresh ?? true;
   let keys: readonly TrustedKey[] = options.keys ?? trust(alice);
   const keyListeners: (() => void)[] = [];
@@ -161,6 +169,8 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
     genomeReads: 0,
     stamps: [] as { name: string; patch: unknown }[],
     policyStatuses: [] as { name: string; status: TrustPolicyStatus }[],
+    /** The Events recorded, on any object. */
+    events: [] as (EventNote & { kind?: string; name?: string; uid?: string })[],
   };
   /** Failures to inject: the next calls of a write throw these, in order. */
   const failures = {
@@ -200,6 +210,7 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
   let policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY, generation: 1 };
   let namespaceLabels: Record<string, string> | undefined = {};
   let uids = 0;
+  let podVersions = 0;
   const client: OperatorClient = {
     applyPolicyStatus: (name, status) => {
       log.policyStatuses.push({ name, status });
@@ -257,10 +268,18 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
       if (pod === undefined || pod.metadata?.uid !== uid) return Promise.reject(answered(404));
       log.gates.push({ pod: name, status: condition.status, reason: condition.reason });
       const others = (pod.status?.conditions ?? []).filter((c) => c.type !== condition.type);
-      setTimeout(
-        () => putPod({ ...pod, status: { ...pod.status, conditions: [...others, condition] } }),
-        2,
-      );
+      const metadata = { ...pod.metadata, resourceVersion: String(++podVersions) };
+      const written = {
+        ...pod,
+        metadata,
+        status: { ...pod.status, conditions: [...others, condition] },
+      };
+      server.pods.set(key, written);
+      // The write's watch event, a moment later (options.podEchoMs: a slow watch).
+      setTimeout(() => {
+        const now = server.pods.get(key);
+        if (now !== undefined) putPod(now);
+      }, options.podEchoMs ?? 2);
       return Promise.resolve();
     },
   };
@@ -297,7 +316,13 @@ function world(options: { fresh?: boolean; idleMs?: number; keys?: readonly Trus
           return Promise.resolve();
         },
       },
-      events: { record: () => {}, flushed: () => Promise.resolve() },
+      events: {
+        record: (object, note) => {
+          const { name, uid } = object.metadata ?? {};
+          log.events.push({ kind: object.kind, name, uid, ...note });
+        },
+        flushed: () => Promise.resolve(),
+      },
       production: false,
       metrics,
       runtime: { metrics: metrics.runtime, log: silentLogger, baseDelayMs: 5, maxDelayMs: 50 },
@@ -607,7 +632,7 @@ describe('the Genome controller', () => {
 
 describe('the gate controller', () => {
   /** A world with its Genome verified and published, and `pods` gated on it. */
-  async function published(pods: string[], options: { fresh?: boolean } = {}) {
+  async function published(pods: string[], options: { fresh?: boolean; podEchoMs?: number } = {}) {
     const w = (running = world(options));
     const genome = w.server.genome!;
     const configMap = w.publish(genome, 'cm-uid');
@@ -625,6 +650,67 @@ describe('the gate controller', () => {
     expect(gateOf(w, 'web')?.status).toBe('False');
   });
 
+  const podEvents = (w: ReturnType<typeof world>, pod: string) =>
+    w.log.events
+      .filter((e) => e.kind === 'Pod' && e.name === pod)
+      .map(({ type, reason, message }) => ({ type, reason, message }));
+
+  it('records an Event on the pod when its gate opens and when it closes, with the code, once per change', async () => {
+    const { w, id } = await published(['web']);
+    await expect.poll(() => podEvents(w, 'web')).toHaveLength(1);
+    expect(podEvents(w, 'web')[0]).toEqual({
+      type: 'Normal',
+      reason: 'GateOpened',
+      message: `readiness gate ${VERIFIED_READINESS_GATE} opened: genome ${id.slice(0, 12)} verified by alice`,
+    });
+    expect(w.log.events.find((e) => e.name === 'web')).toMatchObject({ uid: 'web-uid' });
+    w.setKeys(trust(bob));
+    await expect.poll(() => podEvents(w, 'web')).toHaveLength(2);
+    const closed = podEvents(w, 'web')[1]!;
+    expect(closed).toMatchObject({ type: 'Warning', reason: 'GateClosed' });
+    expect(closed.message).toMatch(
+      new RegExp(
+        `^readiness gate ${VERIFIED_READINESS_GATE} closed: GENOME_UNTRUSTED_SIGNER: .*alice`,
+      ),
+    );
+    expect(closed.message).toContain(gateOf(w, 'web')?.message);
+    // Reconciles that change nothing (the Genome seen again, the keys told again) tell nothing.
+    w.touch();
+    w.setKeys(trust(bob));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(podEvents(w, 'web')).toHaveLength(2);
+    w.setKeys(trust(alice));
+    await expect
+      .poll(() => podEvents(w, 'web').map((e) => e.reason))
+      .toEqual(['GateOpened', 'GateClosed', 'GateOpened']);
+  });
+
+  it('records one GateClosed when the same close is written twice before the watch brings the first back', async () => {
+    const { w } = await published(['web'], { podEchoMs: 300 });
+    await expect.poll(() => gateOf(w, 'web')?.status, { timeout: 5_000 }).toBe('True');
+    await expect.poll(() => w.podCache.get('apps/web')?.status?.conditions).toHaveLength(1);
+    w.setKeys(trust(bob));
+    await expect.poll(() => w.log.gates.filter((g) => g.status === 'False')).toHaveLength(1);
+    // Another key set (still without alice): a new verdict, the pod reconciled on its stale copy.
+    w.setKeys(trust(bob, mallory));
+    await expect.poll(() => w.log.gates.filter((g) => g.status === 'False')).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(podEvents(w, 'web').map((e) => e.reason)).toEqual(['GateOpened', 'GateClosed']);
+  });
+
+  it('escapes what a pod or ConfigMap name brings into the Event, and bounds it', async () => {
+    const { w, id } = await published([]);
+    const hostile = `evil\u202e${'x'.repeat(5_000)}`;
+    w.putPod(gatedPod('forged', hostile, id));
+    await expect.poll(() => podEvents(w, 'forged')).toHaveLength(1);
+    const [closed] = podEvents(w, 'forged');
+    expect(closed).toMatchObject({ type: 'Warning', reason: 'GateClosed' });
+    expect(closed!.message).toContain('GENOME_NOT_VERIFIED');
+    expect(closed!.message).toContain('evil\\u{202e}');
+    expect(closed!.message).not.toContain('\u202e');
+    expect(closed!.message.length).toBeLessThanOrEqual(4096 + 32);
+  });
+
   it('closes the gate of a pod whose genome label was removed, seeing the pod as it is', async () => {
     const { w } = await published(['web']);
     await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
@@ -632,6 +718,7 @@ describe('the gate controller', () => {
     w.putPod({ ...pod, metadata: { ...pod.metadata, labels: {} } });
     await expect.poll(() => gateOf(w, 'web')?.status).toBe('False');
     expect(gateOf(w, 'web')?.reason).toBe('GENOME_MISSING');
+    await expect.poll(() => podEvents(w, 'web').at(-1)?.message).toMatch(/closed: GENOME_MISSING/);
     // A pod deleted outright needs nothing: it is gone (404), no write and no error.
     const writes = w.log.gates.length;
     w.server.pods.delete('apps/web');

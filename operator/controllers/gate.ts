@@ -7,9 +7,14 @@
  * Level-based, pod by pod: a pod that leaves the cache (its genome label removed, or deleted)
  * is read from the API server as it is now, and if it lives on with its gate declared but no
  * Genome named, its gate is closed. Nothing is remembered from the event that woke it.
+ *
+ * A write that changes the gate's status records an Event on the pod (GateEvents): Warning
+ * GateClosed with the code and the condition's message, or Normal GateOpened.
  */
-import { GENOME_LABEL } from '../../core/api.ts';
+import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../../core/api.ts';
+import { displayMessage } from '../../core/display.ts';
 import { type Logger } from '../../core/log.ts';
+import type { EventNote, EventRecorder } from '../../kube/events.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../../kube/errors.ts';
 import { objectKey } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
@@ -40,6 +45,8 @@ export interface GateControllerDeps {
   trust: Pick<TrustView, 'keys' | 'synced' | 'onChange' | 'version'>;
   client: Pick<OperatorClient, 'readPod' | 'patchPodGate'>;
   metrics: Pick<OperatorMetrics, 'gateWrites'>;
+  /** Where GateClosed and GateOpened Events on pods go (aggregated and rate-limited per pod). */
+  events: Pick<EventRecorder, 'record'>;
   log: Logger;
   now?: () => Date;
   /** Pods whose gate is written at once (default 32). */
@@ -49,6 +56,7 @@ export interface GateControllerDeps {
 /** The gate controller. */
 export function gateController(deps: GateControllerDeps): ControllerSpec {
   const written = new GateWriteLog(deps.log);
+  const told = new GateEvents(deps.events);
   const podsOf = (genomeKey: string) => deps.index.podsOf(genomeKey).map(objectKey);
   const everyPod = () => deps.pods.list().map(objectKey);
   let fresh = deps.trust.synced();
@@ -75,7 +83,7 @@ export function gateController(deps: GateControllerDeps): ControllerSpec {
         return everyPod();
       }),
     ],
-    reconcile: (key) => reconcileGate(deps, written, key),
+    reconcile: (key) => reconcileGate(deps, { written, told }, key),
     stopped: () => written.flush(),
   };
 }
@@ -124,14 +132,81 @@ export class GateWriteLog {
   }
 }
 
+/** At most this many pods' last gate writes are remembered (the oldest is forgotten first). */
+export const GATE_EVENTS_REMEMBERED = 10_000;
+
+/**
+ * The gate's Events: one per pod per change of the gate's status, never per reconcile. A write
+ * that changes the status from what the pod carried (absent counts as a change) is told. A
+ * reconcile that runs on the cached pod before the watch brought back the operator's own write
+ * (the same resourceVersion as the write before) writes the same status again: that is not
+ * told twice. The recorder (kube/events.ts) aggregates and rate-limits per pod on top.
+ */
+export class GateEvents {
+  /** By pod uid: the resourceVersion the last write was made over, and the status it wrote. */
+  private readonly last = new Map<string, { over: string | undefined; status: string }>();
+
+  constructor(private readonly recorder: Pick<EventRecorder, 'record'>) {}
+
+  /** After a successful write over `pod` (as it was read): records an Event if the status changed. */
+  written(pod: CachedPod, write: GateWrite): void {
+    const { status } = write.condition;
+    const over = pod.metadata?.resourceVersion;
+    const before = this.last.get(write.uid);
+    this.last.delete(write.uid);
+    this.last.set(write.uid, { over, status });
+    if (this.last.size > GATE_EVENTS_REMEMBERED)
+      this.last.delete(this.last.keys().next().value as string);
+    if (before !== undefined && before.over === over && before.status === status) return;
+    if (gateStatusOf(pod) === status) return;
+    const { namespace, name, uid } = write;
+    this.recorder.record(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { namespace, name, uid } },
+      gateNote(write),
+    );
+  }
+}
+
+/** The status of the gate's condition on `pod`, or undefined when it has none. */
+function gateStatusOf(pod: CachedPod): string | undefined {
+  return pod.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE)?.status;
+}
+
+/** The Event of a gate write: Warning GateClosed with the code, or Normal GateOpened. */
+export function gateNote({ condition }: GateWrite): EventNote {
+  // The condition's message is already escaped and bounded (operator/gate.ts); again, to be sure.
+  if (condition.status === 'True')
+    return {
+      type: 'Normal',
+      reason: 'GateOpened',
+      message: displayMessage(
+        `readiness gate ${VERIFIED_READINESS_GATE} opened: ${condition.message}`,
+      ),
+    };
+  return {
+    type: 'Warning',
+    reason: 'GateClosed',
+    message: displayMessage(
+      `readiness gate ${VERIFIED_READINESS_GATE} closed: ${condition.reason}: ${condition.message}`,
+    ),
+  };
+}
+
+/** What a reconcile reports its writes to: the log summary, and the pods' Events. */
+interface GateReports {
+  written: GateWriteLog;
+  told: GateEvents;
+}
+
 async function reconcileGate(
   deps: GateControllerDeps,
-  written: GateWriteLog,
+  reports: GateReports,
   key: string,
 ): Promise<Result> {
-  const pod = deps.pods.get(key);
-  const write = pod === undefined ? await released(deps, key) : desiredWrite(deps, pod);
-  if (write === undefined) return DONE;
+  const cached = deps.pods.get(key);
+  const planned = cached === undefined ? await released(deps, key) : desiredWrite(deps, cached);
+  if (planned === undefined) return DONE;
+  const { pod, write } = planned;
   try {
     await deps.client.patchPodGate(write.namespace, write.name, write.uid, write.condition);
   } catch (err) {
@@ -140,9 +215,20 @@ async function reconcileGate(
     throw err;
   }
   deps.metrics.gateWrites.inc({ status: write.condition.status });
-  written.written(write.condition);
+  reports.written.written(write.condition);
+  reports.told.written(pod, write);
   return DONE;
 }
+
+/** A write, and the pod as it was read (what the write changes). */
+interface Planned {
+  pod: CachedPod;
+  write: GateWrite;
+}
+
+/** `write` for `pod`, or undefined when there is none. */
+const planned = (pod: CachedPod, write: GateWrite | undefined): Planned | undefined =>
+  write === undefined ? undefined : { pod, write };
 
 /**
  * The write a cached pod's gate needs, or undefined. While the keys are stale, no gate opens;
@@ -151,7 +237,11 @@ async function reconcileGate(
  * generation (until then the Genome controller is on its way, and its verdict brings the pod
  * back).
  */
-function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | undefined {
+function desiredWrite(deps: GateControllerDeps, pod: CachedPod): Planned | undefined {
+  return planned(pod, desiredGateWrite(deps, pod));
+}
+
+function desiredGateWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | undefined {
   const now = (deps.now ?? (() => new Date()))();
   if (!deps.trust.synced()) return staleGate(pod, now);
   const genomeKey = genomeKeyOf(pod) ?? '';
@@ -170,12 +260,12 @@ function desiredWrite(deps: GateControllerDeps, pod: CachedPod): GateWrite | und
  * gone (nothing to do), or it lives on with its gate declared and no Genome named (its label
  * was removed: nothing keeps its genome verified, so its gate closes).
  */
-async function released(deps: GateControllerDeps, key: string): Promise<GateWrite | undefined> {
+async function released(deps: GateControllerDeps, key: string): Promise<Planned | undefined> {
   const [namespace = '', name = ''] = key.split('/');
   const pod = (await deps.client.readPod(namespace, name)) as CachedPod | undefined;
   if (pod === undefined) return undefined;
   // Still labelled: the cache brings it back (a watch that has not caught up yet).
   const label = pod.metadata?.labels?.[GENOME_LABEL];
   if (label !== undefined && label !== '') return undefined;
-  return releasedGate(pod, (deps.now ?? (() => new Date()))());
+  return planned(pod, releasedGate(pod, (deps.now ?? (() => new Date()))()));
 }

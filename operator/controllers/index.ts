@@ -5,7 +5,7 @@
  * | controller | key | inputs | writes |
  * | --- | --- | --- | --- |
  * | genome | Genome | the Genome, its ConfigMaps, its pods, the trusted keys | verdict (in memory), ConfigMap, status, clean-up, Events |
- * | gate | pod | the pod, the Genome it names, that Genome's verdict, the keys' freshness | the pod's readiness gate condition |
+ * | gate | pod | the pod, the Genome it names, that Genome's verdict, the keys' freshness | the pod's readiness gate condition, Events on the pod |
  * | rollout | Genome | the Genome (status), its verdict, its workloads and pods | pod template stamps, Events |
  * | policy | GenomeTrustPolicy | the policy, the keys, every Genome's verdict | the policy's status (Ready, counts) |
  *
@@ -83,6 +83,7 @@ export function startControllers(deps: ControllersDeps): Controllers {
       trust,
       client: deps.client,
       metrics: deps.metrics,
+      events,
       log,
     }),
     policyController({ trust, verdicts, client: deps.client, metrics: deps.metrics, log }),
