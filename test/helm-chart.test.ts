@@ -273,7 +273,8 @@ describe('helm lint and helm template', () => {
       .map((dir) => readFileSync(join(ROOT, dir, 'metrics.ts'), 'utf8'))
       .join('\n');
     for (const r of rule.spec.groups[0]!.rules) {
-      const metric = /\b(genome_[a-z_]+)\{/.exec(r.expr)?.[1];
+      // A histogram's series (_bucket, _count, _sum) are named after it.
+      const metric = /\b(genome_[a-z_]+?)(_bucket|_count|_sum)?\{/.exec(r.expr)?.[1];
       expect(metric, r.alert).toBeDefined();
       expect(metricsSource, `${r.alert} uses ${metric}`).toContain(`name: '${metric}'`);
     }
@@ -298,6 +299,98 @@ describe('helm lint and helm template', () => {
       role.rules.filter((r) => r.resources.includes('secrets')).flatMap((r) => r.verbs),
     ).toEqual(['list', 'watch']);
     await dryRunApply(objects);
+  });
+});
+
+describe('the PrometheusRule', () => {
+  interface Rule {
+    alert: string;
+    expr: string;
+    for?: string;
+    annotations: Record<string, string>;
+  }
+  const rulesOf = async (args: string[] = []): Promise<Rule[]> => {
+    const objects = await template('genome-operator', 'genome-system', [
+      '-f',
+      PRODUCTION_VALUES,
+      ...args,
+    ]);
+    const rule = pick(objects, 'PrometheusRule') as unknown as {
+      spec: { groups: { rules: Rule[] }[] };
+    };
+    return rule.spec.groups.flatMap((g) => g.rules);
+  };
+  /** The anchors of docs/alerts.md's headings, as GitHub makes them. */
+  const anchors = () =>
+    readFileSync(join(ROOT, 'docs', 'alerts.md'), 'utf8')
+      .split('\n')
+      .filter((l) => /^#{1,6} /.test(l))
+      .map((l) =>
+        l
+          .replace(/^#+ /, '')
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-'),
+      );
+
+  it('gives each alert a runbook_url into docs/alerts.md, at a section of its own that exists', async () => {
+    const rules = await rulesOf();
+    const headings = anchors();
+    for (const r of rules) {
+      const url = r.annotations.runbook_url ?? '';
+      expect(url, r.alert).toMatch(/^docs\/alerts\.md#[a-z0-9-]+$/);
+      expect(headings, `${r.alert}: ${url}`).toContain(url.split('#')[1]);
+      expect(url.split('#')[1]).toBe(r.alert.toLowerCase());
+    }
+    // And every alert docs/alerts.md describes is one the chart raises.
+    const documented = headings.filter((h) => h.startsWith('genome'));
+    expect(documented.sort()).toEqual(rules.map((r) => r.alert.toLowerCase()).sort());
+  });
+
+  it('puts runbook_url under the docs address given in metrics.prometheusRule.runbookBaseUrl', async () => {
+    const base = 'https://git.example.com/platform/genome-operator/-/blob/v1/docs/alerts.md';
+    const rules = await rulesOf(['--set', `metrics.prometheusRule.runbookBaseUrl=${base}`]);
+    for (const r of rules)
+      expect(r.annotations.runbook_url).toBe(`${base}#${r.alert.toLowerCase()}`);
+  });
+
+  it('alerts on state, not on counters of verifications (which clear while Genomes stay refused)', async () => {
+    const rules = new Map((await rulesOf()).map((r) => [r.alert, r]));
+    for (const r of rules.values())
+      expect(r.expr, r.alert).not.toContain('genome_verifications_total');
+    expect(rules.get('GenomeNotVerified')?.expr).toMatch(
+      /genome_condition\{condition="Verified",status="False"\}.*== 1/,
+    );
+    expect(rules.get('GenomeNotVerified')?.for).toBe('5m');
+    expect(rules.get('GenomeTrustKeysExpiringSoon')?.expr).toContain(
+      'genome_trusted_key_expiration_timestamp_seconds',
+    );
+    expect(rules.get('GenomeTrustKeysExpiringSoon')?.expr).toContain(`${7 * 86400}`);
+    // No operator at all (every replica gone) is not silence: GenomeNoLeader cannot fire then.
+    expect(rules.get('GenomeOperatorAbsent')?.expr).toMatch(
+      /^absent\(genome_operator_build_info\{/,
+    );
+    expect(rules.get('GenomeWebhookAbsent')?.expr).toMatch(/^absent\(genome_webhook_build_info\{/);
+    expect(rules.get('GenomeNoLeader')).toBeDefined();
+    // Answers later than the API server's timeout (the chart's 5 s), which it refused.
+    expect(rules.get('GenomeAdmissionTooSlow')?.expr).toContain(
+      'genome_webhook_admission_duration_seconds_bucket{',
+    );
+    expect(rules.get('GenomeAdmissionTooSlow')?.expr).toContain('le="5"');
+  });
+
+  it("keeps the metrics' own namespace and endpoint labels (honorLabels on both ServiceMonitors)", async () => {
+    const objects = await template('genome-operator', 'genome-system', ['-f', PRODUCTION_VALUES]);
+    const monitor = pick(objects, 'ServiceMonitor', 'genome-operator') as unknown as {
+      spec: { endpoints: { honorLabels?: boolean }[] };
+    };
+    expect(monitor.spec.endpoints[0]?.honorLabels).toBe(true);
+    // And the webhook's endpoint label (validate-genome, mutate-pod), which the alerts group by.
+    const webhook = pick(objects, 'ServiceMonitor', 'genome-operator-webhook') as unknown as {
+      spec: { endpoints: { honorLabels?: boolean }[] };
+    };
+    expect(webhook.spec.endpoints[0]?.honorLabels).toBe(true);
   });
 });
 
