@@ -204,9 +204,9 @@ async function reconcileGate(
   key: string,
 ): Promise<Result> {
   const cached = deps.pods.get(key);
-  const planned = cached === undefined ? await released(deps, key) : desiredWrite(deps, cached);
-  if (planned === undefined) return DONE;
-  const { pod, write } = planned;
+  const plan = cached === undefined ? await released(deps, key) : desiredWrite(deps, cached);
+  if (plan === undefined) return DONE;
+  const { pod, write } = plan;
   try {
     await deps.client.patchPodGate(write.namespace, write.name, write.uid, write.condition);
   } catch (err) {
