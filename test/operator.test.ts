@@ -278,6 +278,20 @@ describe('the operator, as its own process under its least-privilege ServiceAcco
     );
     expect(text).toMatch(/genome_trusted_keys 2/);
     expect(text).toMatch(/genome_operator_leader 1/);
+    // The state of each Genome, as the operator decided it: the refused one is Verified False.
+    const forged = `namespace="${namespace}",name="forged"`;
+    expect(text).toContain(`genome_condition{${forged},condition="Verified",status="False"} 1`);
+    expect(text).toContain(`genome_condition{${forged},condition="Verified",status="True"} 0`);
+    expect(text).toContain(`genome_condition{${forged},condition="Ready",status="False"} 1`);
+    expect(text).toMatch(
+      /^genome_operator_build_info\{version="[^"]+",node_version="v24\.[^"]+"\} 1$/m,
+    );
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    // totk was deleted by the test before: its series went with it.
+    await eventually('the deleted Genome to leave genome_condition', async () => {
+      const now = await operatorHealth(operator.port, '/metrics');
+      return now.text.includes(`namespace="${namespace}",name="totk"`) ? undefined : true;
+    });
   });
 
   it('ignores and reports a trust Secret entry that holds a private key: Event, metric, no key material in its log', async () => {
