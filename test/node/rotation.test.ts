@@ -1,10 +1,13 @@
-// The key rotation of docs/trust-policies.md ("Rotating a key without downtime") on real pods:
-// a Deployment of the reference Mathison container (2 replicas, behind the operator's
-// readiness gate and a Service) runs a genome signed by an old key; the new key's Secret is
-// added, the genome signed by both is applied and rolled out automatically, then the old key's
-// Secret gets a not-after a few seconds ahead. Throughout, the pods and the Service's endpoints
-// are polled: the Ready count never falls below what the rolling update allows, and no pod
-// leaves Ready unless the Deployment deleted it. Steps 1 and 2 hold; step 3 does not yet (see
+// The key rotation of docs/trust-policies.md ("Rotating a key without downtime") on real pods.
+// Two Deployments of the reference Mathison container (2 replicas each, behind the operator's
+// readiness gate and a Service), each labelled with a Genome of its own, run a genome signed
+// by an old key. The new key's Secret is added and the genome signed by both is applied to both
+// Genomes and rolled out automatically (steps 1 and 2). Deployment `b` then rolls onto the
+// genome signed by the new key alone (the interim workaround), and the old key's Secret gets a
+// not-after a few seconds ahead (step 3), for both at once. Throughout, the pods and the
+// Services' endpoints are polled every 150 ms: the Ready count must never fall below what the
+// rolling update allows, and no pod may leave Ready unless its Deployment deleted it. Steps 1
+// and 2 hold, and step 3 for `b`; step 3 for `a` (the procedure as written) does not yet (see
 // the note on its test).
 import { CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +45,6 @@ import {
 const REPLICAS = 2;
 /** A rolling update's floor: replicas less maxUnavailable (the default 25% of 2, rounded down: 0). */
 const FLOOR = REPLICAS - Math.floor(REPLICAS * 0.25);
-const SELECTOR = 'app=mathison';
 const old = keyPair('rotate-old');
 const next = keyPair('rotate-new');
 
@@ -59,13 +61,29 @@ function totkSignedBy(...keys: TestKeyPair[]): Genome {
 
 const g1 = totkSignedBy(old);
 const g2 = totkSignedBy(old, next);
-const [id1, id2] = [genomeId(g1), genomeId(g2)];
-const labels = { app: 'mathison', [GENOME_LABEL]: 'mathison' };
+const g3 = totkSignedBy(next);
+const [id1, id2, id3] = [genomeId(g1), genomeId(g2), genomeId(g3)];
+const named = new Map([
+  [id1, 'old key'],
+  [id2, 'both keys'],
+  [id3, 'new key'],
+]);
+
+/** One Deployment, its Service and its Genome, all named `name`; `current`: the genome it should run. */
+interface Workload {
+  name: string;
+  current: string;
+}
+const a: Workload = { name: 'mathison-a', current: id1 };
+const b: Workload = { name: 'mathison-b', current: id1 };
+const selectorOf = (w: Workload) => `app=${w.name}`;
+const labelsOf = (w: Workload) => ({ app: w.name, [GENOME_LABEL]: w.name });
+
 const stack: Partial<GenomeStack> = {};
 let ns: string;
 
-const genomeResource = (g: Genome) => {
-  const manifest = genomeManifest(g, 'mathison');
+const genomeResource = (name: string, g: Genome) => {
+  const manifest = genomeManifest(g, name);
   return { ...manifest, spec: { genome: g, rollout: ROLLOUT_AUTOMATIC } };
 };
 
@@ -73,13 +91,13 @@ beforeAll(async () => {
   await startGenomeStack(stack, {
     name: 'rotation',
     secrets: (own) => [trustSecret(own, 'old-signers', { [old.keyId]: old.publicKey })],
-    genome: genomeResource(g1),
-    genomeName: 'mathison',
+    genome: genomeResource(a.name, g1),
+    genomeName: a.name,
     genomeId: id1,
     probe: {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'probe', labels },
+      metadata: { name: 'probe', labels: labelsOf(a) },
       spec: { containers: [mathisonContainer()] },
     },
   });
@@ -90,7 +108,7 @@ afterAll(async () => {
   await stopGenomeStack(stack);
 });
 
-/** What the poller saw. */
+/** What the poller saw of one workload. */
 interface Watched {
   polls: number;
   failedPolls: number;
@@ -101,28 +119,28 @@ interface Watched {
   /** How long (ms, between polls) no pod, and no endpoint, was Ready. */
   noPodMs: number;
   noEndpointMs: number;
-  /** Each pod that left Ready (or whose gate left True) without being deleted, or on id2 at all. */
+  /** Each pod that left Ready (or whose gate left True) without being deleted, or on the current genome. */
   left: string[];
 }
 
 const conditionOf = (p: V1Pod, type: string) => p.status?.conditions?.find((c) => c.type === type);
 const gateOf = (p: V1Pod) => conditionOf(p, VERIFIED_READINESS_GATE)?.status;
 
-/** A pod that left Ready, said with its genome (old or new) and its gate's and Ready's reasons. */
+/** A pod that left Ready, said with its genome and its gate's and Ready's reasons. */
 function leaving(p: V1Pod): string {
   const id = p.metadata?.annotations?.[GENOME_ID_ANNOTATION] ?? '';
-  const which = id === id1 ? 'old genome' : id === id2 ? 'new genome' : `genome ${id}`;
   const gate = conditionOf(p, VERIFIED_READINESS_GATE);
   const ready = conditionOf(p, 'Ready');
   return (
-    `${p.metadata?.name} (${which}, deleted: ${p.metadata?.deletionTimestamp !== undefined}) ` +
-    `at ${new Date().toISOString()}: gate ${gate?.status} ${gate?.reason ?? ''} ${gate?.message ?? ''}; ` +
+    `${p.metadata?.name} (genome signed by ${named.get(id) ?? id}, deleted: ` +
+    `${p.metadata?.deletionTimestamp !== undefined}) at ${new Date().toISOString()}: gate ` +
+    `${gate?.status} ${gate?.reason ?? ''} ${gate?.message ?? ''}; ` +
     `Ready ${ready?.status} ${ready?.reason ?? ''} ${ready?.message ?? ''}`
   );
 }
 
 /** One look at the pods: the Ready count, and each pod that left Ready since the last look. */
-function lookAtPods(items: V1Pod[], seen: Map<string, boolean>, w: Watched): number {
+function lookAtPods(w: Workload, items: V1Pod[], seen: Map<string, boolean>, out: Watched) {
   let ready = 0;
   for (const p of items) {
     const name = p.metadata?.name ?? '';
@@ -130,68 +148,64 @@ function lookAtPods(items: V1Pod[], seen: Map<string, boolean>, w: Watched): num
     const deleted = p.metadata?.deletionTimestamp !== undefined;
     const now = hasCondition(p, 'Ready') && gateOf(p) === 'True';
     if (now && !deleted) ready += 1;
-    if (seen.get(name) === true && !now && (!deleted || id === id2)) w.left.push(leaving(p));
+    if (seen.get(name) === true && !now && (!deleted || id === w.current))
+      out.left.push(leaving(p));
     seen.set(name, now);
   }
-  w.minReady = Math.min(w.minReady, ready);
+  out.minReady = Math.min(out.minReady, ready);
   return ready;
 }
 
-/** Ready endpoints of the Service `mathison`. */
-async function readyEndpoints(): Promise<number> {
-  const slices = await kubeClient().makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({
-    namespace: ns,
-    labelSelector: 'kubernetes.io/service-name=mathison',
-  });
+/** Ready endpoints of the Service `service`. */
+async function readyEndpoints(service: string): Promise<number> {
+  const slices = await kubeClient()
+    .makeApiClient(DiscoveryV1Api)
+    .listNamespacedEndpointSlice({
+      namespace: ns,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+    });
   return slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready === true)
     .length;
 }
 
-/** Polls every 150 ms until `stop` resolves; returns what it saw. */
-async function watchPods(stop: Promise<void>): Promise<Watched> {
-  const w: Watched = {
-    polls: 0,
-    failedPolls: 0,
-    minReady: Infinity,
-    minEndpoints: Infinity,
-    noPodMs: 0,
-    noEndpointMs: 0,
-    left: [],
+/** Polls the workload every 150 ms until `stop` resolves; returns what it saw. */
+async function watchPods(w: Workload, stop: Promise<void>): Promise<Watched> {
+  const out: Watched = {
+    ...{ polls: 0, failedPolls: 0, minReady: Infinity, minEndpoints: Infinity },
+    ...{ noPodMs: 0, noEndpointMs: 0, left: [] },
   };
-  let last = Date.now();
   const seen = new Map<string, boolean>();
-  let done = false;
+  let [done, last] = [false, Date.now()];
   void stop.then(() => (done = true));
   const core = kubeClient().makeApiClient(CoreV1Api);
   while (!done) {
     try {
       const [pods, endpoints] = await Promise.all([
-        core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }),
-        readyEndpoints(),
+        core.listNamespacedPod({ namespace: ns, labelSelector: selectorOf(w) }),
+        readyEndpoints(w.name),
       ]);
-      const ready = lookAtPods(pods.items, seen, w);
-      w.minEndpoints = Math.min(w.minEndpoints, endpoints);
+      const ready = lookAtPods(w, pods.items, seen, out);
+      out.minEndpoints = Math.min(out.minEndpoints, endpoints);
       const now = Date.now();
-      if (ready === 0) w.noPodMs += now - last;
-      if (endpoints === 0) w.noEndpointMs += now - last;
-      last = now;
-      w.polls += 1;
+      if (ready === 0) out.noPodMs += now - last;
+      if (endpoints === 0) out.noEndpointMs += now - last;
+      [last, out.polls] = [now, out.polls + 1];
     } catch {
-      w.failedPolls += 1;
+      out.failedPolls += 1;
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  return w;
+  return out;
 }
 
-/** Waits until no pod of the Deployment, not even a terminating one, runs `id`. */
-async function goneFrom(id: string): Promise<void> {
+/** Waits until no pod of the workload, not even a terminating one, runs `id`. */
+async function goneFrom(w: Workload, id: string): Promise<void> {
   await eventually(
-    `no pod left on ${id.slice(0, 12)}`,
+    `no pod of ${w.name} left on ${id.slice(0, 12)}`,
     async () => {
       const { items } = await kubeClient()
         .makeApiClient(CoreV1Api)
-        .listNamespacedPod({ namespace: ns, labelSelector: SELECTOR });
+        .listNamespacedPod({ namespace: ns, labelSelector: selectorOf(w) });
       const on = items.filter((p) => p.metadata?.annotations?.[GENOME_ID_ANNOTATION] === id);
       return on.length === 0 ? true : undefined;
     },
@@ -201,10 +215,11 @@ async function goneFrom(id: string): Promise<void> {
 
 const verifiedBy = (g: GenomeResource) => [...(g.status?.verifiedSigners ?? [])].sort().join(',');
 
-/** Runs `steps` while the pods and endpoints are polled; returns its result and what was seen. */
-async function watched<T>(steps: () => Promise<T>): Promise<[T, Watched]> {
+/** Runs `steps` while the workloads are polled; returns its result and what was seen of each. */
+async function watched<T>(ws: Workload[], steps: () => Promise<T>): Promise<[T, Watched[]]> {
   let finish!: () => void;
-  const watching = watchPods(new Promise<void>((r) => (finish = r)));
+  const stop = new Promise<void>((r) => (finish = r));
+  const watching = Promise.all(ws.map((w) => watchPods(w, stop)));
   let result: T;
   try {
     result = await steps();
@@ -223,108 +238,125 @@ function report(what: string, w: Watched): void {
   );
 }
 
+/** What must hold of every watched stretch: no pod lost, the floor kept, the Service served. */
+function expectNoDowntime(seen: Watched): void {
+  expect(seen.left).toEqual([]);
+  expect(seen.minReady).toBeGreaterThanOrEqual(FLOOR);
+  expect(seen.minEndpoints).toBeGreaterThanOrEqual(1);
+  expect(seen.polls).toBeGreaterThan(seen.failedPolls * 10);
+}
+
+/** Applies `g` to the workload's Genome and waits until every pod is Ready on it and none runs another. */
+async function rollOnto(w: Workload, g: Genome, signers: string): Promise<V1Pod[]> {
+  const [before, id] = [w.current, genomeId(g)];
+  w.current = id;
+  await apply(ns, genomeResource(w.name, g));
+  await genomePublished(ns, w.name, id, (r) => verifiedBy(r) === signers);
+  const pods = await allRunningOn(ns, selectorOf(w), id, REPLICAS);
+  await goneFrom(w, before);
+  return pods;
+}
+
 /** Steps 1 and 2 of docs/trust-policies.md: the new key, then the genome signed by both, rolled out. */
-async function addKeyAndRoll(): Promise<{ rolloutMs: number; rolled: V1Pod[] }> {
+async function addKeyAndRoll(): Promise<number> {
   // 1. The new key, in a Secret of its own.
   const own = stack.ownNamespace!;
   await apply(own, trustSecret(own, 'new-signers', { [next.keyId]: next.publicKey }));
   // 2. The genome signed by the old and the new key: a new id, rolled out automatically.
   const applied = Date.now();
-  await apply(ns, genomeResource(g2));
-  await genomePublished(ns, 'mathison', id2, (g) => verifiedBy(g) === 'rotate-new,rotate-old');
-  const rolled = await allRunningOn(ns, SELECTOR, id2, REPLICAS);
-  const rolloutMs = Date.now() - applied;
-  await goneFrom(id1);
-  return { rolloutMs, rolled };
+  await Promise.all([a, b].map((w) => rollOnto(w, g2, 'rotate-new,rotate-old')));
+  return Date.now() - applied;
 }
 
 /** Step 3: the old key retired by its Secret's not-after, a few seconds ahead; waits past it. */
-async function retireOldKey(): Promise<GenomeResource> {
+async function retireOldKey(): Promise<GenomeResource[]> {
   const own = stack.ownNamespace!;
   const boundary = new Date(Date.now() + 4_000).toISOString();
-  await kubectl([
-    'annotate',
-    'secret',
-    '-n',
-    own,
-    'old-signers',
-    `${NOT_AFTER_ANNOTATION}=${boundary}`,
-  ]);
-  return eventually('the old key past its not-after', async () => {
-    const g = await readGenome(ns, 'mathison');
-    const past = Date.now() > Date.parse(boundary) + 3_000;
-    return past && g && verifiedBy(g) === 'rotate-new' ? g : undefined;
-  });
+  const annotation = `${NOT_AFTER_ANNOTATION}=${boundary}`;
+  await kubectl(['annotate', 'secret', '-n', own, 'old-signers', annotation]);
+  const past = async (w: Workload) => {
+    const g = await readGenome(ns, w.name);
+    const after = Date.now() > Date.parse(boundary) + 3_000;
+    return after && g && verifiedBy(g) === 'rotate-new' ? g : undefined;
+  };
+  return Promise.all([a, b].map((w) => eventually(`${w.name} past the not-after`, () => past(w))));
 }
 
-let rolled: V1Pod[] = [];
+/** The Deployment and the Service of a workload. */
+const objectsOf = (w: Workload) => [
+  {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: w.name, labels: { [GENOME_LABEL]: w.name } },
+    spec: {
+      replicas: REPLICAS,
+      selector: { matchLabels: { app: w.name } },
+      template: { metadata: { labels: labelsOf(w) }, spec: { containers: [mathisonContainer()] } },
+    },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: w.name },
+    spec: { selector: { app: w.name }, ports: [{ port: 3000, targetPort: 3000 }] },
+  },
+];
+
+/** Step 3 as each workload saw it (set by the test that retires the old key). */
+let step3: { a: Watched; after: GenomeResource[] } | undefined;
 
 describe('rotating a key as docs/trust-policies.md says, on real pods', () => {
   it('steps 1 and 2: the new key, and the genome signed by both rolled out, with no pod leaving Ready but those the rollout deletes', async () => {
-    await apply(
-      ns,
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'mathison', labels: { [GENOME_LABEL]: 'mathison' } },
-        spec: {
-          replicas: REPLICAS,
-          selector: { matchLabels: { app: 'mathison' } },
-          template: { metadata: { labels }, spec: { containers: [mathisonContainer()] } },
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'mathison' },
-        spec: { selector: { app: 'mathison' }, ports: [{ port: 3000, targetPort: 3000 }] },
-      },
-    );
-    const first = await allRunningOn(ns, SELECTOR, id1, REPLICAS);
-    const gated = (p: V1Pod) =>
-      p.spec?.readinessGates?.some((g) => g.conditionType === VERIFIED_READINESS_GATE);
-    expect(first.every(gated)).toBe(true);
-    await eventually('the Service to have 2 ready endpoints', async () =>
-      (await readyEndpoints()) === REPLICAS ? true : undefined,
-    );
-    const [{ rolloutMs, rolled: pods }, seen] = await watched(addKeyAndRoll);
-    rolled = pods;
-    console.log(`rotation: the rollout onto the genome signed by both took ${rolloutMs} ms`);
-    report('steps 1-2', seen);
-    expect(seen.left).toEqual([]);
-    expect(seen.minReady).toBeGreaterThanOrEqual(FLOOR);
-    expect(seen.minEndpoints).toBeGreaterThanOrEqual(1);
-    expect(seen.polls).toBeGreaterThan(seen.failedPolls * 10);
+    await apply(ns, genomeResource(b.name, g1), ...objectsOf(a), ...objectsOf(b));
+    for (const w of [a, b]) {
+      const first = await allRunningOn(ns, selectorOf(w), id1, REPLICAS);
+      const gated = (p: V1Pod) =>
+        p.spec?.readinessGates?.some((g) => g.conditionType === VERIFIED_READINESS_GATE);
+      expect(first.every(gated)).toBe(true);
+      await eventually(`${w.name}'s Service to have 2 ready endpoints`, async () =>
+        (await readyEndpoints(w.name)) === REPLICAS ? true : undefined,
+      );
+    }
+    const [rolloutMs, seen] = await watched([a, b], addKeyAndRoll);
+    console.log(`rotation: both rollouts onto the genome signed by both took ${rolloutMs} ms`);
+    seen.forEach((s, i) => report(`steps 1-2, ${[a, b][i]!.name}`, s));
+    seen.forEach(expectNoDowntime);
   }, 240_000);
 
+  it('the workaround: b rolled onto the genome signed by the new key alone, with no pod leaving Ready but those the rollout deletes', async () => {
+    const [, [seen]] = await watched([b], () => rollOnto(b, g3, 'rotate-new'));
+    report(`the new key alone, ${b.name}`, seen!);
+    expectNoDowntime(seen!);
+  }, 120_000);
+
+  it('step 3 after the workaround: the old key past its not-after keeps every pod of b Ready', async () => {
+    const [after, [seenA, seenB]] = await watched([a, b], retireOldKey);
+    step3 = { a: seenA!, after };
+    report(`step 3, ${a.name} (as documented)`, seenA!);
+    report(`step 3, ${b.name} (the workaround)`, seenB!);
+    const log = (stack.operator?.output() ?? '').split('\n');
+    const gates = log.filter((l) => l.includes('readiness gates written')).slice(-3);
+    console.log(`rotation, step 3: the operator's last gate writes:\n${gates.join('\n')}`);
+    expect(after[1]?.status?.genomeId).toBe(id3);
+    expectNoDowntime(seenB!);
+  }, 120_000);
+
   // KNOWN FAILURE, marked so (it.fails) until the operator keeps the gate through it: retiring
-  // the old key changes the keys that verify the current genome, so its ConfigMap's
-  // trusted-keys.json changes and the operator replaces the ConfigMap (delete, then apply);
-  // meanwhile the verdicts it publishes leave that ConfigMap out (operator/decide.ts
+  // the old key changes the keys that verify the genome `a` runs (signed by both), so its
+  // ConfigMap's trusted-keys.json changes and the operator replaces the ConfigMap (delete, then
+  // apply); meanwhile the verdicts it publishes leave that ConfigMap out (operator/decide.ts
   // publishedVerdicts, inPlace false), and the gate controller closes the gate of every pod
-  // mounting it: "ConfigMap ... is not a published ConfigMap". The gate is open again within
-  // milliseconds, but each pod's Ready is False until the kubelet syncs its status again, and
+  // mounting it (GENOME_NOT_VERIFIED: not a published ConfigMap). The gate is open again within
+  // milliseconds, but each pod's Ready stays False until the kubelet syncs its status again, and
   // the Service has no ready endpoint meanwhile. Make this it() once that holds.
   it.fails(
-    'step 3: the old key past its not-after, the genome verified by the new key alone, and every pod still Ready',
+    'step 3 as documented: the old key past its not-after, the genome verified by the new key alone, and every pod of a still Ready',
     async () => {
-      expect(rolled).toHaveLength(REPLICAS);
-      const [after, seen] = await watched(retireOldKey);
-      report('step 3', seen);
-      const log = (stack.operator?.output() ?? '').split('\n');
-      const gates = log.filter((l) => l.includes('readiness gates written')).slice(-3);
-      console.log(`rotation, step 3: the operator's last gate writes:\n${gates.join('\n')}`);
-      expect(seen.left).toEqual([]);
-      expect(seen.minReady).toBeGreaterThanOrEqual(FLOOR);
-      expect(seen.minEndpoints).toBeGreaterThanOrEqual(1);
-      expect(after.status?.conditions?.find((c) => c.type === 'Verified')?.status).toBe('True');
-      expect(after.status?.genomeId).toBe(id2);
-      // The very pods the rollout started, still Ready on the genome the new key verifies.
-      const still = await allRunningOn(ns, SELECTOR, id2, REPLICAS);
-      expect(still.map((p) => p.metadata?.name).sort()).toEqual(
-        rolled.map((p) => p.metadata?.name).sort(),
-      );
+      expect(step3).toBeDefined();
+      const { a: seen, after } = step3!;
+      expect(after[0]?.status?.conditions?.find((c) => c.type === 'Verified')?.status).toBe('True');
+      expect(after[0]?.status?.genomeId).toBe(id2);
+      expectNoDowntime(seen);
     },
-    120_000,
   );
 });
