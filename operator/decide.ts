@@ -262,9 +262,33 @@ function publishedVerdicts(
   const published = new Map<string, Verdict>();
   if (!verdict.ok || current === undefined) return published;
   if (inPlace) published.set(current, verdict);
+  // The current one while it is replaced (replacedConfigMap) counts what it holds until then.
   for (const [name, earlier] of input.earlier)
-    if (name !== current) published.set(name, earlierVerdict(input, verdict, name, earlier));
+    if (name !== current || !inPlace)
+      published.set(name, earlierVerdict(input, verdict, name, earlier));
   return published;
+}
+
+/**
+ * The name of the Genome's current ConfigMap when it exists with other content and is to be
+ * replaced (deleted, then applied): the same genome id, other keys beside it (a key retired
+ * while the genome stays verified by another). Its pods keep the verdict of the genome it
+ * holds until the new one is applied, judged from its own content like an older ConfigMap's
+ * (gather reads it), so no gate closes for a publication that changes nothing they run.
+ */
+export function replacedConfigMap(input: DecideInput): string | undefined {
+  const verdict = productionVerdict(input);
+  if (!verdict.ok) return undefined;
+  const desired = desiredConfigMap(
+    ownerOf(input.genome),
+    input.genome.spec.genome,
+    verdict,
+    input.keys,
+  );
+  const existing = input.owned.find((c) => c.metadata?.name === desired.metadata.name);
+  return existing !== undefined && !sameContent(existing, desired)
+    ? desired.metadata.name
+    : undefined;
 }
 
 /**

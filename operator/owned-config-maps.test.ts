@@ -40,6 +40,18 @@ describe('OwnedConfigMaps', () => {
     expect(names(owned)).toEqual([]);
   });
 
+  it('keeps a ConfigMap applied again under the same name when the delete of the one before lands', () => {
+    const owned = new OwnedConfigMaps();
+    owned.observe({ type: 'add', object: cm('a', 'u1') });
+    // Replaced: deleted, then applied with other content (a new uid).
+    owned.noteDeleted('g1', 'apps', 'a', 'u1');
+    owned.noteApplied('g1', cm('a', 'u2'));
+    expect(owned.observe({ type: 'delete', object: cm('a', 'u1') })).toBe(true); // our own
+    expect(owned.ownedBy('g1', 'apps').map((c) => c.metadata?.uid)).toEqual(['u2']);
+    expect(owned.observe({ type: 'add', object: cm('a', 'u2') })).toBe(true);
+    expect(owned.ownedBy('g1', 'apps').map((c) => c.metadata?.uid)).toEqual(['u2']);
+  });
+
   it('takes a copied label for nothing: no controller reference to the same uid, or another namespace', () => {
     const owned = new OwnedConfigMaps();
     owned.observe({ type: 'add', object: cm('label-only', 'u1', 'g1', { controller: 'other' }) });

@@ -52,16 +52,34 @@ export class OwnedConfigMaps {
    */
   observe(change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>): boolean {
     const name = objectKey(change.object);
-    let own = change.type === 'delete' && this.deletedByUs(name, change.object);
-    for (const owned of this.applied.values()) {
-      own ||= change.type !== 'delete' && sameObject(owned.get(name), change.object);
-      owned.delete(name);
-    }
+    const deletedByUs = change.type === 'delete' && this.deletedByUs(name, change.object);
+    const own = this.settleApplied(name, change) || deletedByUs;
     // Whatever it was indexed under before (an owner reference changed, or is gone) is stale.
     const previous = this.ownerOfName.get(name);
     if (previous !== undefined) this.index(previous, name, undefined);
     const uid = change.type === 'delete' ? undefined : ownerOf(change.object);
     if (uid !== undefined) this.index(uid, name, change.object);
+    return own;
+  }
+
+  /**
+   * Forgets the applied ConfigMaps of `name` the cache now has a word on; true when the change
+   * is one of them landing as applied. The delete of the one before a replacement (deleted,
+   * applied again under the same name, another uid) leaves the new one.
+   */
+  private settleApplied(
+    name: string,
+    change: Pick<InformerEvent<CachedConfigMap>, 'type' | 'object'>,
+  ): boolean {
+    let own = false;
+    for (const owned of this.applied.values()) {
+      const applied = owned.get(name);
+      if (applied === undefined) continue;
+      const deleted = change.type === 'delete';
+      if (deleted && applied.metadata?.uid !== change.object.metadata?.uid) continue;
+      own ||= !deleted && sameObject(applied, change.object);
+      owned.delete(name);
+    }
     return own;
   }
 

@@ -642,6 +642,21 @@ describe('the gate controller', () => {
     return { w, configMap, id };
   }
 
+  it('keeps the gate open while the ConfigMap of a genome that stays verified is published again with other keys', async () => {
+    const { w, configMap } = await published(['web']);
+    await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');
+    const writes = w.log.gates.length;
+    // The same genome, still verified: only the keys published beside it change (a test mark),
+    // so its ConfigMap is deleted and applied again under the same name.
+    w.setKeys(trust({ ...alice, test: true }));
+    await expect
+      .poll(() => w.server.configMaps.get(`apps/${configMap.metadata.name}`)?.metadata.uid)
+      .not.toBe('cm-uid');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(w.log.gates.slice(writes).filter((g) => g.status === 'False')).toEqual([]);
+    expect(gateOf(w, 'web')?.status).toBe('True');
+  });
+
   it('opens the gate of a pod that mounts the verified genome, and closes it on revocation', async () => {
     const { w } = await published(['web']);
     await expect.poll(() => gateOf(w, 'web')?.status).toBe('True');

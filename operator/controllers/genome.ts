@@ -20,6 +20,7 @@ import {
   decide,
   EXPIRY_WARNING_MS,
   productionVerdict,
+  replacedConfigMap,
   statusFingerprint,
   type DecideInput,
   type Plan,
@@ -331,10 +332,12 @@ async function earlierVerdicts(
   if (!current.ok) return earlier;
   const { name: genomeName = '', namespace = '' } = input.genome.metadata;
   const currentName = configMapName(genomeName, current.genomeId);
+  const replaced = replacedConfigMap(input);
   const mounted = new Set(pods.filter(hasGate).map(mountedConfigMap));
   const older = input.owned.filter((c) => {
     const { name = '', uid = '' } = c.metadata ?? {};
-    return c.immutable === true && name !== currentName && mounted.has(name) && uid !== '';
+    const counted = name !== currentName || name === replaced;
+    return c.immutable === true && counted && mounted.has(name) && uid !== '';
   });
   for (const configMap of older) {
     const { name = '', uid = '' } = configMap.metadata ?? {};
@@ -426,7 +429,14 @@ function withCurrent(plan: Plan): ReadonlyMap<string, Verdict> {
 async function publish(state: State, ownerUid: string, plan: Plan): Promise<boolean> {
   if (plan.apply === undefined) return false;
   const { name, namespace } = plan.apply.metadata;
-  if (plan.replace) await state.deps.client.deleteConfigMap(namespace, name);
+  if (plan.replace) {
+    const replaced = state.owned
+      .ownedBy(ownerUid, namespace)
+      .find((c) => c.metadata?.name === name);
+    await state.deps.client.deleteConfigMap(namespace, name);
+    // Its delete landing is this operator's own write (it wakes no reconcile).
+    state.owned.noteDeleted(ownerUid, namespace, name, replaced?.metadata?.uid);
+  }
   const apply = plan.apply;
   const uid = await terminalIfInvalid(() => state.deps.client.applyConfigMap(apply));
   const { data, ...applied } = plan.apply;
