@@ -341,22 +341,14 @@ describe('rotating a key as docs/trust-policies.md says, on real pods', () => {
     expectNoDowntime(seenB!);
   }, 120_000);
 
-  // KNOWN FAILURE, marked so (it.fails) until the operator keeps the gate through it: retiring
-  // the old key changes the keys that verify the genome `a` runs (signed by both), so its
-  // ConfigMap's trusted-keys.json changes and the operator replaces the ConfigMap (delete, then
-  // apply); meanwhile the verdicts it publishes leave that ConfigMap out (operator/decide.ts
-  // publishedVerdicts, inPlace false), and the gate controller closes the gate of every pod
-  // mounting it (GENOME_NOT_VERIFIED: not a published ConfigMap). The gate is open again within
-  // milliseconds, but each pod's Ready stays False until the kubelet syncs its status again, and
-  // the Service has no ready endpoint meanwhile. Make this it() once that holds.
-  it.fails(
-    'step 3 as documented: the old key past its not-after, the genome verified by the new key alone, and every pod of a still Ready',
-    async () => {
-      expect(step3).toBeDefined();
-      const { a: seen, after } = step3!;
-      expect(after[0]?.status?.conditions?.find((c) => c.type === 'Verified')?.status).toBe('True');
-      expect(after[0]?.status?.genomeId).toBe(id2);
-      expectNoDowntime(seen);
-    },
-  );
+  // Retiring the old key changes the keys that verify the genome `a` runs (signed by both), so
+  // its ConfigMap (whose trusted-keys.json lists them) is published again under the same name;
+  // its pods keep their gates meanwhile (operator/decide.ts replacedConfigMap).
+  it('step 3 as documented: the old key past its not-after, the genome verified by the new key alone, and every pod of a still Ready', async () => {
+    expect(step3).toBeDefined();
+    const { a: seen, after } = step3!;
+    expect(after[0]?.status?.conditions?.find((c) => c.type === 'Verified')?.status).toBe('True');
+    expect(after[0]?.status?.genomeId).toBe(id2);
+    expectNoDowntime(seen);
+  });
 });
