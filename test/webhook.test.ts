@@ -158,7 +158,7 @@ describe('the Genome CRD', () => {
     const explain = await kubectl(['explain', 'gn.spec.genome.authority']);
     expect(explain.stdout).toContain('Who may sign this genome');
     const get = await kubectl(['get', 'gn', '-n', namespace, 'totk']);
-    expect(get.stdout).toMatch(/NAME\s+GENOME\s+VERSION\s+VERIFIED\s+ID\s+AGE/);
+    expect(get.stdout).toMatch(/NAME\s+GENOME\s+VERSION\s+VERIFIED\s+REASON\s+ID\s+AGE/);
     expect(get.stdout).toMatch(/totk\s+TOTK_ROOT\s+1\.0\.0/);
   });
 });
