@@ -202,7 +202,7 @@ function judgeNow(facts: GenomeFacts, context: TrustContext): TrustJudgement {
     const code = failed.code ?? 'GENOME_VERIFY_ERROR';
     return { ok: false, ...refuse(code, message), warnings, policies: results };
   }
-  const counted = deciding.filter((r) => r.held).flatMap((r) => countedOf(r));
+  const counted = deciding.flatMap(countedOf); // every one held
   const signers = [...new Set(counted)].sort();
   return {
     ok: true,

@@ -89,9 +89,9 @@ async function reconcilePolicy(deps: PolicyControllerDeps, name: string): Promis
   // Stale keys or policies: what it would say cannot be told (the Genomes wait too).
   if (!deps.trust.synced()) return DONE;
   const policy = deps.trust.policies().find((p) => p.name === name);
-  countMetric(deps, name, policy);
-  if (policy === undefined) return DONE; // deleted: nothing to write to
-  const status = desiredStatus(deps, policy);
+  const status = policy === undefined ? undefined : desiredStatus(deps, policy);
+  countMetric(deps, name, policy, status);
+  if (policy === undefined || status === undefined) return DONE; // deleted: nothing to write to
   if (sameStatus(policy.status, status)) return DONE;
   await terminalIfInvalid(() => deps.client.applyPolicyStatus(name, status));
   const ready = status.conditions?.[0];
@@ -107,13 +107,18 @@ async function reconcilePolicy(deps: PolicyControllerDeps, name: string): Promis
 }
 
 /** genome_trust_policy_genomes for the policy `name` as it is now (none when deleted). */
-function countMetric(deps: PolicyControllerDeps, name: string, policy: TrustPolicy | undefined) {
+function countMetric(
+  deps: PolicyControllerDeps,
+  name: string,
+  policy: TrustPolicy | undefined,
+  status: TrustPolicyStatus | undefined,
+) {
   const gauge = deps.metrics?.policyGenomes;
   if (gauge === undefined) return;
   for (const mode of POLICY_MODES)
     for (const result of ['held', 'not_held']) gauge.remove({ policy: name, mode, result });
-  if (policy === undefined) return;
-  const { verified = 0, refused = 0 } = desiredStatus(deps, policy);
+  if (policy === undefined || status === undefined) return;
+  const { verified = 0, refused = 0 } = status;
   gauge.set({ policy: name, mode: policy.spec.mode, result: 'held' }, verified);
   gauge.set({ policy: name, mode: policy.spec.mode, result: 'not_held' }, refused);
 }
