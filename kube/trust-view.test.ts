@@ -2,7 +2,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { InformerEvent, Informer } from './informer.ts';
 import type { TrustSource } from './trust-source.ts';
-import { trustView } from './trust-view.ts';
+import { keyHoldersVersion, trustView } from './trust-view.ts';
+import { keyPair, trusted } from '../test/builders/index.ts';
 
 /** An informer over a map, driven by the test (only what the trust view reads). */
 class FakeInformer<T extends KubernetesObject> {
@@ -97,5 +98,19 @@ describe('trustView', () => {
     const [read] = w.view.policies();
     expect(read).toMatchObject({ name: 'p', spec: { mode: 'Enforce' } });
     expect(read?.problem).toMatch(/cannot be read \(POLICY_INVALID/);
+  });
+});
+
+describe('keyHoldersVersion', () => {
+  const alice = keyPair('alice');
+  const bob = keyPair('bob');
+  it('is the same for the same keys in any order', () => {
+    expect(keyHoldersVersion(trusted(alice, bob))).toBe(keyHoldersVersion(trusted(bob, alice)));
+  });
+  it('changes when a key is removed, added or marked as a test key', () => {
+    const base = keyHoldersVersion(trusted(alice, bob));
+    expect(keyHoldersVersion(trusted(alice))).not.toBe(base);
+    expect(keyHoldersVersion(trusted(alice, bob, keyPair('carol')))).not.toBe(base);
+    expect(keyHoldersVersion(trusted({ ...alice, test: true }, bob))).not.toBe(base);
   });
 });

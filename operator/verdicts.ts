@@ -21,7 +21,7 @@ export interface PublishedVerdict {
   /** The uid and generation of the Genome it was decided for (its document as it was then). */
   uid: string;
   generation: number;
-  /** The version of the key set it was decided under (verify-cache.ts keySetVersion). */
+  /** The version of the key set it was decided under (kube/trust-view.ts TrustView.version: keys, policies, namespace labels). */
   keyVersion: string;
   /** The Genome's own verdict. */
   verdict: VerdictSummary;

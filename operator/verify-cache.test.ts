@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { declaring, genome, keyPair, signedBy, trusted, version } from '../test/builders/index.ts';
 import { DEFAULT_TRUST_POLICY } from '../core/trust-policy.ts';
 import type { TrustedKey } from '../core/trust.ts';
-import { keySetVersion, VerifyCache } from './verify-cache.ts';
+import { VerifyCache } from './verify-cache.ts';
 
 /** The keys under the default policy (the flat model), now. */
 const inputs = (keys: readonly TrustedKey[]) => ({
@@ -15,18 +15,6 @@ const inputs = (keys: readonly TrustedKey[]) => ({
 const alice = keyPair('alice');
 const bob = keyPair('bob');
 const signed = genome(signedBy(alice));
-
-describe('keySetVersion', () => {
-  it('is the same for the same keys in any order', () => {
-    expect(keySetVersion(trusted(alice, bob))).toBe(keySetVersion(trusted(bob, alice)));
-  });
-  it('changes when a key is removed, added or marked as a test key', () => {
-    const base = keySetVersion(trusted(alice, bob));
-    expect(keySetVersion(trusted(alice))).not.toBe(base);
-    expect(keySetVersion(trusted(alice, bob, keyPair('carol')))).not.toBe(base);
-    expect(keySetVersion(trusted({ ...alice, test: true }, bob))).not.toBe(base);
-  });
-});
 
 describe('VerifyCache', () => {
   it('verifies a genome once per key-set version', () => {

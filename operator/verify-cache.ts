@@ -2,7 +2,6 @@ import { sha256Hex } from '../core/canonical.ts';
 import { refuse } from '../core/codes.ts';
 import { parseGenome, validateGenome, type Genome, type GenomeResult } from '../core/genome.ts';
 import { judge, type PolicyResult, type TrustContext } from '../core/trust-policy.ts';
-import type { TrustedKey } from '../core/trust.ts';
 import {
   examineGenome,
   SignatureCache,
@@ -11,12 +10,6 @@ import {
   type Refused,
   type Verdict,
 } from '../core/verify.ts';
-
-/** A version of a key set: equal for the same keys (ids, key bytes, test marks) in any order. */
-export function keySetVersion(keys: readonly TrustedKey[]): string {
-  const lines = keys.map((k) => `${k.keyId} ${k.key.spkiBase64} ${k.test ? 'test' : ''}`).sort();
-  return sha256Hex(Buffer.from(lines.join('\n'))).slice(0, 16);
-}
 
 /** Which Genome revision is asked about: its uid and generation (spec changes bump it). */
 export interface Revision {

@@ -32,7 +32,7 @@ import {
   type TrustPolicy,
   type TrustPolicyStatus,
 } from '../../core/trust-policy.ts';
-import { keySetVersion } from '../verify-cache.ts';
+import { keyHoldersVersion } from '../../kube/trust-view.ts';
 import { verify, type Verified } from '../../core/verify.ts';
 import { objectKey, type InformerEvent } from '../../kube/informer.ts';
 import type { EventNote } from '../../kube/events.ts';
@@ -307,7 +307,7 @@ function world(
         policies: () => [policy],
         onPolicyStatusChange: () => () => {},
         namespaceLabels: () => namespaceLabels,
-        version: () => keySetVersion(keys),
+        version: () => keyHoldersVersion(keys),
       },
       client,
       workloadWrites: {
