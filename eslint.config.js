@@ -6,8 +6,9 @@ const ROOT = import.meta.dirname;
 
 /**
  * The walls between our folders: what each product folder may import of ours (its own folder
- * included), and why. scripts/, images/, examples/ and the harness are not walled in: they use
- * the product.
+ * included), and why. The product is what ships in the image: the programs in cmd/ and the
+ * folders they import (core/, kube/, tls/, operator/, webhook/, cli/). scripts/, images/,
+ * examples/ and the harness are not walled in: they use the product.
  */
 const WALLS = {
   core: { may: ['core'], why: 'core/ is the pure base: it imports nothing of ours outside core/' },
@@ -26,6 +27,14 @@ const WALLS = {
   webhook: {
     may: ['core', 'kube', 'tls', 'webhook'],
     why: 'operator/ and webhook/ never import each other (or scripts/): share through core/, kube/ or tls/',
+  },
+  cli: {
+    may: ['core', 'kube', 'tls', 'cli'],
+    why: "cli/ is the command-line tools' code: it imports no other program (operator/, webhook/, cmd/) and nothing of the dev harness (scripts/, images/)",
+  },
+  cmd: {
+    may: ['core', 'kube', 'tls', 'operator', 'webhook', 'cli', 'cmd'],
+    why: 'cmd/ holds the programs that ship in the image: they import the product folders, never the dev harness (scripts/, images/, cluster/, bench/, test/)',
   },
 };
 

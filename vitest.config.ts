@@ -15,6 +15,8 @@ export default defineConfig({
             'tls/**/*.test.ts',
             'webhook/**/*.test.ts',
             'operator/**/*.test.ts',
+            'cli/**/*.test.ts',
+            'cmd/**/*.test.ts',
             'scripts/**/*.test.ts',
             'images/**/*.test.ts',
             'cluster/**/*.test.ts',

@@ -39,7 +39,7 @@ export const OPERATOR_MALLOC_TEXT = Object.entries(OPERATOR_MALLOC_ENV)
 
 /** The operator as the image runs it: one esbuild bundle under plain node (no tsx loader). */
 export function bundleOperator(dir: string): string {
-  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'operator=operator/main.ts'], {
+  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'operator=cmd/operator.ts'], {
     cwd: ROOT,
     stdio: 'inherit',
   });

@@ -3,8 +3,8 @@
  * judged in, each matching policy held or not (code and reason) with each signer's state, the
  * warnings. Every value from a file or a genome is escaped (core/display.ts).
  */
-import { displayMessage, displayText } from '../../core/display.ts';
-import type { PolicyResult, TrustJudgement, TrustPolicy } from '../../core/trust-policy.ts';
+import { displayMessage, displayText } from '../core/display.ts';
+import type { PolicyResult, TrustJudgement, TrustPolicy } from '../core/trust-policy.ts';
 
 /** What the judgement was made from, as the report shows it. */
 export interface PolicyContext {

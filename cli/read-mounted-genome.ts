@@ -1,10 +1,10 @@
 import { dirname, join } from 'node:path';
-import { TRUSTED_KEYS_CONFIGMAP_KEY } from '../../core/api.ts';
-import { displayText } from '../../core/display.ts';
-import { checkMountedGenome } from '../../core/mounted-genome.ts';
-import { MAX_TRUST_FILE_BYTES } from '../../core/trust.ts';
-import { MAX_GENOME_FILE_BYTES, type Verdict } from '../../core/verify.ts';
-import { CliRefusal, readTextFile, TRUST_READ } from '../cli-io.ts';
+import { TRUSTED_KEYS_CONFIGMAP_KEY } from '../core/api.ts';
+import { displayText } from '../core/display.ts';
+import { checkMountedGenome } from '../core/mounted-genome.ts';
+import { MAX_TRUST_FILE_BYTES } from '../core/trust.ts';
+import { MAX_GENOME_FILE_BYTES, type Verdict } from '../core/verify.ts';
+import { CliRefusal, readTextFile, TRUST_READ } from './io.ts';
 
 /** Where a pod finds its genome when MATHISON_GENOME_PATH is not set (what the webhook mounts). */
 export const DEFAULT_GENOME_PATH = '/etc/mathison/genome/genome.json';

@@ -74,7 +74,7 @@ export interface OperatorProcessOptions {
   showLog?: boolean;
   env?: Record<string, string>;
   /**
-   * Run this esbuild bundle of operator/main.ts (images/bundle.sh) with plain node, as the
+   * Run this esbuild bundle of cmd/operator.ts (images/bundle.sh) with plain node, as the
    * image does, instead of the TypeScript source under tsx's loader.
    */
   bundle?: string;
@@ -107,7 +107,7 @@ export function spawnOperator(options: OperatorProcessOptions): OperatorProcess 
     [
       ...(options.nodeArgs ?? []),
       ...(options.bundle === undefined
-        ? ['--import', 'tsx', join(ROOT, 'operator', 'main.ts')]
+        ? ['--import', 'tsx', join(ROOT, 'cmd', 'operator.ts')]
         : [options.bundle]),
       ...(options.args ?? []),
     ],

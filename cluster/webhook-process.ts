@@ -28,13 +28,13 @@ export interface WebhookProcess {
 }
 
 /**
- * Starts the real webhook (tsx webhook/main.ts) as a separate process, serving on `listen`
+ * Starts the real webhook (tsx cmd/webhook.ts) as a separate process, serving on `listen`
  * with a certificate for 127.0.0.1 and localhost, keeping the caBundle of `configName`.
  */
 export function spawnWebhook(options: WebhookProcessOptions): WebhookProcess {
   const child = spawn(
     join(ROOT, 'node_modules', '.bin', 'tsx'),
-    [join(ROOT, 'webhook', 'main.ts')],
+    [join(ROOT, 'cmd', 'webhook.ts')],
     {
       env: {
         ...environmentWithoutProxies(),

@@ -20,7 +20,7 @@ function bootCheck(files: Record<string, string>, env: Record<string, string> = 
   const dir = mkdtempSync(join(work, 'mount-'));
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const result = spawnSync(TSX, [join(ROOT, 'scripts', 'genome-boot-check.ts')], {
+  const result = spawnSync(TSX, [join(ROOT, 'cmd', 'genome-boot-check.ts')], {
     encoding: 'utf8',
     env: { ...process.env, MATHISON_GENOME_PATH: join(dir, 'genome.json'), ...env },
   });

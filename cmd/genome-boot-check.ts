@@ -7,7 +7,7 @@
  * that changed after admission.
  */
 import { displayMessage } from '../core/display.ts';
-import { DEFAULT_GENOME_PATH, readMountedGenome } from './lib/read-mounted-genome.ts';
+import { DEFAULT_GENOME_PATH, readMountedGenome } from '../cli/read-mounted-genome.ts';
 
 const path = process.env.MATHISON_GENOME_PATH || DEFAULT_GENOME_PATH;
 const expectedId = process.env.GENOME_EXPECTED_ID || undefined;

@@ -30,7 +30,7 @@ import {
   tamper,
   type CreateAnswer,
   type Verdict,
-} from './lib/selfcheck-plan.ts';
+} from '../cli/selfcheck-plan.ts';
 import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const env = process.env;

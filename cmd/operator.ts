@@ -13,26 +13,26 @@ import { readCertificateExpiry } from '../kube/certificate-expiry.ts';
 import { eventRecorder } from '../kube/events.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
 import { digestConfigMap } from '../kube/strip.ts';
-import { NAMES_A_GENOME } from './cache-bounds.ts';
-import { podTransform } from './cached-pod.ts';
-import { GenomeStore, type CompactGenome } from './genome-store.ts';
-import { IdleMemoryRelease } from './runtime/memory.ts';
+import { NAMES_A_GENOME } from '../operator/cache-bounds.ts';
+import { podTransform } from '../operator/cached-pod.ts';
+import { GenomeStore, type CompactGenome } from '../operator/genome-store.ts';
+import { IdleMemoryRelease } from '../operator/runtime/memory.ts';
 import { recordEvent } from '../kube/events.ts';
 import { startLeaderElection, type LeadershipCallbacks } from '../kube/leader-election.ts';
 import { operatorClient } from '../kube/operator-client.ts';
 import { watchTrustedKeys, type TrustSource } from '../kube/trust-source.ts';
 import { watchTrustView, type TrustView } from '../kube/trust-view.ts';
 import { holdersOf } from '../core/trust.ts';
-import { startControllers } from './controllers/index.ts';
-import { KeyExpiryWarnings } from './key-expiry.ts';
-import { runWhileLeading } from './runtime/leader.ts';
+import { startControllers } from '../operator/controllers/index.ts';
+import { KeyExpiryWarnings } from '../operator/key-expiry.ts';
+import { runWhileLeading } from '../operator/runtime/leader.ts';
 import { serveHealth } from '../kube/health-server.ts';
-import { createMetrics, type OperatorMetrics } from './metrics.ts';
-import { readSettings, type Settings } from './settings.ts';
+import { createMetrics, type OperatorMetrics } from '../operator/metrics.ts';
+import { readSettings, type Settings } from '../operator/settings.ts';
 import { workloadWrites } from '../kube/workload-writes.ts';
-import { shrinkWorkload, WORKLOAD_KINDS } from './rollout.ts';
+import { shrinkWorkload, WORKLOAD_KINDS } from '../operator/rollout.ts';
 import { exitWith, kubeConfigOrExit, settingsOrExit, settingsSources } from '../kube/start-up.ts';
-import type { CachedPod, CachedConfigMap, CachedWorkload } from './cached.ts';
+import type { CachedPod, CachedConfigMap, CachedWorkload } from '../operator/cached.ts';
 
 /**
  * The log's lines: one write per turn of the event loop, not per line (core/log.ts), and what

@@ -29,8 +29,8 @@ import { watchTrustView, type RunningTrustView } from '../kube/trust-view.ts';
 import { fileCertificateSource } from '../tls/file-source.ts';
 import { selfManagedCertificateSource } from '../tls/self-managed-source.ts';
 import { serveHttps, type CertificateSource, type HttpsServing } from '../tls/serving.ts';
-import { createApp } from './app.ts';
-import { readWebhookSettings, type WebhookSettings } from './settings.ts';
+import { createApp } from '../webhook/app.ts';
+import { readWebhookSettings, type WebhookSettings } from '../webhook/settings.ts';
 
 function certificates(
   settings: WebhookSettings,

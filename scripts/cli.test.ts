@@ -693,7 +693,7 @@ describe('refusal codes', () => {
   const ENV_NAME = /env(?:\.|\[['"`])([A-Z0-9_]+)/g;
 
   it('every code the CLI, core and the webhook use is declared in core/codes.ts', () => {
-    const text = ['scripts', 'core', 'webhook', 'kube'].flatMap(sources).join('\n');
+    const text = ['scripts', 'cli', 'cmd', 'core', 'webhook', 'kube'].flatMap(sources).join('\n');
     // Environment variables: read as env.NAME, or named in the webhook's table of settings.
     const envNames = new Set([
       ...[...text.matchAll(ENV_NAME)].map((m) => m[1]),

@@ -10,7 +10,8 @@ import { nodeUnsupportedReason, startNodeCluster } from '../cluster/node.ts';
 import { isClusterReady } from '../cluster/readiness.ts';
 import { clusterStateDir, stableKubeconfigPath } from '../cluster/state-dir.ts';
 import { chartSteps } from './dev/chart-step.ts';
-import { devSteps, type DevContext, type DevStep } from './dev/steps.ts';
+import type { DevContext, DevStep } from './dev/context.ts';
+import { devSteps } from './dev/steps.ts';
 import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 const howToUse: DevStep = {

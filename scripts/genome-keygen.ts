@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { KEY_ID_PATTERN } from '../core/genome-schema.ts';
-import { runCli, usage } from './cli-io.ts';
+import { runCli, usage } from '../cli/io.ts';
 
 runCli(() => {
   const args = process.argv.slice(2);

@@ -9,7 +9,7 @@ import { parseGenome, signaturesOf } from '../core/genome.ts';
 import { toKubectlYaml } from '../core/kubectl-yaml.ts';
 import { genomeManifest, objectNameProblem } from '../core/manifest.ts';
 import { MAX_GENOME_FILE_BYTES } from '../core/verify.ts';
-import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
+import { CliRefusal, readTextFile, runCli, usage } from '../cli/io.ts';
 
 const USAGE = 'genome-manifest.ts <genome.json> --name <name> [--namespace <ns>] [-o yaml|json]';
 

@@ -13,7 +13,7 @@ import { parseGenome, type Genome } from '../core/genome.ts';
 import { withSignature } from '../core/sign.ts';
 import { declaredKeys } from '../core/trust.ts';
 import { verify, MAX_GENOME_FILE_BYTES } from '../core/verify.ts';
-import { CliRefusal, readTextFile, runCli, usage } from './cli-io.ts';
+import { CliRefusal, readTextFile, runCli, usage } from '../cli/io.ts';
 
 function loadPrivateKey(): KeyObject {
   const text = process.env.GENOME_SIGNING_PRIVATE_KEY?.trim();

@@ -43,8 +43,8 @@ import {
   STDIN_PATH,
   TRUST_READ,
   usage,
-} from './cli-io.ts';
-import { policyReport, verifiedLine, type PolicyContext } from './lib/policy-report.ts';
+} from '../cli/io.ts';
+import { policyReport, verifiedLine, type PolicyContext } from '../cli/policy-report.ts';
 
 const USAGE =
   'genome-verify.ts <genome.json | -> [--trust <trust.json>]... [--trust-secret <secret.yaml>]... [--policy <policies.yaml>]... [--namespace-labels k=v,k2=v2] [--now <RFC 3339>]';

@@ -48,7 +48,7 @@ describe('the import walls', { timeout: 60_000 }, () => {
     {
       name: 'kube imports a script',
       path: 'kube/wall-probe.ts',
-      code: importing('../scripts/cli-io.ts'),
+      code: importing('../cli/io.ts'),
       wall: /kube\/ is a library over core\/: it imports no program/,
     },
     {

@@ -57,3 +57,39 @@ describe('the repository stands alone', () => {
     expect(notes).toMatch(/MIT/);
   });
 });
+
+/** The relative imports of one TypeScript file (static, `export ... from`, `import type`, `import()`). */
+function relativeImports(file: string): string[] {
+  const source = read(file);
+  const specifiers = [
+    ...source.matchAll(/(?:import|export)[^'";]*?from\s+['"](\.[^'"]+)['"]/g),
+    ...source.matchAll(/import\(\s*['"](\.[^'"]+)['"]/g),
+  ].map((m) => m[1]!);
+  return specifiers.map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)));
+}
+
+/** The import cycles among `files`: each as the path from a file back to itself. */
+function importCycles(files: string[]): string[][] {
+  const graph = new Map(files.map((f) => [f, relativeImports(f).filter((t) => t !== f)]));
+  const state = new Map<string, 'open' | 'done'>();
+  const cycles: string[][] = [];
+  const visit = (file: string, path: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      cycles.push([...path.slice(path.indexOf(file)), file]);
+      return;
+    }
+    state.set(file, 'open');
+    for (const next of graph.get(file) ?? []) if (graph.has(next)) visit(next, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const file of graph.keys()) visit(file, []);
+  return cycles;
+}
+
+describe('the import graph', () => {
+  it('has no cycle (a cycle of types only is one too: it ties the files together all the same)', () => {
+    const cycles = importCycles(tracked.filter((file) => file.endsWith('.ts')));
+    expect(cycles.map((cycle) => cycle.join(' -> '))).toEqual([]);
+  });
+});

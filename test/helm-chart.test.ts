@@ -517,7 +517,7 @@ describe('the webhook configurations', () => {
     live.metadata.annotations = {
       'meta.helm.sh/release-name': release,
       'meta.helm.sh/release-namespace': 'genome-system',
-      // What scripts/genome-selfcheck.ts writes when it switches them.
+      // What cmd/genome-selfcheck.ts writes when it switches them.
       'genome.mathison.io/self-check-passed': '2026-12-05T00:00:00.000Z',
     };
     live.webhooks[0]!.failurePolicy = 'Ignore';

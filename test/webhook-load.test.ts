@@ -44,7 +44,7 @@ let webhook: { port: number; output: () => string; stop: () => Promise<void> };
  */
 async function startBundledWebhook(port: number, nodeFlags: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'webhook-load-'));
-  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'webhook=webhook/main.ts']);
+  execFileSync('bash', [join(ROOT, 'images', 'bundle.sh'), dir, 'webhook=cmd/webhook.ts']);
   const child = spawn(process.execPath, [...nodeFlags, join(dir, 'webhook.mjs')], {
     env: {
       ...environmentWithoutProxies(),

@@ -21,7 +21,7 @@ import {
   type WebhookRequestResult,
 } from './metrics.ts';
 
-/** What the webhook app is built from; main.ts supplies real parts, tests may supply others. */
+/** What the webhook app is built from; cmd/webhook.ts supplies real parts, tests may supply others. */
 export interface WebhookDeps {
   /**
    * The trusted keys, the trust policies and the namespaces' labels, kept current by watches

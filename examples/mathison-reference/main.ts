@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { refuse } from '../../core/codes.ts';
 import { displayMessage } from '../../core/display.ts';
 import { mathisonLoads } from '../../core/mathison-model.ts';
-import { DEFAULT_GENOME_PATH, readMountedGenome } from '../../scripts/lib/read-mounted-genome.ts';
+import { DEFAULT_GENOME_PATH, readMountedGenome } from '../../cli/read-mounted-genome.ts';
 import { healthOf, type BootState } from './health.ts';
 
 const genomePath = process.env.MATHISON_GENOME_PATH || DEFAULT_GENOME_PATH;

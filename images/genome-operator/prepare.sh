@@ -11,10 +11,10 @@ out="$1/build/image"
 rm -rf "$out"
 bash images/node-runtime.sh "$out/runtime"
 entries=(
-  webhook=webhook/main.ts
-  operator=operator/main.ts
+  webhook=cmd/webhook.ts
+  operator=cmd/operator.ts
   genome-verify=scripts/genome-verify.ts
-  genome-boot-check=scripts/genome-boot-check.ts
-  genome-selfcheck=scripts/genome-selfcheck.ts
+  genome-boot-check=cmd/genome-boot-check.ts
+  genome-selfcheck=cmd/genome-selfcheck.ts
 )
 bash images/bundle.sh "$out/app" "${entries[@]}"

@@ -17,7 +17,8 @@ import {
   sampleImages,
   sampleWorkloadStep,
 } from './sample-step.ts';
-import { applySampleGenome, type DevContext, type DevStep } from './steps.ts';
+import type { DevContext, DevStep } from './context.ts';
+import { applySampleGenome } from './steps.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHART = join(ROOT, 'charts', 'genome-operator');

@@ -13,7 +13,7 @@ import {
   writeTokenKubeconfig,
 } from '../../cluster/operator-process.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import type { DevContext, DevStep } from './steps.ts';
+import type { DevContext, DevStep } from './context.ts';
 import { SAMPLE_GENOME, SAMPLE_NAMESPACE } from './sample-step.ts';
 
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';

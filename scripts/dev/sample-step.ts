@@ -13,7 +13,7 @@ import {
   PRODUCT_IMAGE,
 } from '../../images/image-definitions.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import type { DevContext, DevStep } from './steps.ts';
+import type { DevContext, DevStep } from './context.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';

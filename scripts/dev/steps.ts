@@ -26,25 +26,7 @@ import {
   sampleImages,
   sampleWorkloadStep,
 } from './sample-step.ts';
-
-/** What every dev step gets: the cluster it works on. */
-export interface DevContext {
-  kubeconfigPath: string;
-  kubectl: string;
-  /** Where pods run: the local node dev started, the nodes of a KUBECONFIG cluster, or none. */
-  node: 'local' | 'cluster' | 'none';
-  /** How the images step put the product image on the nodes (unset before it ran). */
-  images?: 'node' | 'kind' | 'user';
-  /** The trust Secret holding the TEST key, and its namespace (the chart names its own). */
-  trustSecret?: string;
-  namespace?: string;
-}
-
-/** One thing `make dev` does once the cluster is ready; it may return how to undo it on exit. */
-export interface DevStep {
-  name: string;
-  run(ctx: DevContext): Promise<void | (() => Promise<void>)>;
-}
+import type { DevContext, DevStep } from './context.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';

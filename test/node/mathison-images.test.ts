@@ -136,7 +136,7 @@ describe('the product image', () => {
         'app/genome-verify.mjs',
         'app/webhook.mjs',
       ];
-      if (existsSync(join(import.meta.dirname, '..', '..', 'operator', 'main.ts')))
+      if (existsSync(join(import.meta.dirname, '..', '..', 'cmd', 'operator.ts')))
         bundles.push('app/operator.mjs');
       expect(files).toEqual(
         [
