@@ -80,6 +80,10 @@ bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s
 	$(TSX) bench/gate.bench.ts
 	$(TSX) bench/caches.bench.ts
 
+.PHONY: release
+release: deps helm ## Write dist/release/<version>/: the packaged chart (image pinned by digest), the images as OCI archives (linux/amd64), an SBOM per image, SHA256SUMS
+	$(TSX) scripts/release.ts
+
 .PHONY: cluster-up
 cluster-up: deps control-plane node-if-supported ## Start a local cluster with a node (NODE=0: without); writes .cluster/kubeconfig
 	$(TSX) scripts/cluster.ts up
