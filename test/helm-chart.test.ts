@@ -288,9 +288,9 @@ describe('helm lint and helm template', () => {
     ]);
     const config = pick(objects, 'ValidatingWebhookConfiguration');
     expect(config.metadata.annotations).toEqual({
-      'cert-manager.io/inject-ca-from': `${ns}/genome-operator-webhook`,
+      'cert-manager.io/inject-ca-from': `${ns}/genome-operator-webhook-ca`,
     });
-    pick(objects, 'Certificate');
+    pick(objects, 'Certificate', 'genome-operator-webhook');
     const role = pick(objects, 'Role', 'genome-operator-webhook') as unknown as {
       rules: { verbs: string[]; resources: string[] }[];
     };

@@ -36,7 +36,19 @@ export interface HelmResult {
 
 /** Runs helm against the test cluster (its own cache and config dirs under /tmp); never throws on exit codes. */
 export async function helm(args: string[], input = ''): Promise<HelmResult> {
-  const child = spawn(helmBinary(), [...args, '--kubeconfig', kubeconfigPath()], {
+  return runHelm([...args, '--kubeconfig', kubeconfigPath()], input);
+}
+
+/**
+ * Runs helm without any cluster (helm template, helm lint), e.g. from a unit test; never throws
+ * on exit codes.
+ */
+export async function helmOffline(args: string[]): Promise<HelmResult> {
+  return runHelm(args, '');
+}
+
+async function runHelm(args: string[], input: string): Promise<HelmResult> {
+  const child = spawn(helmBinary(), args, {
     env: {
       ...environmentWithoutProxies(),
       HELM_CACHE_HOME: '/tmp/genome-helm/cache',
@@ -76,7 +88,21 @@ export async function template(
   namespace: string,
   args: string[] = [],
 ): Promise<Rendered[]> {
-  const out = await helm(['template', release, CHART, '--namespace', namespace, ...args]);
+  return rendered(await helm(['template', release, CHART, '--namespace', namespace, ...args]));
+}
+
+/** `helm template` of the chart without a cluster (lookup finds nothing); rejects with helm's message when it fails. */
+export async function templateOffline(
+  release: string,
+  namespace: string,
+  args: string[] = [],
+): Promise<Rendered[]> {
+  return rendered(
+    await helmOffline(['template', release, CHART, '--namespace', namespace, ...args]),
+  );
+}
+
+function rendered(out: HelmResult): Rendered[] {
   if (out.code !== 0) throw new Error(`helm template failed: ${out.stderr}`);
   return parseAllDocuments(out.stdout)
     .map((d) => d.toJS() as Rendered | null)

@@ -19,6 +19,36 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with (.Values.global).commonLabels }}
+{{ include "go.extraLabels" (dict "labels" . "reserved" (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/component" "helm.sh/chart")) }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Labels of the user (global.commonLabels, <component>.podLabels), without the keys the chart sets
+itself and without any genome.mathison.io/ key (genome.mathison.io/trusted-keys on a Secret
+makes it a trust Secret): those stay the chart's.
+*/}}
+{{- define "go.extraLabels" -}}
+{{- $labels := dict -}}
+{{- range $key, $value := .labels -}}
+{{- if not (or (has $key $.reserved) (hasPrefix "genome.mathison.io/" $key)) -}}{{- $_ := set $labels $key ($value | toString) -}}{{- end -}}
+{{- end -}}
+{{- if $labels -}}{{- toYaml $labels -}}{{- end -}}
+{{- end -}}
+
+{{/*
+A pod template's labels: the selector and the component (always the chart's), then
+global.commonLabels and the component's podLabels (dict "root" . "component" "webhook" "podLabels" ...).
+*/}}
+{{- define "go.podLabels" -}}
+{{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" -}}
+{{- $labels := merge (dict) (.podLabels | default dict) ((.root.Values.global).commonLabels | default dict) -}}
+{{ include "go.selector" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- with include "go.extraLabels" (dict "labels" $labels "reserved" $reserved) }}
+{{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "go.selector" -}}
@@ -26,13 +56,86 @@ app.kubernetes.io/name: genome-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{/* The product image: by digest when image.digest is set (every pod, the injected boot check included), else by tag. */}}
+{{/*
+The product image: [image.registry/]image.repository, then @image.digest when it is set (every
+pod, the injected boot check included), else :image.tag.
+*/}}
 {{- define "go.image" -}}
+{{- $name := .Values.image.repository -}}
+{{- with .Values.image.registry }}{{ $name = printf "%s/%s" (trimSuffix "/" .) $name }}{{ end -}}
 {{- if .Values.image.digest -}}
-{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{ $name }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{ $name }}:{{ .Values.image.tag }}
 {{- end -}}
+{{- end -}}
+
+{{/* The pull secrets of the chart's pods: global.imagePullSecrets, then image.pullSecrets. */}}
+{{- define "go.imagePullSecrets" -}}
+{{- $secrets := concat ((.Values.global).imagePullSecrets | default list) (.Values.image.pullSecrets | default list) | uniq -}}
+{{- with $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* GENOME_LOG_LEVEL (global.logLevel) as an env entry, for the operator, the webhook and the self-check. */}}
+{{- define "go.logLevelEnv" -}}
+- name: GENOME_LOG_LEVEL
+  value: {{ (.Values.global).logLevel | default "info" | quote }}
+{{- end -}}
+
+{{/*
+A security context: the chart's defaults (go.podSecurity or go.containerSecurity, as YAML) with
+the user's overrides over them. A key the user sets replaces ours, false included; a nested
+object (capabilities, seccompProfile, seLinuxOptions) merges one level down, so
+capabilities: {add: [NET_BIND_SERVICE]} keeps drop: [ALL]. (dict "defaults" <yaml> "overrides" <map>)
+*/}}
+{{- define "go.mergeSecurity" -}}
+{{- $merged := fromYaml .defaults -}}
+{{- range $key, $value := (.overrides | default dict) -}}
+{{- $ours := get $merged $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $ours) -}}
+{{- $inner := deepCopy $ours -}}
+{{- range $k, $v := $value }}{{ $_ := set $inner $k $v }}{{ end -}}
+{{- $_ := set $merged $key $inner -}}
+{{- else -}}
+{{- $_ := set $merged $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/*
+Entries of a list keyed by name (env, volumes, volumeMounts) the user appends to the chart's:
+fails when one of them reuses a name the chart sets (a duplicate, which server-side apply
+refuses, or would silently replace ours). (dict "ours" <list> "extra" <list> "value" "webhook.extraEnv")
+*/}}
+{{- define "go.appendNamed" -}}
+{{- $names := list -}}
+{{- range .ours }}{{ $names = append $names .name }}{{ end -}}
+{{- range .extra -}}
+{{- if has .name $names -}}
+{{- fail (printf "%s: %q is set by the chart itself; choose another name (or the chart's own value for it)" $.value .name) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (concat .ours (.extra | default list)) -}}
+{{- end -}}
+
+{{/*
+A component's topologySpreadConstraints: the list the user gives (<component>.topologySpreadConstraints,
+each without a labelSelector getting the component's pods), or else the chart's one.
+(dict "root" . "component" "webhook" "constraints" <list> "default" <yaml list>)
+*/}}
+{{- define "go.topologySpread" -}}
+{{- $selector := dict "matchLabels" (fromYaml (printf "%s\napp.kubernetes.io/component: %s" (include "go.selector" .root) .component)) -}}
+{{- $out := list -}}
+{{- range .constraints -}}
+{{- $c := deepCopy . -}}
+{{- if not (hasKey $c "labelSelector") }}{{ $_ := set $c "labelSelector" $selector }}{{ end -}}
+{{- $out = append $out $c -}}
+{{- end -}}
+{{- if $out -}}{{- toYaml $out -}}{{- else -}}{{- .default -}}{{- end -}}
 {{- end -}}
 
 {{/*
@@ -102,9 +205,9 @@ Fail
 {{- define "go.selfcheckPod" -}}
 serviceAccountName: {{ include "go.selfcheck" .root }}
 restartPolicy: Never
-{{- with .root.Values.image.pullSecrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
+{{- include "go.imagePullSecrets" .root }}
+{{- with (.root.Values.global).priorityClassName }}
+priorityClassName: {{ . }}
 {{- end }}
 securityContext:
   {{- include "go.podSecurity" .root | nindent 2 }}
@@ -122,6 +225,7 @@ containers:
         value: {{ include "go.expectGood" .root | quote }}
       - name: GENOME_SELFCHECK_TIMEOUT_SECONDS
         value: {{ .root.Values.selfCheck.timeoutSeconds | quote }}
+      {{- include "go.logLevelEnv" .root | nindent 6 }}
     volumeMounts:
       - { name: genome, mountPath: /etc/genome-selfcheck, readOnly: true }
     securityContext:
