@@ -25,6 +25,8 @@ import { CHART, DEV_VALUES, helm, pick, template, type Rendered } from './suppor
 
 const ROOT = join(import.meta.dirname, '..');
 const PRODUCTION_VALUES = join(CHART, 'ci', 'production-values.yaml');
+/** Every escape hatch of docs/install.md ("Chart values") at once. */
+const ESCAPE_HATCHES_VALUES = join(CHART, 'ci', 'escape-hatches-values.yaml');
 /** Kinds whose CRDs (Prometheus Operator, cert-manager) the test cluster does not have. */
 const FOREIGN_KINDS = new Set(['ServiceMonitor', 'PrometheusRule', 'Certificate', 'Issuer']);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -278,6 +280,25 @@ describe('helm lint and helm template', () => {
       expect(metric, r.alert).toBeDefined();
       expect(metricsSource, `${r.alert} uses ${metric}`).toContain(`name: '${metric}'`);
     }
+  });
+
+  it('renders every escape hatch at once (ci/escape-hatches-values.yaml), which the API server accepts, restricted Pod Security included', async () => {
+    const ns = await restrictedNamespace('helm-hatches');
+    const objects = await template('genome-operator', ns, ['-f', ESCAPE_HATCHES_VALUES]);
+    const warnings = await dryRunApply(objects);
+    expect(warnings).not.toMatch(/PodSecurity|violate/);
+    // hostNetwork is outside the restricted standard (and the baseline): a plain namespace.
+    const plain = await uniqueNamespace('helm-hostnet');
+    cleanups.push(() =>
+      kubectl(['delete', 'namespace', plain, '--wait=false'], { allowFailure: true }),
+    );
+    const hostNetwork = await template('genome-operator', plain, [
+      '-f',
+      ESCAPE_HATCHES_VALUES,
+      '--set',
+      'webhook.hostNetwork=true',
+    ]);
+    await dryRunApply(hostNetwork);
   });
 
   it('renders cert-manager mode with files TLS, the mounted Secret and the CA injection annotation', async () => {
