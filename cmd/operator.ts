@@ -245,7 +245,12 @@ async function main(): Promise<void> {
     lines,
   );
   const kc = kubeConfigOrExit(settings.kubeconfig, lines);
-  const log = jsonLogger(lines.write, { component: 'genome-operator' });
+  const log = jsonLogger(
+    lines.write,
+    { component: 'genome-operator' },
+    undefined,
+    settings.logLevel,
+  );
   const metrics = createMetrics();
   log.info('starting', {
     namespace: settings.namespace,

@@ -161,7 +161,12 @@ async function main(): Promise<void> {
   const sources = settingsSources(process.argv.slice(2), process.env);
   const settings = settingsOrExit(readWebhookSettings(sources), lines);
   const kubeConfig = kubeConfigOrExit(settings.kubeconfig, lines);
-  const log = jsonLogger(lines.write, { component: 'genome-webhook' });
+  const log = jsonLogger(
+    lines.write,
+    { component: 'genome-webhook' },
+    undefined,
+    settings.logLevel,
+  );
   log.info('starting', {
     namespace: settings.namespace,
     listen: `${settings.host}:${settings.port}`,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { displayText, escapeText } from './display.ts';
-import { batchedLines, jsonLogger, MAX_LOG_VALUE_CHARS } from './log.ts';
+import { batchedLines, jsonLogger, logLevelOf, MAX_LOG_VALUE_CHARS, withFields } from './log.ts';
 
 const capture = () => {
   const lines: string[] = [];
@@ -255,5 +255,56 @@ describe('stdoutLines', () => {
     );
     expect(child.stdout.indexOf('starting')).toBeGreaterThanOrEqual(0);
     expect(child.stdout.indexOf('starting')).toBeLessThan(child.stdout.indexOf('failed to start'));
+  });
+});
+
+describe('the log level', () => {
+  const at = (level?: Parameters<typeof jsonLogger>[3]) => {
+    const lines: string[] = [];
+    const log = jsonLogger(
+      (line) => lines.push(line),
+      {},
+      () => new Date(0),
+      level,
+    );
+    for (const method of ['debug', 'info', 'warn', 'error'] as const) log[method](method);
+    return lines.map((line) => JSON.parse(line).level);
+  };
+
+  it('is info by default: debug lines are dropped', () => {
+    expect(at()).toEqual(['info', 'warn', 'error']);
+  });
+
+  it('writes the lines at and above the level', () => {
+    expect(at('debug')).toEqual(['debug', 'info', 'warn', 'error']);
+    expect(at('warn')).toEqual(['warn', 'error']);
+    expect(at('error')).toEqual(['error']);
+  });
+
+  it('holds through withFields', () => {
+    const lines: string[] = [];
+    const log = withFields(
+      jsonLogger(
+        (line) => lines.push(line),
+        {},
+        () => new Date(0),
+        'warn',
+      ),
+      { controller: 'gate' },
+    );
+    log.debug('a');
+    log.info('b');
+    log.warn('c');
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      { time: '1970-01-01T00:00:00.000Z', level: 'warn', msg: 'c', controller: 'gate' },
+    ]);
+  });
+
+  it('is read strictly: one of debug, info, warn, error (any case), anything else is refused', () => {
+    expect(logLevelOf('log-level', 'DEBUG')).toBe('debug');
+    expect(logLevelOf('log-level', 'warn')).toBe('warn');
+    expect(() => logLevelOf('log-level', 'verbose')).toThrow(
+      '--log-level must be one of debug, info, warn, error, not "verbose"',
+    );
   });
 });

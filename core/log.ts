@@ -1,4 +1,14 @@
 import { displayText, escapeText } from './display.ts';
+import { choiceOf } from './settings.ts';
+
+/** The levels of a log line, least severe first. A logger at a level drops the lines below it. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The level named by a setting (--log-level, GENOME_LOG_LEVEL), in any case; refused otherwise. */
+export function logLevelOf(flag: string, text: string): LogLevel {
+  return choiceOf(flag, text.toLowerCase(), LOG_LEVELS);
+}
 
 /** Longest string value written whole into a log line; longer ones are clipped. */
 export const MAX_LOG_VALUE_CHARS = 8192;
@@ -8,6 +18,8 @@ export type LogFields = Record<string, unknown>;
 
 /** A structured logger. Never give it key material. */
 export interface Logger {
+  /** What only someone debugging wants (each reconcile); dropped unless the level is debug. */
+  debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
@@ -17,20 +29,23 @@ export interface Logger {
  * Returns a logger writing one JSON object per line to `write`, with a time from `now`. Every
  * string (message, field values and keys) goes through core/display.ts: escaped, so that
  * genome text cannot put control, bidi or separator characters into a log viewer, and clipped
- * at MAX_LOG_VALUE_CHARS.
+ * at MAX_LOG_VALUE_CHARS. Lines below `level` are dropped before anything is built.
  */
 export function jsonLogger(
   write: (line: string) => void,
   base: LogFields = {},
   now: () => Date = () => new Date(),
+  level: LogLevel = 'info',
 ): Logger {
-  const log =
-    (level: string) =>
-    (message: string, fields: LogFields = {}) =>
-      write(
-        `${serialise({ time: now().toISOString(), level, msg: message, ...base, ...fields })}\n`,
-      );
-  return { info: log('info'), warn: log('warn'), error: log('error') };
+  const lowest = LOG_LEVELS.indexOf(level);
+  const log = (at: LogLevel) =>
+    LOG_LEVELS.indexOf(at) < lowest
+      ? () => {}
+      : (message: string, fields: LogFields = {}) =>
+          write(
+            `${serialise({ time: now().toISOString(), level: at, msg: message, ...base, ...fields })}\n`,
+          );
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
 /**
@@ -143,6 +158,7 @@ export function stdoutLines(): LineBatch {
 /** A logger that adds `fields` to every line of `logger`. */
 export function withFields(logger: Logger, fields: LogFields): Logger {
   return {
+    debug: (message, more) => logger.debug(message, { ...fields, ...more }),
     info: (message, more) => logger.info(message, { ...fields, ...more }),
     warn: (message, more) => logger.warn(message, { ...fields, ...more }),
     error: (message, more) => logger.error(message, { ...fields, ...more }),
@@ -155,4 +171,9 @@ export function errorMessage(err: unknown): string {
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */
-export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};

@@ -109,4 +109,17 @@ describe('readSettings', () => {
       expect(!result.ok && result.message).toMatch(c.message);
     });
   }
+
+  it('takes the log level from --log-level or GENOME_LOG_LEVEL (default info), and refuses others', () => {
+    expect(readSettings(sources())).toMatchObject({ settings: { logLevel: 'info' } });
+    const env = { ...sources().env, GENOME_LOG_LEVEL: 'Warn' };
+    expect(readSettings(sources({ env }))).toMatchObject({ settings: { logLevel: 'warn' } });
+    expect(readSettings(sources({ env, argv: ['--log-level=debug'] }))).toMatchObject({
+      settings: { logLevel: 'debug' },
+    });
+    expect(readSettings(sources({ argv: ['--log-level', 'trace'] }))).toMatchObject({
+      ok: false,
+      message: '--log-level must be one of debug, info, warn, error, not "trace"',
+    });
+  });
 });

@@ -11,6 +11,8 @@ import {
   type SettingsSources,
 } from '../core/settings.ts';
 
+import { logLevelOf, type LogLevel } from '../core/log.ts';
+
 export type { SettingsSources } from '../core/settings.ts';
 
 /** The operator's configuration, from flags and the environment (flags win). */
@@ -33,6 +35,8 @@ export interface Settings {
   healthPort: number;
   workers: number;
   webhookTlsSecret: string;
+  /** The lowest level logged (core/log.ts). */
+  logLevel: LogLevel;
 }
 
 /** Settings, or the message that says what is wrong and how to fix it. */
@@ -50,6 +54,7 @@ export const ENV_OF = {
   'health-listen': 'OPERATOR_HEALTH_LISTEN',
   workers: 'OPERATOR_WORKERS',
   'webhook-tls-secret': 'WEBHOOK_TLS_SECRET',
+  'log-level': 'GENOME_LOG_LEVEL',
 } as const;
 
 /**
@@ -80,10 +85,18 @@ function settingsFrom(sources: SettingsSources): Settings {
     identity: value('identity') ?? `${sources.hostname}-${process.pid}`,
     healthHost,
     healthPort,
+    ...runningSettings(value),
+  };
+}
+
+/** How the operator runs: its workers, the webhook's TLS Secret it watches, its log level. */
+function runningSettings(value: (name: keyof typeof ENV_OF) => string | undefined) {
+  return {
     workers: integerOf('workers', value('workers') ?? '4', 1, 64),
     webhookTlsSecret: nameOf(
       'webhook-tls-secret',
       value('webhook-tls-secret') ?? 'genome-webhook-tls',
     ),
+    logLevel: logLevelOf('log-level', value('log-level') ?? 'info'),
   };
 }

@@ -83,7 +83,12 @@ describe('the files certificate source', () => {
       source = fileCertificateSource({
         dir,
         pollIntervalMs: 20,
-        logger: { info: () => {}, warn: (msg) => warnings.push(msg), error: () => {} },
+        logger: {
+          debug: () => {},
+          info: () => {},
+          warn: (msg) => warnings.push(msg),
+          error: () => {},
+        },
       });
       await source.start();
       await writeFile(join(dir, 'tls.crt'), (await issue()).cert);

@@ -169,7 +169,12 @@ describe('the self-managed certificate source', () => {
   it('logs a missing webhook configuration, keeps going, and publishes once it appears', async () => {
     const store = new MemoryStore();
     const warnings: string[] = [];
-    const logger: Logger = { info: () => {}, warn: (msg) => warnings.push(msg), error: () => {} };
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (msg) => warnings.push(msg),
+      error: () => {},
+    };
     const source = makeSource(store, { logger });
     await source.start();
     expect(warnings).toContain('webhook configuration not found; will retry');

@@ -33,6 +33,7 @@ describe('readWebhookSettings', () => {
           'genome-webhook.genome-system.svc.cluster.local',
         ],
         ipAddresses: [],
+        logLevel: 'info',
       },
     });
   });
@@ -71,6 +72,7 @@ describe('readWebhookSettings', () => {
         allowInjectionOptOut: true,
         dnsNames: ['localhost'],
         ipAddresses: ['127.0.0.1', '::1'],
+        logLevel: 'info',
       },
     });
   });
@@ -181,5 +183,18 @@ describe('readWebhookSettings', () => {
     const result = readWebhookSettings(c.sources);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.message).toMatch(c.message);
+  });
+
+  it('takes the log level from --log-level or GENOME_LOG_LEVEL (default info), and refuses others', () => {
+    expect(readWebhookSettings(sources())).toMatchObject({ settings: { logLevel: 'info' } });
+    const env = { ...sources().env, GENOME_LOG_LEVEL: 'Warn' };
+    expect(readWebhookSettings(sources({ env }))).toMatchObject({ settings: { logLevel: 'warn' } });
+    expect(readWebhookSettings(sources({ env, argv: ['--log-level=debug'] }))).toMatchObject({
+      settings: { logLevel: 'debug' },
+    });
+    expect(readWebhookSettings(sources({ argv: ['--log-level', 'trace'] }))).toMatchObject({
+      ok: false,
+      message: '--log-level must be one of debug, info, warn, error, not "trace"',
+    });
   });
 });

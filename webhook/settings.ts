@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { logLevelOf, type LogLevel } from '../core/log.ts';
 import {
   booleanOf,
   choiceOf,
@@ -43,6 +44,8 @@ export interface WebhookSettings {
   /** The serving certificate's names (self-managed mode). */
   dnsNames: string[];
   ipAddresses: string[];
+  /** The lowest level logged (core/log.ts). */
+  logLevel: LogLevel;
 }
 
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -64,6 +67,7 @@ export const WEBHOOK_ENV_OF = {
   'allow-injection-opt-out': 'GENOME_ALLOW_INJECTION_OPT_OUT',
   'dns-names': 'WEBHOOK_DNS_NAMES',
   'ip-addresses': 'WEBHOOK_IP_ADDRESSES',
+  'log-level': 'GENOME_LOG_LEVEL',
 } as const;
 
 type Flag = keyof typeof WEBHOOK_ENV_OF;
@@ -90,6 +94,7 @@ function settingsFrom(sources: SettingsSources): WebhookSettings {
     port,
     ...tlsSettings(value, namespace),
     ...injectionSettings(value),
+    logLevel: logLevelOf('log-level', value('log-level') ?? 'info'),
   };
 }
 

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.ts';
+import { jsonLogger, silentLogger } from '../../core/log.ts';
 import type { InformerEvent } from '../../kube/informer.ts';
 import { atStart, runController, watchCache, type RunningController } from './controller.ts';
 import { createRuntimeMetrics } from './metrics.ts';
@@ -152,5 +152,24 @@ describe('runController', () => {
     finish?.();
     await stopping;
     expect(seen).toEqual(['reconciled', 'stopped']);
+  });
+
+  it('logs each reconcile at debug (controller, key, seconds, requeue), and nothing at info', async () => {
+    const logged = async (level: 'debug' | 'info') => {
+      const lines: Record<string, unknown>[] = [];
+      const log = jsonLogger((line) => lines.push(JSON.parse(line)), {}, undefined, level);
+      const controller = runController(
+        { name: 'quiet', watches: [atStart(() => ['a'])], reconcile: async () => DONE },
+        { metrics: createRuntimeMetrics(new Registry()), log },
+      );
+      await expect.poll(() => controller.depth()).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await controller.stop();
+      return lines;
+    };
+    expect(await logged('info')).toEqual([]);
+    expect(await logged('debug')).toMatchObject([
+      { level: 'debug', msg: 'reconciled', controller: 'quiet', key: 'a', outcome: 'success' },
+    ]);
   });
 });

@@ -131,19 +131,17 @@ export function runController(spec: ControllerSpec, context: RuntimeContext): Ru
   });
   const process = async (key: string) => {
     const end = metrics.reconcileDuration.startTimer(labels);
+    let outcome = 'error';
     try {
       const result = await spec.reconcile(key);
       const after = result.requeueAfter;
       // A reconcile that asks for nothing more has seen what an earlier requeueAfter waited for.
       if (after === undefined) queue.cancelDelayed(key);
       else queue.addAfter(key, after);
-      end({ outcome: after === undefined ? 'success' : 'requeue' });
+      outcome = after === undefined ? 'success' : 'requeue';
     } catch (err) {
-      if (!isTerminal(err)) {
-        end({ outcome: 'error' });
-        throw err; // the queue retries it with back-off
-      }
-      end({ outcome: 'terminal' });
+      if (!isTerminal(err)) throw err; // the queue retries it with back-off
+      outcome = 'terminal';
       metrics.terminalErrors.inc(labels);
       log.error('reconcile failed; not retried until its inputs change', {
         controller: spec.name,
@@ -151,6 +149,8 @@ export function runController(spec: ControllerSpec, context: RuntimeContext): Ru
         err: errorMessage(err),
       });
     } finally {
+      const seconds = end({ outcome });
+      log.debug('reconciled', { controller: spec.name, key, outcome, seconds });
       metrics.queueDepth.set(labels, queue.depth());
       context.afterReconcile?.();
     }
