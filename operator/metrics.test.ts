@@ -69,6 +69,8 @@ describe('recordGenomeConditions', () => {
         `${labels('Ready', 'True')} 0`,
         `${labels('Ready', 'False')} 1`,
         `${labels('Ready', 'Unknown')} 0`,
+        `${labels('TrustExpiring', 'True')} 1`,
+        `${labels('TrustExpiring', 'False')} 0`,
       ].sort(),
     );
   });
@@ -83,6 +85,21 @@ describe('recordGenomeConditions', () => {
     );
   });
 
+  it('says TrustExpiring False when the status does not carry it (the operator sets it only while True)', async () => {
+    const metrics = createMetrics();
+    recordGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'g' }, [
+      { type: 'Verified', status: 'True' },
+    ]);
+    const lines = await series(metrics);
+    expect(lines).toContain(
+      'genome_condition{namespace="n",name="g",condition="TrustExpiring",status="False"} 1',
+    );
+    expect(lines).toContain(
+      'genome_condition{namespace="n",name="g",condition="TrustExpiring",status="True"} 0',
+    );
+    expect(lines.filter((l) => l.includes('TrustExpiring'))).toHaveLength(2);
+  });
+
   it("removes a Genome's series when it is gone, and only its own", async () => {
     const metrics = createMetrics();
     const conditions = [{ type: 'Verified', status: 'True' }];
@@ -90,7 +107,7 @@ describe('recordGenomeConditions', () => {
     recordGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'b' }, conditions);
     forgetGenomeConditions(metrics.genomeConditions, { namespace: 'n', name: 'a' });
     const left = await series(metrics);
-    expect(left).toHaveLength(6);
+    expect(left).toHaveLength(8);
     expect(left.every((l) => l.includes('name="b"'))).toBe(true);
   });
 });

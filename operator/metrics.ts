@@ -42,24 +42,31 @@ export interface OperatorMetrics {
 /** The labels of genome_condition. */
 export type GenomeConditionLabel = 'namespace' | 'name' | 'condition' | 'status';
 
-/** The condition types genome_condition reports, and the statuses each may have. */
-export const REPORTED_CONDITIONS = ['Verified', 'Ready'] as const;
-const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+/**
+ * The condition types genome_condition reports, the statuses each may have, and the status
+ * reported when the Genome's status does not carry it: Unknown for Verified and Ready (not
+ * decided yet), False for TrustExpiring (the operator sets it only while it is True).
+ */
+const REPORTED = [
+  { condition: 'Verified', statuses: ['True', 'False', 'Unknown'], absent: 'Unknown' },
+  { condition: 'Ready', statuses: ['True', 'False', 'Unknown'], absent: 'Unknown' },
+  { condition: 'TrustExpiring', statuses: ['True', 'False'], absent: 'False' },
+] as const;
 
 /**
  * Sets a Genome's genome_condition series from its status's conditions, as cert-manager's
  * certmanager_certificate_ready_status: 1 on each reported type's current status, 0 on the
- * other two; Unknown for a type the status does not carry. Labels are the Genome's namespace
- * and name (bounded by the API server) and fixed words, never text from the genome.
+ * others. Labels are the Genome's namespace and name (bounded by the API server) and fixed
+ * words, never text from the genome.
  */
 export function recordGenomeConditions(
   gauge: Gauge<GenomeConditionLabel>,
   genome: { namespace: string; name: string },
   conditions: readonly { type: string; status: string }[],
 ): void {
-  for (const condition of REPORTED_CONDITIONS) {
-    const current = conditions.find((c) => c.type === condition)?.status ?? 'Unknown';
-    for (const status of CONDITION_STATUSES)
+  for (const { condition, statuses, absent } of REPORTED) {
+    const current = conditions.find((c) => c.type === condition)?.status ?? absent;
+    for (const status of statuses)
       gauge.set({ ...genome, condition, status }, status === current ? 1 : 0);
   }
 }
@@ -69,8 +76,8 @@ export function forgetGenomeConditions(
   gauge: Gauge<GenomeConditionLabel>,
   genome: { namespace: string; name: string },
 ): void {
-  for (const condition of REPORTED_CONDITIONS)
-    for (const status of CONDITION_STATUSES) gauge.remove({ ...genome, condition, status });
+  for (const { condition, statuses } of REPORTED)
+    for (const status of statuses) gauge.remove({ ...genome, condition, status });
 }
 
 /**

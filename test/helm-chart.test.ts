@@ -384,6 +384,10 @@ describe('the PrometheusRule', () => {
       /genome_condition\{condition="Verified",status="False"\}.*== 1/,
     );
     expect(rules.get('GenomeNotVerified')?.for).toBe('5m');
+    // Each Genome that time alone will refuse (the operator's TrustExpiring condition).
+    expect(rules.get('GenomeTrustExpiring')?.expr).toMatch(
+      /genome_condition\{condition="TrustExpiring",status="True"\}.*== 1/,
+    );
     expect(rules.get('GenomeTrustKeysExpiringSoon')?.expr).toContain(
       'genome_trusted_key_expiration_timestamp_seconds',
     );

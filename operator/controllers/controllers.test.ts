@@ -612,6 +612,7 @@ describe('the Genome controller', () => {
     await expect.poll(() => condition('Verified', 'True')).toBe(1);
     expect(await condition('Ready', 'True')).toBe(1);
     expect(await condition('Verified', 'False')).toBe(0);
+    expect(await condition('TrustExpiring', 'False')).toBe(1);
     w.setKeys(trust(bob));
     await expect.poll(() => condition('Verified', 'False')).toBe(1);
     expect(await condition('Verified', 'True')).toBe(0);
