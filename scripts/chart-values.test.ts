@@ -359,3 +359,31 @@ describe('the webhook: hostNetwork, securePort, timeoutSeconds, namespaceSelecto
     ).toContain('/webhook/namespaceSelector');
   });
 });
+
+describe('crds.enabled', () => {
+  const crdsOf = (objects: Rendered[]) =>
+    objects
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => o.metadata.name)
+      .sort();
+
+  it('installs the Genome and GenomeTrustPolicy CRDs by default (crds/ of the subchart), none when false', async () => {
+    const withCrds = await templateOffline(OPERATOR, NS, ['--include-crds']);
+    expect(crdsOf(withCrds)).toEqual(['genomes.mathison.io', 'genometrustpolicies.mathison.io']);
+    const without = await templateOffline(OPERATOR, NS, [
+      '--include-crds',
+      '--set',
+      'crds.enabled=false',
+    ]);
+    expect(crdsOf(without)).toEqual([]);
+    // Everything else is the same, the default trust policy included.
+    const rest = (objects: Rendered[]) =>
+      objects.filter((o) => o.kind !== 'CustomResourceDefinition');
+    expect(rest(without)).toEqual(rest(withCrds));
+    expect(pick(without, 'GenomeTrustPolicy', 'default')).toBeDefined();
+  });
+
+  it('refuses anything but a boolean', async () => {
+    expect(await refusal({ 'crds.enabled': 'yes' })).toMatch(/crds/);
+  });
+});

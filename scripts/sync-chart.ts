@@ -10,8 +10,12 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..');
 const chart = join(root, 'charts', 'genome-operator');
 const COPIES: [source: string, target: string][] = [
-  ['crds/genomes.mathison.io.yaml', 'crds/genomes.mathison.io.yaml'],
-  ['crds/genometrustpolicies.mathison.io.yaml', 'crds/genometrustpolicies.mathison.io.yaml'],
+  // The CRDs live in the subchart charts/crds (installed when crds.enabled), in its crds/.
+  ['crds/genomes.mathison.io.yaml', 'charts/crds/crds/genomes.mathison.io.yaml'],
+  [
+    'crds/genometrustpolicies.mathison.io.yaml',
+    'charts/crds/crds/genometrustpolicies.mathison.io.yaml',
+  ],
   ['genomes/TOTK_ROOT_v1.0.0/genome.json', 'files/totk-genome.json'],
   [
     'genomes/TOTK_ROOT_v1.0.0/TEST-ONLY-totk-key-001.trust.json',
