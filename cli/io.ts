@@ -2,10 +2,23 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { REFUSAL_CODES, refuse, type Refusal, type RefusalCode } from '../core/codes.ts';
 import { displayMessage, displayText } from '../core/display.ts';
 
-/** Thrown by CLI helpers to end the program with a refusal (exit 1, no stack trace). */
+/**
+ * Thrown by CLI helpers to end the program with a refusal (no stack trace). `io` marks a file
+ * that could not be opened or read at all: `genome` exits 2 for it (I/O), 1 for a refusal.
+ */
 export class CliRefusal extends Error {
-  constructor(readonly refusal: Refusal) {
+  constructor(
+    readonly refusal: Refusal,
+    readonly io = false,
+  ) {
     super(refusal.message);
+  }
+}
+
+/** A command line that does not parse: `genome` prints a short usage and exits 2. */
+export class UsageError extends Error {
+  constructor(readonly line: string) {
+    super(`usage: ${line}`);
   }
 }
 
@@ -48,7 +61,8 @@ interface Input {
   codes: ReadCodes;
 }
 
-const fail = (code: RefusalCode, message: string) => new CliRefusal(refuse(code, message));
+const fail = (code: RefusalCode, message: string, io = false) =>
+  new CliRefusal(refuse(code, message), io);
 
 /** The input's name as shown in messages: standard input by name, a path escaped and clipped. */
 function shown(input: Input): string {
@@ -63,7 +77,8 @@ function open(input: Input): { fd: number; owned: boolean } {
     return { fd: openSync(input.path, 'r'), owned: true };
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw fail(input.codes.missing, `${shown(input)} does not exist or cannot be opened (${why})`);
+    const message = `${shown(input)} does not exist or cannot be opened (${why})`;
+    throw fail(input.codes.missing, message, true);
   }
 }
 
@@ -97,7 +112,7 @@ function readAtMost(fd: number, maxBytes: number): Buffer {
 function readBytes(input: Input, fd: number): Buffer {
   const stat = fstatSync(fd);
   if (stat.isDirectory()) {
-    throw fail(input.codes.unreadable, `${shown(input)} is a directory, not a file`);
+    throw fail(input.codes.unreadable, `${shown(input)} is a directory, not a file`, true);
   }
   // A regular file says its size: refuse it unread. Anything else is read to the limit.
   if (stat.isFile() && stat.size > input.maxBytes) {
@@ -109,7 +124,7 @@ function readBytes(input: Input, fd: number): Buffer {
     bytes = readAtMost(fd, input.maxBytes);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw fail(input.codes.unreadable, `${shown(input)} cannot be read (${why})`);
+    throw fail(input.codes.unreadable, `${shown(input)} cannot be read (${why})`, true);
   }
   if (bytes.length > input.maxBytes) {
     const message = `${shown(input)} is more than ${input.maxBytes} bytes, the limit`;
@@ -181,7 +196,7 @@ export function runCli(body: () => number | Promise<number>): void {
     );
 }
 
-/** Throws a usage refusal-free error with the usage line. */
+/** Throws a usage error with the usage line. */
 export function usage(line: string): never {
-  throw new Error(`usage: ${line}`);
+  throw new UsageError(line);
 }

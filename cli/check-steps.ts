@@ -1,0 +1,166 @@
+/**
+ * `genome check`'s steps, as `cmctl check api` probes cert-manager: the CRDs are served, the
+ * webhook refuses a tampered Genome itself (cli/selfcheck-plan.ts judges the answer, as the
+ * chart's self-check does), and an operator replica holds the leader Lease. Each step answers
+ * ok, or what failed and what to do.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { GENOME_API_VERSION, GENOME_GROUP, GENOME_KIND, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
+import { canonicalBytes } from '../core/canonical.ts';
+import { displayText } from '../core/display.ts';
+import type { Genome } from '../core/genome.ts';
+import { withSignature } from '../core/sign.ts';
+import { TRUST_POLICY_PLURAL } from '../core/trust-policy-schema.ts';
+import { statusCode } from '../kube/errors.ts';
+import type { PooledKubeConfig } from '../kube/kubeconfig.ts';
+import { apiErrorText } from './cluster.ts';
+import { judgeTampered, tamper, type CreateAnswer } from './selfcheck-plan.ts';
+
+/** What one step found. */
+export type StepResult = { ok: true; detail: string } | { ok: false; why: string; todo: string };
+
+export interface CheckTarget {
+  kc: PooledKubeConfig;
+  /** Where the tampered Genome is created (dry run). */
+  namespace: string;
+  operatorNamespace: string;
+  leaseName: string;
+}
+
+export interface Step {
+  name: string;
+  run(target: CheckTarget): Promise<StepResult>;
+}
+
+const ok = (detail: string): StepResult => ({ ok: true, detail });
+const failed = (why: string, todo: string): StepResult => ({ ok: false, why, todo });
+
+async function crdsServed({ kc }: CheckTarget): Promise<StepResult> {
+  let names: string[];
+  try {
+    const list = await kc
+      .makeApiClient(CustomObjectsApi)
+      .getAPIResources({ group: GENOME_GROUP, version: GENOME_VERSION });
+    names = list.resources.map((r) => r.name);
+  } catch (err) {
+    const todo =
+      statusCode(err) === 404
+        ? 'install the chart (it installs the CRDs) or kubectl apply -f crds/'
+        : 'check the kubeconfig and that the API server is reachable';
+    return failed(`${GENOME_API_VERSION} is not served: ${apiErrorText(err)}`, todo);
+  }
+  const missing = [GENOME_PLURAL, TRUST_POLICY_PLURAL].filter((p) => !names.includes(p));
+  if (missing.length > 0)
+    return failed(
+      `${GENOME_API_VERSION} does not serve ${missing.join(', ')}`,
+      'install or upgrade the chart (it installs the CRDs) or kubectl apply -f crds/',
+    );
+  return ok(`${GENOME_API_VERSION} serves ${GENOME_PLURAL} and ${TRUST_POLICY_PLURAL}`);
+}
+
+/** A genome signed by a key made for this check alone, then changed: its signature fails. */
+function tamperedGenome(): Record<string, unknown> {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const unsigned: Genome = {
+    schema_version: 'genome.v0.1',
+    name: 'GENOME_CHECK',
+    version: '1.0.0',
+    parents: [],
+    created_at: '2026-01-01T00:00:00Z',
+    authority: {
+      signers: [
+        {
+          key_id: 'genome-check',
+          alg: 'ed25519',
+          public_key: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+        },
+      ],
+      threshold: 1,
+    },
+    invariants: [],
+    capabilities: [],
+    build_manifest: { files: [] },
+  };
+  const sig = sign(null, canonicalBytes(unsigned), privateKey).toString('base64');
+  const signed = withSignature(unsigned, {
+    alg: 'ed25519',
+    signer_key_id: 'genome-check',
+    sig_base64: sig,
+  });
+  return tamper(signed as unknown as Record<string, unknown>);
+}
+
+async function dryRunCreate(target: CheckTarget): Promise<CreateAnswer> {
+  try {
+    await target.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GENOME_GROUP,
+      version: GENOME_VERSION,
+      plural: GENOME_PLURAL,
+      namespace: target.namespace,
+      dryRun: 'All',
+      body: {
+        apiVersion: GENOME_API_VERSION,
+        kind: GENOME_KIND,
+        metadata: { generateName: 'genome-check-tampered-' },
+        spec: { genome: tamperedGenome() },
+      },
+    });
+    return { admitted: true };
+  } catch (err) {
+    const body = (err as { body?: unknown }).body;
+    let message = err instanceof Error ? err.message : String(err);
+    if (typeof body === 'string') {
+      try {
+        message = (JSON.parse(body) as { message?: string }).message ?? body;
+      } catch {
+        message = body;
+      }
+    }
+    return { admitted: false, code: statusCode(err), message };
+  }
+}
+
+async function webhookRefuses(target: CheckTarget): Promise<StepResult> {
+  const verdict = judgeTampered(await dryRunCreate(target), 'GENOME_INVALID_SIGNATURE');
+  const where = `namespace ${displayText(target.namespace)}`;
+  if (verdict.kind === 'refused')
+    return ok(`the webhook refused a tampered Genome in ${where} with ${verdict.code}`);
+  const why = 'why' in verdict ? displayText(verdict.why, 300) : verdict.kind;
+  return failed(
+    `a tampered Genome in ${where} was not refused by the webhook: ${why}`,
+    'check that the webhook is registered (kubectl get validatingwebhookconfigurations) and its pods are Ready; the namespace must exist and be one the webhook covers',
+  );
+}
+
+/** How long after renewTime plus the lease duration a Lease still counts (clock skew). */
+const SKEW_MS = 15_000;
+
+async function leaderHeld(target: CheckTarget): Promise<StepResult> {
+  const where = `Lease ${displayText(target.operatorNamespace)}/${displayText(target.leaseName)}`;
+  const todo = `check the operator's pods in ${displayText(target.operatorNamespace)} (kubectl logs), or pass --operator-namespace / --lease-name`;
+  let lease;
+  try {
+    lease = await target.kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: target.leaseName, namespace: target.operatorNamespace });
+  } catch (err) {
+    return failed(`cannot read ${where}: ${apiErrorText(err)}`, todo);
+  }
+  const holder = lease.spec?.holderIdentity ?? '';
+  const renewed = new Date(lease.spec?.renewTime ?? 0).getTime();
+  const lasts = (lease.spec?.leaseDurationSeconds ?? 15) * 1000;
+  if (holder === '') return failed(`no operator replica holds ${where}`, todo);
+  if (renewed + lasts + SKEW_MS < Date.now())
+    return failed(
+      `${where} was last renewed by ${displayText(holder)} at ${new Date(renewed).toISOString()}: no replica renews it`,
+      todo,
+    );
+  return ok(`${displayText(holder)} holds ${where}`);
+}
+
+export const STEPS: readonly Step[] = [
+  { name: 'CRDs', run: crdsServed },
+  { name: 'webhook', run: webhookRefuses },
+  { name: 'operator', run: leaderHeld },
+];
