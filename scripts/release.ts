@@ -16,7 +16,7 @@ import {
   PRODUCT_IMAGE,
   type ImageDefinition,
 } from '../images/image-definitions.ts';
-import { npmComponentsOf } from './release/bundled-packages.ts';
+import { bundleEntriesOf, npmComponentsOf } from './release/bundled-packages.ts';
 import { packageChart } from './release/chart.ts';
 import { sha256sums, SUMS_FILE } from './release/checksums.ts';
 import { cycloneDx } from './release/sbom.ts';
@@ -55,11 +55,6 @@ async function releaseImage(
   const archive = join(folder, `${image.dir}-${version}-${PLATFORM}.oci.tar`);
   copyFileSync(built, archive);
   return { repository, archive, digest: manifestDigestOf(archive) };
-}
-
-/** The bundle entries (name=path.ts) an image's prepare.sh passes to images/bundle.sh. */
-export function bundleEntriesOf(prepareSh: string): string[] {
-  return [...prepareSh.matchAll(/(?<![\w/.-])([\w-]+=[\w./-]+\.ts)(?![\w.-])/g)].map((m) => m[1]!);
 }
 
 /** The repository-relative inputs of the image's bundles: bundle.sh again, with esbuild's metafile. */

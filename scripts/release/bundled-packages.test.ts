@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { npmComponentsOf, packageDirsOf } from './bundled-packages.ts';
+import { bundleEntriesOf, npmComponentsOf, packageDirsOf } from './bundled-packages.ts';
 
 describe('packageDirsOf', () => {
   it('finds the package folder of each bundled file (scoped, nested), once, and leaves our own sources out', () => {
@@ -71,5 +71,28 @@ describe('npmComponentsOf', () => {
     expect(() => npmComponentsOf(['node_modules/bad/x.js'], () => ({ name: 'bad' }))).toThrow(
       /node_modules\/bad\/package\.json has no name or version/,
     );
+  });
+});
+
+describe('bundleEntriesOf', () => {
+  it('reads the name=entry.ts pairs a prepare.sh passes to bundle.sh, in an array or inline', () => {
+    const product = [
+      'bash images/node-runtime.sh "$out/runtime"',
+      'entries=(',
+      '  webhook=cmd/webhook.ts',
+      '  genome-boot-check=cmd/genome-boot-check.ts',
+      ')',
+      'bash images/bundle.sh "$out/app" "${entries[@]}"',
+    ].join('\n');
+    expect(bundleEntriesOf(product)).toEqual([
+      'webhook=cmd/webhook.ts',
+      'genome-boot-check=cmd/genome-boot-check.ts',
+    ]);
+    expect(
+      bundleEntriesOf(
+        'bash images/bundle.sh "$1/app" mathison=examples/mathison-reference/main.ts',
+      ),
+    ).toEqual(['mathison=examples/mathison-reference/main.ts']);
+    expect(bundleEntriesOf('out="$1/build/image"\nset -euo pipefail')).toEqual([]);
   });
 });

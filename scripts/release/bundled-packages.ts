@@ -69,3 +69,8 @@ export function npmComponentsOf(
     a.name === b.name ? (a.version < b.version ? -1 : 1) : a.name < b.name ? -1 : 1,
   );
 }
+
+/** The bundle entries (name=path.ts) an image's prepare.sh passes to images/bundle.sh. */
+export function bundleEntriesOf(prepareSh: string): string[] {
+  return [...prepareSh.matchAll(/(?<![\w/.-])([\w-]+=[\w./-]+\.ts)(?![\w.-])/g)].map((m) => m[1]!);
+}
