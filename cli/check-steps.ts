@@ -64,7 +64,7 @@ function tamperedGenome(): Record<string, unknown> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const unsigned: Genome = {
     schema_version: 'genome.v0.1',
-    name: 'GENOME_CHECK',
+    name: 'genome-check',
     version: '1.0.0',
     parents: [],
     created_at: '2026-01-01T00:00:00Z',

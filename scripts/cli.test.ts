@@ -80,8 +80,8 @@ describe('genome-verify on upstream interop genomes', () => {
       join(INTEROP, 'upstream-totk-root-legacy.trust.json'),
     ]);
     expect(out.code).toBe(1);
-    expect(out.stdout).toContain('REFUSED GENOME_INVALID_SIGNATURE');
-    expect(out.stdout).toContain('what to do:');
+    expect(out.stderr).toContain('REFUSED GENOME_INVALID_SIGNATURE');
+    expect(out.stderr).toContain('what to do:');
   });
 
   it('without --trust, checks the declared signers and says it is not a trust decision', () => {
@@ -128,7 +128,7 @@ describe('keygen, sign and verify together', () => {
       bob.trustPath,
     ]);
     expect(verified.code).toBe(1);
-    expect(verified.stdout).toContain('GENOME_THRESHOLD_NOT_MET');
+    expect(verified.stderr).toContain('GENOME_THRESHOLD_NOT_MET');
   });
 
   it('a second signer is added without dropping the first, and two distinct trusted signers pass', () => {
@@ -155,7 +155,7 @@ describe('keygen, sign and verify together', () => {
   it('threshold 2 fails when only one of the two signers is trusted', () => {
     const out = run('genome-verify.ts', [twice, '--trust', alice.trustPath]);
     expect(out.code).toBe(1);
-    expect(out.stdout).toContain('GENOME_THRESHOLD_NOT_MET');
+    expect(out.stderr).toContain('GENOME_THRESHOLD_NOT_MET');
   });
 
   it('refuses to sign with a key the genome does not declare', () => {
@@ -201,7 +201,7 @@ describe('genomes signed only in `signatures`, as upstream Mathison boots them',
     const path = signedInList('list-untrusted', [mallory]);
     const out = run('genome-verify.ts', [path, '--trust', alice.trustPath]);
     expect(out.code).toBe(1);
-    expect(out.stdout).toContain('REFUSED GENOME_UNTRUSTED_SIGNER');
+    expect(out.stderr).toContain('REFUSED GENOME_UNTRUSTED_SIGNER');
   });
 
   it('genome-sign adds a second signer to `signatures`, and threshold 2 is met', () => {
@@ -817,7 +817,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
     if (c.policy !== undefined)
       expect(out.stdout).toContain(`policy ${c.policy} (Enforce): NOT HELD ${c.code}`);
     expect(out.stdout).toMatch(c.signer);
-    expect(out.stdout).toContain(`REFUSED ${c.code}`);
+    expect(out.stderr).toContain(`REFUSED ${c.code}`);
     expect(out.stdout).not.toMatch(/^VERIFIED/m);
   });
 
@@ -855,7 +855,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
     ]);
     expect(after.code, after.all).toBe(1);
     expect(after.stdout).toMatch(/rotating-1 +outside its validity window/);
-    expect(after.stdout).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
+    expect(after.stderr).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
     const before = run('genome-verify.ts', [
       rotatingGenome,
       ...keys,
@@ -864,7 +864,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
       '--now',
       '2025-12-31T23:59:59Z',
     ]);
-    expect(before.stdout).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
+    expect(before.stderr).toContain('REFUSED TRUST_KEY_OUTSIDE_WINDOW');
     const inside = run('genome-verify.ts', [
       rotatingGenome,
       ...keys,
@@ -889,7 +889,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
       '2026-02-01T00:00:01Z',
     ]);
     expect(old.code, old.all).toBe(1);
-    expect(old.stdout).toContain('REFUSED GENOME_TOO_OLD');
+    expect(old.stderr).toContain('REFUSED GENOME_TOO_OLD');
     const fresh = run('genome-verify.ts', [
       devGenome,
       ...keys,
@@ -907,7 +907,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
     const out = verifyUnder(devGenome, fixture('missing-secret.yaml'), 'env=dev');
     expect(out.code, out.all).toBe(1);
     expect(out.stdout).toContain('policy needs-missing (Enforce): NOT HELD POLICY_NOT_READY');
-    expect(out.stdout).toContain('REFUSED POLICY_NOT_READY');
+    expect(out.stderr).toContain('REFUSED POLICY_NOT_READY');
     expect(out.stdout).toContain('"no-such-secret"');
   });
 
@@ -923,7 +923,7 @@ describe('genome-verify --policy: the verdict the cluster would give, offline', 
     const out = verifyUnder(devGenome, fixture('audit.yaml'), 'env=dev');
     expect(out.code, out.all).toBe(1);
     expect(out.stdout).toContain('policy audit-all (Audit): HELD');
-    expect(out.stdout).toContain('REFUSED POLICY_NO_MATCH');
+    expect(out.stderr).toContain('REFUSED POLICY_NO_MATCH');
   });
 
   it('every matching Enforce policy must hold, over several --policy files', () => {
