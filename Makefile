@@ -38,9 +38,13 @@ helm: ## Build (or find cached) the helm client (Helm 4, from the Go module helm
 node: ## Build (or find cached) kubelet, kube-proxy, kube-scheduler, containerd, runc, CNI plugins, crictl
 	bash scripts/build-node.sh
 
+.PHONY: cert-manager
+cert-manager: ## Build (or find cached) cert-manager's controllers and CA injector (cluster/cert-manager, for the node tests)
+	bash scripts/build-cert-manager.sh
+
 .PHONY: node-if-supported
 node-if-supported:
-	@if [ -z "$(NODE_UNSUPPORTED)" ]; then bash scripts/build-node.sh; else echo "no local node ($(NODE_UNSUPPORTED))"; fi
+	@if [ -z "$(NODE_UNSUPPORTED)" ]; then bash scripts/build-node.sh && bash scripts/build-cert-manager.sh; else echo "no local node ($(NODE_UNSUPPORTED))"; fi
 
 .PHONY: test
 test: deps control-plane helm node-if-supported ## Run every test: unit, integration (real API server) and node (real pods; NODE=0 leaves them out)
@@ -48,7 +52,7 @@ test: deps control-plane helm node-if-supported ## Run every test: unit, integra
 	else echo "leaving the node tests out: $(NODE_UNSUPPORTED)"; npx vitest run --project unit --project integration; fi
 
 .PHONY: test-node
-test-node: deps control-plane helm node ## Run the node tests only (real pods on a local node)
+test-node: deps control-plane helm node cert-manager ## Run the node tests only (real pods on a local node)
 	npx vitest run --project node
 
 .PHONY: test-unit
