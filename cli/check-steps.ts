@@ -6,7 +6,13 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { GENOME_API_VERSION, GENOME_GROUP, GENOME_KIND, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
+import {
+  GENOME_API_VERSION,
+  GENOME_GROUP,
+  GENOME_KIND,
+  GENOME_PLURAL,
+  GENOME_VERSION,
+} from '../core/api.ts';
 import { canonicalBytes } from '../core/canonical.ts';
 import { displayText } from '../core/display.ts';
 import type { Genome } from '../core/genome.ts';

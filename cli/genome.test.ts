@@ -39,7 +39,11 @@ describe('help', () => {
   });
 
   it.each(COMMANDS)('genome %s --help, genome help %s: usage on stdout, exit 0', (name) => {
-    for (const args of [[name, '--help'], ['help', name], [name, '-h']]) {
+    for (const args of [
+      [name, '--help'],
+      ['help', name],
+      [name, '-h'],
+    ]) {
       const out = genome(args);
       expect(out.code).toBe(0);
       expect(out.stdout).toContain(`usage: genome ${name}`);
@@ -157,7 +161,8 @@ describe('verify', () => {
     const text = genome(['verify', path, '--trust', LEGACY_TRUST]);
     expect(text.code).toBe(1);
     expect(text.stdout).not.toMatch(/^VERIFIED/m);
-    for (const c of ['\u001b', '\u202e', '\u009b']) expect(text.stdout + text.stderr).not.toContain(c);
+    for (const c of ['\u001b', '\u202e', '\u009b'])
+      expect(text.stdout + text.stderr).not.toContain(c);
     const json = genome(['verify', path, '--trust', LEGACY_TRUST, '-o', 'json']);
     expect(json.stdout).toMatch(/^[\x20-\x7e\n]*$/);
     expect(JSON.parse(json.stdout).invariants[0].testable_claim).toBe(
@@ -188,7 +193,9 @@ describe('keygen, sign, manifest', () => {
     expect(genome(['verify', signed, '--trust', trust]).code).toBe(0);
     const manifest = genome(['manifest', signed, '--name', 'totk', '-n', 'prod', '-o', 'json']);
     expect(manifest.code).toBe(0);
-    expect(JSON.parse(manifest.stdout)).toMatchObject({ metadata: { name: 'totk', namespace: 'prod' } });
+    expect(JSON.parse(manifest.stdout)).toMatchObject({
+      metadata: { name: 'totk', namespace: 'prod' },
+    });
   });
 
   it('sign without a key is an error on stderr, exit 2, and prints no key material', () => {

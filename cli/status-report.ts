@@ -46,7 +46,8 @@ function pending(genome: GenomeResource): string | undefined {
 }
 
 function conditionLines(c: GenomeCondition): string[] {
-  const generation = c.observedGeneration === undefined ? '' : `, generation ${c.observedGeneration}`;
+  const generation =
+    c.observedGeneration === undefined ? '' : `, generation ${c.observedGeneration}`;
   const lines = [
     `  ${displayText(c.type).padEnd(14)} ${displayText(c.status).padEnd(7)} ${displayText(c.reason)}  (since ${displayText(c.lastTransitionTime)}${generation})`,
   ];
@@ -83,39 +84,52 @@ function eventLines(events: readonly StatusEvent[]): string[] {
   ];
 }
 
-/** The text report (stdout). */
-export function statusText(facts: StatusFacts): string {
-  const { genome } = facts;
-  const name = `${displayText(genome.metadata?.namespace ?? '')}/${displayText(genome.metadata?.name ?? '')}`;
+/** The Genome's identity and status with every optional field filled in. */
+function facts(genome: GenomeResource) {
   const status = genome.status ?? {};
+  return {
+    namespace: genome.metadata?.namespace ?? '',
+    name: genome.metadata?.name ?? '',
+    generation: genome.metadata?.generation,
+    observedGeneration: status.observedGeneration,
+    genomeId: status.genomeId,
+    verifiedSigners: status.verifiedSigners ?? [],
+    conditions: status.conditions ?? [],
+    policies: status.policies ?? [],
+  };
+}
+
+/** The text report (stdout). */
+export function statusText({ genome, events }: StatusFacts): string {
+  const f = facts(genome);
   const why = pending(genome);
+  const signers = f.verifiedSigners.map((s) => displayText(s)).join(', ');
   return [
-    `Genome ${name}: ${isVerified(genome) ? 'VERIFIED' : 'NOT VERIFIED'}`,
-    `  generation:       ${genome.metadata?.generation ?? '(unknown)'} (status of ${status.observedGeneration ?? 'none'})`,
-    `  genome id:        ${displayText(status.genomeId ?? '(none)')}`,
-    `  verified signers: ${(status.verifiedSigners ?? []).map((s) => displayText(s)).join(', ') || '(none)'}`,
+    `Genome ${displayText(f.namespace)}/${displayText(f.name)}: ${isVerified(genome) ? 'VERIFIED' : 'NOT VERIFIED'}`,
+    `  generation:       ${f.generation ?? '(unknown)'} (status of ${f.observedGeneration ?? 'none'})`,
+    `  genome id:        ${displayText(f.genomeId ?? '(none)')}`,
+    `  verified signers: ${signers || '(none)'}`,
     ...(why === undefined ? [] : [`  NOTE: ${why}`]),
     'Conditions:',
-    ...(status.conditions ?? []).flatMap(conditionLines),
+    ...f.conditions.flatMap(conditionLines),
     ...policyLines(genome),
-    ...eventLines(facts.events),
+    ...eventLines(events),
     '',
   ].join('\n');
 }
 
 /** The -o json document (docs/cli.md). */
-export function statusJson(facts: StatusFacts): string {
-  const { genome } = facts;
-  const status = genome.status ?? {};
+export function statusJson({ genome, events }: StatusFacts): string {
+  const f = facts(genome);
   return asciiJson({
-    namespace: genome.metadata?.namespace ?? null,
-    name: genome.metadata?.name ?? null,
-    generation: genome.metadata?.generation ?? null,
-    observedGeneration: status.observedGeneration ?? null,
+    namespace: f.namespace,
+    name: f.name,
+    generation: f.generation ?? null,
+    observedGeneration: f.observedGeneration ?? null,
     verified: isVerified(genome),
-    genomeId: status.genomeId ?? null,
-    verifiedSigners: status.verifiedSigners ?? [],
-    conditions: (status.conditions ?? []).map((c) => ({
+    genomeId: f.genomeId ?? null,
+    verifiedSigners: f.verifiedSigners,
+    conditions: f.conditions.map((c) => ({
       ...c,
       ...(isCode(c.reason) && {
         code: c.reason,
@@ -123,7 +137,7 @@ export function statusJson(facts: StatusFacts): string {
         action: REFUSAL_CODES[c.reason].action,
       }),
     })),
-    policies: status.policies ?? [],
-    events: facts.events,
+    policies: f.policies,
+    events,
   });
 }

@@ -60,7 +60,9 @@ function genomeCli(args: string[]) {
 }
 
 async function applyGenome(name: string, g: Genome) {
-  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(genomeManifest(g, name, namespace)) });
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify(genomeManifest(g, name, namespace)),
+  });
 }
 
 /** Waits until the operator has written a Verified condition of this status for the generation. */
@@ -191,8 +193,7 @@ describe('genome status', () => {
 });
 
 describe('genome check', () => {
-  const check = () =>
-    genomeCli(['check', '-n', namespace, '--operator-namespace', ownNamespace]);
+  const check = () => genomeCli(['check', '-n', namespace, '--operator-namespace', ownNamespace]);
 
   it('without a webhook: fails at the webhook step and says what to do', () => {
     const out = check();

@@ -77,14 +77,14 @@ export const checkCommand: Command = {
     'Probes an install as `cmctl check api` does: (1) the CRDs are served, (2) a dry-run create',
     'of a tampered Genome in the namespace is refused BY THE WEBHOOK with GENOME_INVALID_SIGNATURE',
     '(so the webhook is registered and answering; nothing is stored), (3) an operator replica',
-    "holds the leader Lease. Exit 0 when every step passes, 1 otherwise (each failing step says",
+    'holds the leader Lease. Exit 0 when every step passes, 1 otherwise (each failing step says',
     'what to do), 2 on a usage error.',
   ],
   flags: [
-    '  -n, --namespace <ns>          where the tampered Genome is tried (else the context\'s, else default)',
+    "  -n, --namespace <ns>          where the tampered Genome is tried (else the context's, else default)",
     '      --wait <duration>         try again until this long has passed (2m, 90s, 1m30s; default 0)',
-    '      --operator-namespace <ns> the operator\'s namespace, where its Lease is (default genome-system)',
-    '      --lease-name <name>       the leader Lease (default genome-operator, the chart\'s)',
+    "      --operator-namespace <ns> the operator's namespace, where its Lease is (default genome-system)",
+    "      --lease-name <name>       the leader Lease (default genome-operator, the chart's)",
     ...KUBE_FLAGS,
   ],
   options: {

@@ -13,13 +13,18 @@ import { MAX_GENOME_FILE_BYTES } from '../../core/verify.ts';
 import type { Command, Invocation } from '../command.ts';
 import { CliRefusal, readTextFile, usage } from '../io.ts';
 
-function run({ values, positionals, usageLine }: Invocation): number {
+/** The file, --name, --namespace and -o of the command line (a usage error when missing). */
+function options({ values, positionals, usageLine }: Invocation) {
   const [file, ...extra] = positionals;
-  const name = values.name;
-  const namespace = values.namespace;
+  const { name, namespace } = values;
   const output = values.output ?? 'yaml';
   if (file === undefined || extra.length > 0 || typeof name !== 'string') usage(usageLine);
   if (output !== 'yaml' && output !== 'json') usage(`${usageLine}  (-o takes yaml or json)`);
+  return { file, name, namespace: typeof namespace === 'string' ? namespace : undefined, output };
+}
+
+function run(invocation: Invocation): number {
+  const { file, name, namespace, output } = options(invocation);
   const problem = objectNameProblem(name);
   if (problem !== undefined) throw new Error(`--name ${displayText(name)}: ${problem}`);
   const parsed = parseGenome(readTextFile(file, 'genome', MAX_GENOME_FILE_BYTES));
@@ -28,11 +33,7 @@ function run({ values, positionals, usageLine }: Invocation): number {
     const message = `${displayText(file)} has neither \`signature\` nor \`signatures\`; the cluster would refuse it`;
     throw new CliRefusal(refuse('GENOME_UNSIGNED', message, 'signature'));
   }
-  const manifest = genomeManifest(
-    parsed.genome,
-    name,
-    typeof namespace === 'string' ? namespace : undefined,
-  );
+  const manifest = genomeManifest(parsed.genome, name, namespace);
   process.stdout.write(
     output === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : toKubectlYaml(manifest),
   );

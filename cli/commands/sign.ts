@@ -84,7 +84,9 @@ function run({ positionals, usageLine }: Invocation): number {
   }
   const target = output ?? input;
   writeFileSync(target, `${JSON.stringify(signed, null, 2)}\n`);
-  console.log(`signed ${displayText(signed.name)} ${displayText(signed.version)} as ${displayText(keyId)}`);
+  console.log(
+    `signed ${displayText(signed.name)} ${displayText(signed.version)} as ${displayText(keyId)}`,
+  );
   console.log(`  genome id: ${genomeId(signed)}`);
   console.log(`  output:    ${displayText(target)}`);
   return 0;
@@ -99,7 +101,7 @@ export const signCommand: Command = {
     'GENOME_SIGNING_PRIVATE_KEY (base64 PKCS#8 as keygen prints it, or PEM). Without out.json the',
     'input is overwritten. Without key-id the signer is the authority.signers entry whose public',
     'key matches. A second signer is added to `signatures`; nothing is dropped. The signed genome',
-    "is checked against its declared signers before it is written; the key is never printed.",
+    'is checked against its declared signers before it is written; the key is never printed.',
   ],
   flags: [],
   options: {},

@@ -61,13 +61,16 @@ async function read(invocation: Invocation, name: string): Promise<StatusFacts> 
     });
     const uid = genome.metadata?.uid;
     const events = list.items
-      .filter((e) => uid === undefined || e.involvedObject.uid === undefined || e.involvedObject.uid === uid)
+      .filter(
+        (e) =>
+          uid === undefined || e.involvedObject.uid === undefined || e.involvedObject.uid === uid,
+      )
       .sort((a, b) => seen(a).localeCompare(seen(b)))
       .slice(-MAX_EVENTS)
       .map(toEvent);
     return { genome, events };
   } catch (err) {
-    throw new Error(`cannot read ${where}: ${apiErrorText(err)}`);
+    throw new Error(`cannot read ${where}: ${apiErrorText(err)}`, { cause: err });
   } finally {
     await kc.closeConnections();
   }

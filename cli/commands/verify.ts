@@ -49,10 +49,7 @@ function verifyFlat(genome: Genome, args: VerifyArgs): VerifyResult {
 }
 
 /** The cluster's verdict: the genome's own checks, then `judge` under the policies. */
-function verifyUnderPolicies(
-  parsed: GenomeResult & { ok: true },
-  args: VerifyArgs,
-): VerifyResult {
+function verifyUnderPolicies(parsed: GenomeResult & { ok: true }, args: VerifyArgs): VerifyResult {
   const { genome } = parsed;
   const policies = loadPolicies(args.policyPaths);
   const keys = loadKeys(args);
@@ -113,11 +110,11 @@ export const verifyCommand: Command = {
     'Exits 0 only when the genome verifies. `-` reads the genome from standard input. The report',
     'goes to stdout; a refusal (its code, what it means and what to do) goes to stderr.',
     'Without --trust, --trust-secret or --policy the genome is checked against the signers it',
-    'declares for itself (upstream Mathison\'s check): that is NOT a trust decision, and the',
+    "declares for itself (upstream Mathison's check): that is NOT a trust decision, and the",
     'signers are shown as "declared", never "trusted".',
   ],
   flags: [
-    '      --trust <file>            a trust file (keygen\'s output, or a list of entries); repeatable',
+    "      --trust <file>            a trust file (keygen's output, or a list of entries); repeatable",
     '      --trust-secret <file>     a trust Secret manifest (YAML or JSON), read as the cluster reads it; repeatable',
     '      --policy <file>           GenomeTrustPolicy manifests: judge as the cluster would; repeatable',
     '      --namespace-labels k=v,.. the labels of the namespace to judge for (with --policy)',
