@@ -49,6 +49,8 @@ cp "$module_dir"/deploy/crds/cert-manager.io_*.yaml "$DEST/crds/"
 chmod u+w "$DEST"/crds/*.yaml
 
 touch "$STAMP"
+# Earlier builds (other sources or versions) are of no further use.
+find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d ! -path "$DEST" -exec rm -rf {} +
 log "done in $(( $(date +%s) - start ))s: $DEST"
 [[ "${1:-}" == "--print-dir" ]] && echo "$DEST"
 exit 0

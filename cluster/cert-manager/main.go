@@ -22,6 +22,7 @@ import (
 	controllerpkg "github.com/cert-manager/cert-manager/pkg/controller"
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
+	"github.com/cert-manager/cert-manager/pkg/util"
 	corev1 "k8s.io/api/core/v1"
 	apiext "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -134,6 +135,8 @@ func runCAInjector(ctx context.Context, kubeconfig, namespace string) error {
 	if err != nil {
 		return err
 	}
+	// As cert-manager's cainjector: the user agent names the field manager of its apply patches.
+	restConfig = util.RestConfigWithUserAgent(restConfig, "cainjector")
 	ctrl.SetLogger(logf.Log)
 	scheme := runtime.NewScheme()
 	utilruntime.Must(kscheme.AddToScheme(scheme))
