@@ -6,13 +6,7 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import {
-  GENOME_API_VERSION,
-  GENOME_GROUP,
-  GENOME_KIND,
-  GENOME_PLURAL,
-  GENOME_VERSION,
-} from '../core/api.ts';
+import { GENOME_API_VERSION, GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { canonicalBytes } from '../core/canonical.ts';
 import { displayText } from '../core/display.ts';
 import type { Genome } from '../core/genome.ts';
@@ -21,6 +15,7 @@ import { TRUST_POLICY_PLURAL } from '../core/trust-policy-schema.ts';
 import { statusCode } from '../kube/errors.ts';
 import type { PooledKubeConfig } from '../kube/kubeconfig.ts';
 import { apiErrorText } from './cluster.ts';
+import { dryRunCreateGenome } from './dry-run.ts';
 import { judgeTampered, tamper, type CreateAnswer } from './selfcheck-plan.ts';
 
 /** What one step found. */
@@ -97,34 +92,9 @@ function tamperedGenome(): Record<string, unknown> {
   return tamper(signed as unknown as Record<string, unknown>);
 }
 
-async function dryRunCreate(target: CheckTarget): Promise<CreateAnswer> {
-  try {
-    await target.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GENOME_GROUP,
-      version: GENOME_VERSION,
-      plural: GENOME_PLURAL,
-      namespace: target.namespace,
-      dryRun: 'All',
-      body: {
-        apiVersion: GENOME_API_VERSION,
-        kind: GENOME_KIND,
-        metadata: { generateName: 'genome-check-tampered-' },
-        spec: { genome: tamperedGenome() },
-      },
-    });
-    return { admitted: true };
-  } catch (err) {
-    const body = (err as { body?: unknown }).body;
-    let message = err instanceof Error ? err.message : String(err);
-    if (typeof body === 'string') {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message ?? body;
-      } catch {
-        message = body;
-      }
-    }
-    return { admitted: false, code: statusCode(err), message };
-  }
+function dryRunCreate(target: CheckTarget): Promise<CreateAnswer> {
+  const objects = target.kc.makeApiClient(CustomObjectsApi);
+  return dryRunCreateGenome(objects, target.namespace, tamperedGenome(), 'genome-check-tampered-');
 }
 
 async function webhookRefuses(target: CheckTarget): Promise<StepResult> {

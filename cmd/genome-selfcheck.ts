@@ -22,16 +22,9 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { GENOME_GROUP, GENOME_KIND, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
-import { statusCode } from '../kube/errors.ts';
-import {
-  judgeGood,
-  judgeTampered,
-  tamper,
-  type CreateAnswer,
-  type Verdict,
-} from '../cli/selfcheck-plan.ts';
+import { judgeGood, judgeTampered, tamper, type Verdict } from '../cli/selfcheck-plan.ts';
 import { PooledKubeConfig } from '../kube/kubeconfig.ts';
+import { dryRunCreateGenome } from '../cli/dry-run.ts';
 
 const env = process.env;
 const namespace = env.GENOME_SELFCHECK_NAMESPACE ?? 'default';
@@ -51,35 +44,8 @@ kc.loadFromDefault();
 const objects = kc.makeApiClient(CustomObjectsApi);
 const admission = kc.makeApiClient(AdmissionregistrationV1Api);
 
-async function dryRunCreate(genome: Record<string, unknown>, what: string): Promise<CreateAnswer> {
-  try {
-    await objects.createNamespacedCustomObject({
-      group: GENOME_GROUP,
-      version: GENOME_VERSION,
-      plural: GENOME_PLURAL,
-      namespace,
-      dryRun: 'All',
-      body: {
-        apiVersion: `${GENOME_GROUP}/${GENOME_VERSION}`,
-        kind: GENOME_KIND,
-        metadata: { generateName: `selfcheck-${what}-` },
-        spec: { genome },
-      },
-    });
-    return { admitted: true };
-  } catch (err) {
-    const body = (err as { body?: unknown }).body;
-    let message = err instanceof Error ? err.message : String(err);
-    if (typeof body === 'string') {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message ?? body;
-      } catch {
-        message = body;
-      }
-    }
-    return { admitted: false, code: statusCode(err), message };
-  }
-}
+const dryRunCreate = (genome: Record<string, unknown>, what: string) =>
+  dryRunCreateGenome(objects, namespace, genome, `selfcheck-${what}-`);
 
 /** Asks until the verdict is not `wait` (or the deadline passes); returns the last verdict. */
 async function until(deadline: number, ask: () => Promise<Verdict>): Promise<Verdict> {
