@@ -20,13 +20,13 @@ export const REFUSAL_CODES = {
   },
   GENOME_UNSIGNED: {
     meaning: 'the genome carries no signature: neither `signature` nor an entry in `signatures`',
-    action: 'sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
+    action: 'sign it: GENOME_SIGNING_PRIVATE_KEY=... genome sign genome.json (docs/cli.md)',
   },
   GENOME_INVALID_SIGNATURE: {
     meaning:
       'a signature does not verify over the canonical bytes: the content was changed after signing, or the signature is malformed',
     action:
-      'sign the genome again with genome-sign; if you did not change it, treat it as tampered',
+      'sign the genome again with genome sign; if you did not change it, treat it as tampered',
   },
   GENOME_UNTRUSTED_SIGNER: {
     meaning: 'no signer of the genome matches a trusted key (key id and public key bytes)',
@@ -35,7 +35,7 @@ export const REFUSAL_CODES = {
   },
   GENOME_THRESHOLD_NOT_MET: {
     meaning: 'fewer distinct trusted signers than the threshold have signed',
-    action: 'collect signatures from more trusted signers (genome-sign adds to signatures)',
+    action: 'collect signatures from more trusted signers (genome sign adds to signatures)',
   },
   GENOME_TOO_LARGE: {
     meaning: 'the genome is larger than the size limit',
@@ -61,7 +61,7 @@ export const REFUSAL_CODES = {
     meaning:
       "the genome's signed created_at is older than the maxAge of a trust policy that governs it",
     action:
-      'sign a fresh genome (a new created_at, then genome-sign), or raise the policy maxAge if the age is acceptable',
+      'sign a fresh genome (a new created_at, then genome sign), or raise the policy maxAge if the age is acceptable',
   },
   TRUST_KEY_OUTSIDE_WINDOW: {
     meaning:
@@ -85,13 +85,13 @@ export const REFUSAL_CODES = {
     meaning:
       'a GenomeTrustPolicy cannot be read: a field is missing, of the wrong type, not a field of the spec, or out of bounds (or a policy file given with --policy cannot be read as YAML within its limits)',
     action:
-      'fix the field named in the message (kubectl explain gtp.spec; docs/trust-policies.md), then apply the policy or run genome-verify again',
+      'fix the field named in the message (kubectl explain gtp.spec; docs/trust-policies.md), then apply the policy or run genome verify again',
   },
   POLICY_REQUIRED_SIGNER_MISSING: {
     meaning:
       'a key id that a governing trust policy requires (spec.requiredKeyIds) is not among the signers that count',
     action:
-      'have the holder of that key sign the genome too (genome-sign adds to signatures), with a key valid now',
+      'have the holder of that key sign the genome too (genome sign adds to signatures), with a key valid now',
   },
   WEBHOOK_MISCONFIGURED: {
     meaning: 'the webhook received a request it is not configured for',
@@ -118,17 +118,17 @@ export const REFUSAL_CODES = {
   TRUST_KEY_INVALID: {
     meaning: 'a trusted key entry is not a usable Ed25519 public key',
     action:
-      'replace the entry with the base64 SPKI DER or PEM PUBLIC KEY that genome-keygen prints',
+      'replace the entry with the base64 SPKI DER or PEM PUBLIC KEY that genome keygen prints',
   },
   TRUST_FILE_MISSING: {
     meaning: 'a trust file given with --trust does not exist or cannot be opened',
-    action: 'check the path after --trust (genome-keygen prints a trust file on stdout)',
+    action: 'check the path after --trust (genome keygen prints a trust file on stdout)',
   },
   TRUST_FILE_UNREADABLE: {
     meaning:
       'a trust file cannot be read as strict JSON text (a directory, an empty or non-UTF-8 file, or a JSON syntax error)',
     action:
-      'give the file genome-keygen wrote to stdout: `genome-keygen.ts my-key > my-key.trust.json`',
+      'give the file genome keygen wrote to stdout: `genome keygen my-key > my-key.trust.json`',
   },
   TRUST_FILE_INVALID: {
     meaning:
@@ -147,7 +147,7 @@ export const REFUSAL_CODES = {
     meaning:
       'private key material was found where a public key belongs (a genome authority, a trust file or a trust Secret); it is not used and not printed',
     action:
-      'remove it and treat the key as compromised: make a new pair with genome-keygen, re-sign, and remove the old public key from every trust store',
+      'remove it and treat the key as compromised: make a new pair with genome keygen, re-sign, and remove the old public key from every trust store',
   },
   GENOME_ID_MISMATCH: {
     meaning:

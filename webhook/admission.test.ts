@@ -43,7 +43,7 @@ describe('denied', () => {
       'spec.genome',
     );
     expect(response.status?.message).toBe(
-      'GENOME_UNSIGNED: spec.genome.signature: the genome is not signed. What to do: sign it: GENOME_SIGNING_PRIVATE_KEY=... npx tsx scripts/genome-sign.ts genome.json',
+      'GENOME_UNSIGNED: spec.genome.signature: the genome is not signed. What to do: sign it: GENOME_SIGNING_PRIVATE_KEY=... genome sign genome.json (docs/cli.md)',
     );
   });
 });
