@@ -1,5 +1,5 @@
-# The product image: the webhook, the operator and the verify CLI (the init container's boot
-# check) as esbuild bundles on the official Node 24 binary. No shell, no package manager, no
+# The product image: the webhook, the operator, the genome CLI and the init container's boot
+# check, as esbuild bundles on the official Node 24 binary. No shell, no package manager, no
 # node_modules; runs as 65532 and writes nothing, so readOnlyRootFilesystem holds.
 # Built offline from this file by images/ (docs/adr/0003): images/genome-operator/prepare.sh
 # writes build/image (what a RUN would have made) and the builder reads only this subset.

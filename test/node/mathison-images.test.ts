@@ -133,9 +133,9 @@ describe('the product image', () => {
       const bundles = [
         'app/genome-boot-check.mjs',
         'app/genome-selfcheck.mjs',
-        'app/genome-verify.mjs',
+        'app/genome.mjs',
         'app/webhook.mjs',
-      ];
+      ].sort();
       if (existsSync(join(import.meta.dirname, '..', '..', 'cmd', 'operator.ts')))
         bundles.push('app/operator.mjs');
       expect(files).toEqual(
