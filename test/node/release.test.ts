@@ -1,0 +1,138 @@
+// The release (make release) installed the way a platform engineer installs it: the image
+// archives imported into the node's containerd (as `ctr images import` does on any containerd
+// node), the packaged chart (.tgz, not the chart folder) installed with only the values a user
+// passes (pull policy Never for imported images; the TEST key of values-dev.yaml so that the
+// self-check and `helm test` have a good Genome), every pod naming the product image by the
+// digest the release pinned; `helm test` passes; then uninstalled and the images removed.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PRODUCT_VERSION } from '../../core/version.ts';
+import { manifestDigestOf, writeRelease } from '../../scripts/release.ts';
+import { kubectl, uniqueNamespace } from '../support/cluster.ts';
+import { DEV_VALUES, helm } from '../support/helm.ts';
+import { applyHarnessDefaultPolicy, yieldDefaultPolicyToChart } from './default-policy.ts';
+
+const release = `rel-${randomBytes(2).toString('hex')}`;
+const fullname = `${release}-genome-operator`;
+const out = mkdtempSync(join(tmpdir(), 'genome-release-test-'));
+let folder: string;
+let ns: string;
+let apps: string;
+const imported: string[] = [];
+
+function ctr(args: string[]): string {
+  const node = inject('node');
+  const run = spawnSync(
+    join(node.binDir, 'ctr'),
+    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
+  return run.stdout;
+}
+
+/** The archive of the folder whose name starts with `prefix`. */
+function archive(prefix: string): string {
+  const name = readdirSync(folder).find((f) => f.startsWith(prefix) && f.endsWith('.oci.tar'));
+  if (name === undefined) throw new Error(`no ${prefix} archive in ${folder}`);
+  return join(folder, name);
+}
+
+beforeAll(async () => {
+  ns = await uniqueNamespace('genome-release');
+  apps = await uniqueNamespace('release-apps');
+  await applyHarnessDefaultPolicy();
+  await yieldDefaultPolicyToChart();
+}, 300_000);
+
+afterAll(async () => {
+  await helm(['uninstall', release, '--namespace', ns, '--wait', '--timeout', '2m']);
+  await applyHarnessDefaultPolicy();
+  await kubectl(['delete', 'namespace', ns, apps, '--wait=false'], { allowFailure: true });
+  if (imported.length > 0) ctr(['images', 'rm', ...imported]);
+  rmSync(out, { recursive: true, force: true });
+});
+
+describe('the release installs on the local node', () => {
+  it(
+    'writes the folder: chart, image archives, SBOMs, SHA256SUMS that sha256sum -c accepts',
+    { timeout: 600_000 },
+    async () => {
+      folder = await writeRelease(out);
+      expect(folder).toBe(join(out, PRODUCT_VERSION));
+      expect(readdirSync(folder).sort()).toEqual([
+        'SHA256SUMS',
+        `genome-operator-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
+        `genome-operator-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
+        `genome-operator-${PRODUCT_VERSION}.tgz`,
+        `mathison-reference-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
+        `mathison-reference-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
+      ]);
+      const check = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], {
+        cwd: folder,
+        encoding: 'utf8',
+      });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+    },
+  );
+
+  it('imports the image archives into containerd, by tag and by digest', () => {
+    for (const prefix of ['genome-operator-', 'mathison-reference-']) {
+      const path = archive(prefix);
+      const repository = `genome.local/${prefix.slice(0, -1)}`;
+      const tag = `${repository}:${PRODUCT_VERSION}`;
+      const byDigest = `${repository}@${manifestDigestOf(path)}`;
+      // The archive names the tag; the pods ask for repository@<manifest digest>, a second
+      // name (ctr import --digests would name the index's digest, which no pod asks for).
+      ctr(['images', 'import', '--platform', 'linux/amd64', path]);
+      imported.push(tag);
+      ctr(['images', 'tag', '--force', tag, byDigest]);
+      imported.push(byDigest);
+    }
+    const names = ctr(['images', 'ls', '-q']).split('\n');
+    for (const name of imported) expect(names).toContain(name);
+  });
+
+  it(
+    'helm install of the packaged .tgz: every pod runs the product image by the pinned digest',
+    { timeout: 420_000 },
+    async () => {
+      const chart = join(folder, `genome-operator-${PRODUCT_VERSION}.tgz`);
+      const install = await helm([
+        ...['install', release, chart, '--namespace', ns],
+        ...['--set', 'image.pullPolicy=Never', '--set', 'webhook.bootCheckPullPolicy=Never'],
+        ...['--set', `selfCheck.namespace=${apps}`, '--values', DEV_VALUES],
+        ...['--wait', '--timeout', '5m'],
+      ]);
+      if (install.code !== 0) {
+        const pods = await kubectl(['get', 'pods', '-n', ns, '-o', 'wide'], { allowFailure: true });
+        const events = await kubectl(['get', 'events', '-n', ns], { allowFailure: true });
+        throw new Error(`helm install failed: ${install.stderr}\n${pods.stdout}\n${events.stdout}`);
+      }
+      const digest = manifestDigestOf(archive('genome-operator-'));
+      const images = await kubectl([
+        ...['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${release}`, '-o'],
+        'jsonpath={range .items[*]}{.spec.containers[0].image} {.status.containerStatuses[0].ready}{"\\n"}{end}',
+      ]);
+      const lines = images.stdout.trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(4);
+      for (const line of lines) expect(line).toBe(`genome.local/genome-operator@${digest} true`);
+      const deployments = await kubectl([
+        ...['get', 'deployment', fullname, `${fullname}-webhook`, '-n', ns],
+        ...['-o', 'jsonpath={.items[*].status.readyReplicas}'],
+      ]);
+      expect(deployments.stdout).toBe('2 2');
+    },
+  );
+
+  it('passes helm test', { timeout: 180_000 }, async () => {
+    const test = await helm(['test', release, '--namespace', ns, '--logs', '--timeout', '2m']);
+    expect(test.code, test.stderr + test.stdout).toBe(0);
+    expect(test.stdout).toMatch(/Phase:\s+Succeeded/);
+    expect(test.stdout).toContain('the webhook refused a tampered Genome');
+  });
+});
