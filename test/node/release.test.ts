@@ -6,13 +6,15 @@
 // digest the release pinned; `helm test` passes; then uninstalled and the images removed.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PRODUCT_VERSION } from '../../core/version.ts';
 import { manifestDigestOf, writeRelease } from '../../scripts/release.ts';
-import { kubectl, uniqueNamespace } from '../support/cluster.ts';
+import { kubectlBinary } from '../../cluster/binaries.ts';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
+import { kubeconfigPath, kubectl, uniqueNamespace } from '../support/cluster.ts';
 import { DEV_VALUES, helm } from '../support/helm.ts';
 import { applyHarnessDefaultPolicy, yieldDefaultPolicyToChart } from './default-policy.ts';
 
@@ -64,14 +66,18 @@ describe('the release installs on the local node', () => {
     async () => {
       folder = await writeRelease(out);
       expect(folder).toBe(join(out, PRODUCT_VERSION));
-      expect(readdirSync(folder).sort()).toEqual([
-        'SHA256SUMS',
-        `genome-operator-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
-        `genome-operator-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
-        `genome-operator-${PRODUCT_VERSION}.tgz`,
-        `mathison-reference-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
-        `mathison-reference-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
-      ]);
+      expect(readdirSync(folder).sort()).toEqual(
+        [
+          'SHA256SUMS',
+          'genome',
+          'genome-operator-crds.yaml',
+          `genome-operator-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
+          `genome-operator-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
+          `genome-operator-${PRODUCT_VERSION}.tgz`,
+          `mathison-reference-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
+          `mathison-reference-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
+        ].sort(),
+      );
       const check = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], {
         cwd: folder,
         encoding: 'utf8',
@@ -134,5 +140,38 @@ describe('the release installs on the local node', () => {
     expect(test.code, test.stderr + test.stdout).toBe(0);
     expect(test.stdout).toMatch(/Phase:\s+Succeeded/);
     expect(test.stdout).toContain('the webhook refused a tampered Genome');
+  });
+
+  it('ships the genome CLI as one executable: it checks the install, also as kubectl genome', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'genome-release-bin-'));
+    try {
+      symlinkSync(join(folder, 'genome'), join(bin, 'kubectl-genome'));
+      // The Node 24 of node_modules (a user's own Node 24 on PATH), and the plugin on PATH.
+      const path = `${dirname(process.execPath)}:${bin}:${process.env.PATH}`;
+      const env = { ...environmentWithoutProxies(), PATH: path, KUBECONFIG: kubeconfigPath() };
+      const args = ['check', '--namespace', apps, '--operator-namespace', ns];
+      args.push('--lease-name', fullname);
+      const direct = spawnSync(join(folder, 'genome'), args, { encoding: 'utf8', env });
+      expect(direct.status, direct.stdout + direct.stderr).toBe(0);
+      const plugin = spawnSync(kubectlBinary(), ['genome', '--help'], { encoding: 'utf8', env });
+      expect(plugin.status, plugin.stderr).toBe(0);
+      expect(plugin.stdout).toContain('check');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the CRDs as one file, the same as the chart installed', async () => {
+    const text = readFileSync(join(folder, 'genome-operator-crds.yaml'), 'utf8');
+    const names = [...text.matchAll(/^ {2}name: (\S+)$/gm)].map((m) => m[1]);
+    expect(names).toEqual(['genomes.mathison.io', 'genometrustpolicies.mathison.io']);
+    const dry = await kubectl([
+      'apply',
+      '--server-side',
+      '--dry-run=server',
+      '-f',
+      join(folder, 'genome-operator-crds.yaml'),
+    ]);
+    expect(dry.stdout).toContain('genomes.mathison.io');
   });
 });
