@@ -65,9 +65,10 @@ export async function installCertManagerCrds(dir: string): Promise<string[]> {
 export function startCertManager(dir: string, cainjectorGates: string[] = []): RunningCertManager {
   const logDir = mkdtempSync(join(tmpdir(), 'genome-cert-manager-'));
   const binary = join(dir, 'bin', 'cert-manager');
+  // Named as the binary: stopProcesses stops only a pid whose argv[0] still has that name.
   const processes = ['controller', 'cainjector'].map((role) =>
     spawnLogged(
-      `cert-manager-${role}`,
+      'cert-manager',
       binary,
       [
         ...[role, '--kubeconfig', kubeconfigPath(), '--v', '2'],
@@ -81,7 +82,7 @@ export function startCertManager(dir: string, cainjectorGates: string[] = []): R
   return {
     processes,
     logDir,
-    logs: () => processes.map((p) => `--- ${p.name}\n${tailLog(p.logPath, 60)}`).join('\n'),
+    logs: () => processes.map((p) => `--- ${p.logPath}\n${tailLog(p.logPath, 60)}`).join('\n'),
     stop: async () => {
       await stopProcesses(processes);
       rmSync(logDir, { recursive: true, force: true });
