@@ -85,7 +85,7 @@ bench: deps control-plane ## Benchmarks: verdicts/s, Genome and pod admissions/s
 	$(TSX) bench/caches.bench.ts
 
 .PHONY: release
-release: deps helm ## Write dist/release/<version>/: the packaged chart (image pinned by digest), the images as OCI archives (linux/amd64), an SBOM per image, SHA256SUMS
+release: deps helm ## Write dist/release/<version>/: the packaged chart (image pinned by digest), the images as OCI archives (linux/amd64), an SBOM per image, the CRDs, the genome CLI, SHA256SUMS
 	$(TSX) scripts/release.ts
 
 .PHONY: cluster-up
