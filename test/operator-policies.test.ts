@@ -421,12 +421,13 @@ describe('trust policies, judged by the operator', () => {
             ],
             { cwd: ROOT, encoding: 'utf8', env: environmentWithoutProxies() },
           );
-          const offline = /^(VERIFIED)\b|^REFUSED (\w+)/m.exec(cli.stdout);
+          // The report on stdout, a refusal on stderr (docs/cli.md).
+          const offline = /^(VERIFIED)\b|^REFUSED (\w+)/m.exec(cli.stdout + cli.stderr);
           const cluster = verifiedOf(g);
           const said = cluster?.status === 'True' ? 'VERIFIED' : cluster?.reason;
           expect(
             offline?.[1] ?? offline?.[2],
-            `${namespace}/${g.metadata.name}\n${cli.stdout}`,
+            `${namespace}/${g.metadata.name}\n${cli.stdout}${cli.stderr}`,
           ).toBe(said);
           compared += 1;
         }
