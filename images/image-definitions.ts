@@ -37,9 +37,12 @@ export const TEST_SERVER_IMAGE: ImageDefinition = {
 };
 
 /** What the application bundles are made from (for the cache key of the images that hold them). */
-const APP_SOURCES = ['core', 'kube', 'tls', 'webhook', 'operator', 'scripts', 'package-lock.json'];
+const APP_SOURCES = [
+  ...['cmd', 'cli', 'core', 'kube', 'tls', 'webhook', 'operator', 'scripts'],
+  ...['package.json', 'package-lock.json'],
+];
 
-/** The product image (the repository's Dockerfile): webhook, operator, verify CLI, boot check. */
+/** The product image (the repository's Dockerfile): the programs of cmd/, one bundle each. */
 export const PRODUCT_IMAGE: ImageDefinition = {
   dir: 'genome-operator',
   name: 'genome.local/genome-operator:v1',
