@@ -97,11 +97,17 @@ function dryRunCreate(target: CheckTarget): Promise<CreateAnswer> {
   return dryRunCreateGenome(objects, target.namespace, tamperedGenome(), 'genome-check-tampered-');
 }
 
+/** What a TRUST_KEYS_MISSING answer means for the install (the chart trusts no key by default). */
+const NO_KEY_YET =
+  ' (no key is trusted yet: every Genome is refused until a trust Secret holds one; docs/install.md, "Trusted keys")';
+
 async function webhookRefuses(target: CheckTarget): Promise<StepResult> {
-  const verdict = judgeTampered(await dryRunCreate(target), 'GENOME_INVALID_SIGNATURE');
+  const verdict = judgeTampered(await dryRunCreate(target));
   const where = `namespace ${displayText(target.namespace)}`;
   if (verdict.kind === 'refused')
-    return ok(`the webhook refused a tampered Genome in ${where} with ${verdict.code}`);
+    return ok(
+      `the webhook refused a tampered Genome in ${where} with ${verdict.code}${verdict.code === 'TRUST_KEYS_MISSING' ? NO_KEY_YET : ''}`,
+    );
   const why = 'why' in verdict ? displayText(verdict.why, 300) : verdict.kind;
   return failed(
     `a tampered Genome in ${where} was not refused by the webhook: ${why}`,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { judgeGood, judgeTampered, refusalCode, tamper } from './selfcheck-plan.ts';
+import {
+  judgeGood,
+  judgeTampered,
+  refusalCode,
+  TAMPERED_REFUSALS,
+  tamper,
+} from './selfcheck-plan.ts';
 
 const denial = (code: string) =>
   `admission webhook "genomes.mathison.io" denied the request: ${code}: spec.genome.signature: the signature does not match. What to do: sign again`;
@@ -34,7 +40,7 @@ describe('the self-check verdicts', () => {
     );
     expect(ok).toEqual({ kind: 'refused', code: 'GENOME_INVALID_SIGNATURE' });
     const wrong = judgeTampered(
-      { admitted: false, code: 403, message: denial('TRUST_KEYS_MISSING') },
+      { admitted: false, code: 403, message: denial('GENOME_INVALID_SCHEMA') },
       'GENOME_INVALID_SIGNATURE',
     );
     expect(wrong.kind).toBe('fatal');
@@ -47,6 +53,27 @@ describe('the self-check verdicts', () => {
       'GENOME_INVALID_SIGNATURE',
     );
     expect(rbac).toMatchObject({ kind: 'fatal', why: expect.stringContaining('HTTP 403') });
+  });
+
+  it('takes TRUST_KEYS_MISSING as a refusal too: before any key is trusted the webhook refuses every Genome so, and that is the answer of a replica failing closed', () => {
+    expect(TAMPERED_REFUSALS).toEqual(['GENOME_INVALID_SIGNATURE', 'TRUST_KEYS_MISSING']);
+    const answer = (code: string) => ({
+      admitted: false as const,
+      code: 403,
+      message: denial(code),
+    });
+    expect(judgeTampered(answer('TRUST_KEYS_MISSING'))).toEqual({
+      kind: 'refused',
+      code: 'TRUST_KEYS_MISSING',
+    });
+    expect(judgeTampered(answer('GENOME_INVALID_SIGNATURE'))).toEqual({
+      kind: 'refused',
+      code: 'GENOME_INVALID_SIGNATURE',
+    });
+    expect(judgeTampered(answer('POLICY_NO_MATCH'))).toMatchObject({
+      kind: 'fatal',
+      why: 'the tampered Genome was refused with POLICY_NO_MATCH, not GENOME_INVALID_SIGNATURE or TRUST_KEYS_MISSING',
+    });
   });
 
   it('requires the good Genome to be admitted, and says why when it is refused', () => {

@@ -31,20 +31,34 @@ export function refusalCode(message: string): string | undefined {
 }
 
 /**
- * The tampered Genome must be refused with `expected`. Admitted means the webhook did not
+ * The refusals that prove a replica answers and fails closed on a tampered Genome: its signature
+ * checked and refused, or, before any key is trusted (the chart's default), every Genome refused
+ * for want of a key.
+ */
+export const TAMPERED_REFUSALS = ['GENOME_INVALID_SIGNATURE', 'TRUST_KEYS_MISSING'] as const;
+
+/**
+ * The tampered Genome must be refused with one of `expected`. Admitted means the webhook did not
  * answer (a failurePolicy Ignore configuration let it through): wait. A refusal with another
  * code is fatal (the webhook answers, but not as it should).
  */
-export function judgeTampered(answer: CreateAnswer, expected: string): Verdict {
+export function judgeTampered(
+  answer: CreateAnswer,
+  expected: string | readonly string[] = TAMPERED_REFUSALS,
+): Verdict {
+  const codes: readonly string[] = typeof expected === 'string' ? [expected] : expected;
   if (answer.admitted)
     return {
       kind: 'wait',
       why: 'the tampered Genome was admitted: no webhook replica answered yet',
     };
   return judgeError(answer, (code) =>
-    code === expected
+    codes.includes(code)
       ? { kind: 'refused', code }
-      : { kind: 'fatal', why: `the tampered Genome was refused with ${code}, not ${expected}` },
+      : {
+          kind: 'fatal',
+          why: `the tampered Genome was refused with ${code}, not ${codes.join(' or ')}`,
+        },
   );
 }
 
