@@ -430,12 +430,13 @@ describe('the policy controller', () => {
     expect(
       await w.metric('genome_trust_policy_genomes', { policy: 'default', result: 'held' }),
     ).toBe(1);
-    // Every key gone: the policy can no longer decide, and its Genome is refused.
+    // Every key gone: its Genome is refused TRUST_KEYS_MISSING before any policy is judged;
+    // the policy, which names no Secret, says so and stays Ready (NoTrustedKeys).
     w.setKeys([]);
     await expect
       .poll(() => last()?.status, { timeout: 5_000 })
       .toMatchObject({
-        conditions: [{ type: 'Ready', status: 'False', reason: 'POLICY_NOT_READY' }],
+        conditions: [{ type: 'Ready', status: 'True', reason: 'NoTrustedKeys' }],
         matched: 0,
       });
     const writes = w.log.policyStatuses.length;

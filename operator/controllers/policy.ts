@@ -14,6 +14,7 @@ import { CONDITION_READY } from '../../core/api.ts';
 import { setCondition } from '../../core/conditions.ts';
 import { displayMessage } from '../../core/display.ts';
 import type { Logger } from '../../core/log.ts';
+import type { TrustedKey } from '../../core/trust.ts';
 import {
   POLICY_MODES,
   policyReadiness,
@@ -125,22 +126,15 @@ function countMetric(
 
 /** The status the policy should have now. */
 export function desiredStatus(
-  deps: Pick<PolicyControllerDeps, 'trust' | 'verdicts' | 'now'>,
+  deps: {
+    trust: Pick<TrustView, 'keys'>;
+    verdicts: Pick<Verdicts, 'list'>;
+    now?: () => Date;
+  },
   policy: TrustPolicy,
 ): TrustPolicyStatus {
-  const readiness = policyReadiness(policy, deps.trust.keys());
   const generation = policy.generation ?? 0;
-  const condition = readiness.ready
-    ? {
-        status: 'True' as const,
-        reason: 'Ready',
-        message: 'the trust Secrets it names hold usable keys',
-      }
-    : {
-        status: 'False' as const,
-        reason: 'POLICY_NOT_READY',
-        message: displayMessage(readiness.message),
-      };
+  const condition = readyCondition(policy, deps.trust.keys());
   const now = (deps.now ?? (() => new Date()))();
   const conditions = setCondition(
     policy.status?.conditions ?? [],
@@ -159,6 +153,36 @@ export function desiredStatus(
     matched: results.length,
     verified,
     refused: results.length - verified,
+  };
+}
+
+/**
+ * The policy's Ready condition. While no key is trusted at all, a policy that names no trust
+ * Secret is Ready, with the reason NoTrustedKeys: every Genome is refused TRUST_KEYS_MISSING
+ * before any policy is judged, so the policy is not what stands in the way (and the chart's
+ * default policy on a fresh install, which Helm's --wait waits on, is not stuck NotReady until
+ * the user trusts a key). A policy naming a Secret that holds no key is not Ready.
+ */
+function readyCondition(policy: TrustPolicy, keys: readonly TrustedKey[]) {
+  const readiness = policyReadiness(policy, keys);
+  if (readiness.ready)
+    return {
+      status: 'True' as const,
+      reason: 'Ready',
+      message: 'the trust Secrets it names hold usable keys',
+    };
+  const namesSecrets = (policy.spec.keys?.secretRefs ?? []).length > 0;
+  if (keys.length === 0 && !namesSecrets && policy.problem === undefined)
+    return {
+      status: 'True' as const,
+      reason: 'NoTrustedKeys',
+      message:
+        'no key is trusted in the cluster yet: every Genome is refused TRUST_KEYS_MISSING until a trust Secret holds one; then this policy judges them',
+    };
+  return {
+    status: 'False' as const,
+    reason: 'POLICY_NOT_READY',
+    message: displayMessage(readiness.message),
   };
 }
 
