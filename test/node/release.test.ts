@@ -1,12 +1,19 @@
 // The release (make release) installed the way a platform engineer installs it: the image
 // archives imported into the node's containerd (as `ctr images import` does on any containerd
 // node), the packaged chart (.tgz, not the chart folder) installed with only the values a user
-// passes (pull policy Never for imported images; the TEST key of values-dev.yaml so that the
-// self-check and `helm test` have a good Genome), every pod naming the product image by the
+// passes (pull policy Never for imported images; nothing else: production, and no key trusted
+// until the test trusts one of its own, as the README does), every pod naming the product image by the
 // digest the release pinned; `helm test` passes; then uninstalled and the images removed.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -15,7 +22,7 @@ import { manifestDigestOf, writeRelease } from '../../scripts/release.ts';
 import { kubectlBinary } from '../../cluster/binaries.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { kubeconfigPath, kubectl, uniqueNamespace } from '../support/cluster.ts';
-import { DEV_VALUES, helm } from '../support/helm.ts';
+import { helm } from '../support/helm.ts';
 import { applyHarnessDefaultPolicy, yieldDefaultPolicyToChart } from './default-policy.ts';
 
 const release = `rel-${randomBytes(2).toString('hex')}`;
@@ -71,6 +78,7 @@ describe('the release installs on the local node', () => {
           'SHA256SUMS',
           'genome',
           'genome-operator-crds.yaml',
+          'example-genome-unsigned.json',
           `genome-operator-${PRODUCT_VERSION}-linux-amd64.cdx.json`,
           `genome-operator-${PRODUCT_VERSION}-linux-amd64.oci.tar`,
           `genome-operator-${PRODUCT_VERSION}.tgz`,
@@ -111,7 +119,8 @@ describe('the release installs on the local node', () => {
       const install = await helm([
         ...['install', release, chart, '--namespace', ns],
         ...['--set', 'image.pullPolicy=Never', '--set', 'webhook.bootCheckPullPolicy=Never'],
-        ...['--set', `selfCheck.namespace=${apps}`, '--values', DEV_VALUES],
+        // The chart's defaults otherwise: production, and no key trusted (the safe default).
+        ...['--set', `selfCheck.namespace=${apps}`],
         ...['--wait', '--timeout', '5m'],
       ]);
       if (install.code !== 0) {
@@ -135,12 +144,23 @@ describe('the release installs on the local node', () => {
     },
   );
 
-  it('passes helm test', { timeout: 180_000 }, async () => {
-    const test = await helm(['test', release, '--namespace', ns, '--logs', '--timeout', '2m']);
-    expect(test.code, test.stderr + test.stdout).toBe(0);
-    expect(test.stdout).toMatch(/Phase:\s+Succeeded/);
-    expect(test.stdout).toContain('the webhook refused a tampered Genome');
-  });
+  it(
+    'passes helm test with no key trusted yet (every Genome refused TRUST_KEYS_MISSING)',
+    { timeout: 180_000 },
+    async () => {
+      const test = await helm(['test', release, '--namespace', ns, '--logs', '--timeout', '2m']);
+      expect(test.code, test.stderr + test.stdout).toBe(0);
+      expect(test.stdout).toMatch(/Phase:\s+Succeeded/);
+      expect(test.stdout).toContain('the webhook refused a tampered Genome');
+      expect(test.stdout).toContain('TRUST_KEYS_MISSING');
+      // The chart's default policy is Ready (NoTrustedKeys): what helm install --wait waited for.
+      const reason = await kubectl([
+        ...['get', 'gtp', 'default', '-o'],
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}',
+      ]);
+      expect(reason.stdout).toBe('True NoTrustedKeys');
+    },
+  );
 
   it('ships the genome CLI as one executable: it checks the install, also as kubectl genome', () => {
     const bin = mkdtempSync(join(tmpdir(), 'genome-release-bin-'));
@@ -160,6 +180,71 @@ describe('the release installs on the local node', () => {
       rmSync(bin, { recursive: true, force: true });
     }
   });
+
+  it(
+    "the README's steps: a key of one's own trusted, the example genome signed with it, Verified",
+    { timeout: 120_000 },
+    async () => {
+      const work = mkdtempSync(join(tmpdir(), 'genome-release-user-'));
+      const env = {
+        ...environmentWithoutProxies(),
+        PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+        KUBECONFIG: kubeconfigPath(),
+      };
+      const genome = (args: string[], extra: Record<string, string> = {}) =>
+        spawnSync(join(folder, 'genome'), args, {
+          cwd: work,
+          encoding: 'utf8',
+          env: { ...env, ...extra },
+        });
+      try {
+        const keygen = genome(['keygen', 'my-key-001']);
+        expect(keygen.status, keygen.stderr).toBe(0);
+        const trust = JSON.parse(keygen.stdout) as { key_id: string; public_key: string };
+        const secret = `${release}-my-keys`;
+        await kubectl([
+          'create',
+          'secret',
+          'generic',
+          secret,
+          '-n',
+          ns,
+          `--from-literal=my-key-001=${trust.public_key}`,
+        ]);
+        await kubectl([
+          'label',
+          'secret',
+          secret,
+          '-n',
+          ns,
+          'genome.mathison.io/trusted-keys=true',
+        ]);
+        // The example with the new key as its only signer (the README's jq line, in TypeScript).
+        const example = JSON.parse(
+          readFileSync(join(folder, 'example-genome-unsigned.json'), 'utf8'),
+        );
+        example.name = 'MY_GENOME';
+        example.authority = { signers: [trust], threshold: 1 };
+        writeFileSync(join(work, 'my-genome-unsigned.json'), JSON.stringify(example, null, 2));
+        const sign = genome(['sign', 'my-genome-unsigned.json', 'my-genome.json'], {
+          GENOME_SIGNING_PRIVATE_KEY: keygen.stderr.trim(),
+        });
+        expect(sign.status, sign.stderr).toBe(0);
+        const manifest = genome(['manifest', 'my-genome.json', '--name', 'my-genome', '-n', apps]);
+        expect(manifest.status, manifest.stderr).toBe(0);
+        await kubectl(['apply', '-f', '-'], { input: manifest.stdout });
+        await expect
+          .poll(() => genome(['status', 'my-genome', '-n', apps]).status, {
+            timeout: 60_000,
+            interval: 1_000,
+          })
+          .toBe(0);
+        expect(genome(['status', 'my-genome', '-n', apps]).stdout).toContain('VERIFIED');
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('ships the CRDs as one file, the same as the chart installed', async () => {
     const text = readFileSync(join(folder, 'genome-operator-crds.yaml'), 'utf8');
