@@ -166,11 +166,30 @@ describe('helm lint and helm template', () => {
     expect(notes.code, notes.stderr).toBe(0);
     expect(notes.stdout).toContain('genome.mathison.io/trusted-keys=true');
     expect(notes.stdout).not.toContain('TEST key is trusted');
+    // With the genome CLI, not a clone's scripts.
+    expect(notes.stdout).toContain('genome keygen my-key-001');
+    expect(notes.stdout).toContain('kubectl genome check');
+    expect(notes.stdout).not.toContain('npx tsx scripts/');
     const devNotes = await helm([
       ...['install', 'x', CHART, '-n', 'genome-system', '--dry-run=client'],
       ...['-f', DEV_VALUES],
     ]);
     expect(devNotes.stdout).toContain('TEST key is trusted');
+  });
+
+  it('NOTES.txt names the trust Secrets made by hand before the install (lookup), and then does not say none is trusted', async () => {
+    const ns = await uniqueNamespace('notes');
+    await kubectl(['create', 'secret', 'generic', 'my-keys', '-n', ns, '--from-literal=k=v']);
+    await kubectl(['label', 'secret', 'my-keys', '-n', ns, 'genome.mathison.io/trusted-keys=true']);
+    const notes = await helm([
+      ...['install', 'x', CHART, '-n', ns, '--dry-run=server'],
+      // The harness's `default` policy exists (not Helm's): the chart must not render its own.
+      ...['--set', 'selfCheck.namespace=default', '--set', 'trustPolicies.createDefault=false'],
+    ]);
+    expect(notes.code, notes.stderr).toBe(0);
+    expect(notes.stdout).toContain(`Trust Secrets found in ${ns}: my-keys.`);
+    expect(notes.stdout).not.toContain('None is trusted yet');
+    await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
 
   it('names the image by digest everywhere, the injected boot check included, when image.digest is set', async () => {
