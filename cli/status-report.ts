@@ -15,6 +15,8 @@ export interface StatusEvent {
   message: string;
   count: number;
   lastSeen: string;
+  /** Who reported it (reportingComponent, or the older source.component). */
+  reporter: string;
 }
 
 export interface StatusFacts {
@@ -79,7 +81,7 @@ function eventLines(events: readonly StatusEvent[]): string[] {
     'Events (newest last):',
     ...events.map(
       (e) =>
-        `  ${displayText(e.lastSeen)}  ${displayText(e.type).padEnd(7)} ${displayText(e.reason)} x${e.count}: ${displayMessage(e.message)}`,
+        `  ${displayText(e.lastSeen)}  ${displayText(e.type).padEnd(7)} ${displayText(e.reason)} x${e.count} (${displayText(e.reporter || 'unknown reporter')}): ${displayMessage(e.message)}`,
     ),
   ];
 }

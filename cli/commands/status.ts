@@ -4,7 +4,7 @@
  * Exits 0 when Verified=True for the current generation, 1 when refused or not verified yet,
  * 2 when the Genome cannot be read (no such Genome, no access, cluster unreachable).
  */
-import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import {
   GENOME_GROUP,
   GENOME_KIND,
@@ -16,31 +16,12 @@ import { displayText } from '../../core/display.ts';
 import { outputFormat, type Command, type Invocation } from '../command.ts';
 import { apiErrorText, KUBE_FLAGS, KUBE_OPTIONS, loadKubeConfig, namespaceOf } from '../cluster.ts';
 import { usage } from '../io.ts';
-import {
-  isVerified,
-  statusJson,
-  statusText,
-  type StatusEvent,
-  type StatusFacts,
-} from '../status-report.ts';
+import { recentEvents } from '../status-events.ts';
+import { isVerified, statusJson, statusText, type StatusFacts } from '../status-report.ts';
 
-/** The most recent Events shown. */
+/** The most recent Events shown, and the most listed (a namespace's own may be many). */
 const MAX_EVENTS = 10;
-
-const seen = (e: CoreV1Event): string =>
-  String(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '');
-
-function toEvent(e: CoreV1Event): StatusEvent {
-  const when = seen(e);
-  const date = new Date(when);
-  return {
-    type: e.type ?? '',
-    reason: e.reason ?? '',
-    message: e.message ?? '',
-    count: e.count ?? e.series?.count ?? 1,
-    lastSeen: Number.isNaN(date.getTime()) ? when : date.toISOString(),
-  };
-}
+const MAX_LISTED_EVENTS = 1000;
 
 async function read(invocation: Invocation, name: string): Promise<StatusFacts> {
   const kc = loadKubeConfig(invocation);
@@ -58,16 +39,10 @@ async function read(invocation: Invocation, name: string): Promise<StatusFacts> 
     const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({
       namespace,
       fieldSelector: `involvedObject.kind=${GENOME_KIND},involvedObject.name=${name}`,
+      // Bounded whatever a tenant writes: the operator aggregates its own Events per reason.
+      limit: MAX_LISTED_EVENTS,
     });
-    const uid = genome.metadata?.uid;
-    const events = list.items
-      .filter(
-        (e) =>
-          uid === undefined || e.involvedObject.uid === undefined || e.involvedObject.uid === uid,
-      )
-      .sort((a, b) => seen(a).localeCompare(seen(b)))
-      .slice(-MAX_EVENTS)
-      .map(toEvent);
+    const events = recentEvents(list.items, genome.metadata?.uid, MAX_EVENTS);
     return { genome, events };
   } catch (err) {
     throw new Error(`cannot read ${where}: ${apiErrorText(err)}`, { cause: err });
