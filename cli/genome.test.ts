@@ -168,6 +168,13 @@ describe('verify', () => {
     expect(JSON.parse(json.stdout).invariants[0].testable_claim).toBe(
       g.invariants[0].testable_claim,
     );
+    // manifest -o json too: the same text read back, no terminal escape on the way.
+    const manifest = genome(['manifest', path, '--name', 'h', '-o', 'json']);
+    expect(manifest.code).toBe(0);
+    expect(manifest.stdout).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(JSON.parse(manifest.stdout).spec.genome.invariants[0].testable_claim).toBe(
+      g.invariants[0].testable_claim,
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { genomeManifest, objectNameProblem } from '../../core/manifest.ts';
 import { MAX_GENOME_FILE_BYTES } from '../../core/verify.ts';
 import type { Command, Invocation } from '../command.ts';
 import { CliRefusal, readTextFile, usage } from '../io.ts';
+import { asciiJson } from '../json.ts';
 
 /** The file, --name, --namespace and -o of the command line (a usage error when missing). */
 function options({ values, positionals, usageLine }: Invocation) {
@@ -35,7 +36,8 @@ function run(invocation: Invocation): number {
   }
   const manifest = genomeManifest(parsed.genome, name, namespace);
   process.stdout.write(
-    output === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : toKubectlYaml(manifest),
+    // asciiJson: the genome's text reads back the same, and reaches no terminal as it is.
+    output === 'json' ? asciiJson(manifest) : toKubectlYaml(manifest),
   );
   return 0;
 }
