@@ -12,6 +12,8 @@ import {
   templateOffline,
   type Rendered,
 } from '../test/support/helm.ts';
+import { ENV_OF } from '../operator/settings.ts';
+import { WEBHOOK_ENV_OF } from '../webhook/settings.ts';
 
 const NS = 'genome-system';
 const OPERATOR = 'genome-operator';
@@ -218,6 +220,35 @@ describe('per component: extraArgs, extraEnv, volumes, podLabels, podAnnotations
       'webhook.volumes': [{ name: 'tls', emptyDir: {} }],
     });
     expect(volume).toContain('webhook.volumes: "tls" is set by the chart itself');
+  });
+
+  it('refuses an extra arg naming a flag whose value the chart sets (a flag wins over its env var), for every such flag', async () => {
+    for (const mode of ['selfManaged', 'certManager']) {
+      const objects = await render({ 'webhook.tls.mode': mode });
+      for (const [component, name, flags] of [
+        ['operator', OPERATOR, ENV_OF],
+        ['webhook', WEBHOOK, WEBHOOK_ENV_OF],
+      ] as const) {
+        const set = new Set(
+          podOf(objects, 'Deployment', name).spec.containers[0]!.env!.map((e) => e.name),
+        );
+        const reserved = Object.entries(flags).filter(([, env]) => set.has(env));
+        expect(reserved.length).toBeGreaterThan(5);
+        for (const [flag] of reserved) {
+          const why = await refusal({
+            'webhook.tls.mode': mode,
+            [`${component}.extraArgs`]: [`--${flag}=x`],
+          });
+          expect(why, `${component} --${flag}`).toContain(
+            `${component}.extraArgs: "--${flag}=x" sets --${flag}, which the chart sets`,
+          );
+        }
+      }
+    }
+    // Two args (--production false) are caught by the first.
+    expect(await refusal({ 'operator.extraArgs': ['--production', 'false'] })).toContain(
+      'sets --production',
+    );
   });
 });
 

@@ -238,3 +238,20 @@ volumes:
     configMap:
       name: {{ include "go.selfcheck" .root }}
 {{- end -}}
+
+{{/*
+A program's args: Node's flags, the bundle, then the user's extraArgs, which may not name a flag
+whose value the chart sets itself (as an environment variable: a flag wins over it, so
+--production=false in operator.extraArgs would undo production: true).
+(dict "node" <list> "bundle" "/app/x.mjs" "extra" <list> "reserved" <list of flag names> "value" "operator.extraArgs")
+*/}}
+{{- define "go.args" -}}
+{{- range (.extra | default list) -}}
+{{- $arg := toString . -}}
+{{- $flag := regexReplaceAll "^--?([^=]*)(=.*)?$" $arg "${1}" -}}
+{{- if and (hasPrefix "-" $arg) (has $flag $.reserved) -}}
+{{- fail (printf "%s: %q sets --%s, which the chart sets from its own values; set that value instead" $.value $arg $flag) -}}
+{{- end -}}
+{{- end -}}
+{{- concat .node (list .bundle) (.extra | default list) | toJson -}}
+{{- end -}}
