@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../core/log.ts';
+import { jsonLogger } from '../core/log.ts';
 import { declaring, genome, keyPair, named, signedBy, trusted } from '../test/builders/index.ts';
 import { DEFAULT_POLICY, SignatureCache } from '../core/verify.ts';
 import { DEFAULT_TRUST_POLICY } from '../core/trust-policy.ts';
@@ -10,6 +10,8 @@ import { createApp } from './app.ts';
 const alice = keyPair('alice');
 const signatures = new SignatureCache();
 const state = { synced: true, certificateValid: true };
+/** The app's log lines, at the level warn (GENOME_LOG_LEVEL=warn). */
+const logged: { level: string; msg: string; code?: string }[] = [];
 let server: Server;
 let base: string;
 
@@ -42,7 +44,7 @@ beforeAll(async () => {
     certificateValid: () => state.certificateValid,
     policy: DEFAULT_POLICY,
     signatures,
-    log: silentLogger,
+    log: jsonLogger((line) => logged.push(JSON.parse(line)), {}, undefined, 'warn'),
     bodies: { validateGenome: 64 * 1024, mutatePod: 64 * 1024 },
   });
   server = createServer(app).listen(0, '127.0.0.1');
@@ -110,6 +112,23 @@ describe('the webhook app', () => {
     state.certificateValid = false;
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     state.certificateValid = true;
+  });
+
+  it('logs a refusal at warn (kept at GENOME_LOG_LEVEL=warn), an admission at info', async () => {
+    logged.length = 0;
+    const admitted = await post(JSON.stringify(review(genome(signedBy(alice), named('logged')))));
+    expect(admitted.status).toBe(200);
+    expect(logged).toEqual([]);
+    const mallory = keyPair('mallory');
+    const refused = await post(
+      JSON.stringify(review(genome(declaring(mallory), signedBy(mallory), named('logged')))),
+    );
+    expect(((await refused.json()) as { response: { allowed: boolean } }).response.allowed).toBe(
+      false,
+    );
+    expect(logged).toMatchObject([
+      { level: 'warn', msg: 'genome refused', code: 'GENOME_UNTRUSTED_SIGNER' },
+    ]);
   });
 
   it('answers 404 for other paths', async () => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { errorMessage, type Logger } from '../core/log.ts';
+import { errorMessage, type LogFields, type Logger } from '../core/log.ts';
 import { SignatureCache, type VerifyPolicy } from '../core/verify.ts';
 import { parseAdmissionReview, reply, type AdmissionRequest } from './admission.ts';
 import type { InjectionSettings } from '../core/plan-injection.ts';
@@ -201,7 +201,7 @@ async function admit(handling: Handling, req: IncomingMessage, res: ServerRespon
     now: now(),
   });
   const { response, verdict } = decision;
-  deps.log.info(response.allowed ? 'genome admitted' : 'genome refused', {
+  logDecision(deps.log, response.allowed, 'genome', {
     namespace: request.namespace,
     name: request.name,
     operation: request.operation,
@@ -218,6 +218,12 @@ async function admit(handling: Handling, req: IncomingMessage, res: ServerRespon
   sendJson(res, 200, reply(response));
 }
 
+/** An admission's line: a refusal at warn (kept when the level is warn), an admission at info. */
+function logDecision(log: Logger, allowed: boolean, what: 'genome' | 'pod', fields: LogFields) {
+  if (allowed) log.info(`${what} admitted`, fields);
+  else log.warn(`${what} refused`, fields);
+}
+
 async function mutate(
   handling: Handling,
   pods: NonNullable<WebhookDeps['pods']>,
@@ -232,7 +238,7 @@ async function mutate(
     trustCurrent: deps.trust.synced(),
   });
   const { response } = decision;
-  deps.log.info(response.allowed ? 'pod admitted' : 'pod refused', {
+  logDecision(deps.log, response.allowed, 'pod', {
     namespace: request.namespace,
     name: request.name,
     dryRun: request.dryRun === true,
