@@ -5,7 +5,11 @@
  * ok, or what failed and what to do.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  CoordinationV1Api,
+  CustomObjectsApi,
+} from '@kubernetes/client-node';
 import { GENOME_API_VERSION, GENOME_GROUP, GENOME_PLURAL, GENOME_VERSION } from '../core/api.ts';
 import { canonicalBytes } from '../core/canonical.ts';
 import { displayText } from '../core/display.ts';
@@ -16,6 +20,7 @@ import { statusCode } from '../kube/errors.ts';
 import type { PooledKubeConfig } from '../kube/kubeconfig.ts';
 import { apiErrorText } from './cluster.ts';
 import { dryRunCreateGenome } from './dry-run.ts';
+import { operatorOf } from './operator-of.ts';
 import { judgeTampered, tamper, type CreateAnswer } from './selfcheck-plan.ts';
 
 /** What one step found. */
@@ -25,6 +30,7 @@ export interface CheckTarget {
   kc: PooledKubeConfig;
   /** Where the tampered Genome is created (dry run). */
   namespace: string;
+  /** The operator's namespace and Lease; '' for those found from the webhook configuration. */
   operatorNamespace: string;
   leaseName: string;
 }
@@ -118,7 +124,28 @@ async function webhookRefuses(target: CheckTarget): Promise<StepResult> {
 /** How long after renewTime plus the lease duration a Lease still counts (clock skew). */
 const SKEW_MS = 15_000;
 
-async function leaderHeld(target: CheckTarget): Promise<StepResult> {
+/**
+ * The target with the operator's namespace and Lease filled in: as given, else as the Genome
+ * webhook's configuration (cluster-scoped) says where the chart put them, else the defaults.
+ */
+async function withOperator(target: CheckTarget): Promise<CheckTarget> {
+  if (target.operatorNamespace !== '' && target.leaseName !== '') return target;
+  let found: ReturnType<typeof operatorOf>;
+  try {
+    const api = target.kc.makeApiClient(AdmissionregistrationV1Api);
+    found = operatorOf((await api.listValidatingWebhookConfiguration()).items);
+  } catch {
+    found = undefined; // not allowed to list them: the defaults, and the step says which
+  }
+  return {
+    ...target,
+    operatorNamespace: target.operatorNamespace || found?.namespace || 'genome-system',
+    leaseName: target.leaseName || found?.leaseName || 'genome-operator',
+  };
+}
+
+async function leaderHeld(given: CheckTarget): Promise<StepResult> {
+  const target = await withOperator(given);
   const where = `Lease ${displayText(target.operatorNamespace)}/${displayText(target.leaseName)}`;
   const todo = `check the operator's pods in ${displayText(target.operatorNamespace)} (kubectl logs), or pass --operator-namespace / --lease-name`;
   let lease;

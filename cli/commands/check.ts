@@ -41,8 +41,8 @@ function target(invocation: Invocation): { target: CheckTarget; waitMs: number }
     target: {
       kc,
       namespace: namespaceOf(kc, values.namespace),
-      operatorNamespace: str(values['operator-namespace'], 'genome-system'),
-      leaseName: str(values['lease-name'], 'genome-operator'),
+      operatorNamespace: str(values['operator-namespace'], ''),
+      leaseName: str(values['lease-name'], ''),
     },
   };
 }
@@ -83,8 +83,9 @@ export const checkCommand: Command = {
   flags: [
     "  -n, --namespace <ns>          where the tampered Genome is tried (else the context's, else default)",
     '      --wait <duration>         try again until this long has passed (2m, 90s, 1m30s; default 0)',
-    "      --operator-namespace <ns> the operator's namespace, where its Lease is (default genome-system)",
-    "      --lease-name <name>       the leader Lease (default genome-operator, the chart's)",
+    "      --operator-namespace <ns> the operator's namespace, where its Lease is (default: the namespace",
+    "                                of the Service the Genome webhook's configuration calls; else genome-system)",
+    "      --lease-name <name>       the leader Lease (default: the chart's name beside that Service; else genome-operator)",
     ...KUBE_FLAGS,
   ],
   options: {

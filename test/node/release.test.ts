@@ -169,8 +169,8 @@ describe('the release installs on the local node', () => {
       // The Node 24 of node_modules (a user's own Node 24 on PATH), and the plugin on PATH.
       const path = `${dirname(process.execPath)}:${bin}:${process.env.PATH}`;
       const env = { ...environmentWithoutProxies(), PATH: path, KUBECONFIG: kubeconfigPath() };
-      const args = ['check', '--namespace', apps, '--operator-namespace', ns];
-      args.push('--lease-name', fullname);
+      // No --operator-namespace or --lease-name: found from the webhook configuration's Service.
+      const args = ['check', '--namespace', apps];
       const direct = spawnSync(join(folder, 'genome'), args, { encoding: 'utf8', env });
       expect(direct.status, direct.stdout + direct.stderr).toBe(0);
       const plugin = spawnSync(kubectlBinary(), ['genome', '--help'], { encoding: 'utf8', env });
