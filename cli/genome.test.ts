@@ -3,6 +3,7 @@
  * command, usage errors, exit codes (0 verified, 1 refused, 2 usage or I/O), the report on
  * stdout and refusals on stderr, -o json, and genome text escaped.
  */
+import { PRODUCT_VERSION } from '../core/version.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,14 @@ describe('help', () => {
       expect(out.code).toBe(0);
       expect(out.stdout).toContain(`usage: genome ${name}`);
       expect(out.stderr).toBe('');
+    }
+  });
+
+  it('--version (and version) prints the version, exit 0', () => {
+    for (const args of [['--version'], ['version']]) {
+      const out = genome(args);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toBe(`genome ${PRODUCT_VERSION}\n`);
     }
   });
 

@@ -6,6 +6,7 @@
  * reached). Refusals and errors go to stderr, never with a stack trace; the report to stdout.
  */
 import { displayMessage } from '../core/display.ts';
+import { PRODUCT_VERSION } from '../core/version.ts';
 import { commandHelp, parseCommand, type Command } from './command.ts';
 import { checkCommand } from './commands/check.ts';
 import { keygen } from './commands/keygen.ts';
@@ -38,10 +39,12 @@ export function overview(program: string): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`),
     '  help      help for a command (or --help after it)',
+    '  version   the version (or --version)',
     '',
     'Exit codes: 0 verified / ok, 1 refused (a verdict of no), 2 usage or I/O error',
     '(a command line that does not parse, a file that cannot be read, a cluster that cannot be reached).',
-    `Run '${program} <command> --help' for a command's flags. Docs: docs/cli.md`,
+    `Run '${program} <command> --help' for a command's flags; '${program} --version' for the version.`,
+    'Docs: docs/cli.md in the genome-operator repository.',
     '',
   ].join('\n');
 }
@@ -87,6 +90,10 @@ async function dispatch(argv: readonly string[], program: string): Promise<numbe
     return EXIT_USAGE_OR_IO;
   }
   if (name === '--help' || name === '-h') return helpFor(undefined, program);
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`genome ${PRODUCT_VERSION}\n`);
+    return EXIT_OK;
+  }
   if (name === 'help') {
     if (args.length > 1) return unknownCommand(args.join(' '), program);
     return helpFor(args[0], program);
