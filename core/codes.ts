@@ -178,11 +178,41 @@ export const REFUSAL_CODES = {
     action:
       'create a new pod with the label you want (for a Deployment, change its pod template); the label of a running pod cannot change',
   },
+  GENOME_MANIFEST_ROOT_UNKNOWN: {
+    meaning:
+      "an application container runs Mathison in production mode (MATHISON_ENV=production or MATHISON_VERIFY_MANIFEST=true, or either set by valueFrom), so the boot check verifies the genome's build manifest against its image, but the pod does not say where in the image Mathison's root is",
+    action:
+      "set MATHISON_REPO_ROOT to a literal absolute path (the root Mathison checks in the image), or the container's workingDir, and create the pod again",
+  },
   WEBHOOK_NOT_READY: {
     meaning:
       'the webhook has not loaded the Genomes (or the published ConfigMaps) of the cluster yet, so it cannot tell whether a pod may start (fail closed)',
     action:
       'create the pod again in a few seconds; if it persists, check the webhook logs and its RBAC (list and watch genomes and configmaps)',
+  },
+  GENOME_MANIFEST_FILE_MISSING: {
+    meaning:
+      "a file the genome's build_manifest lists is not under the manifest root (in production, the built …/dist/….js of a listed …/src/….ts)",
+    action:
+      'build the image (or the directory given with --manifest-root) with that file, or remove the entry from build_manifest and sign the genome again',
+  },
+  GENOME_MANIFEST_MISMATCH: {
+    meaning:
+      "the SHA-256 of a file's raw bytes under the manifest root is not the one the genome's build_manifest pins for it",
+    action:
+      'run the image the genome was built for, or fill the manifest from this build (genome build-manifest, docs/cli.md) and sign the genome again',
+  },
+  GENOME_MANIFEST_PATH_INVALID: {
+    meaning:
+      'a build_manifest path cannot be checked safely: it is empty, absolute, has a .. segment, a NUL, control character or backslash, or the file leaves the root through a symlink, or is not a regular file (a directory, FIFO, device), too large or unreadable',
+    action:
+      'list each file by its plain path relative to the root (for example packages/x/src/index.ts), as a regular file inside the root, and sign the genome again',
+  },
+  GENOME_MANIFEST_PLACEHOLDER: {
+    meaning:
+      'a build_manifest entry still has a placeholder hash (one starting with `placeholder`), which production mode refuses (development mode skips it)',
+    action:
+      'fill in the hashes from the production build (genome build-manifest --production, docs/cli.md) and sign the genome again',
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
