@@ -18,6 +18,14 @@ import { refuse, type Refusal } from './codes.ts';
 import { displayText, displayValue } from './display.ts';
 import { checkInjection, type InjectionPod } from './injection-check.ts';
 import {
+  appImageMount,
+  appImageVolume,
+  manifestChecksEnv,
+  planManifestChecks,
+  TERMINATION_ENV,
+  type AppImageCheck,
+} from './plan-manifest.ts';
+import {
   configMapProblem,
   statusPublicationProblem,
   type ConfigMapView,
@@ -41,6 +49,12 @@ export const GENOME_CONTAINERS_ANNOTATION = 'genome.mathison.io/containers';
 export const BOOT_CHECK_ANNOTATION = 'genome.mathison.io/boot-check';
 /** Annotation the webhook writes: what it injected, as JSON. */
 export const INJECTION_STATUS_ANNOTATION = 'genome.mathison.io/injection';
+export {
+  APP_IMAGE_MOUNT_ROOT,
+  MANIFEST_CHECKS_ENV,
+  TERMINATION_PATH_ENV,
+  type ManifestCheck,
+} from './plan-manifest.ts';
 
 /** A JSON object, as pods arrive in an AdmissionReview. */
 type Obj = Record<string, unknown>;
@@ -158,7 +172,9 @@ export function planInjection(
   if ('code' in targets) return { ok: false, refusal: targets };
   const optOut = settings.allowOptOut === true ? undefined : optOutRefusal(before, targets);
   if (optOut !== undefined) return { ok: false, refusal: optOut };
-  const after = injected(before, { ...publication, targets, settings });
+  const manifest = planManifestChecks(asList(asObj(before.spec).containers));
+  if ('code' in manifest) return { ok: false, refusal: manifest };
+  const after = injected(before, { ...publication, targets, settings, manifest });
   // What the operator's gate will ask of the pod (core/injection-check.ts), asked now: a pod
   // whose gate could never open (a volume over /etc/mathison, say) is refused with the reason.
   const policy = { allowOptOut: settings.allowOptOut === true };
@@ -173,6 +189,8 @@ interface Injection {
   configMapName: string;
   targets: Set<string>;
   settings: InjectionSettings;
+  /** The application containers in production mode, whose images the boot check verifies. */
+  manifest: AppImageCheck[];
 }
 
 /** The names of the containers to mount into, or a refusal for a name the pod lacks. */
@@ -246,7 +264,10 @@ function injected(pod: Obj, plan: Injection): Obj {
     },
     spec: {
       ...spec,
-      volumes: upsert(asList(spec.volumes), genomeVolume(plan.configMapName)),
+      volumes: plan.manifest.reduce(
+        (volumes, check) => upsert(volumes, appImageVolume(check)),
+        upsert(asList(spec.volumes), genomeVolume(plan.configMapName)),
+      ),
       containers: asList(spec.containers).map((c) =>
         plan.targets.has(String(asObj(c).name)) ? withGenome(asObj(c)) : c,
       ),
@@ -316,16 +337,19 @@ const CREDENTIALS_PATH = '/var/run/secrets/';
 function bootCheckContainer(plan: Injection, existing: unknown): Obj {
   const own = ownBootCheck(plan);
   if (existing === undefined) return own;
-  return {
-    ...own,
-    volumeMounts: withMount(asList(asObj(existing).volumeMounts).filter(keptMount)),
-  };
+  const mounts = own.volumeMounts as Obj[];
+  const kept = asList(asObj(existing).volumeMounts).filter((m) => keptMount(m, mounts));
+  const missing = mounts.filter((m) => !kept.some((k) => isDeepStrictEqual(k, m)));
+  return { ...own, volumeMounts: [...kept, ...missing] };
 }
 
-/** The genome's own mount, or a read-only credentials mount: the mounts a boot check keeps. */
-function keptMount(m: unknown): boolean {
+/**
+ * One of the boot check's own mounts, or a read-only credentials mount: the mounts a boot
+ * check keeps.
+ */
+function keptMount(m: unknown, own: readonly Obj[]): boolean {
   const mount = asObj(m);
-  if (isDeepStrictEqual(mount, MOUNT)) return true;
+  if (own.some((o) => isDeepStrictEqual(mount, o))) return true;
   const path = mount.mountPath;
   return (
     mount.readOnly === true &&
@@ -344,8 +368,12 @@ function ownBootCheck(plan: Injection): Obj {
     // The API server's defaults, set here so that a reinvocation finds nothing to change.
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
-    env: [PATH_ENV, { name: EXPECTED_ID_ENV, value: plan.genomeId }],
-    volumeMounts: [MOUNT],
+    env: [
+      PATH_ENV,
+      { name: EXPECTED_ID_ENV, value: plan.genomeId },
+      ...(plan.manifest.length > 0 ? [TERMINATION_ENV, manifestChecksEnv(plan.manifest)] : []),
+    ],
+    volumeMounts: [MOUNT, ...plan.manifest.map(appImageMount)],
     resources: {
       requests: { cpu: '10m', memory: '32Mi' },
       limits: { memory: '128Mi' },
