@@ -16,6 +16,7 @@ describe('the reference container /health', () => {
       genome: unsigned,
       genomeId: id,
       signers: ['team-key'],
+      manifestVerified: false,
     });
     expect(statusCode).toBe(200);
     expect(body).toEqual({
@@ -34,6 +35,13 @@ describe('the reference container /health', () => {
           verified_signers: ['team-key'],
         },
       },
+    });
+  });
+
+  it('reports manifestVerified when the build manifest was checked at boot', () => {
+    const ready = { phase: 'ready', genome: unsigned, genomeId: id, signers: [] };
+    expect(healthOf({ ...ready, phase: 'ready', manifestVerified: true }).body).toMatchObject({
+      governance: { genome: { manifestVerified: true, manifestFiles: 1 } },
     });
   });
 

@@ -9,7 +9,14 @@ import type { Genome } from '../../core/genome.ts';
 /** Where the container is: booting, running on a verified genome, or refused. */
 export type BootState =
   | { phase: 'booting' }
-  | { phase: 'ready'; genome: Genome; genomeId: string; signers: string[] }
+  | {
+      phase: 'ready';
+      genome: Genome;
+      genomeId: string;
+      signers: string[];
+      /** The build manifest was checked at boot (production, or MATHISON_VERIFY_MANIFEST=true). */
+      manifestVerified: boolean;
+    }
   | { phase: 'refused'; refusal: Refusal };
 
 /** Upstream shows the first 16 hex characters of the genome id followed by `...`. */
@@ -33,7 +40,7 @@ export function healthOf(state: BootState): { statusCode: number; body: Record<s
       },
     };
   }
-  const { genome, genomeId, signers } = state;
+  const { genome, genomeId, signers, manifestVerified } = state;
   return {
     statusCode: 200,
     body: {
@@ -46,9 +53,8 @@ export function healthOf(state: BootState): { statusCode: number; body: Record<s
           genome_id: shortDisplayId(genomeId),
           initialized: true,
           verified: true,
-          // This container carries no source tree to hash, so the build manifest's files are
-          // counted, not checked; upstream checks them only where the files are present.
-          manifestVerified: false,
+          // As upstream: true when the mode checks the manifest (a ready container passed it).
+          manifestVerified,
           manifestFiles: genome.build_manifest.files.length,
           genome_id_full: genomeId,
           verified_signers: signers,

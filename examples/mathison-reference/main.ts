@@ -1,22 +1,29 @@
 /**
  * A reference Mathison container: at boot it loads MATHISON_GENOME_PATH with upstream's
  * loader rule (core/mathison-model.ts) and checks it against the trusted keys published beside
- * it (core/mounted-genome.ts, the init container's check). It serves /health on PORT (3000):
- * 503 while booting, 200 once the genome is verified. On any refusal it logs the code, answers
- * 503 for MATHISON_REFUSED_LINGER_MS (2000) and exits 1: it never runs without a verified genome.
+ * it (core/mounted-genome.ts, the init container's check); in production (MATHISON_ENV=production
+ * or MATHISON_VERIFY_MANIFEST=true) it then checks the genome's build manifest against the files
+ * under MATHISON_REPO_ROOT (boot-manifest.ts). It serves /health on PORT (3000): 503 while
+ * booting, 200 once the genome is verified. On any refusal it logs the code (and the manifest
+ * path) as one JSON line on stderr, answers 503 for MATHISON_REFUSED_LINGER_MS (2000) and exits
+ * 1: it never runs without a verified genome.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { refuse } from '../../core/codes.ts';
-import { displayMessage } from '../../core/display.ts';
+import { displayMessage, displayText } from '../../core/display.ts';
 import { mathisonLoads } from '../../core/mathison-model.ts';
 import { DEFAULT_GENOME_PATH, readMountedGenome } from '../../cli/read-mounted-genome.ts';
+import { checkManifestAtBoot } from './boot-manifest.ts';
 import { healthOf, type BootState } from './health.ts';
 
 const genomePath = process.env.MATHISON_GENOME_PATH || DEFAULT_GENOME_PATH;
 const port = Number(process.env.PORT || 3000);
 const linger = Number(process.env.MATHISON_REFUSED_LINGER_MS ?? 2000);
 let state: BootState = { phase: 'booting' };
+/** The build manifest path a refused boot names (logged beside the code). */
+let refusedPath: string | undefined;
 
 const server = createServer((req, res) => {
   const { statusCode, body } =
@@ -36,12 +43,28 @@ async function boot(): Promise<BootState> {
     const message = `upstream's loader rule refuses the genome: ${why}`;
     return { phase: 'refused', refusal: refuse('GENOME_VERIFY_ERROR', message) };
   }
+  const manifest = checkManifestAtBoot(verdict.genome, process.env, process.cwd());
+  if (!manifest.ok) {
+    refusedPath = manifest.path;
+    return { phase: 'refused', refusal: manifest.refusal };
+  }
   return {
     phase: 'ready',
     genome: verdict.genome,
     genomeId: verdict.genomeId,
     signers: verdict.signers,
+    manifestVerified: manifest.verified,
   };
+}
+
+/** The one JSON line a refused boot writes on stderr: the code, the reason and any path. */
+function refusalLine(code: string, message: string): string {
+  return JSON.stringify({
+    msg: 'refusing to start',
+    code,
+    reason: displayMessage(message),
+    ...(refusedPath !== undefined && { path: displayText(refusedPath) }),
+  });
 }
 
 server.listen(port, () => {
@@ -51,17 +74,17 @@ server.listen(port, () => {
       console.log(
         JSON.stringify({
           msg: 'mathison ready',
+          port: (server.address() as AddressInfo).port,
           genomeId: result.genomeId,
           signers: result.signers,
+          manifestVerified: result.manifestVerified,
+          manifestFiles: result.genome.build_manifest.files.length,
         }),
       );
       return;
     }
     if (result.phase !== 'refused') return;
-    const { code, message } = result.refusal;
-    console.error(
-      JSON.stringify({ msg: 'refusing to start', code, reason: displayMessage(message) }),
-    );
+    console.error(refusalLine(result.refusal.code, result.refusal.message));
     setTimeout(() => {
       server.close();
       process.exit(1);
