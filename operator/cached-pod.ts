@@ -13,7 +13,7 @@ import {
   type InjectionPod,
   type InjectionPolicy,
 } from '../core/injection-check.ts';
-import { GENOME_VOLUME } from '../core/plan-injection.ts';
+import { BOOT_CHECK_CONTAINER, GENOME_VOLUME } from '../core/plan-injection.ts';
 import {
   keptEntry,
   keptLabels,
@@ -95,17 +95,39 @@ function conditionsOf(status: Loose): CachedPodCondition[] | undefined {
   ];
 }
 
+/**
+ * The boot check's last termination: its exit code and termination message (the kubelet keeps
+ * at most 4 KiB of it; a longer one is kept as a marker), from its current state, else its last
+ * state (a boot check restarting after a refusal still counts as refused).
+ */
+function bootCheckOf(status: Loose): NonNullable<CachedPod['status']>['bootCheck'] {
+  const check = array(status.initContainerStatuses)
+    .map(record)
+    .find((c) => c.name === BOOT_CHECK_CONTAINER);
+  if (check === undefined) return undefined;
+  const now = record(record(check.state).terminated);
+  const last = record(record(check.lastState).terminated);
+  const terminated = typeof now.exitCode === 'number' ? now : last;
+  if (typeof terminated.exitCode !== 'number') return undefined;
+  return defined({
+    exitCode: terminated.exitCode,
+    message: keptString(terminated.message, MAX_CONDITION_MESSAGE_CHARS),
+  });
+}
+
 function statusOf(status: Loose): CachedPod['status'] {
   return defined({
     phase: keptString(status.phase, MAX_WORD_CHARS),
     conditions: conditionsOf(status),
+    bootCheck: bootCheckOf(status),
   });
 }
 
 /**
  * The informer transform of the operator's pod cache: a pod shrunk to its identity, labels
  * (bounded; its workload's selector reads them), the genome id annotation, the genome volume's
- * ConfigMap name, the operator's readiness gate and condition, and its phase. Never throws.
+ * ConfigMap name, the operator's readiness gate and condition, its phase, and the boot check's
+ * last exit code and termination message. Never throws.
  */
 export function shrinkPod<T extends KubernetesObject>(
   object: T,

@@ -45,7 +45,12 @@ export interface CachedPod {
      */
     injection?: InjectionCheck;
   };
-  status?: { phase?: string; conditions?: CachedPodCondition[] };
+  status?: {
+    phase?: string;
+    conditions?: CachedPodCondition[];
+    /** The boot check's last termination (its current state's, else its last state's). */
+    bootCheck?: { exitCode?: number; message?: string };
+  };
 }
 
 /** A ConfigMap the operator published (label managed-by): its identity, owner and a digest. */

@@ -11,9 +11,9 @@ import {
   shortGenomeId,
   VERIFIED_READINESS_GATE,
 } from '../core/api.ts';
-import type { RefusalCode } from '../core/codes.ts';
+import { REFUSAL_CODES, type RefusalCode } from '../core/codes.ts';
 import { displayMessage, displayText } from '../core/display.ts';
-import { GENOME_VOLUME } from '../core/plan-injection.ts';
+import { BOOT_CHECK_CONTAINER, GENOME_VOLUME } from '../core/plan-injection.ts';
 import type { PodCondition } from '../kube/operator-client.ts';
 import type { CachedPod, CachedPodCondition } from './cached.ts';
 import type { VerdictSummary } from './verdicts.ts';
@@ -122,12 +122,55 @@ const admittedWithIt: GateCheck = ({ pod, input, configMap = '' }) => {
   );
 };
 
+/** Why the pod's boot check refused, as the gate and the Genome's Event say it. */
+export interface BootCheckFailure {
+  code: RefusalCode;
+  message: string;
+}
+
+/**
+ * The boot check's refusal, when its last run exited non-zero: the code and reason of the JSON
+ * line it wrote to its termination message (cmd/genome-boot-check.ts; for a refused build
+ * manifest they name the container, its image, the path and both short hashes), escaped. A
+ * code that is not one of ours, or no line at all (killed, out of memory), is
+ * GENOME_VERIFY_ERROR with the exit code.
+ */
+export function bootCheckFailure(pod: CachedPod): BootCheckFailure | undefined {
+  const last = pod.status?.bootCheck;
+  if (last?.exitCode === undefined || last.exitCode === 0) return undefined;
+  const line = parsedLine(last.message);
+  const known = typeof line.code === 'string' && Object.hasOwn(REFUSAL_CODES, line.code);
+  const code = known ? (line.code as RefusalCode) : 'GENOME_VERIFY_ERROR';
+  const reason = typeof line.reason === 'string' ? `: ${line.reason}` : '';
+  return {
+    code,
+    message: displayMessage(
+      `the boot check (init container ${BOOT_CHECK_CONTAINER}) exited ${last.exitCode}${known ? ` with ${code}` : ''}${reason}; the application does not start`,
+    ),
+  };
+}
+
+function parsedLine(message: string | undefined): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(message ?? '');
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+const bootCheckPassed: GateCheck = ({ pod }) => {
+  const failure = bootCheckFailure(pod);
+  return failure === undefined ? undefined : closed(failure.code, failure.message);
+};
+
 const GATE_CHECKS: readonly GateCheck[] = [
   genomeVerified,
   mountsAGenome,
   injectionComplete,
   mountedVerified,
   admittedWithIt,
+  bootCheckPassed,
 ];
 
 /** The condition the pod's gate should carry now (without its transition time). */

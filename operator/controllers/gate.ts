@@ -11,14 +11,26 @@
  * A write that changes the gate's status records an Event on the pod (GateEvents): Warning
  * GateClosed with the code and the condition's message, or Normal GateOpened.
  */
-import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../../core/api.ts';
+import {
+  GENOME_API_VERSION,
+  GENOME_KIND,
+  GENOME_LABEL,
+  VERIFIED_READINESS_GATE,
+} from '../../core/api.ts';
 import { displayMessage } from '../../core/display.ts';
 import { type Logger } from '../../core/log.ts';
 import type { EventNote, EventRecorder } from '../../kube/events.ts';
 import { isNotFound, isUidMismatch, statusCode } from '../../kube/errors.ts';
 import { objectKey } from '../../kube/informer.ts';
 import type { OperatorClient } from '../../kube/operator-client.ts';
-import { gateWrites, hasGate, releasedGate, staleGate, type GateWrite } from '../gate.ts';
+import {
+  bootCheckFailure,
+  gateWrites,
+  hasGate,
+  releasedGate,
+  staleGate,
+  type GateWrite,
+} from '../gate.ts';
 import type { CompactGenome } from '../genome-store.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import { genomeKeyOf, type PodIndex } from '../pod-index.ts';
@@ -33,6 +45,7 @@ import { DONE, type Result } from '../runtime/result.ts';
 import { isCurrent, type Verdicts } from '../verdicts.ts';
 import type { TrustView } from './genome.ts';
 import type { CachedPod } from '../cached.ts';
+import type { KubernetesObject } from '@kubernetes/client-node';
 
 /** What the gate controller reads and writes. */
 export interface GateControllerDeps {
@@ -217,7 +230,46 @@ async function reconcileGate(
   deps.metrics.gateWrites.inc({ status: write.condition.status });
   reports.written.written(write.condition);
   reports.told.written(pod, write);
+  const event = bootCheckEvent(pod, write, deps.genomes.cached(genomeKeyOf(pod) ?? ''));
+  if (event !== undefined) deps.events.record(event.object, event.note);
   return DONE;
+}
+
+/** Whether `write` closes the pod's gate for `code`, which it was not closed for before. */
+function closesNewlyFor(pod: CachedPod, write: GateWrite, code: string): boolean {
+  const { condition } = write;
+  if (condition.status !== 'False' || condition.reason !== code) return false;
+  const gate = pod.status?.conditions?.find((c) => c.type === VERIFIED_READINESS_GATE);
+  return !(gate?.status === 'False' && gate.reason === code);
+}
+
+/**
+ * The Warning Event on the Genome when a write closes a pod's gate because its boot check
+ * refused (a build manifest that does not match the pod's image, say): reason the code, the
+ * message naming the pod and the boot check's reason (which names the container's image). Once
+ * per change of the gate's reason to it; the recorder aggregates repeats.
+ */
+export function bootCheckEvent(
+  pod: CachedPod,
+  write: GateWrite,
+  genome: CompactGenome | undefined,
+): { object: KubernetesObject; note: EventNote } | undefined {
+  const failure = bootCheckFailure(pod);
+  if (genome?.metadata === undefined || failure === undefined) return undefined;
+  if (!closesNewlyFor(pod, write, failure.code)) return undefined;
+  const { name, namespace, uid } = genome.metadata;
+  return {
+    object: {
+      apiVersion: GENOME_API_VERSION,
+      kind: GENOME_KIND,
+      metadata: { name, namespace, uid },
+    },
+    note: {
+      type: 'Warning',
+      reason: failure.code,
+      message: displayMessage(`pod ${write.namespace}/${write.name}: ${failure.message}`),
+    },
+  };
 }
 
 /** A write, and the pod as it was read (what the write changes). */
