@@ -171,10 +171,11 @@ describe('the reference container in production mode, run directly', () => {
     const held = await run(pinned(placeholder), { ...PRODUCTION, MATHISON_REPO_ROOT: root });
     expect(held.code).toBe(1);
     expect(refusalOf(held)).toMatchObject({ code: 'GENOME_MANIFEST_PLACEHOLDER' });
-    const escape = [{ path: '../outside.js', sha256: sha256(GOVERNANCE) }];
+    const escape = [{ path: '../\u202eoutside\u001b[31m.js', sha256: sha256(GOVERNANCE) }];
     const out = await run(pinned(escape), { ...PRODUCTION, MATHISON_REPO_ROOT: root });
     expect(out.code).toBe(1);
     expect(refusalOf(out)).toMatchObject({ code: 'GENOME_MANIFEST_PATH_INVALID' });
+    for (const raw of ['\u001b', '\u202e']) expect(out.stderr).not.toContain(raw);
   });
 
   it('MATHISON_VERIFY_MANIFEST=true checks the sources as listed (development rules)', async () => {
