@@ -131,6 +131,41 @@ describe('POST /mutate-pod', () => {
   });
 });
 
+describe('POST /mutate-pod, an application container in production mode', () => {
+  const production = (container: object) =>
+    podReview(
+      { 'genome.mathison.io/genome': 'totk' },
+      {
+        object: {
+          metadata: { labels: { 'genome.mathison.io/genome': 'totk' } },
+          spec: {
+            containers: [
+              { name: 'app', image: 'm:1', env: [{ name: 'MATHISON_ENV', value: 'production' }] },
+            ].map((c) => ({ ...c, ...container })),
+          },
+        },
+      },
+    );
+
+  it('refuses one whose root in its image is unknown (GENOME_MANIFEST_ROOT_UNKNOWN), saying what to set', async () => {
+    const { body } = await post(production({}));
+    expect(body.response.allowed).toBe(false);
+    expect(body.response.status.message).toMatch(/^GENOME_MANIFEST_ROOT_UNKNOWN: container app /);
+    expect(body.response.status.message).toContain('MATHISON_REPO_ROOT');
+  });
+
+  it('mounts its image into the boot check when its workingDir says the root', async () => {
+    const { body } = await post(production({ workingDir: '/app' }));
+    expect(body.response.allowed).toBe(true);
+    const patch = JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8'));
+    const volumes = patch.find((op: { path: string }) => op.path === '/spec/volumes').value;
+    expect(volumes).toContainEqual({
+      name: 'mathison-app-image-0',
+      image: { reference: 'm:1', pullPolicy: 'IfNotPresent' },
+    });
+  });
+});
+
 describe('decidePodMutation', () => {
   const request = (review: ReturnType<typeof podReview>) => review.request as never;
 
