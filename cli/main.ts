@@ -8,6 +8,7 @@
 import { displayMessage } from '../core/display.ts';
 import { PRODUCT_VERSION } from '../core/version.ts';
 import { commandHelp, parseCommand, type Command } from './command.ts';
+import { buildManifestCommand } from './commands/build-manifest.ts';
 import { checkCommand } from './commands/check.ts';
 import { keygen } from './commands/keygen.ts';
 import { manifest } from './commands/manifest.ts';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   keygen,
   signCommand,
   verifyCommand,
+  buildManifestCommand,
   manifest,
   statusCommand,
   checkCommand,
@@ -37,9 +39,9 @@ export function overview(program: string): string {
     'Signs and verifies Mathison genomes, and explains what the genome-operator made of them.',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`),
-    '  help      help for a command (or --help after it)',
-    '  version   the version (or --version)',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
+    '  help           help for a command (or --help after it)',
+    '  version        the version (or --version)',
     '',
     'Exit codes: 0 verified / ok, 1 refused (a verdict of no), 2 usage or I/O error',
     '(a command line that does not parse, a file that cannot be read, a cluster that cannot be reached).',

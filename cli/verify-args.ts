@@ -1,4 +1,5 @@
 /** `genome verify`'s command line, read from util.parseArgs' values (cli/commands/verify.ts). */
+import { statSync } from 'node:fs';
 import { displayText } from '../core/display.ts';
 import type { Invocation } from './command.ts';
 import { STDIN_PATH, usage } from './io.ts';
@@ -11,6 +12,10 @@ export interface VerifyArgs {
   policyPaths: string[];
   namespaceLabels: Record<string, string>;
   now?: number;
+  /** --manifest-root: check the genome's build_manifest under this directory after the verdict. */
+  manifestRoot?: string;
+  /** --production: the manifest's production rules (src→dist, placeholders refused). */
+  production: boolean;
 }
 
 const list = (value: unknown): string[] =>
@@ -31,6 +36,7 @@ export function parseVerifyArgs({ values, positionals, usageLine }: Invocation):
   if (labels !== undefined && policyPaths.length === 0)
     usage(`${usageLine}  (--namespace-labels is for --policy)`);
   return {
+    ...manifestArgs(values, usageLine),
     genomePath,
     trustPaths,
     secretPaths,
@@ -38,6 +44,22 @@ export function parseVerifyArgs({ values, positionals, usageLine }: Invocation):
     namespaceLabels: labels === undefined ? {} : parseLabels(labels, usageLine),
     ...(now !== undefined && { now: parseNow(now, usageLine) }),
   };
+}
+
+/** --manifest-root (once, a directory) and --production (only with it). */
+function manifestArgs(
+  values: Invocation['values'],
+  usageLine: string,
+): Pick<VerifyArgs, 'manifestRoot' | 'production'> {
+  const root = once(list(values['manifest-root']), '--manifest-root', usageLine);
+  const production = values.production === true;
+  if (root === undefined) {
+    if (production) usage(`${usageLine}  (--production is for --manifest-root)`);
+    return { production };
+  }
+  if (statSync(root, { throwIfNoEntry: false })?.isDirectory() !== true)
+    usage(`${usageLine}  (--manifest-root ${displayText(root, 256)} is not a directory)`);
+  return { manifestRoot: root, production };
 }
 
 const isStdin = (path: string) => path === STDIN_PATH || path === '/dev/stdin';

@@ -11,6 +11,7 @@ import type { TrustJudgement } from '../core/trust-policy.ts';
 import { formatRefusal } from './io.ts';
 import { asciiJson } from './json.ts';
 import { policyReport, verifiedLine, type PolicyContext } from './policy-report.ts';
+import { manifestJson, manifestLine, type ManifestReport } from './verify-manifest.ts';
 
 /** The outcome of one verify run over a parsed genome. */
 export interface VerifyResult {
@@ -26,6 +27,8 @@ export interface VerifyResult {
   warnings: readonly string[];
   keyProblems: readonly TrustProblem[];
   policy?: { judgement: TrustJudgement; context: PolicyContext };
+  /** --manifest-root: the build manifest checked after the verdict (cli/verify-manifest.ts). */
+  manifest?: ManifestReport;
 }
 
 /** What a signer is, for the summary: its own claim in a self-check, never "trusted". */
@@ -106,6 +109,7 @@ export function printText(result: VerifyResult): void {
   for (const p of result.keyProblems)
     lines.push(`WARNING: ${p.code}: ${displayMessage(p.message)} (not used, as in the cluster)`);
   for (const warning of result.warnings) lines.push(`WARNING: ${displayMessage(warning)}`);
+  if (result.manifest !== undefined) lines.push(manifestLine(result.manifest));
   if (result.refusal === undefined) lines.push('', verdictLine(result));
   console.log(lines.join('\n'));
   if (result.refusal !== undefined) console.error(formatRefusal(result.refusal));
@@ -164,6 +168,7 @@ export function verifyJson(result: VerifyResult): string {
       deny_actions: c.deny_actions,
     })),
     ...(policies !== undefined && { policies }),
+    ...(result.manifest !== undefined && { manifest: manifestJson(result.manifest) }),
     warnings: [...result.keyProblems.map((p) => `${p.code}: ${p.message}`), ...result.warnings],
     refusal: result.refusal === undefined ? null : refusalJson(result.refusal),
   });

@@ -16,6 +16,7 @@ import { outputFormat, type Command, type Invocation } from '../command.ts';
 import { CliRefusal, formatRefusal, readTextFile } from '../io.ts';
 import { parseVerifyArgs, type VerifyArgs } from '../verify-args.ts';
 import { loadKeys, loadPolicies } from '../verify-load.ts';
+import { withManifest } from '../verify-manifest.ts';
 import { printText, unreadJson, verifyJson, type VerifyResult } from '../verify-report.ts';
 
 /**
@@ -88,7 +89,7 @@ function run(invocation: Invocation): number {
   const text = readTextFile(args.genomePath, 'genome', MAX_GENOME_FILE_BYTES);
   let result: VerifyResult;
   try {
-    result = verifyText(text, args);
+    result = withManifest(verifyText(text, args), args);
   } catch (err) {
     // -o json still prints one document for a refused genome (a file refusal stays exit 2).
     if (json && err instanceof CliRefusal && !err.io) process.stdout.write(unreadJson(err.refusal));
@@ -105,13 +106,16 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'verify a genome against trusted keys, or as the cluster would under trust policies',
   synopsis:
-    '<genome.json | -> [--trust <trust.json>]... [--trust-secret <secret.yaml>]... [--policy <policies.yaml>]... [--namespace-labels k=v,k2=v2] [--now <RFC 3339>] [-o text|json]',
+    '<genome.json | -> [--trust <trust.json>]... [--trust-secret <secret.yaml>]... [--policy <policies.yaml>]... [--namespace-labels k=v,k2=v2] [--now <RFC 3339>] [--manifest-root <dir> [--production]] [-o text|json]',
   description: [
     'Exits 0 only when the genome verifies. `-` reads the genome from standard input. The report',
     'goes to stdout; a refusal (its code, what it means and what to do) goes to stderr.',
     'Without --trust, --trust-secret or --policy the genome is checked against the signers it',
     "declares for itself (upstream Mathison's check): that is NOT a trust decision, and the",
     'signers are shown as "declared", never "trusted".',
+    'With --manifest-root, a genome that verifies has its build_manifest checked too, as Mathison',
+    'checks it at boot: each listed file under the directory by the SHA-256 of its raw bytes; a',
+    'missing file, a changed one or a path that leaves the directory refuses (exit 1).',
   ],
   flags: [
     "      --trust <file>            a trust file (keygen's output, or a list of entries); repeatable",
@@ -119,6 +123,8 @@ export const verifyCommand: Command = {
     '      --policy <file>           GenomeTrustPolicy manifests: judge as the cluster would; repeatable',
     '      --namespace-labels k=v,.. the labels of the namespace to judge for (with --policy)',
     '      --now <RFC 3339>          judge at this time (key windows, maxAge)',
+    "      --manifest-root <dir>     then check the genome's build_manifest under this directory",
+    '      --production              with --manifest-root: production rules (…/src/….ts checked as …/dist/….js, placeholder hashes refused)',
     '  -o, --output text|json        text (default) or one JSON document on stdout',
   ],
   options: {
@@ -127,6 +133,8 @@ export const verifyCommand: Command = {
     policy: { type: 'string', multiple: true, default: [] },
     'namespace-labels': { type: 'string', multiple: true, default: [] },
     now: { type: 'string', multiple: true, default: [] },
+    'manifest-root': { type: 'string', multiple: true, default: [] },
+    production: { type: 'boolean' },
     output: { type: 'string', short: 'o' },
   },
   run,
