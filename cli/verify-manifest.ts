@@ -8,7 +8,8 @@ import type { BuildManifestResult } from '../core/build-manifest.ts';
 import { displayText } from '../core/display.ts';
 import { verifyBuildManifestAt } from './build-manifest-fs.ts';
 import type { VerifyArgs } from './verify-args.ts';
-import type { VerifyResult } from './verify-report.ts';
+import type { Refusal } from '../core/codes.ts';
+import type { Genome } from '../core/genome.ts';
 
 /** What the manifest check found: its result, or not checked (the genome was refused first). */
 export interface ManifestReport {
@@ -17,8 +18,15 @@ export interface ManifestReport {
   result?: BuildManifestResult;
 }
 
+/** What withManifest needs of a verify result (cli/verify-report.ts's VerifyResult). */
+interface Checked {
+  genome: Genome;
+  refusal?: Refusal;
+  manifest?: ManifestReport;
+}
+
 /** The result with the manifest checked (when asked and the genome verified). */
-export function withManifest(result: VerifyResult, args: VerifyArgs): VerifyResult {
+export function withManifest<R extends Checked>(result: R, args: VerifyArgs): R {
   if (args.manifestRoot === undefined) return result;
   const report: ManifestReport = { root: args.manifestRoot, production: args.production };
   if (result.refusal !== undefined) return { ...result, manifest: report };
