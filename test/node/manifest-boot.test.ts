@@ -6,9 +6,7 @@
 // code, path, both short hashes and the image; the gate stays False; the Genome gets a Warning
 // Event naming the pod and the image); a development-mode pod of that image is unaffected.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,8 +14,12 @@ import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../../core/api.ts';
 import { genomeId } from '../../core/canonical.ts';
 import type { Genome } from '../../core/genome.ts';
 import { genomeManifest } from '../../core/manifest.ts';
-import { buildImage } from '../../images/image-builder.ts';
-import { ensureImageArchive, MATHISON_REFERENCE_IMAGE } from '../../images/image-definitions.ts';
+import { MATHISON_REFERENCE_IMAGE } from '../../images/image-definitions.ts';
+import {
+  ensureTamperedReferenceImage,
+  TAMPERED_PATH,
+  TAMPERED_REFERENCE_IMAGE,
+} from '../../images/tampered-image.ts';
 import { totkKeyPair, trustSecret } from '../builders/index.ts';
 import { eventually, kubeClient } from '../support/cluster.ts';
 import { mathisonContainer } from './genome-fixtures.ts';
@@ -34,11 +36,10 @@ const SAMPLE = join(ROOT, 'genomes', 'MATHISON_REFERENCE_v1.0.0', 'genome.json')
 const sample = JSON.parse(readFileSync(SAMPLE, 'utf8')) as Genome;
 const id = genomeId(sample);
 const signer = totkKeyPair();
-/** The pinned file the other image changes (production checks src/health.ts as dist/health.js). */
-const CHANGED = 'packages/mathison-reference/dist/health.js';
-const TAMPERED = 'genome.local/mathison-reference:tampered';
+/** The pinned file the other image changes (images/tampered-image.ts). */
+const CHANGED = TAMPERED_PATH;
+const TAMPERED = TAMPERED_REFERENCE_IMAGE;
 const stack: Partial<GenomeStack> = {};
-const work = mkdtempSync(join(tmpdir(), 'manifest-boot-'));
 let ns: string;
 let imported = false;
 const core = () => kubeClient().makeApiClient(CoreV1Api);
@@ -52,47 +53,6 @@ function ctr(args: string[]): string {
   );
   if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
   return run.stdout;
-}
-
-/**
- * The reference image with one pinned file changed (a comment appended), as an OCI archive:
- * its layers unpacked in order into one tree, the file changed, the tree built again with the
- * reference image's config.
- */
-async function tamperedImage(): Promise<{ archive: string; before: string; after: string }> {
-  const layout = join(work, 'layout');
-  const context = join(work, 'context');
-  mkdirSync(layout);
-  mkdirSync(join(context, 'rootfs'), { recursive: true });
-  const tar = (args: string[]) => {
-    const run = spawnSync('tar', args, { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`tar ${args.join(' ')}: ${run.stderr}`);
-  };
-  tar(['-xf', await ensureImageArchive(MATHISON_REFERENCE_IMAGE), '-C', layout]);
-  const blob = (digest: string) => join(layout, 'blobs', 'sha256', digest.replace('sha256:', ''));
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
-  for (const layer of manifest.layers as { digest: string }[])
-    tar(['-xpf', blob(layer.digest), '-C', join(context, 'rootfs')]);
-  const file = join(context, 'rootfs', 'app', CHANGED);
-  const sha = () => createHash('sha256').update(readFileSync(file)).digest('hex');
-  const before = sha();
-  appendFileSync(file, '// not the build the genome pins\n');
-  const archive = join(work, 'tampered.tar');
-  await buildImage({
-    dockerfile: [
-      'FROM scratch',
-      'COPY rootfs/ /',
-      'WORKDIR /app',
-      'ENV NODE_ENV=production MATHISON_REPO_ROOT=/app',
-      'USER 65532:65532',
-      'ENTRYPOINT ["/usr/local/bin/node", "/app/mathison.mjs"]',
-    ].join('\n'),
-    contextDir: context,
-    name: TAMPERED,
-    outPath: archive,
-  });
-  return { archive, before, after: sha() };
 }
 
 let hashes: { before: string; after: string };
@@ -110,7 +70,7 @@ const labelledPod = (name: string, container: object) => ({
 });
 
 beforeAll(async () => {
-  const tampered = await tamperedImage();
+  const tampered = await ensureTamperedReferenceImage();
   hashes = tampered;
   ctr(['images', 'import', '--platform', 'linux/amd64', tampered.archive]);
   imported = true;
@@ -130,7 +90,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopGenomeStack(stack);
   if (imported) ctr(['images', 'rm', TAMPERED]);
-  rmSync(work, { recursive: true, force: true });
 });
 
 async function readyPod(name: string): Promise<V1Pod> {
