@@ -27,6 +27,7 @@ const howToUse: DevStep = {
 interface Cluster {
   kubeconfigPath: string;
   node: DevContext['node'];
+  importArchive?: DevContext['importArchive'];
   stop(): Promise<void>;
 }
 
@@ -47,7 +48,8 @@ async function startLocalCluster(): Promise<Cluster> {
   const why = process.env.GENOME_NODE === '0' ? 'NODE=0' : nodeUnsupportedReason();
   if (why)
     console.log(`[dev] starting the control plane without a node (pods stay Pending): ${why}`);
-  const cp = why ? await startControlPlane() : await startNodeCluster();
+  const withNode = why ? undefined : await startNodeCluster();
+  const cp = withNode ?? (await startControlPlane());
   mkdirSync(dirname(stable), { recursive: true });
   copyFileSync(cp.kubeconfigPath, stable);
   console.log(
@@ -59,7 +61,11 @@ async function startLocalCluster(): Promise<Cluster> {
     if (readdirSync(dirname(stable)).length === 0) rmSync(dirname(stable), { recursive: true });
     await cp.stop();
   };
-  return { kubeconfigPath: stable, node: why ? 'none' : 'local', stop };
+  if (!withNode) return { kubeconfigPath: stable, node: 'none', stop };
+  const importArchive = (archive: string) => {
+    withNode.node.ctr(['-n', 'k8s.io', 'images', 'import', '--platform', 'linux/amd64', archive]);
+  };
+  return { kubeconfigPath: stable, node: 'local', importArchive, stop };
 }
 
 async function useOrStartCluster(): Promise<Cluster> {
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
       kubeconfigPath: cluster.kubeconfigPath,
       kubectl: kubectlBinary(),
       node: cluster.node,
+      importArchive: cluster.importArchive,
     };
     const steps = process.env.KUBECONFIG ? chartSteps : devSteps;
     for (const step of [...steps, howToUse]) {

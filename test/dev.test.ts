@@ -164,6 +164,82 @@ describe('make dev on a machine with no cluster configured', () => {
     await until('True');
   });
 
+  it('applies the production-mode sample: the MATHISON_REFERENCE Genome verified, its Deployment in production mode, its pod given its own image to check', () => {
+    const verified = '{.status.conditions[?(@.type=="Verified")].status}';
+    expect(get(['gn', 'mathison-reference', '-n', 'default', '-o', `jsonpath=${verified}`])).toBe(
+      'True',
+    );
+    const deployment = JSON.parse(
+      get(['deployment', 'mathison-production', '-n', 'default', '-o', 'json']),
+    );
+    const template = deployment.spec.template;
+    expect(template.metadata.labels['genome.mathison.io/genome']).toBe('mathison-reference');
+    expect(template.spec.containers[0]).toMatchObject({
+      image: 'genome.local/mathison-reference:v1',
+      env: [
+        { name: 'MATHISON_ENV', value: 'production' },
+        { name: 'MATHISON_REPO_ROOT', value: '/app' },
+      ],
+    });
+    const pods = JSON.parse(
+      get(['pods', '-n', 'default', '-l', 'app=mathison-production', '-o', 'json']),
+    ).items as Record<string, any>[];
+    expect(pods).toHaveLength(1);
+    const images = pods[0]!.spec.volumes.filter((v: { image?: object }) => v.image);
+    expect(images).toEqual([
+      expect.objectContaining({
+        image: expect.objectContaining({ reference: 'genome.local/mathison-reference:v1' }),
+      }),
+    ]);
+  });
+
+  it('prints the production commands: roll to the tampered image, describe, the Genome, roll back; the rolls change the Deployment', () => {
+    const lines = output.split('\n');
+    const after = (marker: string) => {
+      const at = lines.findIndex((l) => l.includes(marker));
+      expect(at, `"${marker}" in the output`).toBeGreaterThan(-1);
+      return lines[at + 1]!.trim();
+    };
+    const shell = after('readiness follows trust (in a shell with:');
+    const path = after('with the genome CLI as kubectl genome:');
+    const roll = after('4. roll the production sample');
+    const describe = after('5. see the refusal');
+    const status = after("the Genome's Warning Event");
+    const events = lines[lines.findIndex((l) => l.includes(status)) + 1]!.trim();
+    const back = after('6. roll back');
+    expect(path).toBe(`export PATH=${join(ROOT, 'bin')}:$PATH`);
+    expect(roll).toBe(
+      'kubectl -n default set image deployment/mathison-production mathison=genome.local/mathison-reference:tampered',
+    );
+    expect(describe).toBe('kubectl -n default describe pod -l app=mathison-production');
+    expect(status).toBe('kubectl genome status mathison-reference -n default');
+    expect(events).toBe(
+      'kubectl -n default get events --field-selector involvedObject.kind=Genome,involvedObject.name=mathison-reference',
+    );
+    expect(back).toBe(
+      'kubectl -n default set image deployment/mathison-production mathison=genome.local/mathison-reference:v1',
+    );
+    const run = (command: string) => {
+      const done = spawnSync('bash', ['-c', `${shell}; ${path}; ${command}`], {
+        encoding: 'utf8',
+        env: environmentWithoutProxies(),
+      });
+      expect(done.status, done.stderr).toBe(0);
+      return done.stdout;
+    };
+    const image = () =>
+      get([
+        ...['deployment', 'mathison-production', '-n', 'default'],
+        ...['-o', 'jsonpath={.spec.template.spec.containers[0].image}'],
+      ]);
+    run(roll);
+    expect(image()).toBe('genome.local/mathison-reference:tampered');
+    expect(run(status)).toContain('Genome default/mathison-reference');
+    run(events);
+    run(back);
+    expect(image()).toBe('genome.local/mathison-reference:v1');
+  });
+
   it('refuses a second make dev on the same path, before starting anything', () => {
     const { KUBECONFIG: _ignored, ...env } = environmentWithoutProxies();
     const second = spawnSync(TSX, [join(ROOT, 'scripts', 'dev.ts')], {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PRODUCT_IMAGE } from '../../images/image-definitions.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { showVerified } from './operator-step.ts';
+import { PRODUCTION_APP, PRODUCTION_GENOME, productionWorkloadStep } from './production-sample.ts';
 import {
   SAMPLE_APP,
   SAMPLE_GENOME,
@@ -168,20 +169,21 @@ export const installChart: DevStep = {
   },
 };
 
-/** Removes the sample (Deployment, Service, Genome) on exit, while the release still runs. */
+/** Removes the samples (Deployments, Service, Genomes) on exit, while the release still runs. */
 const removeSampleOnExit: DevStep = {
-  name: `remove the sample on exit (${SAMPLE_NAMESPACE}/${SAMPLE_APP}, Genome ${SAMPLE_GENOME})`,
+  name: `remove the samples on exit (${SAMPLE_NAMESPACE}/${SAMPLE_APP}, ${PRODUCTION_APP}, Genomes ${SAMPLE_GENOME}, ${PRODUCTION_GENOME})`,
   run: async (ctx) => async () => {
     kubectl(
       ctx,
       [
         ...['delete', '-n', SAMPLE_NAMESPACE, '--ignore-not-found', '--wait=false'],
         ...[`deployment/${SAMPLE_APP}`, `service/${SAMPLE_APP}`, `genome/${SAMPLE_GENOME}`],
+        ...[`deployment/${PRODUCTION_APP}`, `genome/${PRODUCTION_GENOME}`],
       ],
       true,
     );
     console.log(
-      `[dev] deleted the sample ${SAMPLE_NAMESPACE}/${SAMPLE_APP} and Genome ${SAMPLE_GENOME}`,
+      `[dev] deleted the samples ${SAMPLE_NAMESPACE}/${SAMPLE_APP}, ${PRODUCTION_APP} and Genomes ${SAMPLE_GENOME}, ${PRODUCTION_GENOME}`,
     );
   },
 };
@@ -195,4 +197,5 @@ export const chartSteps: DevStep[] = [
   applySampleGenome,
   showVerified,
   sampleWorkloadStep,
+  productionWorkloadStep,
 ];

@@ -10,6 +10,8 @@ export interface DevContext {
   kubectl: string;
   /** Where pods run: the local node dev started, the nodes of a KUBECONFIG cluster, or none. */
   node: 'local' | 'cluster' | 'none';
+  /** On the local node dev started: imports an OCI image archive into its containerd. */
+  importArchive?: (archive: string) => void;
   /** How the images step put the product image on the nodes (unset before it ran). */
   images?: 'node' | 'kind' | 'user';
   /** The trust Secret holding the TEST key, and its namespace (the chart names its own). */

@@ -14,6 +14,7 @@ import {
 } from '../../cluster/operator-process.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import type { DevContext, DevStep } from './context.ts';
+import { PRODUCTION_GENOME } from './production-sample.ts';
 import { SAMPLE_GENOME, SAMPLE_NAMESPACE } from './sample-step.ts';
 
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
@@ -78,23 +79,19 @@ export const runOperator: DevStep = {
   },
 };
 
-/** Waits until the sample Genome is Verified, then shows kubectl get gn -A. */
+/** Waits until the sample Genomes are Verified, then shows kubectl get gn -A. */
 export const showVerified: DevStep = {
-  name: 'wait for the operator to verify the sample',
+  name: 'wait for the operator to verify the samples',
   run: async (ctx) => {
-    await until(
-      `${SAMPLE_GENOME} to be Verified`,
-      async () =>
-        kubectl(ctx, [
-          'get',
-          'gn',
-          SAMPLE_GENOME,
-          '-n',
-          SAMPLE_NAMESPACE,
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ]) === 'True',
-    );
+    for (const name of [SAMPLE_GENOME, PRODUCTION_GENOME])
+      await until(
+        `${name} to be Verified`,
+        async () =>
+          kubectl(ctx, [
+            ...['get', 'gn', name, '-n', SAMPLE_NAMESPACE],
+            ...['-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+          ]) === 'True',
+      );
     console.log(kubectl(ctx, ['get', 'gn', '-A']));
   },
 };

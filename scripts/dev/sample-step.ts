@@ -12,6 +12,10 @@ import {
   MATHISON_REFERENCE_IMAGE,
   PRODUCT_IMAGE,
 } from '../../images/image-definitions.ts';
+import {
+  ensureTamperedReferenceImage,
+  TAMPERED_REFERENCE_IMAGE,
+} from '../../images/tampered-image.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import type { DevContext, DevStep } from './context.ts';
 
@@ -117,20 +121,26 @@ function kindClusterName(ctx: DevContext): string | undefined {
   return spawnSync('sh', ['-c', 'command -v kind']).status === 0 ? context.slice(5) : undefined;
 }
 
-/** Builds the product and reference images (cached) and puts them on the cluster's node. */
+/**
+ * Builds the product and reference images (cached), and the reference image with one pinned
+ * file changed (the production sample's refusal), and puts them on the cluster's node.
+ */
 export const sampleImages: DevStep = {
-  name: `build the images ${PRODUCT_IMAGE.name} and ${MATHISON_REFERENCE_IMAGE.name} and put them on the node`,
+  name: `build the images ${PRODUCT_IMAGE.name}, ${MATHISON_REFERENCE_IMAGE.name} and ${TAMPERED_REFERENCE_IMAGE} and put them on the node`,
   run: async (ctx) => {
     if (ctx.node === 'none') {
       console.log('[dev] no node: no images to import (the sample pods stay Pending)');
       return;
     }
+    const tampered = (await ensureTamperedReferenceImage()).archive;
     const archives = [
       await ensureImageArchive(PRODUCT_IMAGE),
       await ensureImageArchive(MATHISON_REFERENCE_IMAGE),
+      tampered,
     ];
     if (ctx.node === 'local') {
-      // cluster/node.ts imports these same archives into the node's containerd as it starts.
+      // cluster/node.ts imports the first two into the node's containerd as it starts.
+      ctx.importArchive?.(tampered);
       console.log(`[dev] built and imported into the local node:\n  ${archives.join('\n  ')}`);
       ctx.images = 'node';
       return;
@@ -151,7 +161,8 @@ export const sampleImages: DevStep = {
       [
         '[dev] built (OCI archives); this cluster is neither the local node nor kind, so import',
         `them on its nodes yourself, or push them to a registry and name it with HELM_VALUES (the`,
-        `chart's pods wait for ${PRODUCT_IMAGE.name}, the sample's for ${MATHISON_REFERENCE_IMAGE.name}):`,
+        `chart's pods wait for ${PRODUCT_IMAGE.name}, the samples' for ${MATHISON_REFERENCE_IMAGE.name},`,
+        `and the production sample's refusal needs ${TAMPERED_REFERENCE_IMAGE}):`,
         ...archives.map((a) => `  ctr -n k8s.io images import ${a}`),
       ].join('\n'),
     );

@@ -2,7 +2,8 @@
  * The steps of `make dev` after the cluster is ready: install the CRDs and the default trust
  * policy, trust the TEST key,
  * register and run the webhook (Genome validation and pod injection), apply the sample genome,
- * run the operator, then the images and the sample Mathison workload. Each step may return its
+ * run the operator, then the images and the sample Mathison workloads (development and
+ * production mode). Each step may return its
  * undo.
  */
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,7 @@ import { installCrdsAndDefaultPolicy } from '../../cluster/crds.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { runOperator, showVerified } from './operator-step.ts';
+import { productionGenome, productionWorkloadStep } from './production-sample.ts';
 import {
   SAMPLE_GENOME,
   SAMPLE_NAMESPACE,
@@ -62,12 +64,16 @@ async function until(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Applies the TOTK Genome, retrying until the webhook admits it. */
+/** Applies the TOTK Genome and the production sample's, retrying until the webhook admits them. */
 export const applySampleGenome: DevStep = {
-  name: 'apply the sample genome (TOTK_ROOT, signed with the TEST key)',
+  name: `apply the sample genomes (TOTK_ROOT; MATHISON_REFERENCE, production mode; both signed with the TEST key)`,
   run: async (ctx) => {
     const genome = JSON.parse(readFileSync(join(TOTK, 'genome.json'), 'utf8'));
-    const manifest = JSON.stringify(genomeManifest(genome, SAMPLE_GENOME, SAMPLE_NAMESPACE));
+    const manifest = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [genomeManifest(genome, SAMPLE_GENOME, SAMPLE_NAMESPACE), productionGenome()],
+    });
     let last = '';
     const admitted = () => {
       try {
@@ -78,7 +84,7 @@ export const applySampleGenome: DevStep = {
         return false;
       }
     };
-    await until('the API server to admit the sample through the webhook', admitted).catch(
+    await until('the API server to admit the samples through the webhook', admitted).catch(
       (err: Error) => {
         throw new Error(`${err.message}: ${last}`, { cause: err });
       },
@@ -155,4 +161,5 @@ export const devSteps: DevStep[] = [
   showVerified,
   sampleImages,
   sampleWorkloadStep,
+  productionWorkloadStep,
 ];
