@@ -1,7 +1,9 @@
 // `make dev` with KUBECONFIG set (here: the node tests' cluster): it installs the product with
 // the Helm chart as real pods, runs the sample Mathison Deployment on the injected TOTK genome,
 // prints the three trust commands for the chart's trust Secret (withdraw and restore run here),
-// and on SIGINT removes the sample and uninstalls the release, leaving no webhook
+// runs the production-mode sample (MATHISON_REFERENCE) Ready and its printed commands (the roll
+// to the tampered image refused in describe and on the Genome, the roll back), and on SIGINT
+// removes the samples and uninstalls the release, leaving no webhook
 // configuration (the CRD stays, by design).
 // The node project runs its files one at a time (fileParallelism: false in vitest.config.ts),
 // so this release never shares the cluster with helm-install.test.ts's; it owns the
@@ -10,7 +12,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { eventually, kubeconfigPath, kubectl } from '../support/cluster.ts';
 import { helm } from '../support/helm.ts';
@@ -20,6 +23,7 @@ import {
   yieldDefaultPolicyToChart,
 } from './default-policy.ts';
 import { totk } from './genome-fixtures.ts';
+import { hasCondition } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -32,6 +36,20 @@ const fullname = `${release}-genome-operator`;
 let dev: ChildProcess;
 let output = '';
 let exitCode: number | null | undefined;
+let importedTampered = false;
+const TAMPERED = 'genome.local/mathison-reference:tampered';
+
+/** ctr against the node's containerd (k8s.io namespace). */
+function ctr(args: string[]): string {
+  const node = inject('node');
+  const run = spawnSync(
+    join(node.binDir, 'ctr'),
+    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
+  return run.stdout;
+}
 
 const exited = () =>
   new Promise<number | null>((resolve) => {
@@ -66,9 +84,11 @@ afterAll(async () => {
     [
       ...['delete', '-n', 'default', '--ignore-not-found', '--wait=false'],
       ...['deployment/mathison', 'service/mathison', 'genome/totk'],
+      ...['deployment/mathison-production', 'genome/mathison-reference'],
     ],
     { allowFailure: true },
   );
+  if (importedTampered) ctr(['images', 'rm', TAMPERED]);
   await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false'], {
     allowFailure: true,
   });
@@ -180,6 +200,95 @@ describe('make dev with KUBECONFIG set', () => {
     },
   );
 
+  it('runs the production-mode sample: its pod checks its own image at boot and turns Ready', async () => {
+    // Ready again after the trust test's withdraw and restore (the TEST key signs it too).
+    const pod = await eventually(
+      'the production sample pod Ready',
+      async () => {
+        const pods = await kubectl([
+          ...['get', 'pods', '-n', 'default', '-l', 'app=mathison-production', '-o', 'json'],
+        ]);
+        const items = JSON.parse(pods.stdout).items as V1Pod[];
+        return items.length === 1 && hasCondition(items[0]!, 'Ready') ? items[0] : undefined;
+      },
+      60_000,
+    );
+    const volume = pod.spec?.volumes?.find((v) => v.image !== undefined);
+    expect(volume?.image?.reference).toBe('genome.local/mathison-reference:v1');
+    const check = pod.status?.initContainerStatuses?.find((c) => c.name === 'genome-verify');
+    expect(check?.state?.terminated?.exitCode).toBe(0);
+    const verified = await kubectl([
+      ...['get', 'gn', 'mathison-reference', '-n', 'default'],
+      ...['-o', 'jsonpath={.status.conditions[?(@.type=="Verified")].status}'],
+    ]);
+    expect(verified.stdout).toBe('True');
+  });
+
+  it(
+    'the printed production commands roll to the tampered image, show the refusal in describe and on the Genome, and roll back',
+    { timeout: 300_000 },
+    async () => {
+      const lines = output.split('\n');
+      const after = (marker: string) =>
+        lines[lines.findIndex((l) => l.includes(marker)) + 1]!.trim();
+      // Neither the local node dev started nor kind: dev printed the import; do it on the node.
+      const archive = lines.find(
+        (l) => l.includes('ctr -n k8s.io images import') && l.includes('-tampered.tar'),
+      );
+      expect(archive, output).toBeDefined();
+      ctr(['images', 'import', '--platform', 'linux/amd64', archive!.trim().split(' ').pop()!]);
+      importedTampered = true;
+      const shell = `${after('readiness follows trust (in a shell with:')}; ${after('with the genome CLI as kubectl genome:')}`;
+      const run = (command: string) => {
+        const done = spawnSync('bash', ['-c', `${shell}; ${command}`], {
+          encoding: 'utf8',
+          env: environmentWithoutProxies(),
+        });
+        expect(done.status, `${command}: ${done.stderr}`).toBe(0);
+        return done.stdout;
+      };
+      run(after('4. roll the production sample'));
+      const refused = async () => {
+        const got = await kubectl([
+          ...['get', 'pods', '-n', 'default', '-l', 'app=mathison-production', '-o', 'json'],
+        ]);
+        return (JSON.parse(got.stdout).items as V1Pod[]).find((p) => {
+          const check = p.status?.initContainerStatuses?.find((c) => c.name === 'genome-verify');
+          return (check?.state?.terminated ?? check?.lastState?.terminated)?.exitCode === 1;
+        });
+      };
+      const pod = await eventually('the tampered pod refused by its boot check', refused, 120_000);
+      expect(pod.spec?.containers[0]?.image).toBe(TAMPERED);
+      expect(hasCondition(pod, 'Ready')).toBe(false);
+      const describe = run(after('5. see the refusal'));
+      expect(describe).toContain('GENOME_MANIFEST_MISMATCH');
+      expect(describe).toContain('packages/mathison-reference/dist/health.js');
+      const status = after("the Genome's Warning Event");
+      const events = lines[lines.findIndex((l) => l.includes(status)) + 1]!.trim();
+      await eventually(
+        'the Warning Event on the Genome',
+        async () => (run(events).includes('GENOME_MANIFEST_MISMATCH') ? true : undefined),
+        60_000,
+      );
+      expect(run(status)).toContain('GENOME_MANIFEST_MISMATCH');
+      run(after('6. roll back'));
+      await eventually(
+        'the production sample back on the pinned image, one pod Ready',
+        async () => {
+          const got = await kubectl([
+            ...['get', 'pods', '-n', 'default', '-l', 'app=mathison-production'],
+            ...[
+              '-o',
+              'jsonpath={range .items[*]}{.spec.containers[0].image} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+            ],
+          ]);
+          return got.stdout.trim() === 'genome.local/mathison-reference:v1 True' ? true : undefined;
+        },
+        120_000,
+      );
+    },
+  );
+
   it(
     'on SIGINT removes the sample and uninstalls the release: no webhook configuration left, the CRD kept',
     { timeout: 240_000 },
@@ -203,6 +312,8 @@ describe('make dev with KUBECONFIG set', () => {
         'deployment/mathison',
         'service/mathison',
         'genome/totk',
+        'deployment/mathison-production',
+        'genome/mathison-reference',
         '-o',
         'name',
         '--ignore-not-found',
