@@ -119,4 +119,13 @@ describe('the gate of a pod whose boot check refused', () => {
     expect(failure).toMatchObject({ code: 'GENOME_MANIFEST_MISMATCH' });
     expect(failure?.message).toContain('genome.local/mathison:bad');
   });
+
+  it('says once that the application does not start, though the boot check said it too', () => {
+    const line = JSON.stringify({
+      code: 'GENOME_MANIFEST_MISMATCH',
+      reason: 'container mathison (image i): differs; the application does not start',
+    });
+    const failure = bootCheckFailure(cached(terminated(1, line)));
+    expect(failure?.message.match(/the application does not start/g)).toHaveLength(1);
+  });
 });

@@ -141,7 +141,11 @@ export function bootCheckFailure(pod: CachedPod): BootCheckFailure | undefined {
   const line = parsedLine(last.message);
   const known = typeof line.code === 'string' && Object.hasOwn(REFUSAL_CODES, line.code);
   const code = known ? (line.code as RefusalCode) : 'GENOME_VERIFY_ERROR';
-  const reason = typeof line.reason === 'string' ? `: ${line.reason}` : '';
+  // The boot check's own reason may end as ours does: said once.
+  const reason =
+    typeof line.reason === 'string'
+      ? `: ${line.reason.replace(/; the application does not start$/, '')}`
+      : '';
   return {
     code,
     message: displayMessage(
