@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { environmentWithoutProxies } from '../../cluster/processes.ts';
+
 /**
- * What the dev steps share: the context each gets and the step itself. A file of its own so the
+ * What the dev steps share: the context each gets, the step itself, and kubectl on the cluster. A file of its own so the
  * steps (steps.ts, operator-step.ts, sample-step.ts, chart-step.ts) import it, never each other
  * in a circle.
  */
@@ -23,4 +26,15 @@ export interface DevContext {
 export interface DevStep {
   name: string;
   run(ctx: DevContext): Promise<void | (() => Promise<void>)>;
+}
+
+/** Runs kubectl on the dev cluster (no proxies); its stdout, or throws with its stderr. */
+export function devKubectl(ctx: DevContext, args: string[], input?: string): string {
+  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
+    input,
+    encoding: 'utf8',
+    env: environmentWithoutProxies(),
+  });
+  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
+  return out.stdout;
 }

@@ -2,7 +2,6 @@
  * The `make dev` steps of the operator: run it under its own ServiceAccount (the RBAC of
  * config/rbac/operator.yaml, a bound token), and wait for the sample to be Verified.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,23 +11,14 @@ import {
   spawnOperator,
   writeTokenKubeconfig,
 } from '../../cluster/operator-process.ts';
-import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import type { DevContext, DevStep } from './context.ts';
+import { devKubectl, type DevStep } from './context.ts';
 import { PRODUCTION_GENOME } from './production-sample.ts';
 import { SAMPLE_GENOME, SAMPLE_NAMESPACE } from './sample-step.ts';
 
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
 const HEALTH = process.env.OPERATOR_HEALTH_LISTEN ?? '127.0.0.1:9080';
 
-function kubectl(ctx: DevContext, args: string[], input?: string): string {
-  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
-    input,
-    encoding: 'utf8',
-    env: environmentWithoutProxies(),
-  });
-  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
-  return out.stdout;
-}
+const kubectl = devKubectl;
 
 async function until(what: string, probe: () => Promise<boolean>, seconds = 60): Promise<void> {
   for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline;) {

@@ -5,15 +5,13 @@
  * verifies the build manifest against the pod's own image), and the commands that roll it to
  * the tampered image (images/tampered-image.ts) and show the refusal.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENOME_LABEL } from '../../core/api.ts';
 import { genomeManifest } from '../../core/manifest.ts';
 import { MATHISON_REFERENCE_IMAGE } from '../../images/image-definitions.ts';
 import { TAMPERED_REFERENCE_IMAGE } from '../../images/tampered-image.ts';
-import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import type { DevContext, DevStep } from './context.ts';
+import { devKubectl, type DevContext, type DevStep } from './context.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const PRODUCTION_NAMESPACE = 'default';
@@ -72,15 +70,7 @@ export function productionWorkload(): object {
   };
 }
 
-function kubectl(ctx: DevContext, args: string[], input?: string): string {
-  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
-    input,
-    encoding: 'utf8',
-    env: environmentWithoutProxies(),
-  });
-  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
-  return out.stdout;
-}
+const kubectl = devKubectl;
 
 /** Whether the production sample's Deployment has its one replica Ready (gate included). */
 function productionReady(ctx: DevContext): boolean {

@@ -16,8 +16,7 @@ import {
   ensureTamperedReferenceImage,
   TAMPERED_REFERENCE_IMAGE,
 } from '../../images/tampered-image.ts';
-import { environmentWithoutProxies } from '../../cluster/processes.ts';
-import type { DevContext, DevStep } from './context.ts';
+import { devKubectl, type DevContext, type DevStep } from './context.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
@@ -33,15 +32,7 @@ const TEST_KEY = JSON.parse(
   ),
 )[0] as { key_id: string; public_key: string };
 
-function kubectl(ctx: DevContext, args: string[], input?: string): string {
-  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
-    input,
-    encoding: 'utf8',
-    env: environmentWithoutProxies(),
-  });
-  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
-  return out.stdout;
-}
+const kubectl = devKubectl;
 
 async function until(what: string, probe: () => boolean, seconds: number): Promise<boolean> {
   for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline;) {

@@ -18,7 +18,6 @@ import {
   podWebhookConfiguration,
 } from '../../core/webhook-config.ts';
 import { installCrdsAndDefaultPolicy } from '../../cluster/crds.ts';
-import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { spawnWebhook, webhookReadyz } from '../../cluster/webhook-process.ts';
 import { runOperator, showVerified } from './operator-step.ts';
 import { productionGenome, productionWorkloadStep } from './production-sample.ts';
@@ -28,7 +27,7 @@ import {
   sampleImages,
   sampleWorkloadStep,
 } from './sample-step.ts';
-import type { DevContext, DevStep } from './context.ts';
+import { devKubectl, type DevContext, type DevStep } from './context.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NAMESPACE = process.env.GENOME_NAMESPACE ?? 'genome-system';
@@ -39,15 +38,7 @@ const WEBHOOK_URL = process.env.WEBHOOK_URL ?? `https://${LISTEN}/validate-genom
 const POD_WEBHOOK_URL = Object.assign(new URL(WEBHOOK_URL), { pathname: MUTATE_POD_PATH }).href;
 const TOTK = join(ROOT, 'genomes', 'TOTK_ROOT_v1.0.0');
 
-function kubectl(ctx: DevContext, args: string[], input?: string): string {
-  const out = spawnSync(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, ...args], {
-    input,
-    encoding: 'utf8',
-    env: environmentWithoutProxies(),
-  });
-  if (out.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim()}`);
-  return out.stdout;
-}
+const kubectl = devKubectl;
 
 const applyJson = (ctx: DevContext, object: unknown) =>
   kubectl(ctx, ['apply', '-f', '-'], JSON.stringify(object));

@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { eventually, kubeconfigPath, kubectl } from '../support/cluster.ts';
@@ -23,7 +23,7 @@ import {
   yieldDefaultPolicyToChart,
 } from './default-policy.ts';
 import { totk } from './genome-fixtures.ts';
-import { hasCondition } from './support.ts';
+import { ctr, hasCondition } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -38,18 +38,6 @@ let output = '';
 let exitCode: number | null | undefined;
 let importedTampered = false;
 const TAMPERED = 'genome.local/mathison-reference:tampered';
-
-/** ctr against the node's containerd (k8s.io namespace). */
-function ctr(args: string[]): string {
-  const node = inject('node');
-  const run = spawnSync(
-    join(node.binDir, 'ctr'),
-    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
-  return run.stdout;
-}
 
 const exited = () =>
   new Promise<number | null>((resolve) => {

@@ -5,11 +5,10 @@
 // one pinned file never starts its application (the boot check's termination message has the
 // code, path, both short hashes and the image; the gate stays False; the Genome gets a Warning
 // Event naming the pod and the image); a development-mode pod of that image is unaffected.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENOME_LABEL, VERIFIED_READINESS_GATE } from '../../core/api.ts';
 import { genomeId } from '../../core/canonical.ts';
 import type { Genome } from '../../core/genome.ts';
@@ -24,6 +23,7 @@ import { totkKeyPair, trustSecret } from '../builders/index.ts';
 import { eventually, kubeClient } from '../support/cluster.ts';
 import { mathisonContainer } from './genome-fixtures.ts';
 import {
+  ctr,
   apply,
   hasCondition,
   startGenomeStack,
@@ -43,17 +43,6 @@ const stack: Partial<GenomeStack> = {};
 let ns: string;
 let imported = false;
 const core = () => kubeClient().makeApiClient(CoreV1Api);
-
-function ctr(args: string[]): string {
-  const node = inject('node');
-  const run = spawnSync(
-    join(node.binDir, 'ctr'),
-    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
-  return run.stdout;
-}
 
 let hashes: { before: string; after: string };
 

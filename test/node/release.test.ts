@@ -16,13 +16,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRODUCT_VERSION } from '../../core/version.ts';
 import { manifestDigestOf, writeRelease } from '../../scripts/release.ts';
 import { kubectlBinary } from '../../cluster/binaries.ts';
 import { environmentWithoutProxies } from '../../cluster/processes.ts';
 import { kubeconfigPath, kubectl, uniqueNamespace } from '../support/cluster.ts';
 import { helm } from '../support/helm.ts';
+import { ctr } from './support.ts';
 import { applyHarnessDefaultPolicy, yieldDefaultPolicyToChart } from './default-policy.ts';
 
 const release = `rel-${randomBytes(2).toString('hex')}`;
@@ -32,17 +33,6 @@ let folder: string;
 let ns: string;
 let apps: string;
 const imported: string[] = [];
-
-function ctr(args: string[]): string {
-  const node = inject('node');
-  const run = spawnSync(
-    join(node.binDir, 'ctr'),
-    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
-  return run.stdout;
-}
 
 /** The archive of the folder whose name starts with `prefix`. */
 function archive(prefix: string): string {

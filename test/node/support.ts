@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
@@ -226,4 +226,16 @@ export async function stopGenomeStack(stack: Partial<GenomeStack>): Promise<void
   if (ownNamespace === undefined) return;
   await kubectl(['delete', 'namespace', ownNamespace, '--wait=false'], { allowFailure: true });
   await removeOperatorCredentials(ownNamespace);
+}
+
+/** ctr against the local node's containerd, in the k8s.io namespace: its stdout, or throws. */
+export function ctr(args: string[]): string {
+  const node = inject('node');
+  const run = spawnSync(
+    join(node.binDir, 'ctr'),
+    ['--address', node.containerdSocket, '-n', 'k8s.io', ...args],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) throw new Error(`ctr ${args.join(' ')}: ${run.stderr.trim()}`);
+  return run.stdout;
 }
